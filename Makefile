@@ -1,0 +1,128 @@
+# FI_PRO: the analysis as a graph from data/raw to outputs/. `make help` lists targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+## Scale of the synthetic stand-in: sample (~10k customers) or full (~673k, like the real file)
+SCALE ?= sample
+## Seed of every random step
+SEED ?= 20231
+## Quarters run in parallel by the notebook runner
+JOBS ?= 2
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUT := $(or $(FIPRO_OUTPUTS_DIR),outputs)
+PROCESSED := $(or $(FIPRO_DATA_DIR),data)/processed
+MANIFEST := $(PROCESSED)/manifest.json
+FIPRO_SRC := $(shell find fipro -name '*.py' 2>/dev/null)
+NOTEBOOKS := 00_data_check 01_eda 02_feature_engineering 03_lifestage
+
+export FIPRO_SEED := $(SEED)
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+# numba's JIT (shap, umap) compiles once and is reused from here
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+#################################################################################
+# SET-UP                                                                        #
+#################################################################################
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name fipro --display-name 'Python (fipro)' >/dev/null
+	@touch $@
+
+## Create .venv with the pinned dependencies and the fipro kernel (done by every target)
+.PHONY: install
+install: $(STAMP)
+
+#################################################################################
+# ANALYSIS                                                                      #
+#################################################################################
+
+## Run the whole analysis on the default data: data, ingest, every notebook per quarter
+.PHONY: all
+all: notebooks
+
+## Raw file (synthetic when no real one is in data/raw), its truth file and the data dictionary
+.PHONY: data
+data: $(STAMP)
+	$(PY) -m fipro synth --scale $(SCALE) --seed $(SEED)
+	$(PY) -m fipro dictionary
+
+## Validate the raw file into per-quarter Parquet tables in data/processed (skips an unchanged file)
+.PHONY: ingest
+ingest: data
+	$(PY) -m fipro ingest
+
+## Execute every notebook for every quarter found in the data into outputs/<quarter>/
+.PHONY: notebooks
+notebooks: ingest
+	@$(MAKE) --no-print-directory -j$(JOBS) run-notebooks QUARTERS="$$($(PY) -m fipro quarters)"
+
+# One file target per executed notebook, so make re-runs only what is stale:
+# the notebook, the fipro code or the ingested data changed.
+NB_DEPS_03_lifestage := 02_feature_engineering
+define NOTEBOOK_RULE
+$(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(FIPRO_SRC) $(MANIFEST) $(foreach d,$(NB_DEPS_$(2)),$(OUT)/$(1)/$(d).ipynb)
+	$(PY) -m fipro run $(2) --quarter $(1)
+endef
+$(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
+
+.PHONY: run-notebooks
+run-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
+
+## Open JupyterLab on the project's kernel
+.PHONY: lab
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+#################################################################################
+# CHECKS                                                                        #
+#################################################################################
+
+## Run the test suite (pytest for fipro, nbval for the notebooks) on a private sample
+.PHONY: test
+test: $(STAMP)
+	$(PY) -m pytest
+
+## Time full-scale generation and ingest; writes outputs/benchmarks/*.json
+.PHONY: benchmark
+benchmark: $(STAMP)
+	$(PY) -m fipro benchmark --scale full --seed $(SEED)
+
+## Remove processed data, outputs and caches (data/raw and .venv are kept)
+.PHONY: clean
+clean:
+	rm -rf data/processed/* data/db_seed/* outputs/* .cache .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	@touch data/processed/.gitkeep data/db_seed/.gitkeep outputs/.gitkeep
+
+## Also remove the virtual environment and generated raw data
+.PHONY: distclean
+distclean: clean
+	rm -rf $(VENV) data/raw/edu_data_F.csv data/raw/edu_data_F.*
+
+#################################################################################
+# Self-documenting help                                                         #
+#################################################################################
+
+## Show this help
+.PHONY: help
+help:
+	@$(or $(wildcard $(PY)),python3) -c "$$HELP_SCRIPT" < $(MAKEFILE_LIST)
+
+define HELP_SCRIPT
+import re, sys
+lines = sys.stdin.read().splitlines()
+print("FI_PRO make targets (variables: SCALE=sample|full, SEED, JOBS):\n")
+for i, line in enumerate(lines):
+    m = re.match(r"^([a-zA-Z_-]+):", line)
+    if m and i >= 2 and lines[i - 1].startswith(".PHONY") and lines[i - 2].startswith("## "):
+        print(f"  {m.group(1):12s} {lines[i - 2][3:]}")
+endef
+export HELP_SCRIPT

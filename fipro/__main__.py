@@ -1,0 +1,3 @@
+from fipro.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""``fipro`` command line: one entry point, each sub-command a module's ``main(argv)``.
+
+    python -m fipro synth --scale sample     # synthetic raw file + truth (skips if present)
+    python -m fipro dictionary               # data dictionary xlsx/csv from the contract
+    python -m fipro ingest                   # raw file -> validated per-quarter Parquet
+    python -m fipro quarters                 # quarters found in the processed data
+    python -m fipro run 00_data_check --quarter 2023q1   # execute one notebook
+    python -m fipro benchmark --scale full   # timed full-scale runs -> outputs/benchmarks
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# sub-command -> module holding its ``main(argv) -> int``
+COMMANDS = {
+    "synth": "fipro.synth",
+    "dictionary": "fipro.dictionary",
+    "ingest": "fipro.ingest",
+    "quarters": "fipro.runner",
+    "run": "fipro.runner",
+    "benchmark": "fipro.benchmark",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(__doc__.strip())
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    command, rest = argv[0], argv[1:]
+    module = importlib.import_module(COMMANDS[command])
+    # runner serves two sub-commands and needs to know which
+    if module.__name__ == "fipro.runner":
+        rest = [command, *rest]
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
