@@ -1,0 +1,50 @@
+"""Shared test set-up.
+
+The tests never touch a user's ``data/`` or ``outputs/``: before ``fipro`` is
+imported, the data and output trees are pointed at ``.cache/test-home`` (kept
+between runs so the sample is generated and ingested once). Notebooks executed by
+nbval or papermill inherit these variables, so they read the same private sample.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+TEST_HOME = _ROOT / ".cache" / "test-home"
+os.environ["FIPRO_DATA_DIR"] = str(TEST_HOME / "data")
+os.environ["FIPRO_OUTPUTS_DIR"] = str(TEST_HOME / "outputs")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(_ROOT / ".cache" / "numba"))
+
+import pytest  # noqa: E402
+
+from fipro import config  # noqa: E402
+
+SAMPLE_SEED = config.RANDOM_SEED
+_prepared = False
+
+
+def prepare_sample() -> list[str]:
+    """Generate (once) and ingest (once) the sample into the private test home."""
+    global _prepared
+    from fipro import ingest, synth
+
+    if not _prepared:
+        synth.ensure_synthetic(scale="sample", seed=SAMPLE_SEED)
+        ingest.ingest_raw()
+        _prepared = True
+    return ingest.available_quarters()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # nbval's notebook items cannot take fixtures: prepare the sample up front for them
+    if any(type(item).__module__.startswith("nbval") for item in items):
+        prepare_sample()
+
+
+@pytest.fixture(scope="session")
+def sample_quarters() -> list[str]:
+    """Quarters of the ingested sample (generating and ingesting it on first use)."""
+    return prepare_sample()
