@@ -8,6 +8,9 @@ SCALE ?= sample
 SEED ?= 20231
 ## Quarters run in parallel by the notebook runner
 JOBS ?= 2
+## Scale and steps of `make benchmark`
+BENCH_SCALE ?= full
+BENCH_STEPS ?= synth,ingest,features,lifestage
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -90,10 +93,10 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-## Time full-scale generation and ingest; writes outputs/benchmarks/*.json
+## Time generation, ingest, features and the life-stage fit at full scale; writes outputs/benchmarks/*.json
 .PHONY: benchmark
 benchmark: $(STAMP)
-	$(PY) -m fipro benchmark --scale full --seed $(SEED)
+	$(PY) -m fipro benchmark --scale $(BENCH_SCALE) --seed $(SEED) --steps $(BENCH_STEPS)
 
 ## Remove processed data, outputs and caches (data/raw and .venv are kept)
 .PHONY: clean

@@ -40,7 +40,7 @@ def _c(name, dtype, label, group, parent=None, note=""):
 
 COLUMNS: tuple[Column, ...] = (
     _c("BAS_YH", "str", "기준시점(분기)", "key", note="2022q1 … 2023q4"),
-    _c("SEQ", "str", "고객번호", "key", note="never shown in reports"),
+    _c("SEQ", "str", "고객번호", "key", note="보고서·사이트에 표시하지 않음"),
     _c("AGE", "str", "연령대", "demographic", note="5세 단위 하한, 기타"),
     _c("SEX_CD", "str", "성별", "demographic"),
     _c("MBR_RK", "str", "회원등급", "demographic"),
@@ -187,3 +187,56 @@ def format_amount(value_thousand_won: float) -> str:
     if won >= 1e4:
         return f"{sign}{won / 1e4:,.1f}만원"
     return f"{sign}{won:,.0f}원"
+
+
+# --- essential vs discretionary spending -------------------------------------------
+# Classified at the detail level, because several upper categories mix both kinds
+# (요식업 holds groceries and restaurants; 보험/병원 is essential but 여행/레져/문화 is not).
+# The rule: spending that keeps a household running and is hard to postpone (food at
+# home, daily necessities, health, insurance, housing upkeep, getting around with a car
+# already owned, children's education) is essential; spending that can be chosen,
+# postponed or scaled down (eating out, leisure, travel, fashion, durables, a new car)
+# is discretionary. Loosely follows Statistics Korea's household-survey notion of
+# 필수 소비. Every detail column is classified exactly once (tests check it).
+ESSENTIAL = "essential"
+DISCRETIONARY = "discretionary"
+SPENDING_NATURE_LABEL_KO: dict[str, str] = {ESSENTIAL: "필수", DISCRETIONARY: "선택"}
+
+SPENDING_NATURE: dict[str, tuple[str, str]] = {
+    # essential: (kind, reason shown to people)
+    "GROCERY_AM": (ESSENTIAL, "집에서 먹는 식료품: 가계 식비의 기본"),
+    "DISTBP_AM": (ESSENTIAL, "대형마트·슈퍼·편의점: 생활필수품을 사는 주된 경로"),
+    "DISTBNP_AM": (ESSENTIAL, "농협·군납 등 비영리 유통: 생활필수품 구매"),
+    "MBRSHOP_AM": (ESSENTIAL, "창고형 회원제 매장: 식료품·생필품 대량 구매"),
+    "HOS_AM": (ESSENTIAL, "의료기관 진료비: 건강 유지에 필요하고 미루기 어려움"),
+    "INSU_AM": (ESSENTIAL, "보험료: 계약으로 정해진 고정 납입"),
+    "SANIT_AM": (ESSENTIAL, "약국·위생용품: 일상 보건"),
+    "OPTIC_AM": (ESSENTIAL, "안경·렌즈: 시력 교정 목적이 대부분"),
+    "FUEL_AM": (ESSENTIAL, "연료·주유: 이동과 난방에 필요"),
+    "AUTOMNT_AM": (ESSENTIAL, "보유 차량의 정비·유지: 미루기 어려운 비용"),
+    "BLDMNG_AM": (ESSENTIAL, "건물·시설 관리: 관리비 성격의 주거비"),
+    "RPR_AM": (ESSENTIAL, "고장 수리: 필요가 생기면 미루기 어려움"),
+    "ACDM_AM": (ESSENTIAL, "학원비: 자녀 교육비, 가계조사에서 필수 소비로 봄"),
+    "BOOK_AM": (ESSENTIAL, "교재·문구: 교육에 딸린 지출"),
+    "AGRICTR_AM": (ESSENTIAL, "농업 자재·농산물: 생업과 식생활 관련"),
+    # discretionary
+    "RESTRNT_AM": (DISCRETIONARY, "외식·카페: 집밥으로 대체할 수 있음"),
+    "HLTHFS_AM": (DISCRETIONARY, "건강식품: 선택적 구매"),
+    "FUNITR_AM": (DISCRETIONARY, "가구: 교체 시기를 고를 수 있는 내구재"),
+    "APPLNC_AM": (DISCRETIONARY, "가전제품: 교체 시기를 고를 수 있는 내구재"),
+    "KITWR_AM": (DISCRETIONARY, "주방용품: 교체 시기를 고를 수 있음"),
+    "ARCHIT_AM": (DISCRETIONARY, "건축·자재: 리모델링 등 미룰 수 있는 지출"),
+    "SVC_AM": (DISCRETIONARY, "용역서비스: 직접 하거나 줄일 수 있는 외부 서비스"),
+    "OFFCOM_AM": (DISCRETIONARY, "사무·통신기기 구매: 교체 시기를 고를 수 있음"),
+    "LEISURE_S_AM": (DISCRETIONARY, "레져업소: 여가 지출"),
+    "LEISURE_P_AM": (DISCRETIONARY, "레져용품: 여가 지출"),
+    "CULTURE_AM": (DISCRETIONARY, "문화·취미: 여가 지출"),
+    "HOTEL_AM": (DISCRETIONARY, "숙박: 여행·여가 지출"),
+    "TRVL_AM": (DISCRETIONARY, "여행: 여가 지출"),
+    "CLOTH_AM": (DISCRETIONARY, "의류: 필요 이상은 유행·취향에 따른 선택"),
+    "GOODS_AM": (DISCRETIONARY, "신변잡화: 취향에 따른 선택"),
+    "FABRIC_AM": (DISCRETIONARY, "직물: 취향에 따른 선택"),
+    "AUTOSL_AM": (DISCRETIONARY, "자동차 구매: 시기를 고를 수 있는 큰 지출"),
+}
+ESSENTIAL_DETAILS: tuple[str, ...] = tuple(c for c in DETAIL_COLUMNS if SPENDING_NATURE[c][0] == ESSENTIAL)
+DISCRETIONARY_DETAILS: tuple[str, ...] = tuple(c for c in DETAIL_COLUMNS if SPENDING_NATURE[c][0] == DISCRETIONARY)

@@ -1,0 +1,49 @@
+"""Set-up files: pins kept in step, CI entry, ignore rules."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from fipro import config
+
+ROOT = config.PROJ_ROOT
+# conda-forge names that differ from PyPI's
+CONDA_NAMES = {"duckdb": "python-duckdb"}
+
+
+def _pyproject_pins() -> dict[str, str]:
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = meta["dependencies"] + [d for group in meta["optional-dependencies"].values() for d in group]
+    pins = {}
+    for spec in specs:
+        name, sep, version = spec.partition("==")
+        assert sep, f"{spec!r} is not pinned with =="
+        pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def _environment_pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.match(r"^\s+-\s+([A-Za-z0-9_.-]+)(==|=)([0-9][^\s#]*)", line)
+        if m:
+            pins[m.group(1).lower()] = m.group(3)
+    return pins
+
+
+def test_every_dependency_is_pinned_exactly_and_conda_agrees():
+    pip, conda = _pyproject_pins(), _environment_pins()
+    for name, version in pip.items():
+        conda_name = CONDA_NAMES.get(name, name)
+        assert conda.get(conda_name) == version, f"{name}: pyproject {version}, environment.yml {conda.get(conda_name)}"
+
+
+def test_ci_runs_make_test():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_gitignore_keeps_data_and_outputs_out():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    for pattern in ("data/raw/*", "data/processed/*", "outputs/*", "_site/", ".venv/"):
+        assert pattern in ignored
