@@ -1,0 +1,192 @@
+"""Figures of notebooks 01 (EDA) and 02 (feature engineering).
+
+Each function takes a table from :mod:`fipro.compare` / :mod:`fipro.features` (or a
+quarter frame) and returns a matplotlib Figure with Korean labels. Amounts are shown
+in 만원 (raw 천원 / 10) with the unit and period in the axis label.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fipro import compare, contract, features
+from fipro.figures import plt, sns, use_style
+
+MANWON_PER_RAW = contract.AMOUNT_UNIT_WON / 10_000  # raw 천원 → 만원
+AMOUNT_AXIS_KO = f"1인당 {contract.AMOUNT_PERIOD_LABEL} 이용금액 (만원)"
+
+
+def _pct_axis(ax, axis: str = "x") -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(PercentFormatter(1.0, decimals=None))
+
+
+def plot_population(quarter_df: pd.DataFrame) -> "plt.Figure":
+    """Customers by age band, sex, grade, region, life stage and digital use (6 panels)."""
+    use_style()
+    columns = ("AGE", "SEX_CD", "MBR_RK", "HOUS_SIDO_NM", "LIFE_STAGE", "DIGT_CHNL_USE_YN")
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    for ax, column in zip(axes.flat, columns):
+        table = compare.population_table(quarter_df, column)
+        sns.barplot(data=table, y="label_ko", x="share", ax=ax, color=sns.color_palette()[0], orient="h")
+        ax.set_title(f"{contract.label(column)} (고객 수 비율)")
+        ax.set_xlabel("고객 비율")
+        ax.set_ylabel("")
+        _pct_axis(ax)
+    fig.suptitle(f"고객 구성 (고객 {len(quarter_df):,}명)", fontsize=14)
+    fig.tight_layout()
+    return fig
+
+
+def plot_category_shares(shares: pd.Series, title: str = "업종별 지출 비중") -> "plt.Figure":
+    """Horizontal bars of category shares (a row of :func:`compare.category_share_by`)."""
+    use_style()
+    shares = shares.sort_values(ascending=True)
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(shares) + 1.5))
+    ax.barh(shares.index, shares.to_numpy(), color=sns.color_palette()[0])
+    for y, v in enumerate(shares.to_numpy()):
+        ax.text(v, y, f" {v:.1%}", va="center", fontsize=9)
+    _pct_axis(ax)
+    ax.set_xlabel("총이용금액 중 비중")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_share_heatmap(shares_by_group: pd.DataFrame, title: str) -> "plt.Figure":
+    """Heat map of category shares per group (:func:`compare.category_share_by`)."""
+    use_style()
+    fig, ax = plt.subplots(figsize=(1.0 * shares_by_group.shape[1] + 3, 0.45 * shares_by_group.shape[0] + 2))
+    sns.heatmap(shares_by_group * 100, annot=True, fmt=".1f", cmap="YlGnBu", ax=ax,
+                cbar_kws={"label": "총이용금액 중 비중 (%)"})
+    ax.set_title(title)
+    ax.set_xlabel("업종")
+    ax.set_ylabel(shares_by_group.index.name or "")
+    plt.setp(ax.get_xticklabels(), rotation=35, ha="right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_mean_amount_by(means: pd.DataFrame, title: str, stacked: bool = False) -> "plt.Figure":
+    """Mean amount per customer per group (:func:`compare.mean_amount_by`), in 만원."""
+    use_style()
+    fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(means) + 3), 4.5))
+    (means * MANWON_PER_RAW).plot.bar(ax=ax, stacked=stacked, width=0.8)
+    ax.set_ylabel(AMOUNT_AXIS_KO)
+    ax.set_xlabel(means.index.name or "")
+    ax.set_title(title)
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    ax.legend(title="")
+    fig.tight_layout()
+    return fig
+
+
+def plot_total_share_by(shares: pd.Series, title: str) -> "plt.Figure":
+    """Share of the quarter's total spending per group (:func:`compare.total_share_by`)."""
+    use_style()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(shares.index.astype(str), shares.to_numpy(), color=sns.color_palette()[1])
+    for x, v in enumerate(shares.to_numpy()):
+        ax.text(x, v, f"{v:.1%}", ha="center", va="bottom", fontsize=9)
+    _pct_axis(ax, "y")
+    ax.set_ylabel("총이용금액 중 비중")
+    ax.set_xlabel(shares.index.name or "")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_quarter_change(change: pd.DataFrame, title: str = "전분기 대비 1인당 이용금액 변화") -> "plt.Figure":
+    """Change in % of the mean per category (:func:`compare.quarter_change`), all customers
+    and customers present in both quarters."""
+    use_style()
+    fig, ax = plt.subplots(figsize=(9, 5))
+    if change["change_pct"].isna().all():
+        ax.text(0.5, 0.5, "전분기 자료가 없습니다", ha="center", va="center", fontsize=14, transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        long = change.melt(id_vars="label_ko", value_vars=["change_pct", "stayer_change_pct"],
+                           var_name="기준", value_name="변화율 (%)")
+        long["기준"] = long["기준"].map({"change_pct": "전체 고객", "stayer_change_pct": "두 분기 모두 있는 고객"})
+        sns.barplot(data=long, y="label_ko", x="변화율 (%)", hue="기준", ax=ax, orient="h")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_ylabel("")
+        ax.legend(title="")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_peer_comparison(result: compare.PeerComparison) -> "plt.Figure":
+    """Percentile of the customer among peers per category (50 = the middle)."""
+    use_style()
+    p = result.percentiles
+    fig, ax = plt.subplots(figsize=(8, 5))
+    colors = [sns.color_palette()[3] if v >= 50 else sns.color_palette()[0] for v in p["percentile"]]
+    ax.barh(p["label_ko"], p["percentile"], color=colors)
+    ax.axvline(50, color="black", lw=1, ls="--")
+    ax.set_xlim(0, 100)
+    ax.invert_yaxis()
+    ax.set_xlabel("또래 중 백분위 (50 = 중간)")
+    ax.set_title(f"{result.customer}: {result.group_ko} 고객 {result.n_peers:,}명과 비교")
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_distributions(feature_df: pd.DataFrame, names: Sequence[str], bins: int = 40,
+                               max_rows: Optional[int] = 50_000, seed: int = 0) -> "plt.Figure":
+    """Histograms of the given features (a seeded sample of at most ``max_rows`` rows)."""
+    use_style()
+    data = feature_df
+    if max_rows is not None and len(data) > max_rows:
+        data = data.sample(max_rows, random_state=seed)
+    cols = 4
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        values = data[name].astype("float64").dropna()
+        ax.hist(values, bins=bins, color=sns.color_palette()[0])
+        ax.set_title(features.feature_label_ko(name), fontsize=10)
+        ax.set_ylabel("고객 수")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_correlation(feature_df: pd.DataFrame, names: Sequence[str]) -> "plt.Figure":
+    """Spearman correlation heat map of the given features (Korean labels)."""
+    use_style()
+    corr = feature_df[list(names)].astype("float64").corr(method="spearman")
+    labels = [features.feature_label_ko(n) for n in names]
+    corr.index, corr.columns = labels, labels
+    size = 0.45 * len(names) + 3
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    sns.heatmap(corr, vmin=-1, vmax=1, center=0, cmap="RdBu_r", ax=ax, square=True,
+                annot=len(names) <= 16, fmt=".2f", cbar_kws={"label": "스피어만 상관계수"})
+    ax.set_title("피처 간 상관")
+    fig.tight_layout()
+    return fig
+
+
+def plot_missing_pattern(missing: pd.DataFrame, title: str = "변화 피처의 결측 비율") -> "plt.Figure":
+    """Missing share of features (:func:`features.missing_pattern`), split by reason."""
+    use_style()
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(missing) + 1.5))
+    left = np.zeros(len(missing))
+    for column, label in (("missing_no_prev", "전분기 없음 (첫 분기·신규 고객)"), ("missing_other", "그 밖의 결측")):
+        values = missing[column].to_numpy()
+        ax.barh(missing["label_ko"], values, left=left, label=label)
+        left += values
+    ax.set_xlim(0, 1)
+    _pct_axis(ax)
+    ax.invert_yaxis()
+    ax.set_xlabel("고객 중 결측 비율")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig

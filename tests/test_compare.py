@@ -1,0 +1,199 @@
+"""Peer comparison and group summaries: percentiles on a known frame, the fallback to a
+wider group, pseudonyms only, and the EDA summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fipro import compare, contract
+from fipro.privacy import pseudonym
+
+
+def person(seq, age="30", sex="2", stage="NEW_WED", total=100, **amounts) -> dict:
+    row = {c: 0 for c in contract.AMOUNT_COLUMNS}
+    row.update(BAS_YH="2023q1", SEQ=str(seq), AGE=age, SEX_CD=sex, MBR_RK="24", ATT_YM="202001",
+               HOUS_SIDO_NM="서울", DIGT_CHNL_REG_YN="Y", DIGT_CHNL_USE_YN="Y", LIFE_STAGE=stage,
+               TOT_USE_AM=total, CRDSL_USE_AM=total, CNF_USE_AM=0)
+    row.update(amounts)
+    return row
+
+
+def quarter(rows) -> pd.DataFrame:
+    df = pd.DataFrame(rows)[list(contract.COLUMN_NAMES)]
+    for c, table in contract.CODE_TABLES.items():
+        df[c] = pd.Categorical(df[c], categories=list(table))
+    return df
+
+
+@pytest.fixture
+def peers_of_ten():
+    # customer "C" (total 55, all 요식업) among ten peers with totals 10…100 (all 유통)
+    rows = [person("C", total=55, FSBZ_AM=55)]
+    rows += [person(f"p{i}", total=10 * i, DIST_AM=10 * i) for i in range(1, 11)]
+    rows += [person(f"m{i}", sex="1", total=999) for i in range(5)]  # other sex: not peers
+    return quarter(rows)
+
+
+def test_mid_rank_percentile_on_a_known_list():
+    assert compare.mid_rank_percentile(30, np.array([10, 20, 30, 40])) == pytest.approx(62.5)
+    assert compare.mid_rank_percentile(5, np.array([10, 20])) == 0.0
+    assert compare.mid_rank_percentile(50, np.array([10, 20])) == 100.0
+    assert np.isnan(compare.mid_rank_percentile(1, np.array([])))
+
+
+def test_percentiles_against_the_peer_group(peers_of_ten):
+    result = compare.peer_comparison(peers_of_ten, "C")
+    assert not result.fell_back and result.fallback_reason is None
+    assert result.n_peers == 10
+    assert result.group_ko == "30~34세 · 여 · 신혼"
+    p = result.percentiles.set_index("category")
+    assert p.loc["TOT_USE_AM", "percentile"] == pytest.approx(50.0)  # 5 of 10 peers below 55
+    assert p.loc["TOT_USE_AM", "peer_median"] == pytest.approx(55.0)
+    assert p.loc["FSBZ_AM", "percentile"] == pytest.approx(100.0)
+    assert p.loc["DIST_AM", "percentile"] == pytest.approx(0.0)
+    assert p.loc["AUTO_AM", "percentile"] == pytest.approx(50.0)  # all tied at 0
+
+
+def test_top_differences_in_korean(peers_of_ten):
+    result = compare.peer_comparison(peers_of_ten, "C", top_k=3)
+    top = result.top_differences
+    assert list(top["category"]) == ["FSBZ_AM", "DIST_AM"]  # only categories that differ
+    assert top.loc[0, "diff_pp"] == pytest.approx(100.0)
+    assert top.loc[1, "diff_pp"] == pytest.approx(-100.0)
+    assert "요식업" in top.loc[0, "sentence_ko"] and "높음" in top.loc[0, "sentence_ko"]
+    assert "유통" in top.loc[1, "sentence_ko"] and "낮음" in top.loc[1, "sentence_ko"]
+
+
+def test_tiny_group_falls_back_to_a_wider_group_and_says_so(peers_of_ten):
+    df = peers_of_ten.copy()
+    df.loc[df["SEQ"] == "C", "LIFE_STAGE"] = "UNI"  # alone in its life stage
+    result = compare.peer_comparison(df, "C")
+    assert result.fell_back
+    assert result.by_used == ("AGE", "SEX_CD")
+    assert result.group_ko == "30~34세 · 여"
+    assert result.n_peers == 10
+    assert "라이프스테이지" in result.fallback_reason and "0명" in result.fallback_reason
+    assert result.fallback_reason in result.summary_ko()
+
+
+def test_fallback_drops_sex_next_then_everyone():
+    rows = [person("C", stage="UNI")] + [person(f"m{i}", sex="1", stage="UNI") for i in range(4)]
+    rows += [person(f"o{i}", age="60", sex="1", stage="RETIR") for i in range(8)]
+    df = quarter(rows)
+    assert compare.peer_comparison(df, "C", min_peers=4).by_used == ("AGE",)
+    widest = compare.peer_comparison(df, "C", min_peers=10)
+    assert widest.by_used == () and widest.group_ko == "전체 고객" and widest.n_peers == 12
+    with pytest.raises(ValueError):
+        compare.peer_comparison(df, "C", min_peers=50)
+
+
+def test_missing_code_is_dropped_from_the_grouping(peers_of_ten):
+    df = peers_of_ten.copy()
+    df["LIFE_STAGE"] = df["LIFE_STAGE"].astype(object)
+    df.loc[df["SEQ"] == "C", "LIFE_STAGE"] = None
+    result = compare.peer_comparison(df, "C")
+    assert result.fell_back and "라이프스테이지 정보가 없어" in result.fallback_reason
+    assert result.by_used == ("AGE", "SEX_CD")
+
+
+def test_other_groupings_are_allowed(peers_of_ten):
+    result = compare.peer_comparison(peers_of_ten, "C", by=("MBR_RK",))
+    assert result.group_ko == "골드" and result.n_peers == 15
+    with pytest.raises(ValueError):
+        compare.peer_comparison(peers_of_ten, "C", by=("NOT_A_COLUMN",))
+
+
+def test_only_the_pseudonym_appears(peers_of_ten):
+    df = peers_of_ten.copy()
+    df["SEQ"] = df["SEQ"].replace({"C": "SECRET-777"})
+    result = compare.peer_comparison(df, "SECRET-777")
+    text = result.summary_ko() + repr(result) + result.percentiles.to_string() + result.top_differences.to_string()
+    assert "SECRET-777" not in text
+    assert result.customer == pseudonym("SECRET-777") and result.customer in result.summary_ko()
+
+
+def test_summary_shows_amounts_with_their_unit(peers_of_ten):
+    text = compare.peer_comparison(peers_of_ten, "C").summary_ko()
+    assert contract.format_amount(55) in text  # 5.5만원
+    assert "만원" in text
+
+
+def test_unknown_customer_raises(peers_of_ten):
+    with pytest.raises(KeyError):
+        compare.peer_comparison(peers_of_ten, "nobody")
+
+
+def test_input_frame_not_modified(peers_of_ten):
+    before = peers_of_ten.copy(deep=True)
+    compare.peer_comparison(peers_of_ten, "C")
+    compare.eda_summary_ko(peers_of_ten, peers_of_ten)
+    pd.testing.assert_frame_equal(peers_of_ten, before)
+
+
+def test_example_customer_is_deterministic_and_has_a_full_group(peers_of_ten):
+    seq = compare.example_customer(peers_of_ten)
+    assert seq == compare.example_customer(peers_of_ten.sample(frac=1, random_state=3))
+    assert not compare.peer_comparison(peers_of_ten, seq).fell_back
+
+
+def test_category_shares_by_group_are_pooled():
+    df = quarter([person("a", total=100, FSBZ_AM=100), person("b", stage="RETIR", total=300, DIST_AM=150)])
+    overall = compare.category_share_by(df)
+    assert overall.loc["전체", "요식업"] == pytest.approx(0.25)
+    assert overall.loc["전체", "유통"] == pytest.approx(150 / 400)
+    by_stage = compare.category_share_by(df, "LIFE_STAGE")
+    assert list(by_stage.index) == ["신혼", "은퇴"]  # code order, Korean labels
+    assert by_stage.loc["은퇴", "유통"] == pytest.approx(0.5)
+
+
+def test_quarter_change_separates_stayers():
+    prev = quarter([person("a", total=100), person("b", total=100)]).assign(BAS_YH="2022q4")
+    cur = quarter([person("a", total=150), person("c", total=30)])
+    change = compare.quarter_change(cur, prev).set_index("category")
+    assert change.loc["TOT_USE_AM", "change_pct"] == pytest.approx(-10.0)  # mean 100 → 90
+    assert change.loc["TOT_USE_AM", "stayer_change_pct"] == pytest.approx(50.0)  # a: 100 → 150
+    assert compare.quarter_change(cur, None)["change_pct"].isna().all()
+
+
+def test_eda_summary_is_generated_from_the_numbers(peers_of_ten):
+    text = compare.eda_summary_ko(peers_of_ten)
+    h = compare.eda_headlines(peers_of_ten)
+    assert f"{h['customers']:,}명" in text and h["top_upper_category"] in text
+    assert "전분기 자료가 없어" in text
+
+
+def run_notebook(stem: str, quarter: str):
+    """Execute a notebook on the sample: through ``fipro.runner`` when it exists."""
+    from fipro import config
+
+    try:
+        from fipro.runner import run_notebook as runner
+    except ImportError:
+        runner = None
+    if runner is not None:
+        return runner(stem, quarter)
+    import papermill
+
+    out = config.quarter_dir(quarter) / f"{stem}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return papermill.execute_notebook(str(config.NOTEBOOKS_DIR / f"{stem}.ipynb"), str(out),
+                                      parameters={"quarter": quarter}, kernel_name=config.KERNEL_NAME,
+                                      cwd=str(config.NOTEBOOKS_DIR), progress_bar=False)
+
+
+def test_notebook_01_records_the_eda_headlines(sample_quarters):
+    from fipro import export, ingest
+
+    quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
+    run_notebook("01_eda", quarter)
+    m = export.load_metrics(quarter, "eda")
+    assert m["customers"] == len(ingest.load_quarter(quarter, columns=["SEQ"]))
+    assert 100 < m["mean_total"] < 2000  # 천원; the real file's mean is ≈ 372
+    assert 0.3 < m["credit_share"] < 0.95
+    assert 0.0 <= m["digital_use_share"] <= 1.0
+    assert m["top_upper_category"] in {contract.label(c) for c in contract.UPPER_COLUMNS}
+    assert m["total_change_pct"] is None or -50 < m["total_change_pct"] < 50
+    assert m["example_customer"].startswith("고객-") and m["example_n_peers"] >= 10
+    assert 0.0 <= m["example_total_percentile"] <= 100.0

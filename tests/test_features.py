@@ -1,0 +1,317 @@
+"""Features: each family's definition on tiny frames, the previous-quarter rule,
+batch = serving, the contract (code vs feature_schema.json), the per-quarter files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fipro import config, contract, features
+
+
+def customer(seq="1", quarter="2023q1", **values) -> dict:
+    """One raw row: every amount 0 unless given, plain codes."""
+    row = {c: 0 for c in contract.AMOUNT_COLUMNS}
+    row.update(BAS_YH=quarter, SEQ=seq, AGE="30", SEX_CD="2", MBR_RK="24", ATT_YM="202001",
+               HOUS_SIDO_NM="서울", DIGT_CHNL_REG_YN="Y", DIGT_CHNL_USE_YN="N", LIFE_STAGE="NEW_WED")
+    row.update(values)
+    return row
+
+
+def frame(*rows: dict, categorical: bool = False) -> pd.DataFrame:
+    df = pd.DataFrame(list(rows))[list(contract.COLUMN_NAMES)]
+    for c in contract.AMOUNT_COLUMNS:
+        df[c] = df[c].astype("int64")
+    if categorical:  # as ingest.load_quarter gives them
+        for c, table in contract.CODE_TABLES.items():
+            df[c] = pd.Categorical(df[c], categories=list(table))
+    return df
+
+
+SPENDER = dict(TOT_USE_AM=200, CRDSL_USE_AM=150, CNF_USE_AM=50,
+               FSBZ_AM=100, RESTRNT_AM=60, GROCERY_AM=40, TRVLEC_AM=100, TRVL_AM=100)
+
+
+@pytest.fixture
+def one():
+    return features.build_features(frame(customer(**SPENDER))).iloc[0]
+
+
+def test_log_amounts_are_log1p_of_the_raw_amount(one):
+    assert one["log_TOT_USE_AM"] == pytest.approx(math.log1p(200))
+    assert one["log_RESTRNT_AM"] == pytest.approx(math.log1p(60))
+    assert one["log_AUTO_AM"] == 0.0
+
+
+def test_shares_are_amount_over_total(one):
+    assert one["share_FSBZ_AM"] == pytest.approx(0.5)
+    assert one["share_TRVL_AM"] == pytest.approx(0.5)
+    assert one["share_RESTRNT_AM"] == pytest.approx(0.3)
+    assert one["credit_share"] == pytest.approx(0.75)
+    assert one["check_share"] == pytest.approx(0.25)
+
+
+def test_essential_split_of_the_detail_spending(one):
+    # groceries (40) essential; restaurants (60) and travel (100) discretionary
+    assert one["essential_share"] == pytest.approx(40 / 200)
+    assert one["discretionary_share"] == pytest.approx(160 / 200)
+
+
+def test_every_detail_category_is_classified_once_with_a_reason():
+    assert set(contract.SPENDING_NATURE) == set(contract.DETAIL_COLUMNS)
+    assert set(contract.ESSENTIAL_DETAILS).isdisjoint(contract.DISCRETIONARY_DETAILS)
+    assert all(kind in (contract.ESSENTIAL, contract.DISCRETIONARY) and reason
+               for kind, reason in contract.SPENDING_NATURE.values())
+
+
+def test_diversity_counts_and_entropy(one):
+    assert one["n_active_upper"] == 2
+    assert one["n_active_detail"] == 3
+    assert one["entropy_upper"] == pytest.approx(math.log(2))
+    p = np.array([60, 40, 100]) / 200
+    assert one["entropy_detail"] == pytest.approx(float(-(p * np.log(p)).sum()))
+
+
+def test_tenure_digital_and_demographic_encodings(one):
+    assert one["tenure_months"] == 38.0  # 2020-01 → 2023-03
+    assert (one["digital_registered"], one["digital_active"]) == (1.0, 0.0)
+    assert (one["age_band"], one["age_unknown"], one["sex_female"], one["grade_ordinal"]) == (30.0, 0, 1.0, 1.0)
+    assert one["region_seoul"] == 1
+    assert sum(one[f"region_{r}"] for r in features.REGION_ROMAN.values()) == 1
+    assert one["LIFE_STAGE"] == "NEW_WED"
+
+
+def test_unknown_codes_are_missing_not_zero():
+    f = features.build_features(frame(customer(AGE="기타", SEX_CD=None, MBR_RK="99", ATT_YM="2020",
+                                               HOUS_SIDO_NM=None, DIGT_CHNL_USE_YN=None))).iloc[0]
+    assert np.isnan(f["age_band"]) and f["age_unknown"] == 1
+    assert np.isnan(f["sex_female"]) and np.isnan(f["grade_ordinal"])
+    assert np.isnan(f["tenure_months"]) and np.isnan(f["digital_active"])
+    assert sum(f[f"region_{r}"] for r in features.REGION_ROMAN.values()) == 0
+
+
+def test_zero_total_gives_zero_shares_and_a_flag_never_inf_or_nan():
+    f = features.build_features(frame(customer(TOT_USE_AM=0))).iloc[0]
+    shares = [n for n in features.feature_names() if n.startswith("share_")] + ["credit_share", "check_share",
+                                                                                 "essential_share", "entropy_detail"]
+    assert all(f[n] == 0.0 for n in shares)
+    assert f["zero_total"] == 1
+
+
+def test_negative_amounts_count_as_zero():
+    f = features.build_features(frame(customer(TOT_USE_AM=100, FSBZ_AM=-20))).iloc[0]
+    assert f["share_FSBZ_AM"] == 0.0 and f["log_FSBZ_AM"] == 0.0
+
+
+def test_change_uses_the_customers_previous_quarter():
+    cur = frame(customer("1", TOT_USE_AM=300, FSBZ_AM=100), customer("2", TOT_USE_AM=50))
+    prev = frame(customer("1", "2022q4", TOT_USE_AM=100, FSBZ_AM=0))
+    f = features.build_features(cur, prev)
+    assert f.loc[0, "qoq_log_TOT_USE_AM"] == pytest.approx(math.log1p(300) - math.log1p(100))
+    assert f.loc[0, "qoq_log_FSBZ_AM"] == pytest.approx(math.log1p(100))  # from 0: defined, not inf
+    assert f.loc[0, "qoq_log_AUTO_AM"] == 0.0
+    assert f.loc[0, "no_prev_quarter"] == 0
+
+
+def test_feature_missing_for_new_customer():
+    cur = frame(customer("1", TOT_USE_AM=300), customer("2", TOT_USE_AM=50))
+    prev = frame(customer("1", "2022q4", TOT_USE_AM=100))
+    f = features.build_features(cur, prev)
+    change = features.feature_names(family="change")
+    assert f.loc[1, "no_prev_quarter"] == 1
+    assert f.loc[1, [c for c in change if c.startswith("qoq_")]].isna().all()
+
+
+def test_first_quarter_has_every_change_missing_and_flagged():
+    f = features.build_features(frame(customer("1", TOT_USE_AM=10), customer("2")))
+    assert f["no_prev_quarter"].eq(1).all()
+    assert f.filter(like="qoq_").isna().all().all()
+
+
+def test_previous_must_be_the_quarter_just_before():
+    with pytest.raises(ValueError, match="expected 2022q4"):
+        features.build_features(frame(customer()), frame(customer(quarter="2022q3")))
+
+
+def test_repeated_customer_or_mixed_quarters_are_refused():
+    with pytest.raises(ValueError, match="repeats a SEQ"):
+        features.build_features(frame(customer("1"), customer("1")))
+    with pytest.raises(ValueError, match="several quarters"):
+        features.build_features(frame(customer("1"), customer("2", quarter="2023q2")))
+
+
+def test_output_keys_order_and_columns_follow_the_contract():
+    cur = frame(customer("b"), customer("a"), customer("c"))
+    f = features.build_features(cur)
+    assert list(f.columns) == ["BAS_YH", "SEQ", *features.feature_names()]
+    assert f["SEQ"].tolist() == ["b", "a", "c"]
+    for spec in features.FEATURE_SPECS:
+        assert str(f[spec.name].dtype) == spec.dtype, spec.name
+
+
+def test_input_frames_are_not_modified():
+    cur = frame(customer("1", **SPENDER), customer("2"), categorical=True)
+    prev = frame(customer("1", "2022q4", TOT_USE_AM=5), categorical=True)
+    before_cur, before_prev = cur.copy(deep=True), prev.copy(deep=True)
+    features.build_features(cur, prev)
+    features.customer_features("1", cur, prev)
+    pd.testing.assert_frame_equal(cur, before_cur)
+    pd.testing.assert_frame_equal(prev, before_prev)
+
+
+def test_categorical_and_string_codes_give_the_same_features():
+    rows = [customer("1", **SPENDER), customer("2", AGE="기타", HOUS_SIDO_NM="부산")]
+    pd.testing.assert_frame_equal(features.build_features(frame(*rows)),
+                                  features.build_features(frame(*rows, categorical=True)))
+
+
+def test_serving_path_equals_the_batch_row():
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(40):
+        amounts = {c: int(rng.integers(0, 50)) for c in contract.UPPER_COLUMNS + contract.DETAIL_COLUMNS}
+        amounts["TOT_USE_AM"] = int(rng.integers(0, 400)) if i % 9 else 0
+        rows.append(customer(str(1000 + i), AGE=str(20 + 5 * (i % 14)), HOUS_SIDO_NM=list(contract.SIDO_CODES)[i % 17],
+                             **amounts))
+    cur = frame(*rows, categorical=True)
+    prev = frame(*[dict(r, BAS_YH="2022q4") for r in rows[::2]], categorical=True)
+    batch = features.build_features(cur, prev)
+    for i in range(len(rows)):  # every row: zero totals, new and returning customers
+        seq = str(1000 + i)
+        served = features.customer_features(seq, cur, prev)
+        pd.testing.assert_frame_equal(served, batch.iloc[[i]].reset_index(drop=True), check_exact=True)
+
+
+def test_serving_an_unknown_customer_raises():
+    with pytest.raises(KeyError):
+        features.customer_features("nobody", frame(customer("1")))
+
+
+def test_model_features_are_numeric_and_exclude_the_label():
+    names = features.model_feature_names()
+    assert "LIFE_STAGE" not in names
+    assert not any("life" in n.lower() for n in names)
+    f = features.build_features(frame(customer(**SPENDER)))
+    assert all(pd.api.types.is_numeric_dtype(f[n]) for n in names)
+    assert set(features.feature_names("label")) == {"LIFE_STAGE"}
+    with pytest.raises(ValueError):
+        features.feature_names("nonsense")
+
+
+def test_committed_schema_matches_the_code():
+    path = config.REFERENCE_DIR / "feature_schema.json"
+    committed = json.loads(path.read_text(encoding="utf-8"))
+    regenerated = json.loads(json.dumps(features.feature_schema(), ensure_ascii=False))
+    assert committed == regenerated, "run: python -m fipro.features --schema"
+    assert [f["name"] for f in committed["features"]] == features.feature_names()
+
+
+def test_schema_describes_every_feature_fully():
+    for entry in features.feature_schema()["features"]:
+        assert entry["description_ko"] and entry["sources"] and entry["missing_ko"]
+        assert entry["value_range"] is not None or entry["categories"] is not None or entry["family"] == "change"
+
+
+def test_write_feature_schema_to_a_path(tmp_path):
+    out = features.write_feature_schema(tmp_path / "schema.json")
+    assert json.loads(out.read_text(encoding="utf-8"))["n_features"] == len(features.FEATURE_SPECS)
+
+
+def test_previous_quarter_and_quarter_spelling():
+    assert features.previous_quarter("2023q1") == "2022q4"
+    assert features.previous_quarter("2023Q3") == "2023q2"
+    with pytest.raises(ValueError):
+        features.normalise_quarter("2023-1")
+
+
+def test_features_on_the_sample_stay_in_their_ranges(sample_quarters):
+    from fipro import ingest
+
+    quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
+    f = features.build_features(ingest.load_quarter(quarter),
+                                ingest.load_quarter(features.previous_quarter(quarter))
+                                if features.previous_quarter(quarter) in sample_quarters else None)
+    for spec in features.FEATURE_SPECS:
+        values = f[spec.name]
+        if spec.value_range is None:
+            continue
+        lo, hi = spec.value_range
+        finite = values.dropna().astype("float64")
+        assert np.isfinite(finite).all(), spec.name
+        if lo is not None:
+            assert (finite >= lo - 1e-9).all(), spec.name
+        if hi is not None:
+            # shares may exceed 1 only if the file's categories exceed its total; measure it
+            assert (finite <= hi + 1e-9).mean() > 0.99, spec.name
+
+
+def test_load_features_builds_once_then_reads(sample_quarters, tmp_path):
+    from fipro import ingest
+
+    quarter = sample_quarters[0]
+    built = features.load_features(quarter, rebuild=True)
+    path = features.features_path(quarter)
+    assert path.exists()
+    mtime = path.stat().st_mtime_ns
+    again = features.load_features(quarter)
+    assert path.stat().st_mtime_ns == mtime
+    pd.testing.assert_frame_equal(built, again)
+    assert len(built) == len(ingest.load_quarter(quarter, columns=["SEQ"]))
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_concurrent_builds_of_one_quarter_leave_one_whole_file(sample_quarters):
+    from concurrent.futures import ThreadPoolExecutor
+
+    quarter = sample_quarters[0]
+    with ThreadPoolExecutor(2) as pool:
+        frames = list(pool.map(lambda _: features.load_features(quarter, rebuild=True), range(2)))
+    path = features.features_path(quarter)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frames[0])
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_command_line_builds_and_prints_timing(sample_quarters, capsys):
+    quarter = sample_quarters[-1]
+    assert features.main(["--quarter", quarter]) == 0
+    out = capsys.readouterr().out
+    assert quarter in out and "build" in out and " s" in out
+    assert features.features_path(quarter).exists()
+    assert features.main([]) == 2
+
+
+def run_notebook(stem: str, quarter: str):
+    """Execute a notebook on the sample: through ``fipro.runner`` when it exists."""
+    try:
+        from fipro.runner import run_notebook as runner
+    except ImportError:
+        runner = None
+    if runner is not None:
+        return runner(stem, quarter)
+    import papermill
+
+    out = config.quarter_dir(quarter) / f"{stem}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return papermill.execute_notebook(str(config.NOTEBOOKS_DIR / f"{stem}.ipynb"), str(out),
+                                      parameters={"quarter": quarter}, kernel_name=config.KERNEL_NAME,
+                                      cwd=str(config.NOTEBOOKS_DIR), progress_bar=False)
+
+
+def test_notebook_02_builds_and_records_the_features(sample_quarters):
+    from fipro import export, ingest
+
+    quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
+    run_notebook("02_feature_engineering", quarter)
+    m = export.load_metrics(quarter, "features")
+    assert m["rows"] == len(ingest.load_quarter(quarter, columns=["SEQ"]))
+    assert m["n_features"] == len(features.FEATURE_SPECS)
+    assert m["n_model_features"] == len(features.model_feature_names())
+    assert 0.0 <= m["no_prev_quarter_share"] < 0.5  # the sample's customers mostly stay
+    assert m["change_missing_share"] == pytest.approx(m["no_prev_quarter_share"], abs=1e-9)
+    assert m["non_finite_model_values"] == 0
+    assert 0 < m["build_seconds"] < 60
+    assert features.features_path(quarter).exists()
