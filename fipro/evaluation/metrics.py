@@ -185,6 +185,11 @@ def describe_per_class(table: pd.DataFrame, top: int = 2) -> str:
     return f"가장 잘 맞히는 클래스는 {fmt(best)}, 가장 어려운 클래스는 {fmt(worst)}입니다 (F1 기준)."
 
 
+def repr_ko(name: str) -> str:
+    """A class name in Korean quotes for sentences: ``'신혼'``."""
+    return f"'{name}'"
+
+
 def describe_confusion(confusion: pd.DataFrame, top: int = 2) -> str:
     """A Korean sentence naming the most frequent confusions of a row-normalised matrix."""
     pairs = most_confused_pairs(confusion, top=top)
@@ -192,5 +197,8 @@ def describe_confusion(confusion: pd.DataFrame, top: int = 2) -> str:
         return "혼동된 클래스가 없습니다."
     is_share = float(confusion.to_numpy().max()) <= 1.0
     fmt = (lambda v: f"{v:.0%}") if is_share else (lambda v: f"{int(v):,}건")
-    items = [f"실제 '{r.true}'을(를) '{r.predicted}'(으)로 본 경우({fmt(r.value)})" for r in pairs.itertuples()]
+    from fipro.evaluation.explainability import josa
+
+    items = [f"실제 {josa(repr_ko(r.true), '을/를')} {josa(repr_ko(r.predicted), '으로/로')} 본 경우({fmt(r.value)})"
+             for r in pairs.itertuples()]
     return "가장 흔한 혼동은 " + ", ".join(items) + "입니다."

@@ -1,0 +1,493 @@
+"""Tests for fipro.synth: format, determinism, realism, planted truth, messy variant.
+
+The realism checks run on one sample-size frame generated once per module; each
+states its tolerance next to the published fact it checks (data-contract.md).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from fipro import config, contract, synth
+
+SEED = config.RANDOM_SEED
+DETAILS = list(contract.DETAIL_COLUMNS)
+NUMERIC_AGES = [a for a in synth.AGES if a.isdigit()]
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return synth.generate_frame(synth.SCALES["sample"], seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def raw(frame):
+    return frame[0]
+
+
+@pytest.fixture(scope="module")
+def truth(frame):
+    return frame[1]
+
+
+@pytest.fixture(scope="module")
+def report(frame):
+    return synth.difficulty_report(*frame)
+
+
+def _cluster_se(values: pd.Series, groups: pd.Series) -> float:
+    """Standard error of a mean when rows of one customer are correlated."""
+    dev = (values - values.mean()).groupby(groups).sum()
+    return float(np.sqrt((dev**2).sum()) / len(values))
+
+
+# --- format and files ---------------------------------------------------------------
+
+def test_frame_has_contract_columns_codes_as_strings_amounts_as_ints(raw):
+    assert list(raw.columns) == list(contract.COLUMN_NAMES)
+    for c in contract.AMOUNT_COLUMNS:
+        assert raw[c].dtype == np.int64, c
+    for c in set(contract.COLUMN_NAMES) - set(contract.AMOUNT_COLUMNS):
+        assert all(isinstance(v, str) for v in raw[c].head(50)), c
+
+
+def test_codes_are_exactly_the_contract_code_sets(raw):
+    assert set(raw["BAS_YH"]) == set(config.QUARTERS)
+    for column, table in contract.CODE_TABLES.items():
+        assert set(raw[column]) <= set(table), column
+    assert set(raw["AGE"]) == set(contract.AGE_CODES)  # every band including 기타
+    assert set(raw["HOUS_SIDO_NM"]) == set(contract.SIDO_CODES)  # all 17 regions
+    assert 0 < (raw["LIFE_STAGE"] == "TEEN").mean() < 0.02  # TEEN is a small group
+
+
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("synth") / "edu_data_F.csv"
+    return synth.write_synthetic(path, n_customers=300, seed=SEED)
+
+
+def test_file_is_crlf_utf8_unquoted_with_exact_header(small_file):
+    data = small_file.read_bytes()
+    lines = data.split(b"\r\n")
+    assert lines[-1] == b""  # ends with a line end
+    lines = lines[:-1]
+    assert b"\n" not in b"".join(lines) and b'"' not in data
+    text = [line.decode("utf-8") for line in lines]
+    assert text[0] == ",".join(contract.COLUMN_NAMES)
+    assert all(len(t.split(",")) == 55 for t in text)
+    body = [t.split(",") for t in text[1:]]
+    amounts = np.array([[int(v) for v in row[10:]] for row in body])  # whole numbers
+    assert (amounts >= 0).all()
+    assert {row[0] for row in body} <= set(config.QUARTERS)
+
+
+def test_file_matches_generate_frame(small_file):
+    raw, _ = synth.generate_frame(300, seed=SEED)
+    read = pd.read_csv(small_file, dtype=str, keep_default_na=False)
+    assert read.equals(raw.astype(str))
+
+
+def test_same_seed_gives_byte_identical_files_and_other_seed_differs(small_file, tmp_path):
+    again = synth.write_synthetic(tmp_path / "a" / "edu_data_F.csv", n_customers=300, seed=SEED)
+    other = synth.write_synthetic(tmp_path / "b" / "edu_data_F.csv", n_customers=300, seed=SEED + 1)
+    assert again.read_bytes() == small_file.read_bytes()
+    assert synth.truth_path(again).read_bytes() == synth.truth_path(small_file).read_bytes()
+    assert other.read_bytes() != small_file.read_bytes()
+
+
+def test_output_does_not_depend_on_chunk_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth, "BLOCK_CUSTOMERS", 100)
+    one = synth.write_synthetic(tmp_path / "1" / "x.csv", n_customers=350, seed=3, chunk_customers=100)
+    many = synth.write_synthetic(tmp_path / "2" / "x.csv", n_customers=350, seed=3, chunk_customers=1000)
+    assert one.read_bytes() == many.read_bytes()
+
+
+def test_sidecar_records_generation_and_is_synthetic_checks_size(small_file, tmp_path):
+    meta = json.loads(small_file.with_name(small_file.name + ".synth.json").read_text())
+    assert meta["seed"] == SEED and meta["n_customers"] == 300 and meta["generator_version"] == synth.GENERATOR_VERSION
+    assert meta["file_size"] == small_file.stat().st_size and len(meta["sha256"]) == 64
+    assert meta["rows"] == small_file.read_bytes().count(b"\r\n") - 1
+    assert synth.is_synthetic(small_file)
+    copy = tmp_path / "edu_data_F.csv"
+    copy.write_bytes(small_file.read_bytes() + b"x")
+    copy.with_name(copy.name + ".synth.json").write_text(json.dumps(meta))
+    assert not synth.is_synthetic(copy)
+    assert not synth.is_synthetic(tmp_path / "missing.csv")
+
+
+def test_ensure_synthetic_uses_a_real_file_and_generates_nothing(tmp_path, capsys):
+    (tmp_path / "EDU_DATA_F.dat").write_text("BAS_YH,SEQ\r\n")
+    assert synth.ensure_synthetic(raw_dir=tmp_path) is None
+    assert "real raw file" in capsys.readouterr().out
+    assert not (tmp_path / config.RAW_FILENAME).exists()
+
+
+def test_ensure_synthetic_generates_once_then_reuses(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(synth.SCALES, "sample", 200)
+    path = synth.ensure_synthetic(scale="sample", seed=5, raw_dir=tmp_path)
+    assert path == tmp_path / config.RAW_FILENAME and synth.is_synthetic(path)
+    stamp = path.stat().st_mtime_ns
+    assert synth.ensure_synthetic(scale="sample", seed=5, raw_dir=tmp_path) == path
+    assert "up to date" in capsys.readouterr().out
+    assert path.stat().st_mtime_ns == stamp
+    synth.ensure_synthetic(scale="sample", seed=6, raw_dir=tmp_path)  # another seed regenerates
+    assert json.loads(path.with_name(path.name + ".synth.json").read_text())["seed"] == 6
+
+
+def test_ensure_synthetic_defaults_to_config_raw_dir(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")
+    monkeypatch.setitem(synth.SCALES, "sample", 100)
+    assert synth.ensure_synthetic(scale="sample", seed=1) == tmp_path / "raw" / config.RAW_FILENAME
+    truth = synth.load_truth(quarter="2022q3", columns=["BAS_YH", "SEQ", "segment"])
+    assert set(truth["BAS_YH"]) == {"2022q3"} and list(truth.columns) == ["BAS_YH", "SEQ", "segment"]
+
+
+def test_truth_path_sits_beside_the_raw_file(tmp_path):
+    assert synth.truth_path(tmp_path / "edu_data_F.csv") == tmp_path / "edu_data_F.truth.parquet"
+
+
+def test_write_synthetic_rejects_unknown_scale(tmp_path):
+    with pytest.raises(ValueError):
+        synth.write_synthetic(tmp_path / "x.csv", scale="huge")
+
+
+def test_full_scale_aims_at_the_real_row_count():
+    assert abs(synth.SCALES["full"] * synth._expected_quarters() - synth.ROWS_REAL) / synth.ROWS_REAL < 0.002
+
+
+# --- published facts --------------------------------------------------------------
+
+def test_age_mix_matches_published_row_shares_within_one_point(raw):
+    share = raw["AGE"].value_counts(normalize=True) * 100
+    for age, published in synth.AGE_ROW_SHARE.items():
+        assert abs(share[age] - published) < 1.0, age
+
+
+def test_mean_total_by_age_matches_published_within_8pct_or_4se(raw):
+    for age, published in synth.MEAN_TOT_BY_AGE.items():
+        rows = raw[raw["AGE"] == age]
+        se = _cluster_se(rows["TOT_USE_AM"], rows["SEQ"])
+        assert abs(rows["TOT_USE_AM"].mean() - published) < max(0.08 * published, 4 * se), age
+    assert abs(raw["TOT_USE_AM"].mean() - 372) < 0.05 * 372
+
+
+def test_card_split_by_life_stage_matches_published_within_15pct_plus_4se(raw):
+    # The model hits the by-age means exactly; the by-stage means come out ~8% high
+    # because the two published margins imply different grand means.
+    for stage, (cnf, crdsl) in synth.MEAN_CNF_CRDSL_BY_STAGE.items():
+        rows = raw[raw["LIFE_STAGE"] == stage]
+        for col, published in (("CNF_USE_AM", cnf), ("CRDSL_USE_AM", crdsl)):
+            se = _cluster_se(rows[col], rows["SEQ"])
+            assert abs(rows[col].mean() - published) < 0.15 * published + 4 * se + 2, (stage, col)
+    check = raw.groupby("LIFE_STAGE")["CNF_USE_AM"].sum() / raw.groupby("LIFE_STAGE")["TOT_USE_AM"].sum()
+    assert check.idxmax() == "TEEN" and check.drop("TEEN").idxmax() == "UNI"  # students use check cards most
+
+
+def test_grade_24_carries_most_spend_then_23_and_vvip_small(raw):
+    share = raw.groupby("MBR_RK")["TOT_USE_AM"].sum() / raw["TOT_USE_AM"].sum()
+    assert 0.31 <= share["24"] <= 0.39  # about 35%
+    assert share.drop("24").idxmax() == "23"
+    assert 0.02 <= share["21"] <= 0.05  # about 3.5%
+
+
+def test_restaurants_are_the_largest_detail_at_every_age(raw):
+    means = raw.groupby("AGE")[DETAILS].mean()
+    assert (means.idxmax(axis=1) == "RESTRNT_AM").all()
+
+
+def _share_by_age(raw, column):
+    g = raw.groupby("AGE")
+    return (g[column].sum() / g[DETAILS].sum().sum(axis=1)).reindex(synth.AGES)
+
+
+def test_insurance_and_hospital_share_rises_with_age(raw):
+    share = _share_by_age(raw, "INSUHOS_AM")[NUMERIC_AGES]
+    assert stats.spearmanr(np.arange(len(share)), share).statistic >= 0.9
+    assert share[["70", "75", "80", "85"]].min() > 4 * share[["20", "25"]].max()
+
+
+def test_office_education_and_academies_concentrate_in_30s_40s(raw):
+    for column in ("OFFEDU_AM", "ACDM_AM"):
+        assert _share_by_age(raw, column)[NUMERIC_AGES].idxmax() in ("30", "35", "40", "45"), column
+    ages = raw["AGE"].isin(["30", "35", "40", "45"])
+    assert raw.loc[ages, "ACDM_AM"].sum() / raw["ACDM_AM"].sum() > 0.7
+    assert raw.loc[ages, "OFFEDU_AM"].sum() / raw["OFFEDU_AM"].sum() > 1.2 * ages.mean()
+
+
+def test_auto_spending_peaks_around_55(raw):
+    assert raw.groupby("AGE")["AUTO_AM"].mean()[NUMERIC_AGES].idxmax() in ("50", "55", "60")
+
+
+def _signature(raw, decade: str) -> str:
+    overall = raw[DETAILS].sum()
+    band = raw.loc[raw["AGE"].str[0] == decade[0], DETAILS].sum()
+    return ((band / band.sum()) / (overall / overall.sum())).idxmax()
+
+
+@pytest.mark.parametrize("decade, category", [("20s", "TRVL_AM"), ("40s", "ACDM_AM"), ("60s", "HOS_AM")])
+def test_signature_category_of_each_decade(raw, decade, category):
+    # signature = highest lift (band share / overall share) among the 32 details
+    assert _signature(raw, decade) == category
+
+
+# --- model structure ----------------------------------------------------------------
+
+def test_accounting_identities_hold_exactly(raw):
+    assert (raw["TOT_USE_AM"] == raw["CRDSL_USE_AM"] + raw["CNF_USE_AM"]).all()
+    for upper, details in contract.HIERARCHY.items():
+        assert (raw[upper] == raw[list(details)].sum(axis=1)).all(), upper
+    assert (raw[DETAILS].sum(axis=1) <= raw["TOT_USE_AM"]).all()
+    assert (raw[list(contract.AMOUNT_COLUMNS)] >= 0).all().all()
+
+
+def test_most_customers_use_a_handful_of_categories(raw):
+    used = (raw[DETAILS] > 0).sum(axis=1)
+    assert 3 <= used.median() <= 10
+    assert (raw[DETAILS] == 0).to_numpy().mean() > 0.6
+    assert 0.01 < (raw["TOT_USE_AM"] == 0).mean() < 0.1  # some quiet quarters
+
+
+def test_customers_persist_with_stable_demographics_and_measurable_coverage(raw):
+    per = raw.groupby("SEQ")
+    for c in ("AGE", "SEX_CD", "MBR_RK", "ATT_YM", "HOUS_SIDO_NM", "DIGT_CHNL_REG_YN"):
+        assert (per[c].nunique() == 1).all(), c
+    quarters = per.size()
+    assert 0.85 < (quarters == 8).mean() < 0.97  # some join or leave
+    assert raw.duplicated(["BAS_YH", "SEQ"]).sum() == 0
+
+
+def test_personal_level_persists_across_quarters(raw):
+    tot = raw["TOT_USE_AM"].where(raw["TOT_USE_AM"] > 0)
+    wide = np.log(tot).groupby([raw["SEQ"], raw["BAS_YH"]]).first().unstack()
+    pairs = [wide[[a, b]].dropna() for a, b in zip(config.QUARTERS, config.QUARTERS[1:])]
+    corr = np.mean([p.corr().iloc[0, 1] for p in pairs])
+    assert 0.6 < corr < 0.95  # a persistent personal level plus quarterly noise
+
+
+def test_travel_peaks_in_the_third_quarter(raw):
+    by_q = raw.groupby(raw["BAS_YH"].str[-1])["TRVL_AM"].mean()
+    assert by_q["3"] > 1.2 * by_q.drop("3").max()
+
+
+def test_life_stage_transitions_are_few_and_plausible(raw):
+    allowed = {(a, b) for a, b, _, _ in synth._TRANSITIONS}
+    ordered = raw.sort_values(["SEQ", "BAS_YH"])
+    prev = ordered.groupby("SEQ")["LIFE_STAGE"].shift()
+    moves = ordered.loc[prev.notna() & (prev != ordered["LIFE_STAGE"])]
+    found = set(zip(prev[moves.index], moves["LIFE_STAGE"]))
+    assert found and found <= allowed
+    assert 0.01 < moves["SEQ"].nunique() / raw["SEQ"].nunique() < 0.15
+
+
+def test_life_stage_is_consistent_with_age(raw):
+    young = raw["AGE"].isin(["20", "25"])
+    assert not raw.loc[young, "LIFE_STAGE"].isin(["CHILD_UNI", "SECLIFE", "RETIR"]).any()
+    assert not raw.loc[raw["AGE"].isin(["70", "75", "80", "85"]), "LIFE_STAGE"].isin(["UNI", "CHILD_BABY"]).any()
+
+
+def test_grade_follows_spending_level(raw):
+    means = raw.groupby("MBR_RK")["TOT_USE_AM"].mean()
+    assert list(means.sort_values(ascending=False).index) == ["21", "22", "23", "24", "25"]
+
+
+def test_mix_depends_on_sex_and_region(raw):
+    share = lambda rows, c: rows[c].sum() / rows[DETAILS].to_numpy().sum()  # noqa: E731
+    women, men = raw[raw["SEX_CD"] == "2"], raw[raw["SEX_CD"] == "1"]
+    assert share(women, "CLOTHGDS_AM") > 1.2 * share(men, "CLOTHGDS_AM")
+    assert share(men, "FUEL_AM") > 1.3 * share(women, "FUEL_AM")
+    province, seoul = raw[raw["HOUS_SIDO_NM"].isin(["전남", "경북", "강원"])], raw[raw["HOUS_SIDO_NM"] == "서울"]
+    assert share(province, "AGRICTR_AM") > 2 * share(seoul, "AGRICTR_AM")
+
+
+def test_digital_flags_follow_age_and_use_implies_registration(raw):
+    assert not ((raw["DIGT_CHNL_USE_YN"] == "Y") & (raw["DIGT_CHNL_REG_YN"] == "N")).any()
+    reg = (raw["DIGT_CHNL_REG_YN"] == "Y").groupby(raw["AGE"]).mean()
+    assert reg["20"] > reg["70"] + 0.4
+
+
+def test_join_month_is_plausible(raw):
+    att = raw["ATT_YM"].astype(int)
+    assert (att % 100).between(1, 12).all()
+    quarter_end = raw["BAS_YH"].str[:4].astype(int) * 100 + raw["BAS_YH"].str[-1].astype(int) * 3
+    assert (att <= quarter_end).all() and (att >= 199501).all()
+    band = raw["AGE"].where(raw["AGE"] != "기타").astype(float)
+    birth_latest = 2022 - band  # youngest possible birth year in the band
+    assert ((att // 100 >= birth_latest - 5 + 18) | band.isna()).all()  # joined at about 19 or older
+
+
+# --- planted truth ------------------------------------------------------------------
+
+def test_truth_has_one_row_per_raw_row_with_documented_columns(raw, truth):
+    expected = ["BAS_YH", "SEQ", "segment", "anomaly_type", "anomaly_magnitude", "stress_level", "adverse_next"]
+    expected += [f"posterior_{c}" for c in contract.LIFE_STAGE_ORDER]
+    assert list(truth.columns) == expected
+    assert truth[["BAS_YH", "SEQ"]].equals(raw[["BAS_YH", "SEQ"]])
+    assert set(truth["segment"]) == set(range(synth.N_SEG))
+    assert set(truth["adverse_next"]) == {0, 1}
+
+
+def test_posterior_is_a_distribution(truth):
+    post = truth.filter(like="posterior_").to_numpy()
+    assert (post >= 0).all() and np.allclose(post.sum(axis=1), 1, atol=1e-9)
+
+
+def test_posterior_is_calibrated(report):
+    acc, mean_true, mean_max = (report[k] for k in ("bayes_accuracy", "bayes_mean_true_posterior",
+                                                    "bayes_mean_max_posterior"))
+    assert abs(acc - mean_max) < 0.015  # argmax is right as often as it claims
+    assert report["bayes_ece"] < 0.02
+
+
+def test_posterior_probability_of_each_stage_matches_its_frequency(raw, truth):
+    for stage in contract.LIFE_STAGE_ORDER:
+        gap = (raw["LIFE_STAGE"] == stage) - truth[f"posterior_{stage}"]
+        assert abs(gap.mean()) < max(4 * _cluster_se(gap, raw["SEQ"]), 1e-3), stage
+
+
+def test_life_stage_is_learnable_from_spending_not_read_off_age(report):
+    assert 0.60 <= report["bayes_accuracy"] <= 0.85
+    assert report["age_sex_rule_accuracy"] <= report["bayes_accuracy"] - 0.15
+    assert report["bayes_macro_f1"] > report["age_sex_rule_macro_f1"] + 0.15
+
+
+def test_segments_overlap_but_are_recoverable(report):
+    assert 0.3 < report["segment_bayes_accuracy"] < 0.9  # five segments: chance is about 0.2
+    assert min(report["segment_sizes"].values()) > 0.1 * report["rows"]
+
+
+def test_posterior_of_raw_rows_matches_truth_on_clean_rows(raw, truth):
+    clean = (truth["anomaly_type"] == "none").to_numpy()
+    head = np.flatnonzero(clean)[:3000]
+    post = synth.life_stage_posterior(raw.iloc[head])
+    assert np.allclose(post.to_numpy(), truth.iloc[head].filter(like="posterior_").to_numpy(), atol=1e-9)
+
+
+def test_posterior_matches_a_brute_force_likelihood(raw):
+    # an independent implementation with scipy distributions, looping over LS and z
+    model = synth.get_model()
+    rows = raw[raw["TOT_USE_AM"] > 0].iloc[[0, 7, 100, 555, 2024]]
+    fast = synth.life_stage_posterior(rows).to_numpy()
+    for n, (_, row) in enumerate(rows.iterrows()):
+        a, s = synth.AGES.index(row["AGE"]), synth.SEXES.index(row["SEX_CD"])
+        g, reg = synth.GRADES.index(row["MBR_RK"]), synth.REGIONS.index(row["HOUS_SIDO_NM"])
+        q = config.QUARTERS.index(row["BAS_YH"])
+        amounts = np.r_[row[DETAILS].to_numpy(int), row["TOT_USE_AM"] - row[DETAILS].sum()]
+        joint = np.zeros(synth.N_LS)
+        for ls in range(synth.N_LS):
+            share = sum(p * stats.binom.pmf(row["CNF_USE_AM"], row["TOT_USE_AM"], sg)
+                        for p, sg in zip(model.share_p[ls], synth.SHARE_GRID))
+            for k in range(synth.N_SEG):
+                for sub in range(synth.N_SUB):
+                    pi = 1 / (1 + np.exp(-model.use_logit(a, ls, s, k, sub, g, q)))
+                    odds = np.exp(model.log_odds(a, ls, k, sub, g, q))
+                    nb = stats.nbinom.pmf(np.maximum(amounts - 1, 0), model.r[s, reg], 1 / (1 + odds))
+                    lik = np.prod(np.where(amounts > 0, pi * nb, 1 - pi))
+                    joint[ls] += model.seg_p[a, s, k] / synth.N_SUB * lik * share
+            joint[ls] *= model.ls_prior[a, s, q, ls] * (1 - model.inactive[a])
+        assert np.allclose(fast[n], joint / joint.sum(), atol=1e-8)
+
+
+def test_anomalies_are_about_one_percent_of_four_documented_types(truth):
+    kinds = truth["anomaly_type"]
+    assert 0.006 < (kinds != "none").mean() < 0.014
+    assert set(kinds) == {"none", *synth.ANOMALY_TYPES}
+    assert (truth.loc[kinds == "none", "anomaly_magnitude"] == 0).all()
+    ranges = {"total_spike": (1.6, 6), "category_burst": (0.25, 3), "mix_shift": (0.35, 1), "dormant_burst": (1.5, 5)}
+    for kind, (lo, hi) in ranges.items():
+        mag = truth.loc[kinds == kind, "anomaly_magnitude"]
+        assert mag.between(lo, hi).all() and mag.max() - mag.min() > 0.5 * (hi - lo), kind
+    assert (truth.groupby("SEQ")["anomaly_type"].agg(lambda s: (s != "none").sum()) <= 1).all()
+
+
+def test_spikes_and_dormant_bursts_stand_out_against_own_history(raw, truth):
+    tot = raw["TOT_USE_AM"]
+    median_own = tot.groupby(raw["SEQ"]).transform("median")
+    spike = truth["anomaly_type"] == "total_spike"
+    big = truth["anomaly_magnitude"] > 3
+    assert (tot[spike & big] > 1.5 * median_own[spike & big]).mean() > 0.8
+    ordered = raw.assign(kind=truth["anomaly_type"]).sort_values(["SEQ", "BAS_YH"])
+    before = ordered.groupby("SEQ")["TOT_USE_AM"].shift()
+    assert (before[ordered["kind"] == "dormant_burst"] == 0).all()
+
+
+def test_adverse_outcome_rises_with_stress(truth):
+    assert 0.02 < truth["adverse_next"].mean() < 0.2
+    quintile = pd.qcut(truth["stress_level"], 5, labels=False)
+    rate = truth["adverse_next"].groupby(quintile).mean()
+    assert rate.is_monotonic_increasing and rate.iloc[-1] > 3 * rate.iloc[0]
+
+
+def test_stress_is_driven_by_credit_share(raw, truth):
+    credit = raw["CRDSL_USE_AM"] / raw["TOT_USE_AM"].where(raw["TOT_USE_AM"] > 0)
+    assert stats.spearmanr(credit, truth["stress_level"], nan_policy="omit").statistic > 0.2
+
+
+# --- messy variant ------------------------------------------------------------------
+
+def test_messy_file_holds_exactly_the_declared_defects(tmp_path):
+    path = tmp_path / "EDU_DATA_F.dat"
+    manifest = synth.write_messy(path, n_customers=60, seed=1)
+    data = path.read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf") and b"\r\n" not in data
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")  # Korean text in CP949
+    lines = data.decode("cp949").split("\n")[:-1]
+    assert len(lines) == manifest["n_lines"] and lines[0] == ",".join(contract.COLUMN_NAMES)
+    cols = list(contract.COLUMN_NAMES)
+    fields = {n: lines[n - 1].split(",") for n in range(1, len(lines) + 1)}
+    d = manifest["defects"]
+    assert set(d) == set(synth.MESSY_DEFECTS) and all(len(v) == 2 for v in d.values())
+    assert all("Q" in fields[n][0] for n in d["upper_q"])
+    for n in d["padded_codes"]:
+        col = manifest["lines"][n]["column"]
+        value = fields[n][cols.index(col)]
+        assert value != value.strip() and value.strip() in contract.CODE_TABLES[col]
+    for name, check in (("blank_amount", lambda v: v == ""), ("negative_amount", lambda v: v.startswith("-")),
+                        ("non_numeric_amount", lambda v: v != "" and not v.lstrip("-").isdigit())):
+        for n in d[name]:
+            assert check(fields[n][cols.index(manifest["lines"][n]["column"])]), name
+    for n in d["unknown_code"]:
+        col = manifest["lines"][n]["column"]
+        assert fields[n][cols.index(col)] not in contract.CODE_TABLES[col]
+    assert all(len(fields[n]) < 55 for n in d["short_line"])
+    for n in d["duplicate_key"]:
+        assert lines[n - 1] == lines[manifest["duplicate_of"][n] - 1]
+    # every other line is clean: 55 fields, codes in the contract
+    flagged = set(manifest["lines"])
+    for n in range(2, len(lines) + 1):
+        if n not in flagged:
+            row = dict(zip(cols, fields[n]))
+            assert len(fields[n]) == 55 and row["BAS_YH"] in config.QUARTERS and row["AGE"] in contract.AGE_CODES
+    saved = json.loads(path.with_name(path.name + ".manifest.json").read_text(encoding="utf-8"))
+    assert saved["defects"] == d
+
+
+def test_messy_writer_is_parameterisable(tmp_path):
+    path = tmp_path / "edu_data_F.csv"
+    manifest = synth.write_messy(path, n_customers=30, seed=2, defects={"short_line": 3}, encoding="utf-8",
+                                 bom=True, line_end="\r\n")
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\r\n") == manifest["n_lines"]
+    assert list(manifest["defects"]) == ["short_line"] and len(manifest["defects"]["short_line"]) == 3
+    assert set(manifest["lines"]) == set(manifest["defects"]["short_line"])
+
+
+def test_messy_writer_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError):
+        synth.write_messy(tmp_path / "x.dat", defects=["typo"])
+    with pytest.raises(ValueError):
+        synth.write_messy(tmp_path / "x.dat", bom=True)  # BOM with CP949
+
+
+def test_cli_writes_messy_file_and_synthetic_file(tmp_path, monkeypatch, capsys):
+    assert synth.main(["--messy", str(tmp_path / "m.dat"), "--seed", "3"]) == 0
+    assert (tmp_path / "m.dat").exists() and (tmp_path / "m.dat.manifest.json").exists()
+    monkeypatch.setitem(synth.SCALES, "sample", 100)
+    assert synth.main(["--scale", "sample", "--seed", "4", "--out-dir", str(tmp_path / "raw")]) == 0
+    assert synth.is_synthetic(tmp_path / "raw" / config.RAW_FILENAME)
+    assert "rows" in capsys.readouterr().out
