@@ -1,0 +1,313 @@
+"""Tests of fipro.ingest on generated good and messy raw files (all under tmp_path)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fipro import contract, ingest, synth
+
+SEED = 7
+# write_messy's defect names -> the rejection reason ingest must give (None: normalised, accepted)
+EXPECTED_REASON = {
+    "upper_q": None,
+    "padded_codes": None,
+    "blank_amount": "blank amount",
+    "non_numeric_amount": "non-numeric amount",
+    "negative_amount": "negative amount",
+    "duplicate_key": "duplicate key",
+    "unknown_code": "unknown code",
+    "short_line": "short line",
+}
+
+
+@pytest.fixture(scope="module")
+def good_raw(tmp_path_factory) -> Path:
+    """A small clean synthetic file (LF, UTF-8) as the generator writes it."""
+    path = tmp_path_factory.mktemp("good") / "edu_data_F.csv"
+    return synth.write_synthetic(path, scale="sample", seed=SEED, n_customers=150, progress=False)
+
+
+def _ingest(raw: Path, out: Path, **kw) -> ingest.IngestResult:
+    return ingest.ingest_raw(raw, processed_dir=out, progress=False, **kw)
+
+
+def _lines(raw: Path) -> list[str]:
+    return raw.read_text(encoding="utf-8").splitlines()
+
+
+def _write(path: Path, lines: list[str], line_end: str = "\n") -> Path:
+    path.write_bytes((line_end.join(lines) + line_end).encode("utf-8"))
+    return path
+
+
+# --- messy files: every variant the contract allows ------------------------------
+
+@pytest.mark.parametrize("name, encoding, bom, line_end", [
+    ("EDU_DATA_F.dat", "cp949", False, "\n"),
+    ("edu_data_F.csv", "utf-8", True, "\r\n"),
+    ("edu_data_F.CSV", "utf-8", False, "\n"),
+    ("EDU_DATA_F.dat", "cp949", False, "\r\n"),
+])
+def test_each_defect_is_rejected_with_its_line_and_reason(tmp_path, name, encoding, bom, line_end):
+    manifest = synth.write_messy(tmp_path / "raw" / name, n_customers=120, seed=SEED,
+                                 encoding=encoding, bom=bom, line_end=line_end)
+    result = _ingest(tmp_path / "raw" / name, tmp_path / "proc")
+    rejects = ingest.load_rejects(tmp_path / "proc")
+    got = dict(zip(rejects["line"].astype(int), rejects["reason"]))
+    expected = {int(line): EXPECTED_REASON[note["defect"]] for line, note in manifest["lines"].items()
+                if EXPECTED_REASON[note["defect"]] is not None}
+    assert got == expected
+    assert result.rows_read == manifest["n_data_lines"]
+    assert result.rows_accepted + result.rows_rejected == result.rows_read
+    assert sum(result.rejects_by_reason.values()) == result.rows_rejected
+
+
+def test_normalisable_variants_are_accepted_in_normal_form(tmp_path):
+    manifest = synth.write_messy(tmp_path / "raw.csv", n_customers=120, seed=SEED, encoding="utf-8",
+                                 defects={"upper_q": 3, "padded_codes": 3})
+    result = _ingest(tmp_path / "raw.csv", tmp_path / "proc")
+    assert result.rows_rejected == 0
+    assert all(q == q.lower() for q in result.quarters)
+    for q in result.quarters:
+        frame = ingest.load_quarter(q, processed_dir=tmp_path / "proc")
+        assert (frame["BAS_YH"] == q).all()
+        for column in contract.CODE_COLUMNS:
+            assert frame[column].notna().all(), column  # padded codes became table codes
+    assert result.rows_accepted == manifest["n_data_lines"]
+
+
+def test_hand_made_row_problems_get_documented_reasons(tmp_path, good_raw):
+    lines = _lines(good_raw)
+    header = lines[0].split(",")
+    idx = {c: i for i, c in enumerate(header)}
+
+    def edit(n: int, **cells) -> None:
+        fields = lines[n - 1].split(",")
+        for column, value in cells.items():
+            fields[idx[column]] = value
+        lines[n - 1] = ",".join(fields)
+
+    edit(3, FUNITR_AM="1.5")
+    edit(4, CRDSL_USE_AM=str(10**6))
+    edit(5, BAS_YH="2023-1")
+    edit(6, AGE="")
+    edit(7, SEQ=" ")
+    edit(8, ATT_YM="202213")
+    edit(9, ATT_YM="")  # accepted as missing
+    edit(10, LIFE_STAGE=" uni ", DIGT_CHNL_USE_YN="y")  # normalised, accepted
+    lines[10] = lines[10] + ",7"  # line 11: one field too many
+    lines.insert(12, "")  # line 13: blank line inside the data
+    raw = _write(tmp_path / "edu_data_F.csv", lines, "\r\n")
+    result = _ingest(raw, tmp_path / "proc")
+    rejects = ingest.load_rejects(tmp_path / "proc").set_index("line")
+    assert rejects["reason"].to_dict() == {
+        3: "fractional amount", 4: "part above total", 5: "invalid quarter", 6: "blank code",
+        7: "blank key", 8: "invalid ATT_YM", 11: "long line", 13: "blank line"}
+    assert rejects.loc[3, "column"] == "FUNITR_AM" and rejects.loc[3, "value"] == "1.5"
+    assert result.rows_read == len(lines) - 1
+    assert result.rows_accepted + result.rows_rejected == result.rows_read
+
+
+def test_duplicate_key_keeps_the_first_line(tmp_path, good_raw):
+    lines = _lines(good_raw)
+    first = lines[5].split(",")
+    copy = list(first)
+    copy[contract.COLUMN_NAMES.index("TOT_USE_AM")] = str(int(first[10]) + 5)  # same key, other content
+    copy[contract.COLUMN_NAMES.index("CNF_USE_AM")] = str(int(first[12]) + 5)
+    lines.insert(20, ",".join(copy))  # physical line 21
+    raw = _write(tmp_path / "edu_data_F.csv", lines)
+    _ingest(raw, tmp_path / "proc")
+    rejects = ingest.load_rejects(tmp_path / "proc")
+    assert rejects[["line", "reason", "value"]].values.tolist() == [[21, "duplicate key", "first at line 6"]]
+    frame = ingest.load_quarter(first[0], processed_dir=tmp_path / "proc")
+    kept = frame[frame["SEQ"] == first[1]]
+    assert len(kept) == 1 and int(kept["TOT_USE_AM"].iloc[0]) == int(first[10])
+
+
+def test_rejects_csv_lists_line_reason_column_and_raw_value(tmp_path):
+    synth.write_messy(tmp_path / "raw.csv", n_customers=120, seed=SEED, encoding="utf-8",
+                      defects={"non_numeric_amount": 1})
+    _ingest(tmp_path / "raw.csv", tmp_path / "proc")
+    table = pd.read_csv(tmp_path / "proc" / "rejects.csv", dtype=str, keep_default_na=False)
+    assert list(table.columns) == ["line", "reason", "column", "raw_value"]
+    assert table["reason"].tolist() == ["non-numeric amount"]
+    assert table["raw_value"].iloc[0] in ("N/A", "12a", "abc")
+
+
+# --- the processed tables ------------------------------------------------------------
+
+def test_load_quarter_gives_contract_columns_and_types(tmp_path, good_raw):
+    result = _ingest(good_raw, tmp_path / "proc")
+    frame = ingest.load_quarter(result.quarters[0], processed_dir=tmp_path / "proc")
+    assert tuple(frame.columns) == contract.COLUMN_NAMES
+    for column in contract.CODE_COLUMNS:
+        assert isinstance(frame[column].dtype, pd.CategoricalDtype)
+        assert list(frame[column].cat.categories) == list(contract.CODE_TABLES[column])
+    for column in contract.AMOUNT_COLUMNS:
+        assert frame[column].dtype == "int64"
+    for column in ("BAS_YH", "SEQ", "ATT_YM"):
+        assert pd.api.types.is_string_dtype(frame[column])
+    subset = ingest.load_quarter(result.quarters[0], columns=["TOT_USE_AM", "SEQ"], processed_dir=tmp_path / "proc")
+    assert list(subset.columns) == ["SEQ", "TOT_USE_AM"]  # contract order
+
+
+def test_load_quarter_errors_name_what_is_missing(tmp_path, good_raw):
+    _ingest(good_raw, tmp_path / "proc")
+    with pytest.raises(FileNotFoundError, match="2031q1"):
+        ingest.load_quarter("2031q1", processed_dir=tmp_path / "proc")
+    with pytest.raises(KeyError, match="NOPE"):
+        ingest.load_quarter("2023q1", columns=["NOPE"], processed_dir=tmp_path / "proc")
+
+
+def test_layout_and_manifest(tmp_path, good_raw):
+    result = _ingest(good_raw, tmp_path / "proc")
+    proc = tmp_path / "proc"
+    assert sorted(p.name for p in (proc / "customer_quarter").iterdir()) == [f"{q}.parquet" for q in result.quarters]
+    assert ingest.available_quarters(proc) == result.quarters
+    manifest = ingest.read_manifest(proc)
+    assert manifest["size"] == good_raw.stat().st_size
+    assert manifest["hash"]["algorithm"] == "sha256" and len(manifest["hash"]["hexdigest"]) == 64
+    assert manifest["rows_accepted"] + manifest["rows_rejected"] == manifest["rows_read"]
+    assert sum(manifest["quarters"].values()) == manifest["rows_accepted"]
+    assert not [p for p in proc.iterdir() if p.name.startswith(".ingest-")]  # temp folder gone
+
+
+# --- idempotence -------------------------------------------------------------------------
+
+def test_second_run_is_skipped_and_leaves_manifest_untouched(tmp_path, good_raw):
+    _ingest(good_raw, tmp_path / "proc")
+    manifest = tmp_path / "proc" / "manifest.json"
+    before = (manifest.stat().st_mtime_ns, manifest.read_bytes())
+    again = _ingest(good_raw, tmp_path / "proc")
+    assert again.skipped
+    assert (manifest.stat().st_mtime_ns, manifest.read_bytes()) == before
+
+
+def test_touched_but_unchanged_file_is_skipped_by_its_hash(tmp_path, good_raw):
+    raw = tmp_path / "edu_data_F.csv"
+    raw.write_bytes(good_raw.read_bytes())
+    _ingest(raw, tmp_path / "proc")
+    manifest_bytes = (tmp_path / "proc" / "manifest.json").read_bytes()
+    os.utime(raw, ns=(raw.stat().st_atime_ns, raw.stat().st_mtime_ns + 10**9))
+    assert _ingest(raw, tmp_path / "proc").skipped
+    assert (tmp_path / "proc" / "manifest.json").read_bytes() == manifest_bytes
+
+
+def test_changed_file_is_reingested(tmp_path, good_raw):
+    raw = tmp_path / "edu_data_F.csv"
+    lines = _lines(good_raw)
+    _write(raw, lines)
+    first = _ingest(raw, tmp_path / "proc")
+    _write(raw, lines[:-10])
+    second = _ingest(raw, tmp_path / "proc")
+    assert not second.skipped
+    assert second.rows_read == first.rows_read - 10
+    assert ingest.read_manifest(tmp_path / "proc")["rows_read"] == second.rows_read
+
+
+def test_force_reingests_an_unchanged_file(tmp_path, good_raw):
+    _ingest(good_raw, tmp_path / "proc")
+    assert not _ingest(good_raw, tmp_path / "proc", force=True).skipped
+
+
+# --- whole-file errors ---------------------------------------------------------------------
+
+def _assert_nothing_written(out: Path) -> None:
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_missing_columns_stop_with_file_and_column_names(tmp_path, good_raw):
+    lines = [",".join(c.split(",")[:-2]) for c in _lines(good_raw)]
+    raw = _write(tmp_path / "edu_data_F.csv", lines)
+    with pytest.raises(ingest.RawFileError, match=r"edu_data_F\.csv.*missing columns.*ACDM_AM.*MBRSHOP_AM") as info:
+        _ingest(raw, tmp_path / "proc")
+    assert info.value.columns == ["ACDM_AM", "MBRSHOP_AM"]
+    _assert_nothing_written(tmp_path / "proc")
+
+
+def test_unknown_column_stops_with_its_name(tmp_path, good_raw):
+    lines = _lines(good_raw)
+    lines[0] = lines[0].replace("AUTO_AM", "AUTOX_AM")
+    raw = _write(tmp_path / "edu_data_F.csv", lines)
+    with pytest.raises(ingest.RawFileError, match=r"unknown columns \['AUTOX_AM'\]"):
+        _ingest(raw, tmp_path / "proc")
+    _assert_nothing_written(tmp_path / "proc")
+
+
+def test_empty_file_stops(tmp_path):
+    raw = tmp_path / "edu_data_F.csv"
+    raw.write_bytes(b"")
+    with pytest.raises(ingest.RawFileError, match=r"edu_data_F\.csv: the file is empty"):
+        _ingest(raw, tmp_path / "proc")
+    _assert_nothing_written(tmp_path / "proc")
+
+
+def test_header_only_file_stops(tmp_path):
+    raw = _write(tmp_path / "edu_data_F.csv", [",".join(contract.COLUMN_NAMES)])
+    with pytest.raises(ingest.RawFileError, match="no data lines"):
+        _ingest(raw, tmp_path / "proc")
+    assert not (tmp_path / "proc" / "manifest.json").exists()
+    assert not (tmp_path / "proc" / "customer_quarter").exists()
+
+
+def test_unreadable_encoding_stops(tmp_path):
+    raw = tmp_path / "edu_data_F.csv"
+    raw.write_bytes(",".join(contract.COLUMN_NAMES).encode() + b"\n2023q1,1,\xff\xfe\xff,1\n")
+    with pytest.raises(ingest.RawFileError, match="unreadable text encoding"):
+        _ingest(raw, tmp_path / "proc")
+    _assert_nothing_written(tmp_path / "proc")
+
+
+def test_failed_run_keeps_the_previous_good_state(tmp_path, good_raw):
+    _ingest(good_raw, tmp_path / "proc")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "proc").rglob("*") if p.is_file()}
+    bad = _write(tmp_path / "bad.csv", [",".join(contract.COLUMN_NAMES[:-1])] + ["x"])
+    with pytest.raises(ingest.RawFileError):
+        _ingest(bad, tmp_path / "proc")
+    after = {p.name: p.read_bytes() for p in (tmp_path / "proc").rglob("*") if p.is_file()}
+    assert after == before
+
+
+# --- finding the raw file, the command line -------------------------------------------------
+
+def test_find_raw_file_prefers_a_real_file_over_the_synthetic_one(tmp_path, good_raw):
+    raw_dir = tmp_path / "raw"
+    raw_dir.mkdir()
+    synthetic = synth.write_synthetic(raw_dir / "edu_data_F.csv", scale="sample", seed=SEED, n_customers=20,
+                                      progress=False)
+    assert ingest.find_raw_file(raw_dir) == synthetic
+    real = raw_dir / "EDU_DATA_F.DAT"
+    real.write_bytes(good_raw.read_bytes())
+    assert ingest.find_raw_file(raw_dir) == real
+
+
+def test_find_raw_file_names_the_folder_when_there_is_none(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ingest.RawFileError, match=str(tmp_path)):
+        ingest.find_raw_file(tmp_path)
+
+
+def test_cli_ingests_and_bare_scan_copies(tmp_path, good_raw, capsys):
+    assert ingest.main(["--raw", str(good_raw), "--out-dir", str(tmp_path / "proc"), "--no-progress"]) == 0
+    assert "accepted" in capsys.readouterr().out
+    assert ingest.main(["--bare-scan", "--raw", str(good_raw), "--out-dir", str(tmp_path / "bare")]) == 0
+    assert (tmp_path / "bare" / "bare_scan.parquet").stat().st_size > 0
+
+
+def test_cli_reports_whole_file_errors_with_exit_code(tmp_path, capsys):
+    raw = tmp_path / "edu_data_F.csv"
+    raw.write_bytes(b"")
+    assert ingest.main(["--raw", str(raw), "--out-dir", str(tmp_path / "proc"), "--no-progress"]) == 2
+    assert "edu_data_F.csv" in capsys.readouterr().err
+
+
+def test_sample_is_ingested_into_eight_quarters(sample_quarters):
+    assert sample_quarters == list(ingest.config.QUARTERS)
+    manifest = ingest.read_manifest()
+    assert manifest["rows_accepted"] + manifest["rows_rejected"] == manifest["rows_read"]
+    assert json.dumps(manifest)  # plain JSON
