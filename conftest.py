@@ -1,4 +1,4 @@
-"""Shared test set-up.
+"""Shared test set-up (at the root so nbval runs of notebooks/ alone get it too).
 
 The tests never touch a user's ``data/`` or ``outputs/``: before ``fipro`` is
 imported, the data and output trees are pointed at ``.cache/test-home`` (kept
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parent
 TEST_HOME = _ROOT / ".cache" / "test-home"
 os.environ["FIPRO_DATA_DIR"] = str(TEST_HOME / "data")
 os.environ["FIPRO_OUTPUTS_DIR"] = str(TEST_HOME / "outputs")
