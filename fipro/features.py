@@ -186,13 +186,14 @@ def _specs() -> tuple[FeatureSpec, ...]:
     return tuple(replace(s, label_ko=_short_label_ko(s.name)) for s in specs)
 
 
+# Short Korean names for figures, SHAP charts and reason sentences ("학원 지출 비중이 높아 …").
 _SHORT_LABEL_KO = {
     "credit_share": "신용카드 비중", "check_share": "체크카드 비중", "essential_share": "필수 소비 비중",
     "discretionary_share": "선택 소비 비중", "n_active_upper": "이용 상위 업종 수",
-    "n_active_detail": "이용 세부 업종 수", "entropy_upper": "상위 업종 다양성",
-    "entropy_detail": "세부 업종 다양성", "no_prev_quarter": "전분기 없음", "zero_total": "이용금액 0",
-    "tenure_months": "가입 개월 수", "digital_registered": "디지털 가입", "digital_active": "디지털 이용",
-    "age_band": "연령대", "age_unknown": "연령 미상", "sex_female": "여성", "grade_ordinal": "회원등급",
+    "n_active_detail": "이용 세부 업종 수", "entropy_upper": "상위 업종 지출 다양성",
+    "entropy_detail": "세부 업종 지출 다양성", "no_prev_quarter": "전분기 이용 없음", "zero_total": "이용 실적 없음",
+    "tenure_months": "가입 기간", "digital_registered": "디지털채널 가입", "digital_active": "디지털채널 이용",
+    "age_band": "연령대", "age_unknown": "연령 미상", "sex_female": "성별", "grade_ordinal": "회원등급",
     "LIFE_STAGE": "라이프스테이지",
 }
 
@@ -200,12 +201,17 @@ _SHORT_LABEL_KO = {
 def _short_label_ko(name: str) -> str:
     if name in _SHORT_LABEL_KO:
         return _SHORT_LABEL_KO[name]
-    for prefix, fmt in (("qoq_log_", "{} 변화"), ("log_", "{} (로그)"), ("share_", "{} 비중")):
-        if name.startswith(prefix):
-            return fmt.format(contract.label(name[len(prefix):]))
+    L = contract.label
+    if name.startswith("qoq_log_"):
+        return f"{L(name[8:])} 전분기 대비 증감"
+    if name.startswith("share_"):
+        return f"{L(name[6:])} 지출 비중"
+    if name.startswith("log_"):
+        col = name[4:]
+        return L(col) if col in contract.TOTAL_COLUMNS else f"{L(col)} 지출액"
     if name.startswith("region_"):
         roman = name[len("region_"):]
-        return "거주 " + next(k for k, v in REGION_ROMAN.items() if v == roman)
+        return next(k for k, v in REGION_ROMAN.items() if v == roman) + " 거주"
     return name
 
 

@@ -124,41 +124,16 @@ def class_distribution(frame: pd.DataFrame, column: str = TARGET) -> pd.DataFram
 def feature_label_ko(name: str) -> str:
     """A short Korean name of a model feature, for SHAP charts and reason sentences.
 
+    One source with the feature contract (:func:`fipro.features.feature_label_ko`).
+
     Examples
     --------
     >>> feature_label_ko("share_ACDM_AM"), feature_label_ko("qoq_log_TOT_USE_AM")
     ('학원 지출 비중', '총이용금액 전분기 대비 증감')
     """
-    L = contract.label
-    if name.startswith("share_") and name[6:] in contract.COLUMN_BY_NAME:
-        return f"{L(name[6:])} 지출 비중"
-    if name.startswith("qoq_log_") and name[8:] in contract.COLUMN_BY_NAME:
-        return f"{L(name[8:])} 전분기 대비 증감"
-    if name.startswith("log_") and name[4:] in contract.COLUMN_BY_NAME:
-        col = name[4:]
-        return L(col) if col in contract.TOTAL_COLUMNS else f"{L(col)} 지출액"
-    fixed = {
-        "credit_share": "신용카드 비중", "check_share": "체크카드 비중", "essential_share": "필수 소비 비중",
-        "discretionary_share": "선택 소비 비중", "n_active_upper": "이용 상위 업종 수",
-        "n_active_detail": "이용 세부 업종 수", "entropy_upper": "상위 업종 지출 다양성",
-        "entropy_detail": "세부 업종 지출 다양성", "tenure_months": "가입 기간", "age_band": "연령대",
-        "sex_female": "성별", "grade_ordinal": "회원등급", "digital_registered": "디지털채널 가입",
-        "digital_active": "디지털채널 이용", "age_unknown": "연령 미상", "no_prev_quarter": "전분기 이용 없음",
-        "zero_total": "이용 실적 없음",
-    }
-    if name in fixed:
-        return fixed[name]
-    if name.startswith("region_"):
-        from fipro import features
+    from fipro import features
 
-        roman_to_sido = {v: k for k, v in features.REGION_ROMAN.items()}
-        return f"{roman_to_sido.get(name[7:], name[7:])} 거주"
-    try:
-        from fipro import features
-
-        return features.FEATURE_BY_NAME[name].description_ko.split("(")[0].split(":")[0].strip()
-    except (ImportError, KeyError):
-        return name
+    return features.feature_label_ko(name)
 
 
 def feature_labels_ko(names: Sequence[str]) -> dict[str, str]:

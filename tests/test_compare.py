@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fipro import compare, contract
+from fipro import compare, contract, runner
 from fipro.privacy import pseudonym
 
 
@@ -164,30 +164,12 @@ def test_eda_summary_is_generated_from_the_numbers(peers_of_ten):
     assert "전분기 자료가 없어" in text
 
 
-def run_notebook(stem: str, quarter: str):
-    """Execute a notebook on the sample: through ``fipro.runner`` when it exists."""
-    from fipro import config
-
-    try:
-        from fipro.runner import run_notebook as runner
-    except ImportError:
-        runner = None
-    if runner is not None:
-        return runner(stem, quarter)
-    import papermill
-
-    out = config.quarter_dir(quarter) / f"{stem}.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return papermill.execute_notebook(str(config.NOTEBOOKS_DIR / f"{stem}.ipynb"), str(out),
-                                      parameters={"quarter": quarter}, kernel_name=config.KERNEL_NAME,
-                                      cwd=str(config.NOTEBOOKS_DIR), progress_bar=False)
-
 
 def test_notebook_01_records_the_eda_headlines(sample_quarters):
     from fipro import export, ingest
 
     quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
-    run_notebook("01_eda", quarter)
+    runner.run_notebook("01_eda", quarter)
     m = export.load_metrics(quarter, "eda")
     assert m["customers"] == len(ingest.load_quarter(quarter, columns=["SEQ"]))
     assert 100 < m["mean_total"] < 2000  # 천원; the real file's mean is ≈ 372

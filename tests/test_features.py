@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fipro import config, contract, features
+from fipro import config, contract, features, runner
 
 
 def customer(seq="1", quarter="2023q1", **values) -> dict:
@@ -284,28 +284,12 @@ def test_command_line_builds_and_prints_timing(sample_quarters, capsys):
     assert features.main([]) == 2
 
 
-def run_notebook(stem: str, quarter: str):
-    """Execute a notebook on the sample: through ``fipro.runner`` when it exists."""
-    try:
-        from fipro.runner import run_notebook as runner
-    except ImportError:
-        runner = None
-    if runner is not None:
-        return runner(stem, quarter)
-    import papermill
-
-    out = config.quarter_dir(quarter) / f"{stem}.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return papermill.execute_notebook(str(config.NOTEBOOKS_DIR / f"{stem}.ipynb"), str(out),
-                                      parameters={"quarter": quarter}, kernel_name=config.KERNEL_NAME,
-                                      cwd=str(config.NOTEBOOKS_DIR), progress_bar=False)
-
 
 def test_notebook_02_builds_and_records_the_features(sample_quarters):
     from fipro import export, ingest
 
     quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
-    run_notebook("02_feature_engineering", quarter)
+    runner.run_notebook("02_feature_engineering", quarter)
     m = export.load_metrics(quarter, "features")
     assert m["rows"] == len(ingest.load_quarter(quarter, columns=["SEQ"]))
     assert m["n_features"] == len(features.FEATURE_SPECS)
