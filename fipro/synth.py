@@ -962,7 +962,7 @@ def write_synthetic(path=None, scale: str = "sample", seed: int = config.RANDOM_
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, unit="customer", desc=f"synth {scale}", unit_scale=True)
-    digest, rows, writer = hashlib.sha256(), 0, None
+    digest, rows, writer, difficulty = hashlib.sha256(), 0, None, None
     per_chunk = max(1, chunk_customers // BLOCK_CUSTOMERS) * BLOCK_CUSTOMERS
     try:
         with open(tmp_raw, "wb") as out:
@@ -976,6 +976,10 @@ def write_synthetic(path=None, scale: str = "sample", seed: int = config.RANDOM_
                     writer = pq.ParquetWriter(tmp_truth, truth.schema, compression="zstd")
                 writer.write_table(truth)
                 rows += raw.num_rows
+                if i == 0:
+                    # reported on the first chunk's customers: reading back 5 M rows costs more than it tells
+                    difficulty = difficulty_report(raw.to_pandas(), truth.to_pandas())
+                    difficulty["measured_on"] = "first chunk of customers"
                 if bar is not None:
                     bar.update(min(n, (i + 1) * per_chunk) - bar.n)
         writer.close()
@@ -991,7 +995,7 @@ def write_synthetic(path=None, scale: str = "sample", seed: int = config.RANDOM_
             tmp.unlink(missing_ok=True)
     meta = {"generator": "fipro.synth", "generator_version": GENERATOR_VERSION, "scale": scale, "seed": int(seed),
             "n_customers": n, "rows": rows, "file_size": path.stat().st_size, "sha256": digest.hexdigest(),
-            "truth": tpath.name}
+            "truth": tpath.name, "difficulty": difficulty}
     _sidecar_path(path).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
@@ -1030,7 +1034,18 @@ def ensure_synthetic(scale: str = "sample", seed: int = config.RANDOM_SEED, raw_
         print(f"synthetic raw file up to date: {path} ({meta['rows']:,} rows, scale={scale}, seed={seed})")
         return path
     print(f"generating synthetic raw file: {path} (scale={scale}, seed={seed})")
-    return write_synthetic(path, scale=scale, seed=seed)
+    written = write_synthetic(path, scale=scale, seed=seed)
+    print(describe_difficulty(_read_sidecar(written)["difficulty"]))
+    return written
+
+
+def describe_difficulty(difficulty: dict) -> str:
+    """One line on how hard the planted life-stage task is (ceiling vs the age x sex rule)."""
+    return (f"planted difficulty ({difficulty.get('measured_on', 'all rows')}, {difficulty['rows']:,} rows): "
+            f"Bayes ceiling accuracy {difficulty['bayes_accuracy']:.3f} / macro-F1 {difficulty['bayes_macro_f1']:.3f}, "
+            f"age x sex rule {difficulty['age_sex_rule_accuracy']:.3f} / {difficulty['age_sex_rule_macro_f1']:.3f}, "
+            f"segment ceiling {difficulty['segment_bayes_accuracy']:.3f}, "
+            f"anomalies {sum(v for k, v in difficulty['anomaly_counts'].items() if k != 'none'):,} rows")
 
 
 def load_truth(quarter: str | None = None, columns=None, raw_dir=None) -> pd.DataFrame:

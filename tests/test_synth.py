@@ -491,3 +491,15 @@ def test_cli_writes_messy_file_and_synthetic_file(tmp_path, monkeypatch, capsys)
     assert synth.main(["--scale", "sample", "--seed", "4", "--out-dir", str(tmp_path / "raw")]) == 0
     assert synth.is_synthetic(tmp_path / "raw" / config.RAW_FILENAME)
     assert "rows" in capsys.readouterr().out
+
+
+def test_sidecar_reports_the_planted_difficulty(tmp_path, capsys):
+    from fipro import synth
+
+    raw = synth.write_synthetic(tmp_path / "edu_data_F.csv", n_customers=600, seed=3)
+    meta = json.loads((tmp_path / "edu_data_F.csv.synth.json").read_text())
+    difficulty = meta["difficulty"]
+    assert difficulty["rows"] == meta["rows"]
+    assert 0 < difficulty["age_sex_rule_accuracy"] < difficulty["bayes_accuracy"] <= 1
+    line = synth.describe_difficulty(difficulty)
+    assert f"{difficulty['bayes_accuracy']:.3f}" in line and "age x sex rule" in line
