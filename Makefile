@@ -68,10 +68,12 @@ notebooks: ingest
 	@$(MAKE) --no-print-directory -j$(JOBS) run-notebooks QUARTERS="$$($(PY) -m fipro quarters)"
 
 # One file target per executed notebook, so make re-runs only what is stale:
-# the notebook, the fipro code or the ingested data changed.
+# the notebook, the fipro code or the ingested data changed. NB_DEPS_<stem> lists
+# notebooks whose outputs it reads, for every quarter: the life-stage temporal check
+# reads the next quarter's features, so all features are built before any model.
 NB_DEPS_03_lifestage := 02_feature_engineering
 define NOTEBOOK_RULE
-$(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(FIPRO_SRC) $(MANIFEST) $(foreach d,$(NB_DEPS_$(2)),$(OUT)/$(1)/$(d).ipynb)
+$(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(FIPRO_SRC) $(MANIFEST) $(foreach d,$(NB_DEPS_$(2)),$(foreach q,$(QUARTERS),$(OUT)/$(q)/$(d).ipynb))
 	$(PY) -m fipro run $(2) --quarter $(1)
 endef
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))

@@ -592,7 +592,8 @@ def _is_fresh(path: Path, inputs: Sequence[Path]) -> bool:
     if not path.exists():
         return False
     mtime = path.stat().st_mtime
-    if any(p.exists() and p.stat().st_mtime > mtime for p in inputs):
+    # stale when its data or the code that builds it (this module) is newer
+    if any(p.exists() and p.stat().st_mtime > mtime for p in [*inputs, Path(__file__)]):
         return False
     import pyarrow.parquet as pq
 

@@ -811,7 +811,9 @@ def load_quarter(quarter: str, columns=None, processed_dir=None):
 
     Code columns are pandas Categoricals whose categories are the contract's code-table
     keys (in table order); amounts are int64; ``BAS_YH``, ``SEQ`` and ``ATT_YM`` are
-    strings (``ATT_YM`` may be missing).
+    strings (``ATT_YM`` may be missing). Rows come sorted by ``SEQ``: the scan writes
+    them in whatever order its threads finish, and every model downstream must see the
+    same order for the same data (one ``SEQ`` per quarter, so the order is total).
 
     Raises
     ------
@@ -833,7 +835,9 @@ def load_quarter(quarter: str, columns=None, processed_dir=None):
     if unknown:
         raise KeyError(f"not contract columns: {unknown}")
     ordered = [c for c in contract.COLUMN_NAMES if c in wanted]
-    frame = pq.read_table(path, columns=ordered).to_pandas()
+    table = pq.read_table(path, columns=list(dict.fromkeys([*ordered, "SEQ"])))
+    table = table.sort_by("SEQ").select(ordered)
+    frame = table.to_pandas()
     for c in ordered:
         if c in contract.CODE_TABLES:
             frame[c] = pd.Categorical(frame[c], categories=list(contract.CODE_TABLES[c]))

@@ -311,3 +311,25 @@ def test_sample_is_ingested_into_eight_quarters(sample_quarters):
     manifest = ingest.read_manifest()
     assert manifest["rows_accepted"] + manifest["rows_rejected"] == manifest["rows_read"]
     assert json.dumps(manifest)  # plain JSON
+
+
+def test_load_quarter_returns_rows_in_seq_order_whatever_the_file_order(tmp_path):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fipro import contract, ingest, synth
+
+    raw, _ = synth.generate_frame(40, seed=5)
+    quarter = raw["BAS_YH"].iloc[0]
+    rows = raw[raw["BAS_YH"] == quarter].sample(frac=1.0, random_state=1)  # scrambled, as parallel writers leave it
+    (tmp_path / ingest.TABLE_DIR).mkdir(parents=True)
+    pq.write_table(pa.Table.from_pandas(rows.astype({c: str for c in contract.CODE_COLUMNS}), preserve_index=False),
+                   tmp_path / ingest.TABLE_DIR / f"{quarter}.parquet")
+    loaded = ingest.load_quarter(quarter, processed_dir=tmp_path)
+    assert list(loaded["SEQ"]) == sorted(rows["SEQ"])
+    only_amounts = ingest.load_quarter(quarter, columns=["TOT_USE_AM"], processed_dir=tmp_path)
+    assert list(only_amounts.columns) == ["TOT_USE_AM"]
+    expected = rows.sort_values("SEQ")["TOT_USE_AM"].to_numpy()
+    assert (only_amounts["TOT_USE_AM"].to_numpy() == expected).all()
+    assert isinstance(loaded["AGE"].dtype, pd.CategoricalDtype)
