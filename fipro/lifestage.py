@@ -56,9 +56,14 @@ MODEL_DISPLAY = {"model": "모델(그래디언트 부스팅)", "age_rule": "연�
 
 # Hyper-parameters searched by :func:`tune_lifestage`: small on purpose (the sample run must
 # stay well under two minutes); early stopping picks the number of trees inside each fit.
+# Preceding quarters pooled into training (training customers' rows only), see load_lifestage_data;
+# a quarter with POOL_BELOW_ROWS rows or more has data enough and is not pooled.
+DEFAULT_HISTORY = 2
+POOL_BELOW_ROWS = 100_000
+# class_weight is fixed at "balanced": macro-F1 is the target and balanced won the
+# grouped CV in every sample quarter; the tree size is what the CV chooses.
 DEFAULT_GRID: dict[str, list] = {
     "max_leaf_nodes": [15, 31],
-    "class_weight": [None, "balanced"],
 }
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.1,
@@ -67,7 +72,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "min_samples_leaf": 40,
     "l2_regularization": 1.0,
     "max_features": 0.5,
-    "class_weight": None,
+    "class_weight": "balanced",
 }
 
 
@@ -81,12 +86,32 @@ def feature_columns() -> list[str]:
     return list(features.model_feature_names())
 
 
-def load_lifestage_data(quarter: str) -> pd.DataFrame:
-    """One quarter's keys, model features and the ``LIFE_STAGE`` label (codes as strings).
+def load_lifestage_data(quarter: str, history: int = 0) -> pd.DataFrame:
+    """Keys, model features and the ``LIFE_STAGE`` label (codes as strings) of a quarter.
+
+    ``history`` adds up to that many preceding ingested quarters' rows (oldest first,
+    ``quarter`` last): the training customers' earlier rows triple the training set for
+    three quarters, which closes most of the gap to the Bayes ceiling on the sample,
+    and none of it comes from a later quarter, so the temporal check stays honest. Use
+    :func:`train_test_rows` to keep the evaluation on ``quarter`` alone.
 
     Rows whose label is missing or not a contract code are dropped (they cannot be
     learned from or scored); ``attrs["n_dropped"]`` says how many.
     """
+    if history:
+        from fipro import ingest
+
+        own = load_lifestage_data(quarter)
+        if len(own) >= POOL_BELOW_ROWS:
+            own.attrs["history_note"] = f"{len(own):,} rows: enough data, earlier quarters not pooled"
+            return own
+        available = ingest.available_quarters()
+        earlier = [q for q in available if q < quarter][-history:] if quarter in available else []
+        parts = [*(load_lifestage_data(q) for q in earlier), own]
+        out = pd.concat(parts, ignore_index=True)
+        out.attrs.update(n_dropped=sum(p.attrs["n_dropped"] for p in parts), quarter=quarter,
+                         quarters=[*earlier, quarter])
+        return out
     from fipro import features
 
     frame = features.load_features(quarter)
@@ -107,7 +132,24 @@ def load_lifestage_data(quarter: str) -> pd.DataFrame:
     out[TARGET] = out[TARGET].astype(str)
     out.attrs["n_dropped"] = int((~keep).sum())
     out.attrs["quarter"] = quarter
+    out.attrs["quarters"] = [quarter]
     return out
+
+
+def current_rows(frame: pd.DataFrame, quarter: str) -> pd.DataFrame:
+    """The rows of ``quarter`` in a frame that may hold earlier quarters (``history``)."""
+    return frame[frame["BAS_YH"].astype(str) == quarter]
+
+
+def train_test_rows(frame: pd.DataFrame, roles: Sequence[str], quarter: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training rows (every quarter in the frame) and test rows (``quarter`` only).
+
+    ``roles`` come from :func:`fipro.split.customer_roles`, a hash of ``SEQ``: a
+    customer is on the same side in every quarter, so pooling quarters leaks nothing.
+    """
+    roles = np.asarray(roles).astype(str)
+    in_quarter = (frame["BAS_YH"].astype(str) == quarter).to_numpy()
+    return frame[roles != "test"], frame[(roles == "test") & in_quarter]
 
 
 def class_distribution(frame: pd.DataFrame, column: str = TARGET) -> pd.DataFrame:
@@ -622,7 +664,7 @@ def describe_ceiling(model_summary: Mapping[str, float], ceiling: Optional[Mappi
 
 def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str, Any], *,
                    quarters: Optional[Sequence[str]] = None, test_size: float = 0.2,
-                   seed: int = config.RANDOM_SEED, loader=None) -> dict:
+                   seed: int = config.RANDOM_SEED, loader=None, history: int = 0) -> dict:
     """Fit on quarter t, test on quarter t+1's held-out customers (for the last quarter: t-1 → t).
 
     ``model`` (already fitted on ``quarter``'s training customers) is reused when
@@ -644,7 +686,8 @@ def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str
     if fit_q == quarter:
         fitted, note = model, f"{fit_q}에 학습한 모델을 {test_q}의 평가 고객에 적용"
     else:
-        train, _ = split.train_test_customers(loader(fit_q), test_size=test_size, seed=seed)
+        fit_frame = loader(fit_q, history=history) if history else loader(fit_q)
+        train, _ = split.train_test_customers(fit_frame, test_size=test_size, seed=seed)
         fitted = fit_lifestage(train, params, calibration=model.calibration,
                                calibration_size=model.calibration_size, seed=seed)
         note = f"마지막 분기라 다음 분기가 없어 {fit_q}에 학습하고 {test_q}의 평가 고객에 적용"
@@ -966,7 +1009,11 @@ def save_artifacts(quarter: str, model: LifeStageClassifier, frame: pd.DataFrame
     names = list(model.feature_names_in_)
     train = frame[roles != "test"]
     data_hash = registry.data_hash(train[["BAS_YH", "SEQ", *names, TARGET]])
-    data_range = {"quarters": [quarter], "n_rows": int(len(frame)), "n_train_rows": int((roles != "test").sum()),
+    trained_on, n_train = sorted(train["BAS_YH"].astype(str).unique()), len(train)
+    # predictions are the quarter's own rows; earlier quarters only helped training
+    in_quarter = (frame["BAS_YH"].astype(str) == quarter).to_numpy()
+    frame, roles = frame[in_quarter], roles[in_quarter]
+    data_range = {"quarters": trained_on, "n_rows": int(len(frame)), "n_train_rows": int(n_train),
                   "n_test_rows": int((roles == "test").sum()), "n_calibration_rows": int(model.n_calibration_),
                   "split": "고객 단위 해시 분할 (fipro.split)"}
     extra = {"n_features": len(names), "n_iter": model.n_iter_, "calibration": model.calibration,
@@ -1020,7 +1067,8 @@ def artifact_table(artifacts: Mapping[str, Any]) -> pd.DataFrame:
 # --- one quarter end to end (no plotting) ---------------------------------------------------------
 
 
-def evaluate_quarter(quarter: str, *, test_size: float = 0.2, calibration_size: float = 0.2,
+def evaluate_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: float = 0.2,
+                     calibration_size: float = 0.2,
                      cv: int = 3, tune_rows: Optional[int] = 20_000, param_grid: Optional[Mapping[str, list]] = None,
                      calibration: str = "temperature", temporal: bool = True,
                      feedback: Optional[pd.DataFrame] = None, seed: int = config.RANDOM_SEED,
@@ -1033,13 +1081,14 @@ def evaluate_quarter(quarter: str, *, test_size: float = 0.2, calibration_size: 
     plotting and no files written: the benchmark times this.
     """
     t0 = time.perf_counter()
-    data = load_lifestage_data(quarter)
+    data = load_lifestage_data(quarter, history=history)
     load_seconds = time.perf_counter() - t0
     fb = read_feedback() if feedback is None else feedback
     from fipro import ingest
 
     labelled, report = apply_feedback(data, fb, known_quarters=ingest.available_quarters())
-    train, test = split.train_test_customers(labelled, test_size=test_size, seed=seed)
+    train, test = train_test_rows(labelled, split.customer_roles(labelled["SEQ"], test_size=test_size, seed=seed),
+                                  quarter)
     split.assert_no_customer_leakage(train, test)
     baselines = fit_baselines(train)
     tuning = tune_lifestage(train, param_grid=param_grid, cv=cv, max_rows=tune_rows, seed=seed, n_jobs=n_jobs)
@@ -1047,7 +1096,8 @@ def evaluate_quarter(quarter: str, *, test_size: float = 0.2, calibration_size: 
                           seed=seed)
     ev = evaluate_model(model, baselines, test)
     ceiling = bayes_ceiling(test, load_posterior(quarter))
-    temp = temporal_check(quarter, model, tuning.best_params, test_size=test_size, seed=seed) if temporal else None
+    temp = (temporal_check(quarter, model, tuning.best_params, test_size=test_size, seed=seed, history=history)
+            if temporal else None)
     return headline_metrics(ev, ceiling=ceiling, temporal=temp, feedback=feedback_summary(report),
                             tuning=tuning, model=model, extra={"load_seconds": load_seconds,
                                                                "total_seconds": time.perf_counter() - t0,

@@ -313,3 +313,30 @@ def test_notebook_03_on_the_sample_records_headline_numbers(sample_quarters, tmp
     assert cards.missing_sections((folder / cards.CARD_FILE).read_text(encoding="utf-8")) == []
     preds = pd.read_parquet(folder / "predictions.parquet")
     assert len(preds) == len(frame) and preds["SEQ"].is_unique
+
+
+def test_pooled_history_trains_on_earlier_quarters_and_tests_on_this_one_only():
+    from fipro import lifestage, split
+
+    frame = pd.DataFrame({
+        "BAS_YH": ["2023q1"] * 4 + ["2023q2"] * 4,
+        "SEQ": ["a", "b", "c", "d"] * 2,
+        "LIFE_STAGE": ["UNI"] * 8,
+    })
+    roles = np.where(frame["SEQ"].isin(["b", "d"]), "test", "train")
+    train, test = lifestage.train_test_rows(frame, roles, "2023q2")
+    assert set(train["BAS_YH"]) == {"2023q1", "2023q2"} and set(train["SEQ"]) == {"a", "c"}
+    assert set(test["BAS_YH"]) == {"2023q2"} and sorted(test["SEQ"]) == ["b", "d"]
+    split.assert_no_customer_leakage(train, test)
+    assert list(lifestage.current_rows(frame, "2023q1")["SEQ"]) == ["a", "b", "c", "d"]
+
+
+def test_history_pools_only_preceding_quarters(sample_quarters):
+    from fipro import lifestage
+
+    quarter = sample_quarters[2]
+    pooled = lifestage.load_lifestage_data(quarter, history=2)
+    assert pooled.attrs["quarters"] == sample_quarters[:3]
+    assert set(pooled["BAS_YH"]) == set(sample_quarters[:3])
+    first = lifestage.load_lifestage_data(sample_quarters[0], history=2)
+    assert set(first["BAS_YH"]) == {sample_quarters[0]}
