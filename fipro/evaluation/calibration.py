@@ -29,6 +29,14 @@ from sklearn.utils.validation import check_is_fitted
 _EPS = 1e-12
 
 
+def _fitted_matrix(proba, n_classes: int) -> tuple[np.ndarray, bool]:
+    """:func:`_as_matrix` for a fitted calibrator: the column count must match its fit."""
+    P, binary = _as_matrix(proba)
+    if P.shape[1] != n_classes:
+        raise ValueError(f"expected {n_classes} columns, got {P.shape[1]}")
+    return P, binary
+
+
 def _as_matrix(proba) -> tuple[np.ndarray, bool]:
     """Probability matrix (n, k); a 1-D array is the positive-class column of a binary model."""
     P = np.asarray(proba, dtype=float)
@@ -170,9 +178,7 @@ class TemperatureScaling(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self, "temperature_")
-        P, binary = _as_matrix(X)
-        if P.shape[1] != self.n_classes_:
-            raise ValueError(f"expected {self.n_classes_} columns, got {P.shape[1]}")
+        P, binary = _fitted_matrix(X, self.n_classes_)
         out = np.exp(log_softmax(np.log(np.clip(P, _EPS, 1.0)) / self.temperature_ + self.bias_, axis=1))
         return out[:, 1] if binary else out
 
@@ -198,9 +204,7 @@ class IsotonicCalibration(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self, "calibrators_")
-        P, binary = _as_matrix(X)
-        if P.shape[1] != self.n_classes_:
-            raise ValueError(f"expected {self.n_classes_} columns, got {P.shape[1]}")
+        P, binary = _fitted_matrix(X, self.n_classes_)
         Q = np.column_stack([c.predict(P[:, j]) for j, c in enumerate(self.calibrators_)])
         # a small floor keeps every class possible and rows from summing to zero
         Q = np.clip(Q, 1e-6, None)
