@@ -48,3 +48,40 @@ def pytest_collection_modifyitems(session, config, items):
 def sample_quarters() -> list[str]:
     """Quarters of the ingested sample (generating and ingesting it on first use)."""
     return prepare_sample()
+
+
+# --- hand-made rows shared by the tests ---------------------------------------------------
+# One builder of contract-shaped raw rows, imported by the test modules
+# (``from conftest import raw_row, raw_frame``).
+
+def raw_row(seq: str = "1", quarter: str = "2023q1", **values) -> dict:
+    """One raw row in contract order: every amount 0 and plain codes unless given.
+
+    Defaults: a 30–34-year-old woman, 신혼 (NEW_WED), 골드, 서울, digital registered
+    but not active, joined 2020-01.
+    """
+    from fipro import contract
+
+    row = {c: 0 for c in contract.AMOUNT_COLUMNS}
+    row.update(BAS_YH=quarter, SEQ=str(seq), AGE="30", SEX_CD="2", MBR_RK="24", ATT_YM="202001",
+               HOUS_SIDO_NM="서울", DIGT_CHNL_REG_YN="Y", DIGT_CHNL_USE_YN="N", LIFE_STAGE="NEW_WED")
+    row.update(values)
+    return row
+
+
+def raw_frame(rows, categorical: bool = False):
+    """Rows from :func:`raw_row` as a frame in contract column order, amounts int64.
+
+    ``categorical=True`` gives code columns as ``ingest.load_quarter`` returns them.
+    """
+    import pandas as pd
+
+    from fipro import contract
+
+    df = pd.DataFrame(list(rows))[list(contract.COLUMN_NAMES)]
+    for c in contract.AMOUNT_COLUMNS:
+        df[c] = df[c].astype("int64")
+    if categorical:
+        for c, table in contract.CODE_TABLES.items():
+            df[c] = pd.Categorical(df[c], categories=list(table))
+    return df

@@ -34,6 +34,10 @@ QUARTERS = tuple(f"{y}q{q}" for y in (2022, 2023) for q in (1, 2, 3, 4))
 
 RANDOM_SEED = int(os.environ.get("FIPRO_SEED", "20231"))
 
+# CPU threads one notebook may use: the runner sets FIPRO_THREADS to cores / parallel jobs,
+# so two quarters side by side do not oversubscribe the two cores.
+N_THREADS = max(1, int(os.environ.get("FIPRO_THREADS", os.cpu_count() or 1)))
+
 # Jupyter kernel installed into the project's virtual environment.
 KERNEL_NAME = "fipro"
 
