@@ -10,13 +10,19 @@ reported in plain words.
 from __future__ import annotations
 
 import argparse
+import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from openpyxl import load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 
 from fipro import config, contract
+from fipro.export import atomic_path
 
 GROUP_KO = {
     "key": "키",
@@ -66,20 +72,18 @@ def code_tables() -> dict[str, pd.DataFrame]:
 
 
 def write_dictionary(out_dir: Path | None = None) -> tuple[Path, Path]:
-    """Write the formatted xlsx and its CSV twin; return both paths."""
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
+    """Write the formatted xlsx and its CSV twin (each atomically); return both paths."""
     out_dir = Path(out_dir or config.REFERENCE_DIR)
-    out_dir.mkdir(parents=True, exist_ok=True)
     xlsx, csv = out_dir / "data_dictionary.xlsx", out_dir / "data_dictionary.csv"
     columns = columns_table()
-    # utf-8-sig so Excel opens the Korean CSV correctly
-    columns.to_csv(csv, index=False, encoding="utf-8-sig", lineterminator="\n")
+    with atomic_path(csv) as tmp:
+        # utf-8-sig so Excel opens the Korean CSV correctly
+        columns.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
 
     sheets = {"컬럼 정의": columns, **code_tables()}
     header_fill = PatternFill("solid", fgColor="1F4E79")
-    with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
+    workbook = io.BytesIO()
+    with pd.ExcelWriter(workbook, engine="openpyxl") as writer:
         for title, frame in sheets.items():
             frame.to_excel(writer, sheet_name=title, index=False)
             ws = writer.sheets[title]
@@ -92,17 +96,20 @@ def write_dictionary(out_dir: Path | None = None) -> tuple[Path, Path]:
                 width = max([len(str(name))] + [len(str(v)) for v in frame[name]]) * 1.6 + 2
                 ws.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 50)
             ws.auto_filter.ref = ws.dimensions
-    # openpyxl stamps the current time into docProps: pin it so reruns are byte-stable
-    _pin_xlsx_timestamps(xlsx)
+    with atomic_path(xlsx) as tmp:
+        _write_pinned_xlsx(workbook, tmp)
     return xlsx, csv
 
 
-def _pin_xlsx_timestamps(path: Path) -> None:
-    import zipfile
+def _write_pinned_xlsx(workbook: io.BytesIO, path: Path) -> None:
+    """Copy an xlsx into ``path`` with fixed timestamps.
 
+    openpyxl stamps the current time into docProps and the zip entries: pinning them
+    makes reruns byte-stable.
+    """
     fixed = "2022-01-01T00:00:00Z"
-    tmp = path.with_suffix(".tmp.xlsx")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+    workbook.seek(0)
+    with zipfile.ZipFile(workbook) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "docProps/core.xml":
@@ -110,7 +117,6 @@ def _pin_xlsx_timestamps(path: Path) -> None:
             info = zipfile.ZipInfo(item.filename, date_time=(2022, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             dst.writestr(info, data)
-    tmp.replace(path)
 
 
 # --- the owner's definition spreadsheet -------------------------------------------------
@@ -153,8 +159,6 @@ def spec_column_names(path: Path) -> list[str]:
     sheet is scanned for values shaped like a column name (``TOT_USE_AM``) and
     de-duplicated in order of appearance.
     """
-    from openpyxl import load_workbook
-
     wb = load_workbook(path, read_only=True, data_only=True)
     seen: dict[str, None] = {}
     for ws in wb.worksheets:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from fipro import config
+
+
+def _file_mode() -> int:
+    """Mode a plain ``open(path, "w")`` would give (mkstemp's 0600 would hide files from others)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
 
 
 def _jsonable(value: Any) -> Any:
@@ -28,15 +39,60 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write_json_atomic(path: Path, payload: Any) -> Path:
-    """Write JSON via a temporary file and rename, so readers never see half a file."""
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A unique temporary path beside ``path`` that becomes ``path`` only on success.
+
+    The one way fipro writes a file that someone else may read while it is written:
+    write to the yielded path, and when the ``with`` block ends without an exception
+    the file is renamed onto ``path`` (``os.replace``: atomic on one file system, so a
+    reader sees the old file or the new one, never half of one). On any exception the
+    temporary file is removed and ``path`` is left as it was.
+
+    The temporary name is ``.<name>.<pid>.<random>.tmp`` in the same folder (made by
+    ``tempfile.mkstemp``), so two overlapping writers of the same file (``make -j2``,
+    two notebooks) never share one, and a leftover names the process that made it.
+
+    Parameters
+    ----------
+    path : Path
+        The final file; its folder is created if missing.
+
+    Yields
+    ------
+    Path
+        An empty file with the permissions a plain ``open()`` would give it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with atomic_path(folder / "a.txt") as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> (folder / "a.txt").read_text(), sorted(p.name for p in folder.iterdir())
+    ('done', ['a.txt'])
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, _FILE_MODE)
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        # KeyboardInterrupt too: a half-written file must never stay behind
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, payload: Any) -> Path:
+    """Write ``payload`` as UTF-8 JSON through :func:`atomic_path`; return ``path``."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(_jsonable(payload), fh, ensure_ascii=False, indent=2, sort_keys=False)
         fh.write("\n")
-    os.replace(tmp, path)
     return path
 
 

@@ -1,7 +1,7 @@
 """Per customer × quarter features shared by every model, and their contract.
 
 One vectorised function, :func:`build_features`, turns a quarter of the processed
-table (``ingest.load_quarter``) plus, optionally, the previous quarter into one row
+table (``datasets.load_quarter``) plus, optionally, the previous quarter into one row
 of features per customer. The serving path, :func:`customer_features`, calls the
 same function on one customer's rows, so batch and serving agree exactly: every
 feature is computed from the customer's own rows only (no population statistics).
@@ -56,9 +56,7 @@ Rules that matter
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -66,9 +64,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from scipy import special
 
-from fipro import config, contract
+from fipro import config, contract, datasets
+from fipro.export import atomic_path, write_json_atomic
 
 # --- the feature contract -------------------------------------------------------------
 
@@ -249,12 +250,7 @@ def model_feature_names() -> list[str]:
 # --- quarters ---------------------------------------------------------------------------
 
 
-def normalise_quarter(quarter: str) -> str:
-    """``"2023Q1"`` → ``"2023q1"``; raises ``ValueError`` on anything else."""
-    q = str(quarter).strip().lower()
-    if len(q) != 6 or q[4] != "q" or not q[:4].isdigit() or q[5] not in "1234":
-        raise ValueError(f"not a quarter like '2023q1': {quarter!r}")
-    return q
+normalise_quarter = datasets.normalise_quarter
 
 
 def previous_quarter(quarter: str) -> str:
@@ -350,7 +346,7 @@ def build_features(current: pd.DataFrame, previous: Optional[pd.DataFrame] = Non
     Parameters
     ----------
     current : DataFrame
-        One quarter in the contract's columns (as ``ingest.load_quarter`` gives; code
+        One quarter in the contract's columns (as ``datasets.load_quarter`` gives; code
         columns may be Categorical or plain strings). Not modified.
     previous : DataFrame, optional
         The quarter before ``current`` (same columns; only ``SEQ``, ``BAS_YH``,
@@ -560,47 +556,35 @@ def schema_path() -> Path:
 
 def write_feature_schema(path: Optional[Path] = None) -> Path:
     """Write :func:`feature_schema` (default: ``data/reference/feature_schema.json``)."""
-    from fipro.export import write_json_atomic
-
-    out = write_json_atomic(Path(path) if path else schema_path(), feature_schema())
-    out.chmod(0o644)  # a shared contract: readable by everyone (mkstemp makes it 0600)
-    return out
+    return write_json_atomic(Path(path) if path else schema_path(), feature_schema())
 
 
 # --- per-quarter files ------------------------------------------------------------------
 
 
 def features_path(quarter: str, processed_dir: Optional[Path] = None) -> Path:
-    base = Path(processed_dir) if processed_dir is not None else config.PROCESSED_DIR
-    return base / "features" / f"{normalise_quarter(quarter)}.parquet"
+    """A quarter's feature cache (:func:`fipro.datasets.features_path`)."""
+    return datasets.features_path(quarter, processed_dir)
 
 
-def _quarter_input_path(quarter: str, processed_dir: Optional[Path]) -> Optional[Path]:
-    from fipro import ingest
-
-    base = Path(processed_dir) if processed_dir is not None else config.PROCESSED_DIR
-    finder = getattr(ingest, "quarter_path", None)
-    if finder is not None:
-        try:
-            return Path(finder(quarter, processed_dir=base))
-        except TypeError:
-            return Path(finder(quarter, base))
-    return base / getattr(ingest, "TABLE_DIR", "customer_quarter") / f"{quarter}.parquet"
+# The cache is stale when the code that decides its content is newer than the file:
+# this module (the features) and the data contract (columns, codes, hierarchy).
+CODE_INPUTS: tuple[Path, ...] = (Path(__file__).resolve(), Path(contract.__file__).resolve())
 
 
 def _is_fresh(path: Path, inputs: Sequence[Path]) -> bool:
-    if not path.exists():
+    """True when the cache at ``path`` is newer than its data and code and has the contract's columns."""
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
         return False
-    mtime = path.stat().st_mtime
-    # stale when its data or the code that builds it (this module) is newer
-    if any(p.exists() and p.stat().st_mtime > mtime for p in [*inputs, Path(__file__)]):
+    if any(p.exists() and p.stat().st_mtime > mtime for p in [*inputs, *CODE_INPUTS]):
         return False
-    import pyarrow.parquet as pq
-
     try:  # the features code changed since the file was written
-        return pq.read_schema(path).names == ["BAS_YH", "SEQ", *feature_names("all")]
-    except Exception:
+        names = pq.read_schema(path).names
+    except (OSError, pa.ArrowInvalid):  # gone meanwhile, or not a (whole) Parquet file: rebuild
         return False
+    return names == ["BAS_YH", "SEQ", *feature_names("all")]
 
 
 # What the previous quarter is read for (change features, quarter-on-quarter tables).
@@ -611,53 +595,110 @@ def load_quarter_pair(quarter: str, processed_dir: Optional[Path] = None
                       ) -> tuple[pd.DataFrame, Optional[pd.DataFrame]]:
     """A processed quarter (all columns) and the quarter before it (``None`` if not
     available; only :data:`PREVIOUS_COLUMNS`, which is all the change features need)."""
-    from fipro import ingest
-
     quarter = normalise_quarter(quarter)
-    available = ingest.available_quarters(processed_dir=processed_dir)
+    available = datasets.available_quarters(processed_dir)
     if quarter not in available:
         raise FileNotFoundError(f"quarter {quarter} is not in the processed data ({available})")
     prev_q = previous_quarter(quarter)
-    current = ingest.load_quarter(quarter, processed_dir=processed_dir)
-    previous = (ingest.load_quarter(prev_q, columns=list(PREVIOUS_COLUMNS), processed_dir=processed_dir)
+    current = datasets.load_quarter(quarter, processed_dir=processed_dir)
+    previous = (datasets.load_quarter(prev_q, columns=list(PREVIOUS_COLUMNS), processed_dir=processed_dir)
                 if prev_q in available else None)
     return current, previous
 
 
-def load_features(quarter: str, processed_dir: Optional[Path] = None, rebuild: bool = False) -> pd.DataFrame:
-    """A quarter's features: read ``processed/features/<quarter>.parquet`` if it is newer
-    than its inputs and matches the contract, else build from the processed quarter (and
-    the previous quarter, if available) and write it atomically."""
-    from fipro import ingest
+def is_fresh(quarter: str, processed_dir: Optional[Path] = None) -> bool:
+    """Whether the quarter's feature cache can be read as it is.
 
+    It cannot when it is missing, unreadable, older than the quarter's table or the
+    previous quarter's, older than this module or ``fipro/contract.py``, or when its
+    columns differ from :data:`FEATURE_SPECS`.
+    """
     quarter = normalise_quarter(quarter)
-    path = features_path(quarter, processed_dir)
-    available = ingest.available_quarters(processed_dir=processed_dir)
-    prev_q = previous_quarter(quarter)
-    inputs = [_quarter_input_path(q, processed_dir) for q in (quarter, prev_q) if q in available]
-    if not rebuild and _is_fresh(path, inputs):
-        return pd.read_parquet(path)
-    current, previous = load_quarter_pair(quarter, processed_dir)
-    features = build_features(current, previous)
-    write_features(features, path)
-    return features
+    available = datasets.available_quarters(processed_dir)
+    inputs = [datasets.quarter_table_path(q, processed_dir) for q in (quarter, previous_quarter(quarter))
+              if q in available]
+    return _is_fresh(datasets.features_path(quarter, processed_dir), inputs)
+
+
+def load_features(quarter: str, processed_dir: Optional[Path] = None, rebuild: bool = False) -> pd.DataFrame:
+    """A quarter's features: read the cache (:func:`fipro.datasets.features_path`) if it
+    is fresh (:func:`is_fresh`), else build from the processed quarter (and the previous
+    quarter, if available) and write it atomically."""
+    return build_report(quarter, processed_dir, rebuild=rebuild).features
 
 
 def write_features(feature_df: pd.DataFrame, path: Path) -> Path:
-    """Write a features frame as Parquet atomically (temporary file, then ``os.replace``):
-    two processes may build the same quarter (``make -j2``); each writes its own
-    temporary file and the rename is atomic, so a reader never sees half a file."""
+    """Write a features frame as Parquet through :func:`fipro.export.atomic_path`: two
+    processes may build the same quarter (``make -j2``); each writes its own temporary
+    file and the rename is atomic, so a reader never sees half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         feature_df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
+
+
+@dataclass(frozen=True)
+class FeatureReport:
+    """What :func:`build_report` did for one quarter (what notebook 02 shows and records).
+
+    Attributes
+    ----------
+    quarter : str
+    features : DataFrame
+        The quarter's features, as :func:`load_features` returns them.
+    rebuilt : bool
+        Whether the features were built now (``False``: read from a fresh cache).
+    seconds : dict
+        Wall-clock seconds of ``read`` (the processed tables, or the cache), ``build``,
+        ``write`` and ``total``.
+    metrics : dict
+        :func:`feature_metrics`, with ``build_seconds`` = ``seconds["total"]``.
+    summary_ko : str
+        :func:`summary_ko` of the same numbers.
+    """
+
+    quarter: str
+    features: pd.DataFrame
+    rebuilt: bool
+    seconds: dict
+    metrics: dict
+    summary_ko: str
+
+
+def build_report(quarter: str, processed_dir: Optional[Path] = None, rebuild: bool = True) -> FeatureReport:
+    """Build (or read) a quarter's features and measure it: what notebook 02 records.
+
+    Parameters
+    ----------
+    quarter : str
+    processed_dir : Path, optional
+        Default ``config.PROCESSED_DIR``.
+    rebuild : bool
+        Build even when the cache is fresh (the notebook's default, so its timing is the
+        build's); ``False`` reads a fresh cache and builds only a stale or missing one.
+
+    Returns
+    -------
+    FeatureReport
+    """
+    quarter = normalise_quarter(quarter)
+    path = datasets.features_path(quarter, processed_dir)
+    t0 = time.perf_counter()
+    rebuilt = rebuild or not is_fresh(quarter, processed_dir)
+    if rebuilt:
+        current, previous = load_quarter_pair(quarter, processed_dir)
+        t1 = time.perf_counter()
+        feature_df = build_features(current, previous)
+        t2 = time.perf_counter()
+        write_features(feature_df, path)
+    else:
+        feature_df = pd.read_parquet(path)
+        t1 = t2 = time.perf_counter()
+    t3 = time.perf_counter()
+    seconds = {"read": t1 - t0, "build": t2 - t1, "write": t3 - t2, "total": t3 - t0}
+    return FeatureReport(quarter=quarter, features=feature_df, rebuilt=rebuilt, seconds=seconds,
+                         metrics=feature_metrics(feature_df, seconds["total"]),
+                         summary_ko=summary_ko(feature_df, seconds["total"]))
 
 
 def feature_metrics(feature_df: pd.DataFrame, build_seconds: Optional[float] = None) -> dict:
@@ -712,22 +753,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"schema: {write_feature_schema()} ({len(FEATURE_SPECS)} features)")
     quarters = list(args.quarter)
     if args.all:
-        from fipro import ingest
-
-        quarters = ingest.available_quarters(processed_dir=args.processed_dir)
+        quarters = datasets.available_quarters(args.processed_dir)
     if not quarters and not args.schema:
         parser.print_usage()
         return 2
     for q in quarters:
-        t0 = time.perf_counter()
-        current, previous = load_quarter_pair(q, args.processed_dir)
-        t1 = time.perf_counter()
-        frame = build_features(current, previous)
-        t2 = time.perf_counter()
-        path = write_features(frame, features_path(q, args.processed_dir))
-        t3 = time.perf_counter()
-        print(f"{normalise_quarter(q)}: {len(frame):,} rows × {frame.shape[1] - 2} features in {t3 - t0:.1f} s "
-              f"(read {t1 - t0:.1f} s, build {t2 - t1:.1f} s, write {t3 - t2:.1f} s) -> {path}", flush=True)
+        report = build_report(q, args.processed_dir)
+        t, frame = report.seconds, report.features
+        print(f"{report.quarter}: {len(frame):,} rows × {frame.shape[1] - 2} features in {t['total']:.1f} s "
+              f"(read {t['read']:.1f} s, build {t['build']:.1f} s, write {t['write']:.1f} s) -> "
+              f"{datasets.features_path(q, args.processed_dir)}", flush=True)
     return 0
 
 

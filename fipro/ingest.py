@@ -27,6 +27,11 @@ Whole-file errors (:class:`RawFileError`; nothing is written)
 
 Row-level decisions (one rejects row per physical line; first reason in this order)
 -------------------------------------------------------------------------------------
+Declared once, in :data:`RULES` (reason, Korean text, column, kind); the main SQL pass,
+the SQL that names the reason of a rejected line and the pure-Python :func:`check_line`
+are all generated from it, and every rejected line is judged by both forms (the run
+stops if they disagree).
+
 ==========================  =========================================================
 reason                      when
 ==========================  =========================================================
@@ -86,12 +91,14 @@ fraction is seen, never rounded. Code columns are cast to ENUMs of the code tabl
 (the trimmed, upper-cased value is tried only where the raw one fails). Line numbers
 are not computed for accepted rows (a ``row_number()`` would serialise the scan); only
 when rows failed a SQL check, keys repeat or blank lines exist does a second,
-line-by-line pass find those lines and re-check them through the same rules with a
-reason each. ``memory_limit`` is 1 GB and ``threads`` the machine's cores; the file
-digest is computed in a thread beside the scan. Measured on the 5.38 M-row, 860 MB
-stand-in (2 cores): about 1.6x a bare DuckDB ``read_csv`` -> Parquet copy, peak RSS
-about 1.3 GB. Tables are written to a temporary folder and swapped in, so a failed run
-leaves the previous good state.
+line-by-line pass find those lines and re-check them through the same rule table (its
+SQL form and :func:`check_line`) with a reason each. ``memory_limit`` is 1 GB and
+``threads`` the machine's cores; the file digest is computed in a thread beside the scan.
+Measured on the 5.38 M-row, 860 MB stand-in (2 cores): about 1.6x a bare DuckDB
+``read_csv`` -> Parquet copy, peak RSS about 1.3 GB. Tables are written to a temporary folder and swapped in, so a failed run
+leaves the previous good state. The folder is named ``.ingest-<pid>-<random>``; a run
+killed outright (``kill -9``) cannot remove its own, so every ingest starts by removing
+the folders whose process is gone (:func:`remove_dead_work_dirs`).
 """
 
 from __future__ import annotations
@@ -101,43 +108,33 @@ import codecs
 import csv
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
-from fipro import config, contract
+import duckdb
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-TABLE_DIR = "customer_quarter"
-REJECTS_FILE = "rejects.parquet"
-REJECTS_CSV = "rejects.csv"
-MANIFEST_FILE = "manifest.json"
-RAW_SUFFIXES = (".csv", ".dat")
+from fipro import config, contract, datasets
+# The layout and its loaders live in fipro.datasets; these names stay importable from here.
+from fipro.datasets import (MANIFEST_FILE, REJECT_COLUMNS, REJECTS_CSV, REJECTS_FILE, TABLE_DIR,  # noqa: F401
+                            available_quarters, load_quarter, load_rejects, read_manifest)
+from fipro.export import atomic_path, write_json_atomic
 HASH_ALGORITHM = "sha256"
 CHUNK_BYTES = 16 * 2**20
 SNIFF_BYTES = 2**20
 DUCKDB_MEMORY_LIMIT = "1GB"
 REJECT_PART = "_rejected"
-
-# Order matters: the first failing check names the reason of a rejected line.
-REASONS = (
-    "short line", "long line", "invalid text encoding", "non-numeric amount",
-    "invalid quarter", "blank key", "blank code", "unknown code", "invalid ATT_YM",
-    "blank amount", "negative amount", "fractional amount", "part above total",
-    "duplicate key", "blank line",
-)
-_READER_REASON = {
-    "MISSING COLUMNS": "short line",
-    "TOO MANY COLUMNS": "long line",
-    "INVALID ENCODING": "invalid text encoding",
-    "INVALID UNICODE": "invalid text encoding",
-    "CAST": "non-numeric amount",
-}
-REJECT_COLUMNS = ("line", "reason", "column", "value", "reasons", "raw_line")
-
+WORK_PREFIX = ".ingest-"
 
 class RawFileError(ValueError):
     """The raw file as a whole cannot be ingested (nothing is written).
@@ -182,36 +179,23 @@ class IngestResult:
 
 # --- finding the raw file --------------------------------------------------------
 
-def _is_synthetic(path: Path) -> bool:
-    # the generator marks its files with a sidecar; without one, skip importing it (pandas & co.)
-    if not path.with_name(path.name + ".synth.json").exists():
-        return False
-    try:
-        from fipro import synth
-    except ImportError:  # the generator is optional for reading a real file
-        return False
-    return bool(synth.is_synthetic(path))
-
-
 def find_raw_file(raw_dir=None) -> Path:
-    """The raw file in ``raw_dir`` (default ``config.RAW_DIR``): a real one first.
+    """The raw file in ``raw_dir`` (default ``config.RAW_DIR``): :func:`fipro.datasets.raw_file`.
 
-    Candidates are ``*.csv`` / ``*.dat`` in any case. A file the generator marked as
-    synthetic is used only when there is no other; among equals the largest wins.
+    That is the project's one discovery rule (``edu_data_F.csv`` / ``EDU_DATA_F.dat`` in
+    any case; a real file before the synthetic stand-in).
 
     Raises
     ------
     RawFileError
         When the folder holds no candidate (the message names the folder).
     """
-    raw_dir = Path(raw_dir) if raw_dir is not None else config.RAW_DIR
-    files = sorted(p for p in raw_dir.glob("*") if p.is_file() and p.suffix.lower() in RAW_SUFFIXES) \
-        if raw_dir.is_dir() else []
-    if not files:
-        raise RawFileError(raw_dir, "no raw file (*.csv or *.dat) in this folder; put edu_data_F.csv "
-                                    "there or run `python -m fipro synth`")
-    ranked = sorted(files, key=lambda p: (_is_synthetic(p), -p.stat().st_size, p.name))
-    return ranked[0]
+    found = datasets.raw_file(raw_dir)
+    if found is None:
+        folder = Path(raw_dir) if raw_dir is not None else config.RAW_DIR
+        raise RawFileError(folder, "no raw file (edu_data_F.csv or EDU_DATA_F.dat) in this folder; put it "
+                                   "there or run `python -m fipro synth`")
+    return found
 
 
 # --- reading the file's shape ------------------------------------------------------
@@ -335,31 +319,225 @@ def _normalised_select(keep: tuple = ()) -> str:
     return ", ".join(out)
 
 
-def _checks() -> list[tuple[str, str, str, str]]:
-    """(reason, column, SQL true when the row fails, SQL of the offending value), in order.
+# --- the rule table ----------------------------------------------------------------------
+# Every row-level decision is declared once, here. From the table come (1) the SQL of the
+# main DuckDB pass (is the row rejected?), (2) the SQL CASE that names the reason of a
+# rejected line when the line-by-line pass re-reads it, and (3) the pure-Python check of
+# one line (:func:`check_line`). The ingest compares (2) and (3) on every rejected line
+# and stops if they disagree, and a test breaks every rule once through both.
 
-    Conditions are NULL-safe (never NULL) and run on the normalised columns.
+_QUARTER_PATTERN = r"[0-9]{4}q[1-4]"
+_YYYYMM_PATTERN = r"[0-9]{4}(0[1-9]|1[0-2])"
+# Amounts are read as DECIMAL(18,3) where a fraction may occur: DuckDB rounds the fourth
+# decimal half up and refuses more than 15 integer digits; the line check does the same.
+_AMOUNT_SCALE = Decimal("0.001")
+_AMOUNT_LIMIT = Decimal(10) ** 15
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row-level rejection rule.
+
+    Parameters
+    ----------
+    reason : str
+        Stable English key stored in ``rejects.reason`` (``"blank code"``).
+    reason_ko : str
+        The same in Korean, for people (``rejects.csv``, notebook 00).
+    column : str
+        The column the rule looks at (the offending cell).
+    kind : str
+        What is checked: ``"fields"`` (field count), ``"encoding"``, ``"number"``
+        (an amount that is not a number) — these three are decided by DuckDB's CSV
+        reader — then ``"pattern"``, ``"blank"``, ``"code"``, ``"optional_pattern"``,
+        ``"missing"``, ``"negative"``, ``"fraction"``, ``"above"``.
+    arg : object
+        The kind's argument: a regular expression, the code table, the column compared
+        with (``"above"``), ``-1``/``+1`` (too few / too many fields).
     """
-    checks = [
-        ("invalid quarter", "BAS_YH", "NOT regexp_full_match(coalesce(BAS_YH, ''), '[0-9]{4}q[1-4]')", "BAS_YH"),
-        ("blank key", "SEQ", "coalesce(SEQ, '') = ''", "SEQ"),
+
+    reason: str
+    reason_ko: str
+    column: str
+    kind: str
+    arg: object = None
+
+    @property
+    def by_reader(self) -> bool:
+        """Decided by DuckDB's CSV reader (``store_rejects``), not by a SQL predicate."""
+        return self.kind in ("fields", "encoding", "number")
+
+    @property
+    def sql(self) -> str:
+        """SQL that is true when a normalised row breaks the rule (never NULL)."""
+        c = self.column
+        if self.kind == "pattern":
+            return f"NOT regexp_full_match(coalesce({c}, ''), {_q(self.arg)})"
+        if self.kind == "blank":
+            return f"coalesce(CAST({c} AS VARCHAR), '') = ''"
+        if self.kind == "code":
+            return f"coalesce({c} <> '' AND {c} NOT IN {_in_list(self.arg)}, false)"
+        if self.kind == "optional_pattern":
+            return f"coalesce({c} IS NOT NULL AND NOT regexp_full_match({c}, {_q(self.arg)}), false)"
+        if self.kind == "missing":
+            return f"{c} IS NULL"
+        if self.kind == "negative":
+            return f"coalesce({c} < 0, false)"
+        if self.kind == "fraction":
+            return f"coalesce({c} <> trunc({c}), false)"
+        if self.kind == "above":
+            return f"coalesce({c} > {self.arg}, false)"
+        raise ValueError(f"rule {self.reason!r} is decided by the CSV reader, not by SQL")
+
+    def fails(self, row: dict) -> bool:
+        """The Python twin of :attr:`sql` on one normalised row (see :func:`check_line`)."""
+        v = row.get(self.column)
+        if self.kind == "pattern":
+            return re.fullmatch(self.arg, v or "") is None
+        if self.kind == "blank":
+            return not v
+        if self.kind == "code":
+            return bool(v) and v not in self.arg
+        if self.kind == "optional_pattern":
+            return v is not None and re.fullmatch(self.arg, v) is None
+        if self.kind == "missing":
+            return v is None
+        if self.kind == "negative":
+            return v is not None and v < 0
+        if self.kind == "fraction":
+            return v is not None and v != v.to_integral_value(rounding=ROUND_DOWN)
+        if self.kind == "above":
+            other = row.get(self.arg)
+            return v is not None and other is not None and v > other
+        raise ValueError(f"rule {self.reason!r} is decided by the CSV reader, not on a normalised row")
+
+
+def _declare_rules() -> tuple[Rule, ...]:
+    amounts = contract.AMOUNT_COLUMNS
+    rules = [
+        Rule("short line", "필드 수 부족", "", "fields", -1),
+        Rule("long line", "필드 수 초과", "", "fields", +1),
+        Rule("invalid text encoding", "문자 인코딩 오류", "", "encoding"),
+        *(Rule("non-numeric amount", "숫자가 아닌 금액", c, "number") for c in amounts),
+        Rule("invalid quarter", "기준분기 형식 오류", "BAS_YH", "pattern", _QUARTER_PATTERN),
+        Rule("blank key", "고객번호(SEQ) 빈 값", "SEQ", "blank"),
+        *(Rule("blank code", "코드 빈 값", c, "blank") for c in contract.CODE_COLUMNS),
+        *(Rule("unknown code", "코드표에 없는 코드", c, "code", tuple(contract.CODE_TABLES[c]))
+          for c in contract.CODE_COLUMNS),
+        Rule("invalid ATT_YM", "입회년월 형식 오류", "ATT_YM", "optional_pattern", _YYYYMM_PATTERN),
+        *(Rule("blank amount", "금액 빈 값", c, "missing") for c in amounts),
+        *(Rule("negative amount", "음수 금액", c, "negative") for c in amounts),
+        *(Rule("fractional amount", "소수 금액", c, "fraction") for c in amounts),
+        *(Rule("part above total", "부분 금액이 총이용금액보다 큼", c, "above", "TOT_USE_AM")
+          for c in ("CRDSL_USE_AM", "CNF_USE_AM")),
     ]
-    for c in contract.CODE_COLUMNS:
-        checks.append(("blank code", c, f"coalesce({c}, '') = ''", c))
-    for c in contract.CODE_COLUMNS:
-        checks.append(("unknown code", c, f"{c} <> '' AND {c} NOT IN {_in_list(contract.CODE_TABLES[c])}", c))
-    checks.append(("invalid ATT_YM", "ATT_YM",
-                   "ATT_YM IS NOT NULL AND NOT regexp_full_match(ATT_YM, '[0-9]{4}(0[1-9]|1[0-2])')", "ATT_YM"))
-    for c in contract.AMOUNT_COLUMNS:
-        checks.append(("blank amount", c, f"{c} IS NULL", "''"))
-    for c in contract.AMOUNT_COLUMNS:
-        checks.append(("negative amount", c, f"coalesce({c} < 0, false)", f"CAST({c} AS VARCHAR)"))
-    for c in contract.AMOUNT_COLUMNS:
-        checks.append(("fractional amount", c, f"coalesce({c} <> trunc({c}), false)", f"CAST({c} AS VARCHAR)"))
-    for c in ("CRDSL_USE_AM", "CNF_USE_AM"):
-        checks.append(("part above total", c, f"coalesce({c} > TOT_USE_AM, false)",
-                       f"CAST({c} AS VARCHAR) || ' > ' || CAST(TOT_USE_AM AS VARCHAR)"))
-    return checks
+    return tuple(rules)
+
+
+# Order matters: the first failing rule names the reason of a rejected line.
+RULES: tuple[Rule, ...] = _declare_rules()
+SQL_RULES: tuple[Rule, ...] = tuple(r for r in RULES if not r.by_reader)
+# Decisions across lines (not one line's content); they follow the row rules.
+CROSS_LINE_REASONS_KO = {"duplicate key": "중복 키 (기준분기×고객번호)", "blank line": "빈 줄"}
+REASONS: tuple[str, ...] = (*dict.fromkeys(r.reason for r in RULES), *CROSS_LINE_REASONS_KO)
+REASON_KO: dict[str, str] = {**{r.reason: r.reason_ko for r in RULES}, **CROSS_LINE_REASONS_KO}
+# DuckDB reader error types -> the rule kind that names them.
+_READER_REASON = {
+    "MISSING COLUMNS": "short line",
+    "TOO MANY COLUMNS": "long line",
+    "INVALID ENCODING": "invalid text encoding",
+    "INVALID UNICODE": "invalid text encoding",
+    "CAST": "non-numeric amount",
+}
+
+
+def _parse_amount(text: str) -> Decimal | None:
+    """An amount cell as DuckDB's DECIMAL(18,3) reads it; ``None`` for a blank cell.
+
+    Raises ``ValueError`` where DuckDB's reader would reject the cell.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError(text) from exc
+    if not value.is_finite() or abs(value) >= _AMOUNT_LIMIT:
+        raise ValueError(text)
+    return value.quantize(_AMOUNT_SCALE, rounding=ROUND_HALF_UP)
+
+
+def _normalised_row(fields: list[str], header: list) -> dict:
+    """One line's cells normalised as :func:`_normalised_select` does in SQL."""
+    row = {}
+    for name, text in zip(header, fields):
+        if name in contract.AMOUNT_COLUMNS:
+            row[name] = _parse_amount(text)
+        elif name == "BAS_YH":
+            row[name] = text.strip().lower()
+        elif name in contract.CODE_COLUMNS:
+            row[name] = text.strip().upper()
+        elif name == "ATT_YM":
+            row[name] = text.strip() or None
+        else:
+            row[name] = text.strip()
+    return row
+
+
+def check_line(line: bytes | str, header=None) -> dict:
+    """Judge one raw data line with the rule table, in pure Python.
+
+    Parameters
+    ----------
+    line : bytes or str
+        The line as it stands in the (UTF-8) file, without its line end.
+    header : list of str, optional
+        The file's column names in file order; default the contract's order.
+
+    Returns
+    -------
+    dict
+        ``reason`` (the first failing rule's reason, ``None`` when the line is
+        accepted), ``column`` and ``value`` (the offending cell as written, ``""`` for a
+        whole-line problem) and ``reasons`` (every failing rule, ``"; "``-joined).
+
+    Examples
+    --------
+    >>> fields = ["2023q1", "7", "30", "2", "24", "202001", "서울", "Y", "N", "NEW_WED"] + ["0"] * 45
+    >>> check_line(",".join(fields))["reason"] is None
+    True
+    >>> fields[3] = "3"
+    >>> check_line(",".join(fields))["reason"], check_line(",".join(fields))["column"]
+    ('unknown code', 'SEX_CD')
+    """
+    header = list(header) if header is not None else list(contract.COLUMN_NAMES)
+    raw = line if isinstance(line, bytes) else line.encode("utf-8")
+    n_fields = raw.count(b",") + 1
+
+    def verdict(rule: Rule, value: str = "", failing=()) -> dict:
+        reasons = "; ".join(f"{r.reason} ({r.column})" for r in failing) or rule.reason
+        return {"reason": rule.reason, "column": rule.column, "value": value, "reasons": reasons}
+
+    for rule in RULES:
+        if rule.kind == "fields" and (n_fields - len(header)) * rule.arg > 0:
+            return verdict(rule, f"{n_fields} of {len(header)} fields")
+    try:
+        fields = raw.decode("utf-8").split(",")
+    except UnicodeDecodeError:
+        return verdict(next(r for r in RULES if r.kind == "encoding"))
+    cells = dict(zip(header, fields))
+    for rule in RULES:
+        if rule.kind == "number":
+            try:
+                _parse_amount(cells[rule.column])
+            except ValueError:
+                return verdict(rule, cells[rule.column])
+    row = _normalised_row(fields, header)
+    failing = [r for r in SQL_RULES if r.fails(row)]
+    if not failing:
+        return {"reason": None, "column": "", "value": "", "reasons": ""}
+    return verdict(failing[0], cells.get(failing[0].column, ""), failing)
 
 
 @dataclass
@@ -389,18 +567,20 @@ def _enum_name(column: str) -> str:
 
 
 def _create_enums(con) -> None:
-    for c in contract.CODE_COLUMNS:
-        con.execute(f"CREATE TYPE {_enum_name(c)} AS ENUM {_in_list(contract.CODE_TABLES[c])}")
+    # the ENUMs are the "unknown code" rules' own tables: a failed cast is that rule (or blank) failing
+    for rule in SQL_RULES:
+        if rule.kind == "code":
+            con.execute(f"CREATE TYPE {_enum_name(rule.column)} AS ENUM {_in_list(rule.arg)}")
 
 
 def _main_query(reader: str, flags: _Flags) -> str:
     """The main pass: normalise, type and flag every row (``_part`` = quarter or rejected).
 
     Code columns become ENUMs (a failed cast is NULL = blank or unknown code; the
-    trimmed, upper-cased value is tried only where the raw one fails). Semantics match
-    :func:`_checks`, which names the reason for the few failing rows afterwards.
+    trimmed, upper-cased value is tried only where the raw one fails). The reject
+    predicate comes from :data:`RULES` (:func:`_reject_sql`); the line-by-line pass
+    names the reason of the few failing lines afterwards.
     """
-    amounts = list(contract.AMOUNT_COLUMNS)
     sel = []
     for c in contract.COLUMN_NAMES:
         if c == "BAS_YH":
@@ -412,24 +592,43 @@ def _main_query(reader: str, flags: _Flags) -> str:
             sel.append(f"coalesce(TRY_CAST({c} AS {t}), TRY_CAST(upper(trim({c})) AS {t})) AS {c}")
         else:
             sel.append(c)
-    known = _in_list(config.QUARTERS)
-    bad = [
-        f"NOT (BAS_YH IN {known} OR regexp_full_match(BAS_YH, '[0-9]{{4}}q[1-4]'))",
-        "SEQ IS NULL",
-        "ATT_YM IS NOT NULL AND NOT regexp_full_match(ATT_YM, '[0-9]{4}(0[1-9]|1[0-2])')",
-        " OR ".join(f"{c} IS NULL" for c in contract.CODE_COLUMNS),
-        # a NULL amount makes the sum NULL; least() is negative iff some amount is
-        "(" + " + ".join(amounts) + ") IS NULL",
-        f"least({', '.join(amounts)}) < 0",
-        "greatest(CRDSL_USE_AM, CNF_USE_AM) > TOT_USE_AM",
-    ]
-    if flags.dot:
-        bad.append("(" + " OR ".join(f"{c} <> trunc({c})" for c in amounts) + ")")
-    bad_sql = " OR ".join(f"coalesce({b}, true)" for b in bad)
+    bad_sql = _reject_sql(flags)
     out = ["_part"] + [f"CAST({c} AS BIGINT) AS {c}" if (flags.dot and c in contract.AMOUNT_COLUMNS) else c
                        for c in contract.COLUMN_NAMES]
     return (f"SELECT {', '.join(out)} FROM (SELECT *, CASE WHEN {bad_sql} THEN '{REJECT_PART}' "
             f"ELSE BAS_YH END AS _part FROM (SELECT {', '.join(sel)} FROM {reader}))")
+
+
+def _reject_sql(flags: _Flags) -> str:
+    """SQL true when a row of the main pass breaks any rule of :data:`SQL_RULES`.
+
+    Generated from the rule table, with two shortcuts that keep the 5 M-row scan fast and
+    mean the same thing on the main pass's types: code columns are ENUMs of the rules'
+    own code tables there (``TRY_CAST`` gives NULL for a blank or an unknown code), so a
+    code column's ``blank`` and ``code`` rules are ``col IS NULL``; the amount rules of
+    one kind are combined (a NULL makes a sum NULL; ``least`` is negative iff some
+    amount is). Without a ``'.'`` in the file amounts are read as integers, so the
+    fraction rules cannot fail and are left out.
+    """
+    parts: list[str] = []
+    by_kind: dict[str, list[Rule]] = {}
+    for rule in SQL_RULES:
+        by_kind.setdefault(rule.kind, []).append(rule)
+    for kind, rules in by_kind.items():
+        coded = [r for r in rules if kind in ("blank", "code") and r.column in contract.CODE_COLUMNS]
+        parts += [f"{r.column} IS NULL" for r in coded if kind == "blank"]  # covers the "code" rule too
+        rules = [r for r in rules if r not in coded]
+        columns = [r.column for r in rules]
+        if kind == "missing" and columns:
+            parts.append("(" + " + ".join(columns) + ") IS NULL")
+        elif kind == "negative" and columns:
+            parts.append(f"least({', '.join(columns)}) < 0")
+        elif kind == "fraction":
+            parts += [r.sql for r in rules] if flags.dot else []
+        else:
+            parts += [r.sql for r in rules]
+    # a NULL from a combined form (an amount missing) rejects the row too
+    return " OR ".join(f"coalesce({b}, true)" for b in parts)
 
 
 def _typed_select(keep: tuple = ()) -> str:
@@ -441,8 +640,6 @@ def _typed_select(keep: tuple = ()) -> str:
 
 
 def _connect(temp_dir: Path, progress: bool):
-    import duckdb
-
     con = duckdb.connect(config={
         "threads": max(1, os.cpu_count() or 1),
         "memory_limit": DUCKDB_MEMORY_LIMIT,
@@ -454,21 +651,6 @@ def _connect(temp_dir: Path, progress: bool):
 
 
 # --- the ingest ----------------------------------------------------------------------
-
-def _manifest_path(processed_dir: Path) -> Path:
-    return processed_dir / MANIFEST_FILE
-
-
-def read_manifest(processed_dir=None) -> dict:
-    """The manifest of the last successful ingest (``{}`` when there is none)."""
-    import json
-
-    path = _manifest_path(Path(processed_dir) if processed_dir is not None else config.PROCESSED_DIR)
-    if not path.exists():
-        return {}
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-
 
 _T0 = [time.perf_counter()]
 
@@ -531,13 +713,17 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
     """
     start = _T0[0] = time.perf_counter()
     path = Path(path) if path is not None else find_raw_file()
-    processed_dir = Path(processed_dir) if processed_dir is not None else config.PROCESSED_DIR
+    processed_dir = Path(processed_dir) if processed_dir is not None else datasets.processed_dir()
+    removed = remove_dead_work_dirs(processed_dir)
+    if removed:
+        _log(progress, f"removed {len(removed)} temporary folder(s) of ingest runs that died: "
+                       + ", ".join(p.name for p in removed))
     if not path.is_file():
         raise RawFileError(path, "no such file")
     path = path.resolve()
     stat = path.stat()
     old = read_manifest(processed_dir)
-    kind = "synthetic stand-in" if _is_synthetic(path) else "raw file"
+    kind = "synthetic stand-in" if datasets.is_synthetic(path) else "raw file"
     _log(progress, f"using {kind} {path} ({stat.st_size / 2**20:,.1f} MiB)")
 
     def skipped() -> IngestResult:
@@ -549,12 +735,10 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
 
     same_file = bool(old) and old.get("source") == str(path) and old.get("size") == stat.st_size
     tables_present = bool(old) and all(
-        (processed_dir / TABLE_DIR / f"{q}.parquet").exists() for q in old.get("quarters", {}))
+        datasets.quarter_table_path(q, processed_dir).exists() for q in old.get("quarters", {}))
     if not force and same_file and tables_present and old.get("mtime_ns") == stat.st_mtime_ns:
         return skipped()
     shape = _sniff(path)
-    from concurrent.futures import ThreadPoolExecutor
-
     pool = ThreadPoolExecutor(max_workers=1)
     # hashlib releases the GIL: the digest runs beside DuckDB unless the skip decision needs it
     hashing = pool.submit(_digest, path)
@@ -568,19 +752,21 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
         return newlines + (0 if ends_with_newline else 1) - 1
 
     processed_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".ingest-", dir=processed_dir))
+    # named with our pid, so a later run can tell a dead run's folder from a live one's
+    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=processed_dir))
     try:
         result = _ingest_into(work, path, shape, count_rows, progress)
         digest = hashing.result()[0]
         rows_read = count_rows()
         quarters = result.pop("quarters")
         by_reason = result.pop("rejects_by_reason")
+        rejects = result.pop("rejects")
         rows_rejected = sum(by_reason.values())
         rows_accepted = sum(quarters.values())
         if rows_accepted + rows_rejected != rows_read:
             raise RuntimeError(f"{path}: accepted {rows_accepted:,} + rejected {rows_rejected:,} "
                                f"!= read {rows_read:,}; nothing written")
-        _swap_in(work, processed_dir)
+        _swap_in(work, processed_dir, rejects)
         seconds = round(time.perf_counter() - start, 2)
         manifest = {
             "source": str(path),
@@ -600,9 +786,7 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
             "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": seconds,
         }
-        from fipro.export import write_json_atomic
-
-        write_json_atomic(_manifest_path(processed_dir), manifest)
+        write_json_atomic(datasets.manifest_path(processed_dir), manifest)
     finally:
         pool.shutdown(wait=True)
         shutil.rmtree(work, ignore_errors=True)
@@ -632,23 +816,7 @@ def _ingest_into(work: Path, path: Path, shape: _Shape, rows_read_fn, progress: 
             f"TO {_q(str(parts_dir))} (FORMAT parquet, PARTITION_BY (_part), WRITE_PARTITION_COLUMNS false)"
         )
         _log(progress, "main pass done; collecting rejects and checking keys")
-        # reader-level rejects: one row per physical line (the first error names it)
-        reader_rejects = con.execute(
-            "SELECT line, arg_min(error_type, coalesce(column_idx, 0)), arg_min(column_name, coalesce(column_idx, 0)),"
-            " any_value(csv_line) FROM rj_main GROUP BY line ORDER BY line").fetchall()
-        rejects = []
-        for line, error_type, column, csv_line in reader_rejects:
-            reason = _READER_REASON.get(error_type, f"unreadable line ({error_type.lower()})")
-            raw = (csv_line or "").strip("\r\n")
-            value = ""
-            if reason == "non-numeric amount" and column in shape.header:
-                fields = raw.split(",")
-                idx = shape.header.index(column)
-                value = fields[idx] if idx < len(fields) else ""
-            elif reason in ("short line", "long line"):
-                value = f"{raw.count(',') + 1} of {len(contract.COLUMN_NAMES)} fields"
-            rejects.append({"line": int(line), "reason": reason, "column": column or "",
-                            "value": value, "reasons": reason, "raw_line": raw})
+        rejects = _reader_verdicts(con, "rj_main", shape.header)
         reader_lines = {r["line"] for r in rejects}
         header_index = {c: i for i, c in enumerate(shape.header)}
 
@@ -683,7 +851,8 @@ def _ingest_into(work: Path, path: Path, shape: _Shape, rows_read_fn, progress: 
                     rejects.append({"line": number, "reason": "blank line", "column": "", "value": "",
                                     "reasons": "blank line", "raw_line": body.decode("utf-8", "replace")})
             candidates = [(n, b) for n, b in found if b.strip()]
-            rechecked = _recheck(con, work, shape, candidates)
+            rechecked = _recheck(con, work, shape.header, candidates)
+            _cross_check(path, rechecked, dict(candidates), shape.header)
             first_seen: dict = {}
             for row in rechecked:
                 if row["reason"]:
@@ -728,134 +897,214 @@ def _ingest_into(work: Path, path: Path, shape: _Shape, rows_read_fn, progress: 
             if idx is not None and r["reason"] not in ("short line", "long line"):
                 fields = r["raw_line"].split(",")
                 r["value"] = fields[idx] if idx < len(fields) else ""
-        _write_rejects(rejects, work)
         by_reason = {}
         for r in sorted(rejects, key=lambda r: REASONS.index(r["reason"]) if r["reason"] in REASONS else 99):
             by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
-        return {"quarters": quarters, "rejects_by_reason": by_reason}
+        return {"quarters": quarters, "rejects_by_reason": by_reason,
+                "rejects": sorted(rejects, key=lambda r: r["line"])}
     finally:
         con.close()
 
 
-def _recheck(con, work: Path, shape: _Shape, candidates: list) -> list[dict]:
-    """Re-validate specific lines (with their numbers) through the same SQL, with reasons."""
+def _reader_verdicts(con, table: str, header: list, numbered: bool = False) -> list[dict]:
+    """One verdict per line DuckDB's CSV reader refused (its first error names the reason).
+
+    ``numbered``: the file is :func:`_recheck`'s, whose lines start with the original
+    line number (a ``_LINE`` column), which then replaces the physical one.
+    """
+    rows = con.execute(
+        "SELECT line, arg_min(error_type, coalesce(column_idx, 0)), arg_min(column_name, coalesce(column_idx, 0)),"
+        f" any_value(csv_line) FROM {table} GROUP BY line ORDER BY line").fetchall()
+    verdicts = []
+    for line, error_type, column, csv_line in rows:
+        reason = _READER_REASON.get(error_type, f"unreadable line ({error_type.lower()})")
+        raw = (csv_line or "").strip("\r\n")
+        if numbered:
+            number, _, raw = raw.partition(",")
+            line = int(number)
+        column = (column or "") if reason == "non-numeric amount" else ""
+        value = f"{raw.count(',') + 1} of {len(header)} fields" if reason in ("short line", "long line") else ""
+        verdicts.append({"line": int(line), "reason": reason, "column": column, "value": value,
+                         "reasons": reason, "raw_line": raw})
+    return verdicts
+
+
+def _cell(raw_line: str, column: str, header: list) -> str:
+    """The cell of ``column`` as it stands in the line (``""`` if the line is too short)."""
+    if column not in header:
+        return ""
+    fields = raw_line.split(",")
+    idx = header.index(column)
+    return fields[idx] if idx < len(fields) else ""
+
+
+def _recheck(con, work: Path, header: list, candidates: list) -> list[dict]:
+    """The SQL path on specific lines: DuckDB's reader, then the rules' SQL ``CASE``.
+
+    Leaves the typed rows in the temporary table ``_recheck`` (the kept first line of a
+    duplicate key is copied from there) and returns one verdict per candidate line
+    (``line, reason, column, value, reasons, raw_line, BAS_YH, SEQ``).
+    """
     if not candidates:
         con.execute("CREATE OR REPLACE TEMP TABLE _recheck AS SELECT 1 AS line WHERE false")
         return []
     small = work / "recheck.csv"
     with open(small, "wb") as fh:
-        fh.write(("_LINE," + ",".join(shape.header) + "\n").encode("utf-8"))
+        fh.write(("_LINE," + ",".join(header) + "\n").encode("utf-8"))
         for number, body in candidates:
             fh.write(b"%d," % number + body + b"\n")
     raw_by_line = {n: b.decode("utf-8", "replace") for n, b in candidates}
-    checks = _checks()
-    reason_sql = "CASE " + " ".join(f"WHEN {cond} THEN {_q(r)}" for r, _, cond, _ in checks) + " END"
-    column_sql = "CASE " + " ".join(f"WHEN {cond} THEN {_q(c)}" for _, c, cond, _ in checks) + " END"
-    value_sql = "CASE " + " ".join(f"WHEN {cond} THEN {v}" for _, _, cond, v in checks) + " END"
+    reason_sql = "CASE " + " ".join(f"WHEN {r.sql} THEN {_q(r.reason)}" for r in SQL_RULES) + " END"
+    column_sql = "CASE " + " ".join(f"WHEN {r.sql} THEN {_q(r.column)}" for r in SQL_RULES) + " END"
     all_sql = "concat_ws('; ', " + ", ".join(
-        f"CASE WHEN {cond} THEN {_q(r + ' (' + c + ')')} END" for r, c, cond, _ in checks) + ")"
-    reader = _read_csv_sql(small, shape.header, "rj_recheck", extra_first="_LINE")
+        f"CASE WHEN {r.sql} THEN {_q(f'{r.reason} ({r.column})')} END" for r in SQL_RULES) + ")"
+    reader = _read_csv_sql(small, header, "rj_recheck", extra_first="_LINE")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _recheck AS SELECT _LINE AS line, {reason_sql} AS reason, "
-        f"{column_sql} AS \"column\", {value_sql} AS value, {all_sql} AS reasons, "
+        f"{column_sql} AS \"column\", {all_sql} AS reasons, "
         f"{_typed_select()} FROM (SELECT {_normalised_select(('_LINE',))} FROM {reader}) ORDER BY line")
-    cols = ["line", "reason", "column", "value", "reasons", "BAS_YH", "SEQ"]
+    cols = ["line", "reason", "column", "reasons", "BAS_YH", "SEQ"]
     rows = [dict(zip(cols, r)) for r in con.execute(
         f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM _recheck ORDER BY line").fetchall()]
     for row in rows:
         row["raw_line"] = raw_by_line[row["line"]]
-        row["value"] = row["value"] if row["value"] is not None else ""
         row["column"] = row["column"] or ""
-    return rows
+        row["reasons"] = row["reasons"] or ""
+        row["value"] = _cell(row["raw_line"], row["column"], header)
+    for verdict in _reader_verdicts(con, "rj_recheck", header, numbered=True):
+        verdict["raw_line"] = raw_by_line.get(verdict["line"], verdict["raw_line"])
+        if verdict["column"]:
+            verdict["value"] = _cell(verdict["raw_line"], verdict["column"], header)
+        rows.append({**verdict, "BAS_YH": None, "SEQ": None})
+    return sorted(rows, key=lambda r: r["line"])
 
 
-def _write_rejects(rejects: list[dict], work: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _cross_check(path: Path, rechecked: list[dict], bodies: dict, header: list) -> None:
+    """Stop when the SQL path and :func:`check_line` disagree on a line.
 
-    rejects = sorted(rejects, key=lambda r: r["line"])
+    Both come from :data:`RULES`; a disagreement is a bug in one of the two generators,
+    and a silent one would put a line in the rejects file under the wrong reason.
+    """
+    for row in rechecked:
+        verdict = check_line(bodies[row["line"]], header)
+        if (verdict["reason"], verdict["column"]) != (row["reason"], row["column"]):
+            raise RuntimeError(
+                f"{path}: line {row['line']}: the SQL rules say {row['reason']!r} ({row['column']}), the line "
+                f"check says {verdict['reason']!r} ({verdict['column']}); the rule table's two forms disagree")
+
+
+def sql_check_lines(lines, header=None) -> list[dict]:
+    """Judge lines through the SQL path ingest uses (DuckDB's reader, then the rules' SQL).
+
+    The twin of :func:`check_line`, for tests and for looking at a line by hand.
+
+    Parameters
+    ----------
+    lines : sequence of bytes or str
+        Raw data lines without line ends.
+    header : list of str, optional
+        Column names in file order; default the contract's order.
+
+    Returns
+    -------
+    list of dict
+        One ``{reason, column, value, reasons}`` per line, as :func:`check_line` gives.
+    """
+    header = list(header) if header is not None else list(contract.COLUMN_NAMES)
+    candidates = [(i + 2, ln if isinstance(ln, bytes) else ln.encode("utf-8")) for i, ln in enumerate(lines)]
+    with tempfile.TemporaryDirectory(prefix=".sql-check-") as tmp:
+        con = _connect(Path(tmp) / "duckdb-tmp", progress=False)
+        try:
+            rows = {r["line"]: r for r in _recheck(con, Path(tmp), header, candidates)}
+        finally:
+            con.close()
+    keys = ("reason", "column", "value", "reasons")
+    return [{k: rows[n][k] for k in keys} for n, _ in candidates]
+
+
+def _write_rejects(rejects: list[dict], parquet_path: Path, csv_path: Path) -> None:
+    """The rejects table (for code) and its CSV twin with the Korean reason (for people)."""
     table = pa.table({
         "line": pa.array([r["line"] for r in rejects], type=pa.int64()),
         **{c: pa.array([str(r[c]) for r in rejects], type=pa.string()) for c in REJECT_COLUMNS[1:]},
     })
-    pq.write_table(table, work / REJECTS_FILE)
-    with open(work / REJECTS_CSV, "w", encoding="utf-8", newline="") as fh:
+    pq.write_table(table, parquet_path)
+    with open(csv_path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["line", "reason", "column", "raw_value"])
+        writer.writerow(["line", "reason", "column", "raw_value", "reason_ko"])
         for r in rejects:
-            writer.writerow([r["line"], r["reason"], r["column"], r["value"]])
+            writer.writerow([r["line"], r["reason"], r["column"], r["value"], REASON_KO.get(r["reason"], "")])
 
 
-def _swap_in(work: Path, processed_dir: Path) -> None:
-    """Replace the previous tables with the new ones (the manifest follows last)."""
+def _swap_in(work: Path, processed_dir: Path, rejects: list[dict]) -> None:
+    """Replace the previous tables and rejects with the new ones (the manifest follows last).
+
+    The rejects are written to temporary files first and renamed only after the tables
+    are in place, so a failure anywhere leaves the previous rejects beside them.
+    """
     new_tables = work / TABLE_DIR
     current = processed_dir / TABLE_DIR
     retired = work / "previous-tables"
-    if current.exists():
-        current.rename(retired)
-    new_tables.rename(current)
-    for name in (REJECTS_FILE, REJECTS_CSV):
-        os.replace(work / name, processed_dir / name)
+    with atomic_path(datasets.rejects_path(processed_dir)) as rejects_tmp, \
+            atomic_path(processed_dir / REJECTS_CSV) as csv_tmp:
+        _write_rejects(rejects, rejects_tmp, csv_tmp)
+        if current.exists():
+            current.rename(retired)
+        new_tables.rename(current)
 
 
-# --- reading the tables ------------------------------------------------------------------
+# --- temporary folders of runs that died -----------------------------------------------------
 
-def available_quarters(processed_dir=None) -> list[str]:
-    """Quarters with an ingested table, sorted (``[]`` before the first ingest)."""
-    table_dir = (Path(processed_dir) if processed_dir is not None else config.PROCESSED_DIR) / TABLE_DIR
-    return sorted(p.stem for p in table_dir.glob("*.parquet")) if table_dir.is_dir() else []
+def _work_dir_owner(folder: Path) -> int | None:
+    """The pid in a work folder's name (``.ingest-<pid>-<random>``), or ``None``."""
+    match = re.fullmatch(re.escape(WORK_PREFIX) + r"(\d+)-.+", folder.name)
+    return int(match.group(1)) if match else None
 
 
-def load_quarter(quarter: str, columns=None, processed_dir=None):
-    """One quarter's accepted rows as a DataFrame in the contract's column order.
+def _owner_alive(pid: int, folder: Path) -> bool:
+    """True when ``pid`` runs and is not a newer process that merely reuses the number."""
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # another user's live process: leave its folder alone
+        return True
+    # a process started after the folder was made cannot be the one that made it
+    return started <= folder.stat().st_mtime + 1.0
 
-    Code columns are pandas Categoricals whose categories are the contract's code-table
-    keys (in table order); amounts are int64; ``BAS_YH``, ``SEQ`` and ``ATT_YM`` are
-    strings (``ATT_YM`` may be missing). Rows come sorted by ``SEQ``: the scan writes
-    them in whatever order its threads finish, and every model downstream must see the
-    same order for the same data (one ``SEQ`` per quarter, so the order is total).
 
-    Raises
-    ------
-    FileNotFoundError
-        When the quarter was not ingested (the message lists the ones that were).
-    KeyError
-        For a column outside the contract.
+def remove_dead_work_dirs(processed_dir: Path | None = None) -> list[Path]:
+    """Remove the temporary folders of ingest runs whose process is gone.
+
+    An ingest killed mid-run (``kill -9``, a power cut) leaves the previous tables intact
+    but its hidden work folder behind (hundreds of MB at full scale). Work folders are
+    named ``.ingest-<pid>-<random>``; a folder whose process no longer exists is
+    removed, one whose process runs (another ingest now) is kept. Folders without a pid
+    in their name are left alone: their owner cannot be told.
+
+    Parameters
+    ----------
+    processed_dir : Path, optional
+        Default ``config.PROCESSED_DIR``.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
     """
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    processed_dir = Path(processed_dir) if processed_dir is not None else config.PROCESSED_DIR
-    path = processed_dir / TABLE_DIR / f"{quarter}.parquet"
-    if not path.exists():
-        raise FileNotFoundError(f"no ingested table for quarter {quarter!r} in {processed_dir / TABLE_DIR}; "
-                                f"available: {available_quarters(processed_dir)}")
-    wanted = list(contract.COLUMN_NAMES) if columns is None else list(columns)
-    unknown = [c for c in wanted if c not in contract.COLUMN_BY_NAME]
-    if unknown:
-        raise KeyError(f"not contract columns: {unknown}")
-    ordered = [c for c in contract.COLUMN_NAMES if c in wanted]
-    table = pq.read_table(path, columns=list(dict.fromkeys([*ordered, "SEQ"])))
-    table = table.sort_by("SEQ").select(ordered)
-    frame = table.to_pandas()
-    for c in ordered:
-        if c in contract.CODE_TABLES:
-            frame[c] = pd.Categorical(frame[c], categories=list(contract.CODE_TABLES[c]))
-        elif c in contract.AMOUNT_COLUMNS:
-            frame[c] = frame[c].astype("int64")
-        else:
-            frame[c] = frame[c].astype("str")
-    return frame[ordered]
-
-
-def load_rejects(processed_dir=None):
-    """The rejects table (``line, reason, column, value, reasons, raw_line``), by line."""
-    import pandas as pd
-
-    path = (Path(processed_dir) if processed_dir is not None else config.PROCESSED_DIR) / REJECTS_FILE
-    if not path.exists():
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "line" else "str") for c in REJECT_COLUMNS})
-    return pd.read_parquet(path)
+    processed_dir = Path(processed_dir) if processed_dir is not None else datasets.processed_dir()
+    removed = []
+    for folder in sorted(processed_dir.glob(WORK_PREFIX + "*")) if processed_dir.is_dir() else []:
+        pid = _work_dir_owner(folder)
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            if folder.is_dir() and not _owner_alive(pid, folder):
+                shutil.rmtree(folder)
+                removed.append(folder)
+        except FileNotFoundError:  # another ingest starting now removed it first
+            continue
+    return removed
 
 
 # --- baseline and command line --------------------------------------------------------------
@@ -865,8 +1114,6 @@ def bare_scan(raw: Path, out_dir: Path) -> Path:
 
     DuckDB's defaults throughout (type sniffing, threads, memory limit, insertion order).
     """
-    import duckdb
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "bare_scan.parquet"
@@ -902,5 +1149,6 @@ def main(argv=None) -> int:
     return 0
 
 
-__all__ = ["IngestResult", "RawFileError", "available_quarters", "find_raw_file", "ingest_raw",
-           "load_quarter", "load_rejects", "main", "read_manifest"]
+__all__ = ["REASONS", "REASON_KO", "RULES", "IngestResult", "RawFileError", "Rule", "available_quarters",
+           "check_line", "find_raw_file", "ingest_raw", "load_quarter", "load_rejects", "main", "read_manifest",
+           "remove_dead_work_dirs", "sql_check_lines"]

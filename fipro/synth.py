@@ -105,7 +105,6 @@ import argparse
 import functools
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -116,9 +115,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from scipy.special import expit, log_expit
+from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
-from fipro import config, contract
+from fipro import config, contract, datasets
+from fipro.evaluation.baselines import AGE_SEX_CODES, GroupMajorityClassifier
+from fipro.evaluation.calibration import expected_calibration_error
+from fipro.export import atomic_path, write_json_atomic
 
 GENERATOR_VERSION = "1.0"
 BLOCK_CUSTOMERS = 5_000
@@ -887,31 +891,12 @@ def generate_frame(n_customers: int, seed: int = config.RANDOM_SEED) -> tuple[pd
 
 # --- files ------------------------------------------------------------------------
 
-def _sidecar_path(path: Path) -> Path:
-    return path.with_name(path.name + ".synth.json")
-
-
-def truth_path(raw_path=None) -> Path:
-    """Path of the planted truth beside a raw file: ``edu_data_F.csv`` -> ``edu_data_F.truth.parquet``."""
-    raw_path = Path(raw_path) if raw_path is not None else config.RAW_DIR / config.RAW_FILENAME
-    return raw_path.with_name(raw_path.stem + ".truth.parquet")
-
-
-def _read_sidecar(path: Path) -> dict | None:
-    try:
-        return json.loads(_sidecar_path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def is_synthetic(path) -> bool:
-    """True iff ``path`` has a generator sidecar that matches its size (a cheap check)."""
-    path = Path(path)
-    meta = _read_sidecar(path)
-    try:
-        return bool(meta) and path.is_file() and meta.get("file_size") == path.stat().st_size
-    except OSError:
-        return False
+# Where the files live is decided in fipro.datasets; these names stay for callers.
+truth_path = datasets.truth_path
+is_synthetic = datasets.is_synthetic
+load_truth = datasets.load_truth
+_sidecar_path = datasets.sidecar_path
+_read_sidecar = datasets.read_sidecar
 
 
 _CSV_OPTIONS = dict(delimiter=",", quoting_style="none", quoting_header="none", eol="\r\n")
@@ -954,57 +939,51 @@ def write_synthetic(path=None, scale: str = "sample", seed: int = config.RANDOM_
         raise ValueError("n_customers must be positive")
     path.parent.mkdir(parents=True, exist_ok=True)
     tpath = truth_path(path)
-    tmp_raw, tmp_truth = path.with_name(path.name + ".part"), tpath.with_name(tpath.name + ".part")
     _sidecar_path(path).unlink(missing_ok=True)
     show = n > 100_000 if progress is None else progress
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, unit="customer", desc=f"synth {scale}", unit_scale=True)
+    bar = tqdm(total=n, unit="customer", desc=f"synth {scale}", unit_scale=True) if show else None
     digest, rows, writer, difficulty = hashlib.sha256(), 0, None, None
     per_chunk = max(1, chunk_customers // BLOCK_CUSTOMERS) * BLOCK_CUSTOMERS
     try:
-        with open(tmp_raw, "wb") as out:
-            for i, (raw, truth) in enumerate(_generate_tables(n, seed, chunk_customers)):
-                buf = pa.BufferOutputStream()
-                pacsv.write_csv(raw, buf, pacsv.WriteOptions(include_header=i == 0, **_CSV_OPTIONS))
-                data = buf.getvalue()
-                digest.update(data)
-                out.write(data)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp_truth, truth.schema, compression="zstd")
-                writer.write_table(truth)
-                rows += raw.num_rows
-                if i == 0:
-                    # reported on the first chunk's customers: reading back 5 M rows costs more than it tells
-                    difficulty = difficulty_report(raw.to_pandas(), truth.to_pandas())
-                    difficulty["measured_on"] = "first chunk of customers"
-                if bar is not None:
-                    bar.update(min(n, (i + 1) * per_chunk) - bar.n)
-        writer.close()
-        writer = None
-        os.replace(tmp_truth, tpath)
-        os.replace(tmp_raw, path)
+        # leaving the block renames the truth first, then the raw file; the sidecar
+        # that marks the pair as complete is written last
+        with atomic_path(path) as tmp_raw, atomic_path(tpath) as tmp_truth:
+            try:
+                with open(tmp_raw, "wb") as out:
+                    for i, (raw, truth) in enumerate(_generate_tables(n, seed, chunk_customers)):
+                        buf = pa.BufferOutputStream()
+                        pacsv.write_csv(raw, buf, pacsv.WriteOptions(include_header=i == 0, **_CSV_OPTIONS))
+                        data = buf.getvalue()
+                        digest.update(data)
+                        out.write(data)
+                        if writer is None:
+                            writer = pq.ParquetWriter(tmp_truth, truth.schema, compression="zstd")
+                        writer.write_table(truth)
+                        rows += raw.num_rows
+                        if i == 0:
+                            # reported on the first chunk's customers: reading back 5 M rows costs more than it tells
+                            difficulty = difficulty_report(raw.to_pandas(), truth.to_pandas())
+                            difficulty["measured_on"] = "first chunk of customers"
+                        if bar is not None:
+                            bar.update(min(n, (i + 1) * per_chunk) - bar.n)
+            finally:
+                if writer is not None:
+                    writer.close()
     finally:
         if bar is not None:
             bar.close()
-        if writer is not None:
-            writer.close()
-        for tmp in (tmp_raw, tmp_truth):
-            tmp.unlink(missing_ok=True)
     meta = {"generator": "fipro.synth", "generator_version": GENERATOR_VERSION, "scale": scale, "seed": int(seed),
             "n_customers": n, "rows": rows, "file_size": path.stat().st_size, "sha256": digest.hexdigest(),
             "truth": tpath.name, "difficulty": difficulty}
-    _sidecar_path(path).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json_atomic(_sidecar_path(path), meta)
     return path
 
 
 def ensure_synthetic(scale: str = "sample", seed: int = config.RANDOM_SEED, raw_dir=None) -> Path | None:
     """Make sure a raw file is available, generating the synthetic one only if needed.
 
-    A real raw file (any ``*.csv`` / ``*.dat`` in ``raw_dir`` that is not synthetic per
-    ``is_synthetic``) always wins: nothing is generated and None is returned. An
+    A real raw file (found by :func:`fipro.datasets.raw_file`, the one discovery rule
+    that ingest uses too) always wins: nothing is generated and None is returned. An
     existing synthetic file with the same scale, seed and generator version is reused.
 
     Parameters
@@ -1020,12 +999,10 @@ def ensure_synthetic(scale: str = "sample", seed: int = config.RANDOM_SEED, raw_
         The synthetic raw file, or None when a real file is present.
     """
     raw_dir = Path(raw_dir) if raw_dir is not None else config.RAW_DIR
-    if raw_dir.is_dir():
-        real = sorted(p for p in raw_dir.iterdir()
-                      if p.is_file() and p.suffix.lower() in (".csv", ".dat") and not is_synthetic(p))
-        if real:
-            print(f"real raw file present, using it: {real[0]} (no synthetic data generated)")
-            return None
+    found = datasets.raw_file(raw_dir)
+    if found is not None and not is_synthetic(found):
+        print(f"real raw file present, using it: {found} (no synthetic data generated)")
+        return None
     path = raw_dir / config.RAW_FILENAME
     meta = _read_sidecar(path)
     if (meta and is_synthetic(path) and truth_path(path).is_file() and meta.get("scale") == scale
@@ -1046,16 +1023,6 @@ def describe_difficulty(difficulty: dict) -> str:
             f"age x sex rule {difficulty['age_sex_rule_accuracy']:.3f} / {difficulty['age_sex_rule_macro_f1']:.3f}, "
             f"segment ceiling {difficulty['segment_bayes_accuracy']:.3f}, "
             f"anomalies {sum(v for k, v in difficulty['anomaly_counts'].items() if k != 'none'):,} rows")
-
-
-def load_truth(quarter: str | None = None, columns=None, raw_dir=None) -> pd.DataFrame:
-    """Read the planted truth (all quarters, or one), optionally some columns only."""
-    raw_dir = Path(raw_dir) if raw_dir is not None else config.RAW_DIR
-    path = truth_path(raw_dir / config.RAW_FILENAME)
-    if not path.is_file():
-        raise FileNotFoundError(f"no planted truth at {path}: the raw file is real or not generated yet")
-    filters = [("BAS_YH", "==", quarter)] if quarter is not None else None
-    return pq.read_table(path, columns=list(columns) if columns is not None else None, filters=filters).to_pandas()
 
 
 # --- messy variant for loader tests -----------------------------------------------
@@ -1172,17 +1139,6 @@ def write_messy(path, n_customers: int = 200, seed: int = config.RANDOM_SEED, de
 
 # --- report -----------------------------------------------------------------------
 
-def _ece(prob: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(prob, edges[1:-1]), 0, bins - 1)
-    gap = 0.0
-    for b in range(bins):
-        m = which == b
-        if m.any():
-            gap += m.mean() * abs(prob[m].mean() - correct[m].mean())
-    return float(gap)
-
-
 def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame, segment_rows: int = 100_000) -> dict:
     """How hard the planted tasks are: Bayes ceiling vs the age x sex rule, and more.
 
@@ -1198,18 +1154,18 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame, segment_rows: int 
     dict
         ``bayes_accuracy`` / ``bayes_macro_f1`` (argmax of the exact posterior),
         ``age_sex_rule_accuracy`` / ``age_sex_rule_macro_f1`` (most common life stage
-        per AGE x SEX_CD), ``bayes_mean_true_posterior``, ``bayes_mean_max_posterior``,
-        ``bayes_ece``, ``segment_bayes_accuracy``, ``segment_rows``, ``anomaly_counts``,
+        per AGE x SEX_CD, :class:`~fipro.evaluation.baselines.GroupMajorityClassifier`),
+        ``bayes_mean_true_posterior``, ``bayes_mean_max_posterior``, ``bayes_ece``
+        (:func:`~fipro.evaluation.calibration.expected_calibration_error` of the posterior,
+        10 bins), ``segment_bayes_accuracy``, ``segment_rows``, ``anomaly_counts``,
         ``adverse_rate``, ``rows``, ``customers``.
     """
-    from sklearn.metrics import f1_score
-
     post = truth[[f"posterior_{c}" for c in STAGES]].to_numpy()
     y = pd.Index(STAGES).get_indexer(raw["LIFE_STAGE"].astype(str))
     pred = post.argmax(1)
-    key = raw["AGE"].astype(str) + "|" + raw["SEX_CD"].astype(str)
-    modal = raw["LIFE_STAGE"].astype(str).groupby(key).agg(lambda s: s.value_counts().index[0])
-    rule = pd.Index(STAGES).get_indexer(key.map(modal))
+    # the project's one age x sex rule, so this number and the model notebooks' baseline agree
+    groups = raw[list(AGE_SEX_CODES)].astype(str)
+    rule = GroupMajorityClassifier().fit(groups, y).predict(groups)
     labels = np.unique(y)
     head = raw.iloc[:segment_rows]
     _, seg_post = life_stage_posterior(head, segments=True)
@@ -1223,7 +1179,7 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame, segment_rows: int 
         "age_sex_rule_macro_f1": float(f1_score(y, rule, labels=labels, average="macro", zero_division=0)),
         "bayes_mean_true_posterior": float(post[np.arange(len(y)), y].mean()),
         "bayes_mean_max_posterior": float(post.max(1).mean()),
-        "bayes_ece": _ece(post.max(1), pred == y),
+        "bayes_ece": expected_calibration_error(y, post),
         "segment_bayes_accuracy": float((seg_post.to_numpy().argmax(1) == seg_true)[clean].mean()),
         "segment_sizes": {int(k): int(v) for k, v in truth["segment"].value_counts().sort_index().items()},
         "anomaly_counts": {str(k): int(v) for k, v in truth["anomaly_type"].value_counts().items()},

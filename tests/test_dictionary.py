@@ -72,3 +72,9 @@ def test_owner_spec_differences_are_named_in_plain_words(tmp_path):
 
 def test_no_owner_spec_means_no_comparison(tmp_path):
     assert dictionary.check_owner_spec(tmp_path) == []
+
+
+def test_dictionary_leaves_only_its_two_files(tmp_path):
+    dictionary.write_dictionary(tmp_path)
+    dictionary.write_dictionary(tmp_path)  # a rerun replaces them in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data_dictionary.csv", "data_dictionary.xlsx"]

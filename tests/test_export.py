@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 
 import numpy as np
+import pytest
 
 from fipro import export
 from fipro.privacy import pseudonym
@@ -28,3 +31,46 @@ def test_pseudonym_is_stable_and_hides_the_id():
     label = pseudonym("100023")
     assert label == pseudonym("100023") != pseudonym("100024")
     assert "100023" not in label and label.startswith("고객-")
+
+
+def test_overlapping_writers_get_their_own_temporary_names(tmp_path):
+    target = tmp_path / "shared.json"
+    with export.atomic_path(target) as first, export.atomic_path(target) as second:
+        assert first != second and first.parent == second.parent == tmp_path
+        for tmp in (first, second):
+            assert tmp.name.startswith(f".shared.json.{os.getpid()}.") and tmp.name.endswith(".tmp")
+        first.write_text("first")
+        second.write_text("second")
+        assert not target.exists()  # nothing is visible before the block ends
+    assert target.read_text() == "first"  # the outer block ended last
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "a.json"
+    export.write_json_atomic(target, {"version": 1})
+    with pytest.raises(RuntimeError, match="half way"):
+        with export.atomic_path(target) as tmp:
+            tmp.write_text('{"version": ')
+            raise RuntimeError("half way")
+    assert json.loads(target.read_text(encoding="utf-8")) == {"version": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_a_payload_that_is_not_json_keeps_the_old_file(tmp_path):
+    target = tmp_path / "a.json"
+    export.write_json_atomic(target, {"version": 1})
+    with pytest.raises(TypeError):
+        export.write_json_atomic(target, {"version": object()})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"version": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_atomic_files_get_the_mode_a_plain_open_would_give(tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    with export.atomic_path(tmp_path / "sub" / "x.txt") as tmp:
+        tmp.write_text("x")
+    (tmp_path / "plain.txt").write_text("x")
+    assert stat.S_IMODE((tmp_path / "sub" / "x.txt").stat().st_mode) == \
+        stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o666 & ~umask

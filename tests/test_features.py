@@ -5,31 +5,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import raw_frame, raw_row
 
-from fipro import config, contract, features, runner
-
-
-def customer(seq="1", quarter="2023q1", **values) -> dict:
-    """One raw row: every amount 0 unless given, plain codes."""
-    row = {c: 0 for c in contract.AMOUNT_COLUMNS}
-    row.update(BAS_YH=quarter, SEQ=seq, AGE="30", SEX_CD="2", MBR_RK="24", ATT_YM="202001",
-               HOUS_SIDO_NM="서울", DIGT_CHNL_REG_YN="Y", DIGT_CHNL_USE_YN="N", LIFE_STAGE="NEW_WED")
-    row.update(values)
-    return row
-
-
-def frame(*rows: dict, categorical: bool = False) -> pd.DataFrame:
-    df = pd.DataFrame(list(rows))[list(contract.COLUMN_NAMES)]
-    for c in contract.AMOUNT_COLUMNS:
-        df[c] = df[c].astype("int64")
-    if categorical:  # as ingest.load_quarter gives them
-        for c, table in contract.CODE_TABLES.items():
-            df[c] = pd.Categorical(df[c], categories=list(table))
-    return df
+from fipro import config, contract, datasets, export, features, runner
 
 
 SPENDER = dict(TOT_USE_AM=200, CRDSL_USE_AM=150, CNF_USE_AM=50,
@@ -38,7 +23,7 @@ SPENDER = dict(TOT_USE_AM=200, CRDSL_USE_AM=150, CNF_USE_AM=50,
 
 @pytest.fixture
 def one():
-    return features.build_features(frame(customer(**SPENDER))).iloc[0]
+    return features.build_features(raw_frame([raw_row(**SPENDER)])).iloc[0]
 
 
 def test_log_amounts_are_log1p_of_the_raw_amount(one):
@@ -86,8 +71,8 @@ def test_tenure_digital_and_demographic_encodings(one):
 
 
 def test_unknown_codes_are_missing_not_zero():
-    f = features.build_features(frame(customer(AGE="기타", SEX_CD=None, MBR_RK="99", ATT_YM="2020",
-                                               HOUS_SIDO_NM=None, DIGT_CHNL_USE_YN=None))).iloc[0]
+    f = features.build_features(raw_frame([raw_row(AGE="기타", SEX_CD=None, MBR_RK="99", ATT_YM="2020",
+                                                        HOUS_SIDO_NM=None, DIGT_CHNL_USE_YN=None)])).iloc[0]
     assert np.isnan(f["age_band"]) and f["age_unknown"] == 1
     assert np.isnan(f["sex_female"]) and np.isnan(f["grade_ordinal"])
     assert np.isnan(f["tenure_months"]) and np.isnan(f["digital_active"])
@@ -95,7 +80,7 @@ def test_unknown_codes_are_missing_not_zero():
 
 
 def test_zero_total_gives_zero_shares_and_a_flag_never_inf_or_nan():
-    f = features.build_features(frame(customer(TOT_USE_AM=0))).iloc[0]
+    f = features.build_features(raw_frame([raw_row(TOT_USE_AM=0)])).iloc[0]
     shares = [n for n in features.feature_names() if n.startswith("share_")] + ["credit_share", "check_share",
                                                                                  "essential_share", "entropy_detail"]
     assert all(f[n] == 0.0 for n in shares)
@@ -103,13 +88,13 @@ def test_zero_total_gives_zero_shares_and_a_flag_never_inf_or_nan():
 
 
 def test_negative_amounts_count_as_zero():
-    f = features.build_features(frame(customer(TOT_USE_AM=100, FSBZ_AM=-20))).iloc[0]
+    f = features.build_features(raw_frame([raw_row(TOT_USE_AM=100, FSBZ_AM=-20)])).iloc[0]
     assert f["share_FSBZ_AM"] == 0.0 and f["log_FSBZ_AM"] == 0.0
 
 
 def test_change_uses_the_customers_previous_quarter():
-    cur = frame(customer("1", TOT_USE_AM=300, FSBZ_AM=100), customer("2", TOT_USE_AM=50))
-    prev = frame(customer("1", "2022q4", TOT_USE_AM=100, FSBZ_AM=0))
+    cur = raw_frame([raw_row("1", TOT_USE_AM=300, FSBZ_AM=100), raw_row("2", TOT_USE_AM=50)])
+    prev = raw_frame([raw_row("1", "2022q4", TOT_USE_AM=100, FSBZ_AM=0)])
     f = features.build_features(cur, prev)
     assert f.loc[0, "qoq_log_TOT_USE_AM"] == pytest.approx(math.log1p(300) - math.log1p(100))
     assert f.loc[0, "qoq_log_FSBZ_AM"] == pytest.approx(math.log1p(100))  # from 0: defined, not inf
@@ -118,8 +103,8 @@ def test_change_uses_the_customers_previous_quarter():
 
 
 def test_feature_missing_for_new_customer():
-    cur = frame(customer("1", TOT_USE_AM=300), customer("2", TOT_USE_AM=50))
-    prev = frame(customer("1", "2022q4", TOT_USE_AM=100))
+    cur = raw_frame([raw_row("1", TOT_USE_AM=300), raw_row("2", TOT_USE_AM=50)])
+    prev = raw_frame([raw_row("1", "2022q4", TOT_USE_AM=100)])
     f = features.build_features(cur, prev)
     change = features.feature_names(family="change")
     assert f.loc[1, "no_prev_quarter"] == 1
@@ -127,25 +112,25 @@ def test_feature_missing_for_new_customer():
 
 
 def test_first_quarter_has_every_change_missing_and_flagged():
-    f = features.build_features(frame(customer("1", TOT_USE_AM=10), customer("2")))
+    f = features.build_features(raw_frame([raw_row("1", TOT_USE_AM=10), raw_row("2")]))
     assert f["no_prev_quarter"].eq(1).all()
     assert f.filter(like="qoq_").isna().all().all()
 
 
 def test_previous_must_be_the_quarter_just_before():
     with pytest.raises(ValueError, match="expected 2022q4"):
-        features.build_features(frame(customer()), frame(customer(quarter="2022q3")))
+        features.build_features(raw_frame([raw_row()]), raw_frame([raw_row(quarter="2022q3")]))
 
 
 def test_repeated_customer_or_mixed_quarters_are_refused():
     with pytest.raises(ValueError, match="repeats a SEQ"):
-        features.build_features(frame(customer("1"), customer("1")))
+        features.build_features(raw_frame([raw_row("1"), raw_row("1")]))
     with pytest.raises(ValueError, match="several quarters"):
-        features.build_features(frame(customer("1"), customer("2", quarter="2023q2")))
+        features.build_features(raw_frame([raw_row("1"), raw_row("2", quarter="2023q2")]))
 
 
 def test_output_keys_order_and_columns_follow_the_contract():
-    cur = frame(customer("b"), customer("a"), customer("c"))
+    cur = raw_frame([raw_row("b"), raw_row("a"), raw_row("c")])
     f = features.build_features(cur)
     assert list(f.columns) == ["BAS_YH", "SEQ", *features.feature_names()]
     assert f["SEQ"].tolist() == ["b", "a", "c"]
@@ -154,8 +139,8 @@ def test_output_keys_order_and_columns_follow_the_contract():
 
 
 def test_input_frames_are_not_modified():
-    cur = frame(customer("1", **SPENDER), customer("2"), categorical=True)
-    prev = frame(customer("1", "2022q4", TOT_USE_AM=5), categorical=True)
+    cur = raw_frame([raw_row("1", **SPENDER), raw_row("2")], categorical=True)
+    prev = raw_frame([raw_row("1", "2022q4", TOT_USE_AM=5)], categorical=True)
     before_cur, before_prev = cur.copy(deep=True), prev.copy(deep=True)
     features.build_features(cur, prev)
     features.customer_features("1", cur, prev)
@@ -164,9 +149,9 @@ def test_input_frames_are_not_modified():
 
 
 def test_categorical_and_string_codes_give_the_same_features():
-    rows = [customer("1", **SPENDER), customer("2", AGE="기타", HOUS_SIDO_NM="부산")]
-    pd.testing.assert_frame_equal(features.build_features(frame(*rows)),
-                                  features.build_features(frame(*rows, categorical=True)))
+    rows = [raw_row("1", **SPENDER), raw_row("2", AGE="기타", HOUS_SIDO_NM="부산")]
+    pd.testing.assert_frame_equal(features.build_features(raw_frame(rows)),
+                                  features.build_features(raw_frame(rows, categorical=True)))
 
 
 def test_serving_path_equals_the_batch_row():
@@ -175,10 +160,10 @@ def test_serving_path_equals_the_batch_row():
     for i in range(40):
         amounts = {c: int(rng.integers(0, 50)) for c in contract.UPPER_COLUMNS + contract.DETAIL_COLUMNS}
         amounts["TOT_USE_AM"] = int(rng.integers(0, 400)) if i % 9 else 0
-        rows.append(customer(str(1000 + i), AGE=str(20 + 5 * (i % 14)), HOUS_SIDO_NM=list(contract.SIDO_CODES)[i % 17],
-                             **amounts))
-    cur = frame(*rows, categorical=True)
-    prev = frame(*[dict(r, BAS_YH="2022q4") for r in rows[::2]], categorical=True)
+        rows.append(raw_row(str(1000 + i), AGE=str(20 + 5 * (i % 14)), HOUS_SIDO_NM=list(contract.SIDO_CODES)[i % 17],
+                            **amounts))
+    cur = raw_frame(rows, categorical=True)
+    prev = raw_frame([dict(r, BAS_YH="2022q4") for r in rows[::2]], categorical=True)
     batch = features.build_features(cur, prev)
     for i in range(len(rows)):  # every row: zero totals, new and returning customers
         seq = str(1000 + i)
@@ -188,14 +173,14 @@ def test_serving_path_equals_the_batch_row():
 
 def test_serving_an_unknown_customer_raises():
     with pytest.raises(KeyError):
-        features.customer_features("nobody", frame(customer("1")))
+        features.customer_features("nobody", raw_frame([raw_row("1")]))
 
 
 def test_model_features_are_numeric_and_exclude_the_label():
     names = features.model_feature_names()
     assert "LIFE_STAGE" not in names
     assert not any("life" in n.lower() for n in names)
-    f = features.build_features(frame(customer(**SPENDER)))
+    f = features.build_features(raw_frame([raw_row(**SPENDER)]))
     assert all(pd.api.types.is_numeric_dtype(f[n]) for n in names)
     assert set(features.feature_names("label")) == {"LIFE_STAGE"}
     with pytest.raises(ValueError):
@@ -229,11 +214,9 @@ def test_previous_quarter_and_quarter_spelling():
 
 
 def test_features_on_the_sample_stay_in_their_ranges(sample_quarters):
-    from fipro import ingest
-
     quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
-    f = features.build_features(ingest.load_quarter(quarter),
-                                ingest.load_quarter(features.previous_quarter(quarter))
+    f = features.build_features(datasets.load_quarter(quarter),
+                                datasets.load_quarter(features.previous_quarter(quarter))
                                 if features.previous_quarter(quarter) in sample_quarters else None)
     for spec in features.FEATURE_SPECS:
         values = f[spec.name]
@@ -250,8 +233,6 @@ def test_features_on_the_sample_stay_in_their_ranges(sample_quarters):
 
 
 def test_load_features_builds_once_then_reads(sample_quarters, tmp_path):
-    from fipro import ingest
-
     quarter = sample_quarters[0]
     built = features.load_features(quarter, rebuild=True)
     path = features.features_path(quarter)
@@ -260,7 +241,8 @@ def test_load_features_builds_once_then_reads(sample_quarters, tmp_path):
     again = features.load_features(quarter)
     assert path.stat().st_mtime_ns == mtime
     pd.testing.assert_frame_equal(built, again)
-    assert len(built) == len(ingest.load_quarter(quarter, columns=["SEQ"]))
+    assert len(built) == len(datasets.load_quarter(quarter, columns=["SEQ"]))
+    assert path == datasets.features_path(quarter)
     assert not list(path.parent.glob(".*.tmp"))
 
 
@@ -286,16 +268,87 @@ def test_command_line_builds_and_prints_timing(sample_quarters, capsys):
 
 
 def test_notebook_02_builds_and_records_the_features(sample_quarters):
-    from fipro import export, ingest
 
     quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
+    started_ns = time.time_ns() - 2 * 10**9  # file systems store mtimes coarser than the clock
     runner.run_notebook("02_feature_engineering", quarter)
     m = export.load_metrics(quarter, "features")
-    assert m["rows"] == len(ingest.load_quarter(quarter, columns=["SEQ"]))
+    assert m["rows"] == len(datasets.load_quarter(quarter, columns=["SEQ"]))
     assert m["n_features"] == len(features.FEATURE_SPECS)
     assert m["n_model_features"] == len(features.model_feature_names())
     assert 0.0 <= m["no_prev_quarter_share"] < 0.5  # the sample's customers mostly stay
     assert m["change_missing_share"] == pytest.approx(m["no_prev_quarter_share"], abs=1e-9)
     assert m["non_finite_model_values"] == 0
-    assert 0 < m["build_seconds"] < 60
-    assert features.features_path(quarter).exists()
+    # the notebook rebuilt the cache (rather than reading an old one) and recorded what it built
+    cache = features.features_path(quarter)
+    assert cache.stat().st_mtime_ns >= started_ns
+    assert features.is_fresh(quarter)
+    assert pd.read_parquet(cache, columns=["SEQ"]).shape[0] == m["rows"]
+    assert set(m) == set(features.feature_metrics(pd.read_parquet(cache)))
+
+
+# --- the cache: freshness and the report ----------------------------------------------------------
+
+@pytest.fixture
+def processed(tmp_path):
+    """A private processed folder with two hand-made quarters (codes stored as text, as ingest does)."""
+    rows = {"2022q4": [raw_row("1", "2022q4", TOT_USE_AM=100)],
+            "2023q1": [raw_row("1", "2023q1", **SPENDER), raw_row("2", "2023q1", TOT_USE_AM=0)]}
+    for quarter, quarter_rows in rows.items():
+        path = datasets.quarter_table_path(quarter, tmp_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        raw_frame(quarter_rows).to_parquet(path, index=False)
+    return tmp_path
+
+
+def _age(path, seconds: float = 10.0) -> None:
+    """Make ``path`` look older than everything around it."""
+    stamp = path.stat().st_mtime - seconds
+    os.utime(path, (stamp, stamp))
+
+
+def test_cache_is_stale_when_the_data_contract_changes(processed, tmp_path_factory, monkeypatch):
+    assert Path(contract.__file__).resolve() in features.CODE_INPUTS
+    features.load_features("2023q1", processed)
+    assert features.is_fresh("2023q1", processed)
+    contract_copy = tmp_path_factory.mktemp("code") / "contract.py"
+    contract_copy.write_text("# edited")
+    monkeypatch.setattr(features, "CODE_INPUTS", (*features.CODE_INPUTS, contract_copy))
+    cache = datasets.features_path("2023q1", processed)
+    future = cache.stat().st_mtime + 5
+    os.utime(contract_copy, (future, future))  # the contract edited after the cache was written
+    assert not features.is_fresh("2023q1", processed)
+    report = features.build_report("2023q1", processed, rebuild=False)
+    assert report.rebuilt
+
+
+def test_cache_is_stale_when_its_data_is_newer(processed):
+    features.load_features("2023q1", processed)
+    _age(datasets.features_path("2023q1", processed))
+    assert not features.is_fresh("2023q1", processed)
+    assert features.build_report("2023q1", processed, rebuild=False).rebuilt
+
+
+def test_a_corrupt_or_missing_cache_is_rebuilt_not_an_error(processed):
+    cache = datasets.features_path("2023q1", processed)
+    assert not features.is_fresh("2023q1", processed)  # missing
+    expected = features.load_features("2023q1", processed)
+    cache.write_bytes(b"PAR1 half a file")  # newer than its inputs, but not Parquet
+    assert not features.is_fresh("2023q1", processed)
+    pd.testing.assert_frame_equal(features.load_features("2023q1", processed), expected)
+    assert list(pd.read_parquet(cache).columns) == ["BAS_YH", "SEQ", *features.feature_names("all")]
+
+
+def test_build_report_builds_measures_and_reads_a_fresh_cache(processed):
+    built = features.build_report("2023Q1", processed)
+    assert built.quarter == "2023q1" and built.rebuilt
+    assert built.features["SEQ"].tolist() == ["1", "2"]
+    assert built.features.loc[0, "no_prev_quarter"] == 0 and built.features.loc[1, "no_prev_quarter"] == 1
+    assert set(built.seconds) == {"read", "build", "write", "total"}
+    assert built.seconds["total"] >= built.seconds["read"] + built.seconds["build"]
+    assert built.metrics == features.feature_metrics(built.features, built.seconds["total"])
+    assert built.summary_ko == features.summary_ko(built.features, built.seconds["total"])
+    read = features.build_report("2023q1", processed, rebuild=False)
+    assert not read.rebuilt and read.seconds["build"] == 0.0
+    pd.testing.assert_frame_equal(read.features, built.features)
+    assert built.metrics["rows"] == 2 and built.metrics["zero_total_share"] == 0.5

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import raw_row
 
-from fipro import contract, ingest, synth
+from fipro import config, contract, ingest, synth
 
 SEED = 7
 # write_messy's defect names -> the rejection reason ingest must give (None: normalised, accepted)
@@ -134,8 +139,9 @@ def test_rejects_csv_lists_line_reason_column_and_raw_value(tmp_path):
                       defects={"non_numeric_amount": 1})
     _ingest(tmp_path / "raw.csv", tmp_path / "proc")
     table = pd.read_csv(tmp_path / "proc" / "rejects.csv", dtype=str, keep_default_na=False)
-    assert list(table.columns) == ["line", "reason", "column", "raw_value"]
+    assert list(table.columns) == ["line", "reason", "column", "raw_value", "reason_ko"]
     assert table["reason"].tolist() == ["non-numeric amount"]
+    assert table["reason_ko"].tolist() == [ingest.REASON_KO["non-numeric amount"]]
     assert table["raw_value"].iloc[0] in ("N/A", "12a", "abc")
 
 
@@ -307,10 +313,20 @@ def test_cli_reports_whole_file_errors_with_exit_code(tmp_path, capsys):
 
 
 def test_sample_is_ingested_into_eight_quarters(sample_quarters):
-    assert sample_quarters == list(ingest.config.QUARTERS)
+    assert sample_quarters == list(config.QUARTERS)
     manifest = ingest.read_manifest()
+    raw = Path(manifest["source"])
+    data = raw.read_bytes()
+    assert raw == ingest.find_raw_file() and manifest["source_name"] == raw.name and manifest["synthetic"] is True
+    assert manifest["size"] == len(data) and manifest["mtime_ns"] == raw.stat().st_mtime_ns
+    assert manifest["hash"] == {"algorithm": "sha256", "hexdigest": hashlib.sha256(data).hexdigest()}
+    assert (manifest["encoding"], manifest["bom"], manifest["line_end"]) == ("utf-8", False, "CRLF")
+    assert manifest["rows_read"] == data.count(b"\n") - 1  # the generator ends the file with a line end
     assert manifest["rows_accepted"] + manifest["rows_rejected"] == manifest["rows_read"]
-    assert json.dumps(manifest)  # plain JSON
+    assert sum(manifest["rejects_by_reason"].values()) == manifest["rows_rejected"]
+    assert list(manifest["quarters"]) == sample_quarters
+    for quarter, rows in manifest["quarters"].items():
+        assert rows == len(ingest.load_quarter(quarter, columns=["SEQ"]))
 
 
 def test_load_quarter_returns_rows_in_seq_order_whatever_the_file_order(tmp_path):
@@ -333,3 +349,125 @@ def test_load_quarter_returns_rows_in_seq_order_whatever_the_file_order(tmp_path
     expected = rows.sort_values("SEQ")["TOT_USE_AM"].to_numpy()
     assert (only_amounts["TOT_USE_AM"].to_numpy() == expected).all()
     assert isinstance(loaded["AGE"].dtype, pd.CategoricalDtype)
+
+
+# --- the rule table: one declaration, two forms ------------------------------------------------
+
+_BAD_CODE = {"AGE": "15", "SEX_CD": "3", "MBR_RK": "26", "HOUS_SIDO_NM": "평양", "DIGT_CHNL_REG_YN": "X",
+             "DIGT_CHNL_USE_YN": "X", "LIFE_STAGE": "STUDENT"}
+
+
+def _line(row: dict) -> str:
+    return ",".join(str(row[c]) for c in contract.COLUMN_NAMES)
+
+
+def _violation(rule: ingest.Rule, seq: int) -> bytes:
+    """A hand-made line that breaks ``rule`` and nothing before it."""
+    row = raw_row(str(seq))
+    if rule.kind == "fields":
+        line = _line(row)
+        return (line.rsplit(",", 1)[0] if rule.arg < 0 else line + ",7").encode()
+    if rule.kind == "encoding":
+        return _line({**row, "HOUS_SIDO_NM": "@"}).encode().replace(b"@", b"\xff\xfe")
+    cell = {"number": "12a", "pattern": "2023-1", "blank": " ", "optional_pattern": "202213", "missing": "",
+            "negative": "-1", "fraction": "1.5", "above": "5"}.get(rule.kind)
+    if rule.kind == "code":
+        cell = _BAD_CODE[rule.column]
+    return _line({**row, rule.column: cell}).encode()
+
+
+def _expected(rule: ingest.Rule) -> tuple[str, str]:
+    return rule.reason, (rule.column if not rule.by_reader or rule.kind == "number" else "")
+
+
+def test_every_rule_gives_the_same_reason_through_sql_and_the_line_check():
+    lines = [_violation(rule, i) for i, rule in enumerate(ingest.RULES)]
+    through_sql = ingest.sql_check_lines(lines)
+    for rule, line, sql in zip(ingest.RULES, lines, through_sql):
+        by_line = ingest.check_line(line)
+        assert (sql["reason"], sql["column"]) == _expected(rule), (rule, line)
+        assert by_line == sql, (rule, line)
+
+
+def test_a_clean_line_passes_both_forms_and_normalised_cells_are_accepted():
+    lines = [_line(raw_row("1")), _line(raw_row("2", BAS_YH="2023Q1", AGE=" 30 ", LIFE_STAGE="new_wed",
+                                                 ATT_YM="", TOT_USE_AM="12.0"))]
+    empty = {"reason": None, "column": "", "value": "", "reasons": ""}
+    assert [ingest.check_line(line) for line in lines] == [empty, empty]
+    assert ingest.sql_check_lines(lines) == [empty, empty]
+
+
+def test_line_check_lists_every_broken_rule_in_table_order():
+    verdict = ingest.check_line(_line(raw_row("1", AGE="15", SEQ="", TOT_USE_AM=-3)))
+    assert verdict["reason"] == "blank key" and verdict["value"] == ""
+    assert verdict["reasons"] == ("blank key (SEQ); unknown code (AGE); negative amount (TOT_USE_AM); "
+                                  "part above total (CRDSL_USE_AM); part above total (CNF_USE_AM)")
+    assert ingest.sql_check_lines([_line(raw_row("1", AGE="15", SEQ="", TOT_USE_AM=-3))])[0] == verdict
+
+
+def test_ingest_rejects_each_rule_violation_with_its_reason(tmp_path):
+    # the encoding rule is left out: a file with invalid UTF-8 is read as CP949 or refused whole
+    rules = [r for r in ingest.RULES if r.kind != "encoding"]
+    header = ",".join(contract.COLUMN_NAMES).encode()
+    good = _line(raw_row("good")).encode()
+    body = [good] + [_violation(rule, i) for i, rule in enumerate(rules)]
+    raw = tmp_path / "edu_data_F.csv"
+    raw.write_bytes(b"\n".join([header, *body]) + b"\n")
+    result = _ingest(raw, tmp_path / "proc")
+    assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (len(body), 1, len(rules))
+    rejects = ingest.load_rejects(tmp_path / "proc").set_index("line")
+    for i, rule in enumerate(rules):
+        assert (rejects.loc[i + 3, "reason"], rejects.loc[i + 3, "column"]) == _expected(rule), rule
+    assert set(result.rejects_by_reason) == {r.reason for r in rules}
+    assert list(result.rejects_by_reason) == [r for r in ingest.REASONS if r in result.rejects_by_reason]
+
+
+def test_every_reason_has_korean_text():
+    assert set(ingest.REASON_KO) == set(ingest.REASONS)
+    assert all(ingest.REASON_KO[r] for r in ingest.REASONS)
+
+
+# --- temporary folders of dead runs -------------------------------------------------------------
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    return child.pid
+
+
+def test_next_ingest_removes_a_killed_runs_folder_and_keeps_a_live_ones(tmp_path, good_raw):
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    dead = proc / f".ingest-{_dead_pid()}-abc123"
+    (dead / "parts").mkdir(parents=True)
+    (dead / "parts" / "half.parquet").write_bytes(b"x" * 100)
+    live_process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.05)  # the folder is made after its process started, as ingest does
+        live = proc / f".ingest-{live_process.pid}-def456"
+        live.mkdir()
+        unknown = proc / ".ingest-old_name"  # no pid: its owner cannot be told, so it stays
+        unknown.mkdir()
+        result = _ingest(good_raw, proc)
+        assert not dead.exists()
+        assert live.is_dir() and unknown.is_dir()
+        assert not result.skipped and result.rows_accepted > 0
+    finally:
+        live_process.kill()
+        live_process.wait()
+    assert ingest.remove_dead_work_dirs(proc) == [live]
+
+
+def test_work_folder_is_named_with_the_pid(tmp_path, good_raw, monkeypatch):
+    seen = []
+    real_ingest_into = ingest._ingest_into
+
+    def spy(work, *args, **kwargs):
+        seen.append(work.name)
+        return real_ingest_into(work, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_ingest_into", spy)
+    _ingest(good_raw, tmp_path / "proc")
+    assert len(seen) == 1 and seen[0].startswith(f".ingest-{os.getpid()}-")
+    assert not [p for p in (tmp_path / "proc").iterdir() if p.name.startswith(".ingest-")]

@@ -1,6 +1,7 @@
 """fipro.evaluation.registry and cards: artifacts written with the required fields."""
 
 import json
+import pickle
 
 import pandas as pd
 import pytest
@@ -66,3 +67,16 @@ def test_model_card_has_every_section(tmp_path, fitted):
     path = cards.write_model_card(tmp_path, md)
     assert path.name == cards.CARD_FILE and path.read_text(encoding="utf-8") == md
     assert cards.missing_sections("# empty") == [h for _, h in cards.SECTIONS]
+
+
+def test_a_model_that_cannot_be_saved_leaves_the_previous_one_and_no_temporary_file(tmp_path, fitted):
+    model, X = fitted
+    registry.register_model(model, tmp_path, name="toy", data_hash="0", metrics={})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    unpicklable = LogisticRegression()
+    unpicklable.fit(X, [0, 0, 1, 1])
+    unpicklable.callback_ = lambda: None  # pickle cannot save a lambda
+    with pytest.raises(pickle.PicklingError):
+        registry.register_model(unpicklable, tmp_path, name="toy", data_hash="1", metrics={})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert (registry.load_model(tmp_path).predict(X) == model.predict(X)).all()

@@ -503,3 +503,37 @@ def test_sidecar_reports_the_planted_difficulty(tmp_path, capsys):
     assert 0 < difficulty["age_sex_rule_accuracy"] < difficulty["bayes_accuracy"] <= 1
     line = synth.describe_difficulty(difficulty)
     assert f"{difficulty['bayes_accuracy']:.3f}" in line and "age x sex rule" in line
+
+
+def test_files_appear_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = synth.write_synthetic(tmp_path / "edu_data_F.csv", n_customers=50, seed=3)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ["edu_data_F.csv", "edu_data_F.csv.synth.json", "edu_data_F.truth.parquet"]
+    real_tables = synth._generate_tables
+
+    def dies_after_one_chunk(*args, **kwargs):
+        yield next(real_tables(*args, **kwargs))
+        raise MemoryError("killed half way")
+
+    monkeypatch.setattr(synth, "_generate_tables", dies_after_one_chunk)
+    with pytest.raises(MemoryError):
+        synth.write_synthetic(path, n_customers=50, seed=4)
+    after = sorted(p.name for p in tmp_path.iterdir())
+    # the pair stays as it was (no temporary file left); only the sidecar is gone, so the
+    # next ensure_synthetic regenerates rather than trusting a file it did not finish
+    assert after == ["edu_data_F.csv", "edu_data_F.truth.parquet"]
+    assert path.read_bytes() == before["edu_data_F.csv"]
+    assert not synth.is_synthetic(path)
+
+
+def test_difficulty_uses_the_projects_age_sex_rule_and_ece(raw, truth, report):
+    from fipro.evaluation.baselines import GroupMajorityClassifier
+    from fipro.evaluation.calibration import expected_calibration_error
+
+    y = raw["LIFE_STAGE"].astype(str).to_numpy()
+    groups = raw[["AGE", "SEX_CD"]].astype(str)
+    rule = GroupMajorityClassifier().fit(groups, y).predict(groups)
+    assert report["age_sex_rule_accuracy"] == pytest.approx((rule == y).mean())
+    index = pd.Index(synth.STAGES).get_indexer(y)
+    posterior = truth[[f"posterior_{s}" for s in synth.STAGES]].to_numpy()
+    assert report["bayes_ece"] == pytest.approx(expected_calibration_error(index, posterior))

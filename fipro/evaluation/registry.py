@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -28,6 +26,7 @@ from typing import Any, Mapping, Optional
 import joblib
 import numpy as np
 import pandas as pd
+import sklearn
 
 from fipro import __version__ as FIPRO_VERSION
 from fipro import export
@@ -84,18 +83,6 @@ def model_version(name: str, data_hash_: str, parameters: Mapping[str, Any]) -> 
     return f"{FIPRO_VERSION}+{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-def _dump_atomic(model, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        joblib.dump(model, tmp, compress=3)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def register_model(model, directory: Path, *, name: str, data_hash: str, metrics: Mapping[str, Any],
                    parameters: Optional[Mapping[str, Any]] = None, data_range: Optional[Mapping[str, Any]] = None,
                    extra: Optional[Mapping[str, Any]] = None) -> dict:
@@ -129,9 +116,8 @@ def register_model(model, directory: Path, *, name: str, data_hash: str, metrics
         parameters = model.get_params(deep=False) if hasattr(model, "get_params") else {}
     params = _jsonable_params(parameters)
     model_path = directory / MODEL_FILE
-    _dump_atomic(model, model_path)
-    import sklearn
-
+    with export.atomic_path(model_path) as tmp:
+        joblib.dump(model, tmp, compress=3)
     entry = {
         "name": name,
         "version": model_version(name, data_hash, params),
