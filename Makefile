@@ -6,8 +6,10 @@ SHELL := /bin/bash
 SCALE ?= sample
 ## Seed of every random step
 SEED ?= 20231
-## Quarters run in parallel by the notebook runner
-JOBS ?= 2
+## Notebooks run in parallel (default: decided from the rows per quarter and MEMORY_GB by `fipro jobs`)
+# JOBS is left unset here: `make notebooks` asks the runner unless JOBS=n is given.
+## Memory (GB) the parallel notebook runs may use together
+MEMORY_GB ?= 8
 ## Scale and steps of `make benchmark`
 BENCH_SCALE ?= full
 BENCH_STEPS ?= synth,ingest,features,lifestage
@@ -23,7 +25,10 @@ NOTEBOOKS := 00_data_check 01_eda 02_feature_engineering 03_lifestage
 
 export FIPRO_SEED := $(SEED)
 export PYTHONHASHSEED := 0
+# Scripts draw off-screen; notebook kernels (`fipro run`, `make lab`) use the inline
+# backend so that every figure is drawn into the notebook.
 export MPLBACKEND := Agg
+KERNEL_MPLBACKEND := module://matplotlib_inline.backend_inline
 # numba's JIT (shap, umap) compiles once and is reused from here
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -62,29 +67,38 @@ data: $(STAMP)
 ingest: data
 	$(PY) -m fipro ingest
 
-## Execute every notebook for every quarter found in the data into outputs/<quarter>/
+## Execute every stale notebook for every quarter into outputs/<quarter>/, with progress
 .PHONY: notebooks
 notebooks: ingest
-	@$(MAKE) --no-print-directory -j$(JOBS) run-notebooks QUARTERS="$$($(PY) -m fipro quarters)"
+	@set -e; quarters="$$($(PY) -m fipro quarters)"; \
+	jobs="$(if $(filter command line,$(origin JOBS)),$(JOBS),$$($(PY) -m fipro jobs --memory-gb $(MEMORY_GB)))"; \
+	stale=$$($(MAKE) --no-print-directory -n run-notebooks QUARTERS="$$quarters" | grep -c -- ' -m fipro run ' || true); \
+	export FIPRO_PROGRESS="$(OUT)/.notebooks-progress.json"; \
+	export FIPRO_THREADS=$$($(PY) -m fipro jobs --threads-for $$jobs); \
+	$(PY) -m fipro progress start --total $$stale --quarters "$$quarters" --jobs $$jobs; \
+	if [ "$$stale" -gt 0 ]; then $(MAKE) --no-print-directory -j$$jobs run-notebooks QUARTERS="$$quarters"; fi; \
+	$(PY) -m fipro progress end
 
 # One file target per executed notebook, so make re-runs only what is stale:
 # the notebook, the fipro code or the ingested data changed. NB_DEPS_<stem> lists
 # notebooks whose outputs it reads, for every quarter: the life-stage temporal check
 # reads the next quarter's features, so all features are built before any model.
+# The runner prints "[완료 n/N] … · 경과 · 남은 시간" itself (FIPRO_PROGRESS), hence the
+# silent recipe.
 NB_DEPS_03_lifestage := 02_feature_engineering
 define NOTEBOOK_RULE
 $(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(FIPRO_SRC) $(MANIFEST) $(foreach d,$(NB_DEPS_$(2)),$(foreach q,$(QUARTERS),$(OUT)/$(q)/$(d).ipynb))
-	$(PY) -m fipro run $(2) --quarter $(1)
+	@$(PY) -m fipro run $(2) --quarter $(1)
 endef
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
 
 .PHONY: run-notebooks
 run-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
 
-## Open JupyterLab on the project's kernel
+## Open JupyterLab on the project's kernel (figures drawn inline)
 .PHONY: lab
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	MPLBACKEND=$(KERNEL_MPLBACKEND) $(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 #################################################################################
 # CHECKS                                                                        #
@@ -124,7 +138,7 @@ help:
 define HELP_SCRIPT
 import re, sys
 lines = sys.stdin.read().splitlines()
-print("FI_PRO make targets (variables: SCALE=sample|full, SEED, JOBS):\n")
+print("FI_PRO make targets (variables: SCALE=sample|full, SEED, JOBS, MEMORY_GB):\n")
 for i, line in enumerate(lines):
     m = re.match(r"^([a-zA-Z_-]+):", line)
     if m and i >= 2 and lines[i - 1].startswith(".PHONY") and lines[i - 2].startswith("## "):

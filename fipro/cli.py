@@ -6,6 +6,8 @@
     python -m fipro features --quarter 2023q1   # shared features -> data/processed/features
     python -m fipro quarters                 # quarters found in the processed data
     python -m fipro run 00_data_check --quarter 2023q1   # execute one notebook
+    python -m fipro jobs                     # parallel notebook jobs for the ingested scale
+    python -m fipro progress start|end       # progress of `make notebooks` (used by make)
     python -m fipro benchmark --scale full   # timed full-scale runs -> outputs/benchmarks
 """
 
@@ -22,6 +24,8 @@ COMMANDS = {
     "features": "fipro.features",
     "quarters": "fipro.runner",
     "run": "fipro.runner",
+    "jobs": "fipro.runner",
+    "progress": "fipro.runner",
     "benchmark": "fipro.benchmark",
 }
 
@@ -33,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     command, rest = argv[0], argv[1:]
     module = importlib.import_module(COMMANDS[command])
-    # runner serves two sub-commands and needs to know which
+    # runner serves several sub-commands and needs to know which
     if module.__name__ == "fipro.runner":
         rest = [command, *rest]
     return int(module.main(rest) or 0)

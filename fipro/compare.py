@@ -370,7 +370,8 @@ def quarter_change(current: pd.DataFrame, previous: Optional[pd.DataFrame]) -> p
 
 
 def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None) -> dict:
-    """Headline numbers of a quarter (what notebook 01 records and summarises)."""
+    """Headline numbers of a quarter (summarised by :func:`eda_summary_ko`, recorded by
+    notebook 01 through :func:`eda_metrics`)."""
     tot = current["TOT_USE_AM"].astype("float64")
     credit = current["CRDSL_USE_AM"].astype("float64").sum()
     check = current["CNF_USE_AM"].astype("float64").sum()
@@ -395,6 +396,36 @@ def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None
         "top_age_by_mean_total": str(by_age.idxmax()) if len(by_age) else None,
         "total_change_pct": float(change.loc[0, "change_pct"]),
         "total_stayer_change_pct": float(change.loc[0, "stayer_change_pct"]),
+    }
+
+
+def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: PeerComparison) -> dict:
+    """Everything notebook 01 records in ``outputs/<quarter>/eda.json``.
+
+    Parameters
+    ----------
+    current, previous : DataFrame
+        The quarter and the one before it (None when there is none), as
+        :func:`fipro.features.load_quarter_pair` returns them. Not modified.
+    peer : PeerComparison
+        The worked example of the notebook (:func:`peer_comparison`).
+
+    Returns
+    -------
+    dict
+        :func:`eda_headlines` plus ``example_customer`` (pseudonym), ``example_group``,
+        ``example_n_peers``, ``example_fell_back`` and ``example_total_percentile``
+        (the example's percentile of the total among its peers). Plain Python values,
+        NaN where a number is undefined (no previous quarter).
+    """
+    total = peer.percentiles.set_index("category").loc["TOT_USE_AM", "percentile"]
+    return {
+        **eda_headlines(current, previous),
+        "example_customer": peer.customer,
+        "example_group": peer.group_ko,
+        "example_n_peers": int(peer.n_peers),
+        "example_fell_back": bool(peer.fell_back),
+        "example_total_percentile": float(total),
     }
 
 

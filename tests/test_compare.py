@@ -7,33 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import raw_frame, raw_row
 from fipro import compare, contract, runner
 from fipro.privacy import pseudonym
-
-
-def person(seq, age="30", sex="2", stage="NEW_WED", total=100, **amounts) -> dict:
-    row = {c: 0 for c in contract.AMOUNT_COLUMNS}
-    row.update(BAS_YH="2023q1", SEQ=str(seq), AGE=age, SEX_CD=sex, MBR_RK="24", ATT_YM="202001",
-               HOUS_SIDO_NM="서울", DIGT_CHNL_REG_YN="Y", DIGT_CHNL_USE_YN="Y", LIFE_STAGE=stage,
-               TOT_USE_AM=total, CRDSL_USE_AM=total, CNF_USE_AM=0)
-    row.update(amounts)
-    return row
-
-
-def quarter(rows) -> pd.DataFrame:
-    df = pd.DataFrame(rows)[list(contract.COLUMN_NAMES)]
-    for c, table in contract.CODE_TABLES.items():
-        df[c] = pd.Categorical(df[c], categories=list(table))
-    return df
 
 
 @pytest.fixture
 def peers_of_ten():
     # customer "C" (total 55, all 요식업) among ten peers with totals 10…100 (all 유통)
-    rows = [person("C", total=55, FSBZ_AM=55)]
-    rows += [person(f"p{i}", total=10 * i, DIST_AM=10 * i) for i in range(1, 11)]
-    rows += [person(f"m{i}", sex="1", total=999) for i in range(5)]  # other sex: not peers
-    return quarter(rows)
+    rows = [raw_row("C", TOT_USE_AM=55, FSBZ_AM=55)]
+    rows += [raw_row(f"p{i}", TOT_USE_AM=10 * i, DIST_AM=10 * i) for i in range(1, 11)]
+    rows += [raw_row(f"m{i}", SEX_CD="1", TOT_USE_AM=999) for i in range(5)]  # other sex: not peers
+    return raw_frame(rows, categorical=True)
 
 
 def test_mid_rank_percentile_on_a_known_list():
@@ -79,9 +64,9 @@ def test_tiny_group_falls_back_to_a_wider_group_and_says_so(peers_of_ten):
 
 
 def test_fallback_drops_sex_next_then_everyone():
-    rows = [person("C", stage="UNI")] + [person(f"m{i}", sex="1", stage="UNI") for i in range(4)]
-    rows += [person(f"o{i}", age="60", sex="1", stage="RETIR") for i in range(8)]
-    df = quarter(rows)
+    rows = [raw_row("C", LIFE_STAGE="UNI")] + [raw_row(f"m{i}", SEX_CD="1", LIFE_STAGE="UNI") for i in range(4)]
+    rows += [raw_row(f"o{i}", AGE="60", SEX_CD="1", LIFE_STAGE="RETIR") for i in range(8)]
+    df = raw_frame(rows, categorical=True)
     assert compare.peer_comparison(df, "C", min_peers=4).by_used == ("AGE",)
     widest = compare.peer_comparison(df, "C", min_peers=10)
     assert widest.by_used == () and widest.group_ko == "전체 고객" and widest.n_peers == 12
@@ -139,7 +124,8 @@ def test_example_customer_is_deterministic_and_has_a_full_group(peers_of_ten):
 
 
 def test_category_shares_by_group_are_pooled():
-    df = quarter([person("a", total=100, FSBZ_AM=100), person("b", stage="RETIR", total=300, DIST_AM=150)])
+    df = raw_frame([raw_row("a", TOT_USE_AM=100, FSBZ_AM=100),
+                    raw_row("b", LIFE_STAGE="RETIR", TOT_USE_AM=300, DIST_AM=150)], categorical=True)
     overall = compare.category_share_by(df)
     assert overall.loc["전체", "요식업"] == pytest.approx(0.25)
     assert overall.loc["전체", "유통"] == pytest.approx(150 / 400)
@@ -149,8 +135,9 @@ def test_category_shares_by_group_are_pooled():
 
 
 def test_quarter_change_separates_stayers():
-    prev = quarter([person("a", total=100), person("b", total=100)]).assign(BAS_YH="2022q4")
-    cur = quarter([person("a", total=150), person("c", total=30)])
+    prev = raw_frame([raw_row("a", "2022q4", TOT_USE_AM=100), raw_row("b", "2022q4", TOT_USE_AM=100)],
+                     categorical=True)
+    cur = raw_frame([raw_row("a", TOT_USE_AM=150), raw_row("c", TOT_USE_AM=30)], categorical=True)
     change = compare.quarter_change(cur, prev).set_index("category")
     assert change.loc["TOT_USE_AM", "change_pct"] == pytest.approx(-10.0)  # mean 100 → 90
     assert change.loc["TOT_USE_AM", "stayer_change_pct"] == pytest.approx(50.0)  # a: 100 → 150
@@ -164,18 +151,85 @@ def test_eda_summary_is_generated_from_the_numbers(peers_of_ten):
     assert "전분기 자료가 없어" in text
 
 
+@pytest.fixture
+def two_quarters():
+    """a: 30~34 신혼, digital, 100 = 요식업 (일반/휴게음식), credit 60 + check 40;
+    b: 60~64 은퇴, 300 with 유통 150 (세부 150), all credit; c: 30~34 신혼 spending nothing.
+    The quarter before: a spent 50, d (gone since) 150."""
+    current = raw_frame([
+        raw_row("a", TOT_USE_AM=100, CRDSL_USE_AM=60, CNF_USE_AM=40, FSBZ_AM=100, RESTRNT_AM=100,
+                DIGT_CHNL_USE_YN="Y"),
+        raw_row("b", AGE="60", LIFE_STAGE="RETIR", TOT_USE_AM=300, CRDSL_USE_AM=300, DIST_AM=150, DISTBNP_AM=150),
+        raw_row("c"),
+    ], categorical=True)
+    previous = raw_frame([raw_row("a", "2022q4", TOT_USE_AM=50), raw_row("d", "2022q4", TOT_USE_AM=150)],
+                         categorical=True)
+    return current, previous
+
+
+def test_eda_metrics_records_headlines_and_the_worked_example(two_quarters):
+    current, previous = two_quarters
+    peer = compare.peer_comparison(current, "a", min_peers=1)  # the only peer: c, who spent 0
+    m = compare.eda_metrics(current, previous, peer)
+    assert m == {
+        "customers": 3,
+        "mean_total": pytest.approx(400 / 3),
+        "median_total": 100.0,
+        "zero_total_share": pytest.approx(1 / 3),
+        "credit_share": pytest.approx(360 / 400),
+        "digital_use_share": pytest.approx(1 / 3),
+        "top_upper_category": "유통",
+        "top_upper_share": pytest.approx(150 / 400),
+        "top_detail_category": contract.label("DISTBNP_AM"),
+        "top_detail_share": pytest.approx(150 / 400),
+        "top_life_stage_by_mean_total": "은퇴",  # 300 against (100 + 0) / 2
+        "top_age_by_mean_total": "60~64세",
+        "total_change_pct": pytest.approx(100 * ((400 / 3) / 100 - 1)),  # mean 100 → 133.3
+        "total_stayer_change_pct": pytest.approx(100.0),  # a: 50 → 100
+        "example_customer": pseudonym("a"),
+        "example_group": "30~34세 · 여 · 신혼",
+        "example_n_peers": 1,
+        "example_fell_back": False,
+        "example_total_percentile": 100.0,
+    }
+    assert all(type(v) in (int, float, str, bool) for v in m.values())  # JSON-ready, no numpy scalars
+
+
+def test_eda_metrics_without_a_previous_quarter_leaves_the_change_undefined(two_quarters):
+    current, previous = two_quarters
+    before = current.copy(deep=True)
+    m = compare.eda_metrics(current, None, compare.peer_comparison(current, "a", min_peers=1))
+    assert np.isnan(m["total_change_pct"]) and np.isnan(m["total_stayer_change_pct"])
+    pd.testing.assert_frame_equal(current, before)
+
+
+def _mid_rank(value: float, peers: pd.Series) -> float:
+    return 100.0 * ((peers < value).sum() + 0.5 * (peers == value).sum()) / len(peers)
+
 
 def test_notebook_01_records_the_eda_headlines(sample_quarters):
-    from fipro import export, ingest
+    from test_notebooks import figure_problems
+
+    from fipro import config, export, ingest
 
     quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
-    runner.run_notebook("01_eda", quarter)
+    path = runner.run_notebook("01_eda", quarter)
+    assert figure_problems(path) == []
     m = export.load_metrics(quarter, "eda")
-    assert m["customers"] == len(ingest.load_quarter(quarter, columns=["SEQ"]))
+    current = ingest.load_quarter(quarter)
+    assert m["customers"] == len(current)
     assert 100 < m["mean_total"] < 2000  # 천원; the real file's mean is ≈ 372
-    assert 0.3 < m["credit_share"] < 0.95
-    assert 0.0 <= m["digital_use_share"] <= 1.0
+    assert m["mean_total"] == pytest.approx(current["TOT_USE_AM"].mean())
+    assert m["credit_share"] == pytest.approx(current["CRDSL_USE_AM"].sum()
+                                              / (current["CRDSL_USE_AM"].sum() + current["CNF_USE_AM"].sum()))
+    assert m["digital_use_share"] == pytest.approx((current["DIGT_CHNL_USE_YN"].astype(str) == "Y").mean())
     assert m["top_upper_category"] in {contract.label(c) for c in contract.UPPER_COLUMNS}
     assert m["total_change_pct"] is None or -50 < m["total_change_pct"] < 50
-    assert m["example_customer"].startswith("고객-") and m["example_n_peers"] >= 10
-    assert 0.0 <= m["example_total_percentile"] <= 100.0
+    # the worked example: picked with the injected seed, a full peer group, its percentile by hand
+    seq = compare.example_customer(current, min_peers=10, salt=str(config.RANDOM_SEED))
+    assert m["example_customer"] == pseudonym(seq) and m["example_fell_back"] is False
+    row = current.loc[current["SEQ"].astype(str) == seq].iloc[0]
+    same = (current["AGE"] == row["AGE"]) & (current["SEX_CD"] == row["SEX_CD"]) & (
+        current["LIFE_STAGE"] == row["LIFE_STAGE"]) & (current["SEQ"].astype(str) != seq)
+    assert m["example_n_peers"] == same.sum() >= 10
+    assert m["example_total_percentile"] == pytest.approx(_mid_rank(row["TOT_USE_AM"], current.loc[same, "TOT_USE_AM"]))

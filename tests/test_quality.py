@@ -6,26 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fipro import contract, export, quality
+from conftest import raw_frame, raw_row
+from fipro import contract, export, ingest, quality
 
 
 def _frame(n: int = 4) -> pd.DataFrame:
-    """n rows where every identity holds: each upper = its first detail, TOT = sum."""
-    data = {c: [0] * n for c in contract.AMOUNT_COLUMNS}
-    for i in range(n):
-        data["RESTRNT_AM"][i] = 10 * (i + 1)
-        data["FSBZ_AM"][i] = 10 * (i + 1)
-        data["TOT_USE_AM"][i] = 10 * (i + 1)
-        data["CRDSL_USE_AM"][i] = 6 * (i + 1)
-        data["CNF_USE_AM"][i] = 4 * (i + 1)
-    frame = pd.DataFrame(data)
-    frame.insert(0, "BAS_YH", "2023q1")
-    frame.insert(1, "SEQ", [f"S{i}" for i in range(n)])
-    for column in contract.CODE_COLUMNS:
-        first = next(iter(contract.CODE_TABLES[column]))
-        frame[column] = pd.Categorical([first] * n, categories=list(contract.CODE_TABLES[column]))
-    frame["ATT_YM"] = ["201001"] * (n - 1) + [None]
-    return frame[list(contract.COLUMN_NAMES)]
+    """n rows where every identity holds (요식업 = 일반/휴게음식 = total = credit 60% + check
+    40%), the join month missing on the last row."""
+    return raw_frame([raw_row(f"S{i}", TOT_USE_AM=10 * (i + 1), FSBZ_AM=10 * (i + 1), RESTRNT_AM=10 * (i + 1),
+                              CRDSL_USE_AM=6 * (i + 1), CNF_USE_AM=4 * (i + 1),
+                              ATT_YM=None if i == n - 1 else "201001") for i in range(n)], categorical=True)
 
 
 def test_identities_hold_exactly_on_a_consistent_frame():
@@ -125,7 +115,9 @@ def test_sample_report_is_within_bounds_and_saved(sample_quarters, tmp_path):
     assert report["rows"] > 1000
     assert report["customers"] == report["rows"]
     assert 0.5 < report["coverage"]["share_in_all_quarters"] <= 1.0
-    assert 0.0 <= report["identities"]["total"]["share_exact"] <= 1.0
+    frame = ingest.load_quarter(quarter)
+    holds = frame["TOT_USE_AM"] == frame["CRDSL_USE_AM"] + frame["CNF_USE_AM"]
+    assert report["identities"]["total"]["share_exact"] == pytest.approx(holds.mean())
     assert set(report["codes"]) == set(contract.CODE_COLUMNS)
     path = export.save_metrics(quarter, "data_quality_test", report)
     assert export.load_metrics(quarter, "data_quality_test")["rows"] == report["rows"]

@@ -1,7 +1,9 @@
-"""Tests of fipro.runner: failure behaviour, naming, make staleness, notebook 00 on the sample."""
+"""Tests of fipro.runner: failure behaviour, naming, parameters, parallel jobs, progress,
+make staleness, notebook 00 on the sample."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -16,8 +18,8 @@ from fipro import config, export, ingest, runner
 KERNELSPEC = {"display_name": "Python (fipro)", "language": "python", "name": "fipro"}
 
 
-def _notebook(folder: Path, stem: str, *sources: str) -> Path:
-    cells = [new_code_cell('quarter = "2000q1"', metadata={"tags": ["parameters"]})]
+def _notebook(folder: Path, stem: str, *sources: str, parameters: str = 'quarter = "2000q1"') -> Path:
+    cells = [new_code_cell(parameters, metadata={"tags": ["parameters"]})]
     cells += [new_code_cell(s) for s in sources]
     path = folder / f"{stem}.ipynb"
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}), str(path))
@@ -52,6 +54,108 @@ def test_successful_run_is_named_from_its_parameters(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["tiny.ipynb"]
     injected = nbformat.read(str(path), as_version=4).cells[1].source
     assert 'quarter = "2023q2"' in injected and "k = 3" in injected
+
+
+def _injected(path: Path) -> str:
+    cells = nbformat.read(str(path), as_version=4).cells
+    return next(c.source for c in cells if "injected-parameters" in c.metadata.get("tags", []))
+
+
+def test_seed_is_injected_from_the_project_seed_unless_given(tmp_path, monkeypatch):
+    _notebook(tmp_path, "seeded", "value = seed", parameters='quarter = "2000q1"\nseed = 1')
+    _notebook(tmp_path, "unseeded", "value = 1")
+    monkeypatch.setattr(config, "RANDOM_SEED", 777)  # what FIPRO_SEED=777 (make SEED=777) gives
+    out = tmp_path / "out"
+    assert "seed = 777" in _injected(runner.run_notebook("seeded", "2023q1", output_dir=out, notebooks_dir=tmp_path))
+    given = runner.run_notebook("seeded", "2023q1", {"seed": 5}, output_dir=out, notebooks_dir=tmp_path)
+    assert "seed = 5" in _injected(given) and "777" not in _injected(given)
+    plain = runner.run_notebook("unseeded", "2023q1", output_dir=out, notebooks_dir=tmp_path)
+    assert "seed" not in _injected(plain)
+
+
+def test_parameter_names_come_from_the_tagged_cell(tmp_path):
+    path = _notebook(tmp_path, "p", "other = 2", parameters='quarter = "2000q1"\nseed = 3\nn: int = 4')
+    assert runner.parameter_names(path) == {"quarter", "seed", "n"}
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1")], metadata={"kernelspec": KERNELSPEC}),
+                   str(tmp_path / "none.ipynb"))
+    assert runner.parameter_names(tmp_path / "none.ipynb") == set()
+
+
+def test_unreadable_failed_copy_gives_no_cell_instead_of_raising(tmp_path):
+    (tmp_path / "garbage.ipynb").write_text("not a notebook")
+    assert runner._failing_cell(tmp_path / "garbage.ipynb") == (None, "", "")
+    assert runner._failing_cell(tmp_path / "missing.ipynb") == (None, "", "")
+
+
+def test_jobs_run_one_at_a_time_at_full_scale_and_fill_the_cpus_on_the_sample():
+    full, sample = [673_000] * 8, [9_625, 9_583, 10_000]
+    assert runner.decide_jobs(full, memory_gb=8, cpu_count=2) == 1  # ≈ 4.5 GB each
+    assert runner.decide_jobs(full, memory_gb=16, cpu_count=8) == 3
+    assert runner.decide_jobs(sample, memory_gb=8, cpu_count=2) == 2
+    assert runner.decide_jobs(sample, memory_gb=8, cpu_count=64) == 22  # 8 / 0.362 GB
+    assert runner.decide_jobs(full, memory_gb=2, cpu_count=8) == 1  # over budget still runs, alone
+    assert runner.decide_jobs([], cpu_count=8) == 1
+    assert runner.job_peak_gb(673_000) == pytest.approx(4.5)
+
+
+def test_the_largest_quarter_decides():
+    assert runner.decide_jobs([10_000, 1_000_000], memory_gb=8, cpu_count=8) == 1
+
+
+def test_threads_share_the_cpus_between_jobs():
+    assert [runner.threads_per_job(j, cpu_count=2) for j in (1, 2, 3)] == [2, 1, 1]
+    assert runner.threads_per_job(3, cpu_count=8) == 2
+
+
+def test_jobs_command_reads_the_manifest(tmp_path, capsys):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"quarters": {"2023q1": 673_000, "2023q2": 670_000}, "rows_read": 1}))
+    assert runner.manifest_rows(manifest) == {"2023q1": 673_000, "2023q2": 670_000}
+    assert runner.main(["jobs", "--manifest", str(manifest)]) == 0
+    assert capsys.readouterr().out.strip() == "1"
+    assert runner.main(["jobs", "--threads-for", "1"]) == 0
+    assert capsys.readouterr().out.strip() == str(runner.threads_per_job(1))
+    assert runner.main(["jobs", "--manifest", str(tmp_path / "none.json")]) == 1
+    assert "make ingest" in capsys.readouterr().err
+
+
+def test_progress_counts_parallel_runs_and_says_where_to_look(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
+    (tmp_path / "outputs" / "2023q1").mkdir(parents=True)
+    (tmp_path / "outputs" / "2023q1" / "eda.json").write_text("{}")
+    progress = tmp_path / "outputs" / ".progress.json"
+    assert "3개" in runner.progress_start(progress, 3, ["2023q1", "2023q2"], jobs=2)
+    first = runner.progress_step(progress, "00_data_check", "2023q1", "start")
+    assert first.startswith("[시작 1/3] 00_data_check · 2023q1")
+    assert runner.progress_step(progress, "01_eda", "2023q1", "start").startswith("[시작 2/3] 01_eda · 2023q1")
+    done = runner.progress_step(progress, "00_data_check", "2023q1", "done", seconds=12)
+    assert done.startswith("[완료 1/3] 00_data_check · 2023q1 (12초)")
+    assert "경과" in done and "남은 시간 약" in done
+    assert runner.progress_step(progress, "01_eda", "2023q1", "failed").startswith("[실패 2/3] 01_eda")
+    assert "남은 시간" not in runner.progress_step(progress, "02_x", "2023q2", "done")  # the last one
+    summary = runner.progress_end(progress)
+    assert "3/3" in summary and "<분기>/<노트북>.ipynb" in summary and "eda.json" in summary
+    assert str(tmp_path / "outputs") in summary
+    assert not progress.exists()
+
+
+def test_nothing_stale_still_says_where_to_look(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
+    progress = tmp_path / "p.json"
+    assert runner.progress_start(progress, 0, ["2023q1"]) == ""
+    summary = runner.progress_end(progress)
+    assert "최신" in summary and "결과는 여기에" in summary
+
+
+def test_cli_run_reports_progress_when_make_asks(tmp_path, monkeypatch, capsys):
+    _notebook(tmp_path, "tiny", "x = 1")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", tmp_path)
+    progress = tmp_path / "progress.json"
+    runner.progress_start(progress, 1, ["2023q1"])
+    monkeypatch.setenv(runner.PROGRESS_ENV, str(progress))
+    assert runner.main(["run", "tiny", "--quarter", "2023q1", "--output-dir", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[시작 1/1] tiny · 2023q1") and lines[1].startswith("[완료 1/1] tiny · 2023q1")
 
 
 def test_cli_parameter_values_are_literals_when_they_parse():
@@ -98,10 +202,12 @@ def test_unchanged_reingest_keeps_make_targets_fresh(tmp_path, sample_quarters):
     assert (processed / "manifest.json").stat().st_mtime_ns == before
 
 
-def test_data_check_notebook_records_its_numbers(sample_quarters, tmp_path):
+def test_data_check_notebook_records_its_numbers_and_draws_its_figures(sample_quarters, tmp_path):
+    from test_notebooks import figure_problems
+
     quarter = sample_quarters[0]
     path = runner.run_notebook("00_data_check", quarter, output_dir=tmp_path)
-    assert path.exists()
+    assert figure_problems(path) == []
     report = export.load_metrics(quarter, "data_quality")
     manifest = ingest.read_manifest()
     assert report["quarter"] == quarter

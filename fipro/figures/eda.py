@@ -1,8 +1,9 @@
 """Figures of notebooks 01 (EDA) and 02 (feature engineering).
 
 Each function takes a table from :mod:`fipro.compare` / :mod:`fipro.features` (or a
-quarter frame) and returns a matplotlib Figure with Korean labels. Amounts are shown
-in 만원 (raw 천원 / 10) with the unit and period in the axis label.
+quarter frame) and returns a closed matplotlib Figure with Korean labels through
+:func:`fipro.figures.finish` (shown once, as a PNG, as a cell's value). Amounts are
+shown in 만원 (raw 천원 / 10) with the unit and period in the axis label.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import compare, contract, features
-from fipro.figures import plt, sns, use_style
+from fipro.figures import finish, plt, sns, use_style
 
 MANWON_PER_RAW = contract.AMOUNT_UNIT_WON / 10_000  # raw 천원 → 만원
 AMOUNT_AXIS_KO = f"1인당 {contract.AMOUNT_PERIOD_LABEL} 이용금액 (만원)"
@@ -38,8 +39,7 @@ def plot_population(quarter_df: pd.DataFrame) -> "plt.Figure":
         ax.set_ylabel("")
         _pct_axis(ax)
     fig.suptitle(f"고객 구성 (고객 {len(quarter_df):,}명)", fontsize=14)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_category_shares(shares: pd.Series, title: str = "업종별 지출 비중") -> "plt.Figure":
@@ -53,8 +53,7 @@ def plot_category_shares(shares: pd.Series, title: str = "업종별 지출 비�
     _pct_axis(ax)
     ax.set_xlabel("총이용금액 중 비중")
     ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_share_heatmap(shares_by_group: pd.DataFrame, title: str) -> "plt.Figure":
@@ -67,8 +66,7 @@ def plot_share_heatmap(shares_by_group: pd.DataFrame, title: str) -> "plt.Figure
     ax.set_xlabel("업종")
     ax.set_ylabel(shares_by_group.index.name or "")
     plt.setp(ax.get_xticklabels(), rotation=35, ha="right")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_mean_amount_by(means: pd.DataFrame, title: str, stacked: bool = False) -> "plt.Figure":
@@ -81,8 +79,7 @@ def plot_mean_amount_by(means: pd.DataFrame, title: str, stacked: bool = False) 
     ax.set_title(title)
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
     ax.legend(title="")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_total_share_by(shares: pd.Series, title: str) -> "plt.Figure":
@@ -96,8 +93,7 @@ def plot_total_share_by(shares: pd.Series, title: str) -> "plt.Figure":
     ax.set_ylabel("총이용금액 중 비중")
     ax.set_xlabel(shares.index.name or "")
     ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_quarter_change(change: pd.DataFrame, title: str = "전분기 대비 1인당 이용금액 변화") -> "plt.Figure":
@@ -117,8 +113,7 @@ def plot_quarter_change(change: pd.DataFrame, title: str = "전분기 대비 1�
         ax.set_ylabel("")
         ax.legend(title="")
     ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_peer_comparison(result: compare.PeerComparison) -> "plt.Figure":
@@ -133,8 +128,7 @@ def plot_peer_comparison(result: compare.PeerComparison) -> "plt.Figure":
     ax.invert_yaxis()
     ax.set_xlabel("또래 중 백분위 (50 = 중간)")
     ax.set_title(f"{result.customer}: {result.group_ko} 고객 {result.n_peers:,}명과 비교")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_feature_distributions(feature_df: pd.DataFrame, names: Sequence[str], bins: int = 40,
@@ -154,8 +148,7 @@ def plot_feature_distributions(feature_df: pd.DataFrame, names: Sequence[str], b
         ax.set_ylabel("고객 수")
     for ax in list(axes.flat)[len(names):]:
         ax.set_axis_off()
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_feature_correlation(feature_df: pd.DataFrame, names: Sequence[str]) -> "plt.Figure":
@@ -169,8 +162,7 @@ def plot_feature_correlation(feature_df: pd.DataFrame, names: Sequence[str]) -> 
     sns.heatmap(corr, vmin=-1, vmax=1, center=0, cmap="RdBu_r", ax=ax, square=True,
                 annot=len(names) <= 16, fmt=".2f", cbar_kws={"label": "스피어만 상관계수"})
     ax.set_title("피처 간 상관")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_missing_pattern(missing: pd.DataFrame, title: str = "변화 피처의 결측 비율") -> "plt.Figure":
@@ -188,5 +180,4 @@ def plot_missing_pattern(missing: pd.DataFrame, title: str = "변화 피처의 �
     ax.set_xlabel("고객 중 결측 비율")
     ax.set_title(title)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    return fig
+    return finish(fig)

@@ -1,8 +1,9 @@
 """Figures of the life-stage notebook: distribution, comparison, confusion, reliability, SHAP.
 
 Every function takes the frames that :mod:`fipro.lifestage` and :mod:`fipro.evaluation`
-return and gives back a closed ``Figure`` (the notebook shows it once as its cell's
-value; ``save_figure`` writes it for the report site).
+return and gives back a closed ``Figure`` through :func:`fipro.figures.finish` (the
+notebook shows it once, as a PNG, as its cell's value; ``save_figure`` writes it for the
+report site).
 """
 
 from __future__ import annotations
@@ -12,13 +13,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from fipro.figures import plt, sns, use_style
-
-
-def _done(fig):
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+from fipro.figures import finish, plt, sns, use_style
 
 
 def plot_class_distribution(distribution: pd.DataFrame, title: str = "라이프스테이지 분포"):
@@ -34,7 +29,7 @@ def plot_class_distribution(distribution: pd.DataFrame, title: str = "라이프�
     ax.set_ylabel("")
     ax.set_title(title)
     ax.set_xlim(0, distribution["비중"].max() * 1.35)
-    return _done(fig)
+    return finish(fig)
 
 
 def plot_model_comparison(table: pd.DataFrame, title: str = "모델과 기준선 비교 (평가 고객)"):
@@ -51,7 +46,7 @@ def plot_model_comparison(table: pd.DataFrame, title: str = "모델과 기준선
     ax.set_ylabel("")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
-    return _done(fig)
+    return finish(fig)
 
 
 def plot_confusion(confusion: pd.DataFrame, title: str = "혼동 행렬 (행 기준 비율)"):
@@ -66,7 +61,7 @@ def plot_confusion(confusion: pd.DataFrame, title: str = "혼동 행렬 (행 기
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=45)
     plt.setp(ax.get_xticklabels(), ha="right")
-    return _done(fig)
+    return finish(fig)
 
 
 def plot_per_class(per_class: pd.DataFrame, title: str = "클래스별 정밀도·재현율·F1"):
@@ -82,7 +77,7 @@ def plot_per_class(per_class: pd.DataFrame, title: str = "클래스별 정밀도
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=30)
     ax.legend(fontsize=8, ncol=3, loc="lower right")
-    return _done(fig)
+    return finish(fig)
 
 
 def plot_reliability(before: pd.DataFrame, after: pd.DataFrame, ece_before: Optional[float] = None,
@@ -102,7 +97,7 @@ def plot_reliability(before: pd.DataFrame, after: pd.DataFrame, ece_before: Opti
     ax.set_ylabel("실제 정답 비율")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left")
-    return _done(fig)
+    return finish(fig)
 
 
 def plot_shap_importance(importance: pd.DataFrame, top: int = 15, title: str = "SHAP 전역 중요도 (상위 특성)"):
@@ -119,4 +114,4 @@ def plot_shap_importance(importance: pd.DataFrame, top: int = 15, title: str = "
     ax.set_xlabel("평균 |SHAP| (로그 오즈, 클래스별 누적)")
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
-    return _done(fig)
+    return finish(fig)

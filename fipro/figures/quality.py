@@ -1,6 +1,7 @@
 """Figures of notebook 00 (data check): Korean labels, amounts in 천원 on log axes.
 
-Each function takes a frame or a table from :mod:`fipro.quality` and returns a Figure.
+Each function takes a frame or a table from :mod:`fipro.quality` and returns a closed
+Figure through :func:`fipro.figures.finish` (shown once, as a PNG, as a cell's value).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import contract, quality
-from fipro.figures import plt, sns, use_style
+from fipro.figures import finish, plt, sns, use_style
 
 AMOUNT_AXIS_KO = f"금액 ({contract.AMOUNT_UNIT_LABEL}, {contract.AMOUNT_PERIOD_LABEL}, 로그 축)"
 
@@ -36,8 +37,7 @@ def plot_code_distributions(frame: pd.DataFrame) -> "plt.Figure":
         _pct_axis(ax)
     axes.flat[-1].axis("off")
     fig.suptitle("코드 분포 (코드표 순서, 빨간색은 코드표에 없는 값)", fontsize=14)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_missing_zero(table: pd.DataFrame) -> "plt.Figure":
@@ -56,8 +56,7 @@ def plot_missing_zero(table: pd.DataFrame) -> "plt.Figure":
     ax2.set_title("열별 결측 비율")
     ax2.tick_params(axis="y", labelsize=7)
     _pct_axis(ax2)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_amount_distributions(frame: pd.DataFrame, columns=contract.TOTAL_COLUMNS) -> "plt.Figure":
@@ -76,8 +75,7 @@ def plot_amount_distributions(frame: pd.DataFrame, columns=contract.TOTAL_COLUMN
         ax.set_xlabel(AMOUNT_AXIS_KO)
         ax.set_ylabel("행 수")
     fig.suptitle("금액 분포 (점선: 0보다 큰 값의 중앙값)", fontsize=13)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_identities(table: pd.DataFrame) -> "plt.Figure":
@@ -97,8 +95,7 @@ def plot_identities(table: pd.DataFrame) -> "plt.Figure":
     _pct_axis(ax)
     ax.legend(loc="lower right")
     ax.set_title("합계·계층 항등식")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_rejects(summary: pd.DataFrame) -> "plt.Figure":
@@ -115,8 +112,7 @@ def plot_rejects(summary: pd.DataFrame) -> "plt.Figure":
             ax.text(v, i, f" {v:,}", va="center")
         ax.set_xlabel("거절된 행 수")
     ax.set_title("거절 사유별 행 수 (파일 전체)")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_outliers(table: pd.DataFrame) -> "plt.Figure":
@@ -128,5 +124,4 @@ def plot_outliers(table: pd.DataFrame) -> "plt.Figure":
     ax.set_xlabel(f"이상치 비율 (log 금액 Q3 + {quality.OUTLIER_IQR_K:g}×IQR 초과)")
     _pct_axis(ax)
     ax.set_title("금액 열별 이상치 비율")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
