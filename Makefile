@@ -12,7 +12,7 @@ SEED ?= 20231
 MEMORY_GB ?= 8
 ## Scale and steps of `make benchmark`
 BENCH_SCALE ?= full
-BENCH_STEPS ?= synth,ingest,features,lifestage
+BENCH_STEPS ?= synth,ingest,features,lifestage,all
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -85,11 +85,20 @@ notebooks: ingest
 # reads the next quarter's features, so all features are built before any model.
 # The runner prints "[완료 n/N] … · 경과 · 남은 시간" itself (FIPRO_PROGRESS), hence the
 # silent recipe.
+# NB_FILES_<stem> lists other files it needs: the life-stage model's tuning and
+# learning curve are chosen once per run (selection.json), not per quarter.
 NB_DEPS_03_lifestage := 02_feature_engineering
+NB_FILES_03_lifestage := $(OUT)/models/lifestage/selection.json
 define NOTEBOOK_RULE
-$(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(FIPRO_SRC) $(MANIFEST) $(foreach d,$(NB_DEPS_$(2)),$(foreach q,$(QUARTERS),$(OUT)/$(q)/$(d).ipynb))
+$(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(FIPRO_SRC) $(MANIFEST) $(NB_FILES_$(2)) $(foreach d,$(NB_DEPS_$(2)),$(foreach q,$(QUARTERS),$(OUT)/$(q)/$(d).ipynb))
 	@$(PY) -m fipro run $(2) --quarter $(1)
 endef
+
+# Once per run, after every quarter's features: the grid and the learning curve
+# (reused while data and model code are unchanged, see fipro.lifestage.selection).
+$(OUT)/models/lifestage/selection.json: $(FIPRO_SRC) $(MANIFEST) $(foreach q,$(QUARTERS),$(OUT)/$(q)/02_feature_engineering.ipynb)
+	@$(PY) -m fipro.lifestage.selection
+	@touch $@
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
 
 .PHONY: run-notebooks
@@ -109,7 +118,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-## Time generation, ingest, features and the life-stage fit at full scale; writes outputs/benchmarks/*.json
+## Time generation, ingest, features, one life-stage quarter and the whole `make all` at full scale -> outputs/benchmarks/*.json
 .PHONY: benchmark
 benchmark: $(STAMP)
 	$(PY) -m fipro benchmark --scale $(BENCH_SCALE) --seed $(SEED) --steps $(BENCH_STEPS)

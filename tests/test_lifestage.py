@@ -1,4 +1,4 @@
-"""fipro.lifestage: estimator contract, predict(), feedback, baselines, artifacts, notebook 03."""
+"""fipro.lifestage: the model template (data, estimator, selection, evaluation, reasons, feedback, artifacts)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import raw_frame, raw_row
 from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fipro import config, contract, features, lifestage, split
+from fipro import config, contract, datasets, features, lifestage, split
+from fipro.evaluation import calibration as calib
 from fipro.evaluation import cards, registry
+from fipro.evaluation.baselines import GroupMajorityClassifier
+from fipro.lifestage import selection as sel
 
-# --- a tiny stand-in: four life stages that differ in age and in 학원/여행 spending -------------
-
-_STAGES = {  # code: (age bands, academy share, travel share)
-    "UNI": (("20", "25"), 0.00, 0.30),
-    "NEW_WED": (("25", "30", "35"), 0.00, 0.15),
+# a toy world: life stage shows in age band, 학원 and 여행 shares
+_STAGES = {
+    "UNI": (("20",), 0.00, 0.35),
+    "NEW_JOB": (("25", "30"), 0.02, 0.15),
     "CHILD_TEEN": (("30", "35", "40", "45"), 0.30, 0.05),
     "RETIR": (("60", "65", "70"), 0.00, 0.05),
 }
@@ -25,8 +29,7 @@ _STAGES = {  # code: (age bands, academy share, travel share)
 def toy_quarter(n: int = 400, quarter: str = "2023q1", seed: int = 0) -> pd.DataFrame:
     """Contract-shaped raw rows of one quarter with a learnable LIFE_STAGE."""
     rng = np.random.default_rng(seed)
-    codes = list(_STAGES)
-    stage = rng.choice(codes, size=n, p=[0.2, 0.2, 0.4, 0.2])
+    stage = rng.choice(list(_STAGES), size=n, p=[0.2, 0.2, 0.4, 0.2])
     rows = []
     for i, s in enumerate(stage):
         ages, acdm, trvl = _STAGES[s]
@@ -34,14 +37,12 @@ def toy_quarter(n: int = 400, quarter: str = "2023q1", seed: int = 0) -> pd.Data
         a = int(total * max(0.0, acdm + rng.normal(0, 0.05)))
         t = int(total * max(0.0, trvl + rng.normal(0, 0.05)))
         rest = max(total - a - t, 0)
-        row = {c: 0 for c in contract.AMOUNT_COLUMNS}
-        row.update(BAS_YH=quarter, SEQ=f"{i:06d}", AGE=str(rng.choice(ages)), SEX_CD=str(rng.choice(["1", "2"])),
-                   MBR_RK="24", ATT_YM="201801", HOUS_SIDO_NM="서울", DIGT_CHNL_REG_YN="Y",
-                   DIGT_CHNL_USE_YN="N", LIFE_STAGE=s, TOT_USE_AM=a + t + rest, CRDSL_USE_AM=(a + t + rest) // 2,
-                   CNF_USE_AM=(a + t + rest) - (a + t + rest) // 2, OFFEDU_AM=a, ACDM_AM=a, TRVLEC_AM=t, TRVL_AM=t,
-                   FSBZ_AM=rest, RESTRNT_AM=rest)
-        rows.append(row)
-    return pd.DataFrame(rows)[list(contract.COLUMN_NAMES)]
+        tot = a + t + rest
+        rows.append(raw_row(f"{i:06d}", quarter, AGE=str(rng.choice(ages)), SEX_CD=str(rng.choice(["1", "2"])),
+                            ATT_YM="201801", LIFE_STAGE=s, TOT_USE_AM=tot, CRDSL_USE_AM=tot // 2,
+                            CNF_USE_AM=tot - tot // 2, OFFEDU_AM=a, ACDM_AM=a, TRVLEC_AM=t, TRVL_AM=t,
+                            FSBZ_AM=rest, RESTRNT_AM=rest))
+    return raw_frame(rows)
 
 
 def toy_data(n: int = 400, quarter: str = "2023q1", seed: int = 0) -> pd.DataFrame:
@@ -52,7 +53,7 @@ def toy_data(n: int = 400, quarter: str = "2023q1", seed: int = 0) -> pd.DataFra
     return out
 
 
-SMALL = dict(max_iter=40, max_leaf_nodes=7, min_samples_leaf=5)
+SMALL = dict(n_estimators=40, num_leaves=7, min_child_samples=5)
 
 
 @pytest.fixture(scope="module")
@@ -63,41 +64,102 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     train, test = split.train_test_customers(data, test_size=0.25, seed=1)
-    model = lifestage.fit_lifestage(train, SMALL, seed=0)
+    model = lifestage.fit_lifestage(train, SMALL, seed=0, n_threads=1)
     return model, train, test
 
 
-# --- estimator contract ------------------------------------------------------------------------
+# --- estimator contract, checked by scikit-learn itself ------------------------------------------
+
+# With calibration and early stopping the estimator sets customers aside, which the
+# checks' tiny data sets (a handful of rows, one per class) cannot spare: these checks
+# are run on the uncalibrated instance instead (the first one below).
+_TINY_DATA = "needs held-out customers of every class for calibration; checked on the uncalibrated instance"
+_CALIBRATED_SKIPS = {name: _TINY_DATA for name in (
+    "check_class_weight_classifiers", "check_classifier_data_not_an_array", "check_classifiers_classes",
+    "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object", "check_estimators_dtypes",
+    "check_estimators_fit_returns_self", "check_estimators_overwrite_params", "check_estimators_pickle",
+    "check_f_contiguous_array_estimator", "check_fit2d_1feature", "check_fit2d_predict1d",
+    "check_fit_score_takes_y", "check_methods_sample_order_invariance", "check_methods_subset_invariance",
+    "check_n_features_in_after_fitting", "check_pipeline_consistency", "check_readonly_memmap_input",
+    "check_supervised_y_2d",
+)}
 
 
-def test_constructor_stores_params_unchanged_and_does_no_work():
-    est = lifestage.LifeStageClassifier(max_iter=7, class_weight="balanced", calibration="isotonic")
-    assert est.get_params()["max_iter"] == 7 and est.get_params()["calibration"] == "isotonic"
+def _expected_failures(estimator):
+    return _CALIBRATED_SKIPS if getattr(estimator, "calibration", None) is not None else {}
+
+
+@parametrize_with_checks([
+    lifestage.LifeStageClassifier(n_estimators=20, calibration=None, early_stopping_rounds=None, n_threads=1),
+    lifestage.LifeStageClassifier(n_estimators=20, n_threads=1),
+    GroupMajorityClassifier(),
+], expected_failed_checks=_expected_failures)
+def test_sklearn_estimator_contract(estimator, check):
+    check(estimator)
+
+
+def test_constructor_is_keyword_only_with_one_set_of_defaults():
+    with pytest.raises(TypeError):
+        lifestage.LifeStageClassifier(0.1)  # noqa - positional on purpose
+    defaults = lifestage.LifeStageClassifier().get_params()
+    assert {k: defaults[k] for k in lifestage.DEFAULT_PARAMS} == lifestage.DEFAULT_PARAMS
+    est = lifestage.LifeStageClassifier(n_estimators=7, class_weight="balanced", calibration="isotonic")
+    assert est.get_params()["n_estimators"] == 7 and est.get_params()["calibration"] == "isotonic"
     assert not [k for k in vars(est) if k.endswith("_")]
-    c = clone(est)
-    assert c.get_params() == est.get_params() and c is not est
 
 
-def test_fit_returns_self_and_learned_attributes_end_with_underscore(data):
-    est = lifestage.LifeStageClassifier(**{**SMALL, "max_iter": 10})
-    X, y = data[lifestage.feature_columns()], data["LIFE_STAGE"].to_numpy()
-    assert est.fit(X, y, groups=data["SEQ"]) is est
+@pytest.mark.parametrize("bad", [dict(learning_rate=-0.1), dict(n_estimators=0), dict(calibration="vector"),
+                                 dict(class_weight="heavy"), dict(calibration_size=0.7), dict(n_threads=0)])
+def test_parameters_are_validated_before_any_work(bad):
+    est = lifestage.LifeStageClassifier(**bad)
+    # the data are nonsense: a parameter error must come first and name the parameter
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        est.fit(None, None)
+
+
+def test_labels_keep_their_dtype_ints_in_ints_out(data):
+    X = data[lifestage.feature_columns()]
+    codes = {c: i for i, c in enumerate(_STAGES)}
+    y = data["LIFE_STAGE"].map(codes).to_numpy()
+    est = lifestage.LifeStageClassifier(**SMALL, n_threads=1).fit(X, y, groups=data["SEQ"])
+    assert est.classes_.dtype.kind == "i" and est.predict(X).dtype.kind == "i"
+    assert set(est.predict(X)) <= set(codes.values())
+
+
+def test_random_state_none_uses_the_project_seed(data):
+    X, y, g = data[lifestage.feature_columns()], data["LIFE_STAGE"].to_numpy(), data["SEQ"]
+    a = lifestage.LifeStageClassifier(**SMALL, random_state=None, n_threads=1).fit(X, y, groups=g)
+    b = lifestage.LifeStageClassifier(**SMALL, random_state=config.RANDOM_SEED, n_threads=1).fit(X, y, groups=g)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_refit_forgets_the_earlier_fit(data):
+    X, y, g = data[lifestage.feature_columns()], data["LIFE_STAGE"].to_numpy(), data["SEQ"].to_numpy()
+    keep = y != "UNI"
+    est = lifestage.LifeStageClassifier(**SMALL, n_threads=1)
+    est.fit(X, y, groups=g)
+    assert "UNI" in est.classes_
+    est.fit(X[keep], y[keep], groups=g[keep])  # the same object, refitted on other data
+    fresh = lifestage.LifeStageClassifier(**SMALL, n_threads=1).fit(X[keep], y[keep], groups=g[keep])
+    assert "UNI" not in est.classes_
+    np.testing.assert_allclose(est.predict_proba(X), fresh.predict_proba(X))
+
+
+def test_fit_keeps_no_data_and_learned_attributes_end_with_underscore(data):
+    est = lifestage.LifeStageClassifier(**SMALL, n_threads=1)
+    est.fit(data[lifestage.feature_columns()], data["LIFE_STAGE"].to_numpy(), groups=data["SEQ"])
     learned = {k for k in vars(est) if k.endswith("_")}
     assert {"classes_", "estimator_", "calibrator_", "feature_names_in_", "feature_reference_"} <= learned
-    assert set(vars(est)) - learned == set(est.get_params())  # nothing else is kept (no data)
-    assert list(est.classes_) == sorted(_STAGES)
-    cl = clone(est)
-    assert not hasattr(cl, "estimator_")
+    assert set(vars(est)) - learned == set(est.get_params())
+    assert not hasattr(clone(est), "estimator_")
 
 
-def test_refit_ignores_earlier_fit(data):
-    est = lifestage.LifeStageClassifier(**{**SMALL, "max_iter": 10})
-    X, y = data[lifestage.feature_columns()], data["LIFE_STAGE"].to_numpy()
-    p1 = est.fit(X, y, groups=data["SEQ"]).predict_proba(X)
-    est.fit(X[y != "UNI"], y[y != "UNI"], groups=data["SEQ"][y != "UNI"])
-    assert "UNI" not in est.classes_
-    p2 = lifestage.LifeStageClassifier(**{**SMALL, "max_iter": 10}).fit(X, y, groups=data["SEQ"]).predict_proba(X)
-    np.testing.assert_allclose(p1, p2)
+def test_calibration_is_scikit_learns_on_customers_kept_out_of_the_fit(fitted):
+    model, _, _ = fitted
+    from sklearn.calibration import CalibratedClassifierCV
+
+    assert isinstance(model.calibrator_, CalibratedClassifierCV) and model.calibrator_.method == "temperature"
+    assert 0 < model.n_calibration_ < 300
 
 
 def test_model_beats_age_rule_on_toy(fitted):
@@ -109,7 +171,96 @@ def test_model_beats_age_rule_on_toy(fitted):
     assert "매크로 F1" in ev.describe()
 
 
-# --- prediction ---------------------------------------------------------------------------------
+# --- data step -------------------------------------------------------------------------------------
+
+
+def test_stratified_training_sample_keeps_class_shares_and_whole_customers(data):
+    big = pd.concat([data] * 5, ignore_index=True)
+    big["SEQ"] = [f"{s}-{i // len(data)}" for i, s in enumerate(big["SEQ"])]
+    part = lifestage.sample_training_rows(big, 500, seed=3)
+    assert abs(len(part) - 500) <= len(_STAGES)
+    shares = big["LIFE_STAGE"].value_counts(normalize=True)
+    got = part["LIFE_STAGE"].value_counts(normalize=True).reindex(shares.index)
+    assert np.abs(got - shares).max() < 0.01
+    assert lifestage.sample_training_rows(big, None) is big
+    pd.testing.assert_frame_equal(lifestage.sample_training_rows(big, 500, seed=3), part)  # deterministic
+
+
+def test_pooled_quarters_precede_except_for_the_first_quarter():
+    qs = ["2022q1", "2022q2", "2022q3", "2022q4"]
+    assert lifestage.pooled_quarters("2022q4", qs, 2) == ["2022q2", "2022q3"]
+    assert lifestage.pooled_quarters("2022q2", qs, 2) == ["2022q1"]
+    assert lifestage.pooled_quarters("2022q1", qs, 2) == ["2022q2", "2022q3"]
+    assert lifestage.pooled_quarters("2022q1", qs, 0) == []
+
+
+def test_features_missing_in_the_quarter_are_not_model_inputs(data):
+    frame = data.copy()
+    frame.loc[:, "qoq_log_TOT_USE_AM"] = np.nan
+    later = data.assign(BAS_YH="2023q2", qoq_log_TOT_USE_AM=0.1)
+    both = pd.concat([frame, later], ignore_index=True)
+    assert "qoq_log_TOT_USE_AM" not in lifestage.available_features(both, "2023q1")
+    assert "qoq_log_TOT_USE_AM" in lifestage.available_features(both, "2023q2")
+
+
+def test_pooled_history_trains_on_other_quarters_and_tests_on_this_one_only():
+    frame = pd.DataFrame({"BAS_YH": ["2023q1"] * 4 + ["2023q2"] * 4, "SEQ": ["a", "b", "c", "d"] * 2,
+                          "LIFE_STAGE": ["UNI"] * 8})
+    roles = np.where(frame["SEQ"].isin(["b", "d"]), "test", "train")
+    train, test = lifestage.train_test_rows(frame, roles, "2023q2")
+    assert set(train["BAS_YH"]) == {"2023q1", "2023q2"} and set(train["SEQ"]) == {"a", "c"}
+    assert set(test["BAS_YH"]) == {"2023q2"} and sorted(test["SEQ"]) == ["b", "d"]
+    split.assert_no_customer_leakage(train, test)
+
+
+def test_history_on_the_sample_records_what_was_pooled(sample_quarters):
+    pooled = lifestage.load_lifestage_data(sample_quarters[2], history=2)
+    assert pooled.attrs["quarters"] == sample_quarters[:3] and pooled.attrs["pooled"]
+    assert set(pooled["BAS_YH"]) == set(sample_quarters[:3])
+    first = lifestage.load_lifestage_data(sample_quarters[0], history=2)
+    assert first.attrs["quarters"] == [*sample_quarters[1:3], sample_quarters[0]]
+    assert "첫 분기" in first.attrs["history_note"]
+    alone = lifestage.load_lifestage_data(sample_quarters[0])
+    assert not alone.attrs["pooled"] and alone.attrs["n_dropped"] == 0
+
+
+# --- selection: once per run ----------------------------------------------------------------------
+
+
+def test_curve_sizes_double_and_end_with_every_row():
+    assert sel.curve_sizes(60_000) == [25_000, 50_000, 60_000]
+    assert sel.curve_sizes(50_000) == [25_000, 50_000]
+    assert sel.curve_sizes(9_000) == [9_000]
+    assert sel.curve_sizes(10_000_000)[-1] == sel.MAX_CURVE_ROWS
+
+
+def test_training_size_is_where_the_curve_stops_improving():
+    curve = pd.DataFrame({"n_train": [100, 200, 400, 800], "macro_f1": [0.60, 0.690, 0.6985, 0.700]})
+    assert sel.choose_train_rows(curve, 800) == 400
+    assert sel.choose_train_rows(curve, 800, tolerance=0.0) is None  # best is every row
+    assert sel.choose_train_rows(curve, 1600, tolerance=0.0) == 800  # best is a sample of a larger pool
+
+
+def test_selection_is_computed_once_and_reused_until_the_data_change(sample_quarters, monkeypatch):
+    first = sel.load_or_select(progress=False)
+    saved = json.loads(sel.selection_path().read_text(encoding="utf-8"))
+    assert saved["key"] == first.key and saved["reference_quarter"] == sample_quarters[-1]
+    assert first.learning_curve and first.learning_curve[-1]["n_train"] == first.n_pool
+
+    def boom(*args, **kwargs):
+        raise AssertionError("selection recomputed although nothing changed")
+
+    monkeypatch.setattr(sel, "select_model", boom)
+    again = sel.load_or_select(progress=False)
+    assert again.params == first.params and again.train_rows == first.train_rows
+    monkeypatch.setattr(sel, "selection_key", lambda *a, **k: "other-data")
+    with pytest.raises(AssertionError, match="recomputed"):
+        sel.load_or_select(progress=False)
+    text = first.describe()
+    assert first.reference_quarter in text and "학습 곡선" in text
+
+
+# --- prediction ------------------------------------------------------------------------------------
 
 
 def test_predict_frame_shape_and_probabilities_sum_to_one(fitted):
@@ -126,7 +277,7 @@ def test_predict_frame_shape_and_probabilities_sum_to_one(fitted):
 def test_predict_single_customer_series(fitted):
     model, _, test = fitted
     one = lifestage.predict(model, test.iloc[0], k=2)
-    assert len(one) == 1 and one["reasons"].iloc[0].count("|") <= 1
+    assert len(one) == 1 and one["reasons"].iloc[0].count("|") == 1
     assert float(one.filter(like="proba_").sum(axis=1).iloc[0]) == pytest.approx(1.0)
 
 
@@ -144,18 +295,22 @@ def test_example_reasons_never_show_raw_seq(fitted):
     assert table["고객"].str.startswith("고객-").all()
 
 
-# --- baselines ----------------------------------------------------------------------------------
-
-
 def test_age_rule_picks_most_common_stage_per_age_band_and_sex():
     X = pd.DataFrame({"age_band": [20, 20, 20, 40, 40, np.nan], "sex_female": [1, 1, 1, 0, 0, 1]})
-    rule = lifestage.GroupMajorityClassifier().fit(X, ["UNI", "UNI", "NEW_JOB", "CHILD_TEEN", "GOLLIFE", "RETIR"])
+    rule = GroupMajorityClassifier().fit(X, ["UNI", "UNI", "NEW_JOB", "CHILD_TEEN", "GOLLIFE", "RETIR"])
     new = pd.DataFrame({"age_band": [20, 40, np.nan, 85], "sex_female": [1, 0, 1, 1]})
     # ties break alphabetically; NaN is its own group; unseen groups get the overall majority
     assert rule.predict(new).tolist() == ["UNI", "CHILD_TEEN", "RETIR", "UNI"]
 
 
-# --- feedback -----------------------------------------------------------------------------------
+def test_calibration_sentence_gives_the_verdict_against_the_target():
+    summary = {"ece_before": 0.05, "ece_after": 0.012, "log_loss_before": 0.9, "log_loss_after": 0.85}
+    assert "목표(ECE 0.02 이하)를 달성했습니다" in calib.describe_calibration(summary, "temperature")
+    worse = {**summary, "ece_after": 0.031}
+    assert "미치지 못했습니다" in calib.describe_calibration(worse, "temperature")
+
+
+# --- feedback ----------------------------------------------------------------------------------
 
 
 def _feedback(rows):
@@ -195,7 +350,7 @@ def test_feedback_valid_applied_invalid_reported_and_skipped(data):
     assert not set(data["SEQ"]) & set(lifestage.feedback_report_table(report)["고객"])
 
 
-def test_correction_changes_the_training_set(data):
+def test_correction_changes_the_training_set_and_the_model(data):
     train, _ = split.train_test_customers(data, test_size=0.25, seed=1)
     target = train.iloc[0]
     new_code = "RETIR" if target["LIFE_STAGE"] != "RETIR" else "UNI"
@@ -205,9 +360,8 @@ def test_correction_changes_the_training_set(data):
     row = train_fixed[train_fixed["SEQ"] == target["SEQ"]]
     assert row["LIFE_STAGE"].item() == new_code and bool(row["label_corrected"].item())
     assert (train_fixed["LIFE_STAGE"].to_numpy() != train["LIFE_STAGE"].to_numpy()).sum() == 1
-    # and the model trained on it sees the new label
-    m0 = lifestage.fit_lifestage(train, {**SMALL, "max_iter": 5}, calibration=None)
-    m1 = lifestage.fit_lifestage(train_fixed, {**SMALL, "max_iter": 5}, calibration=None)
+    m0 = lifestage.fit_lifestage(train, {**SMALL, "n_estimators": 5}, calibration=None, n_threads=1)
+    m1 = lifestage.fit_lifestage(train_fixed, {**SMALL, "n_estimators": 5}, calibration=None, n_threads=1)
     assert registry.data_hash(train_fixed[["LIFE_STAGE"]]) != registry.data_hash(train[["LIFE_STAGE"]])
     assert not np.allclose(m0.predict_proba(train[lifestage.feature_columns()]),
                            m1.predict_proba(train[lifestage.feature_columns()]))
@@ -235,16 +389,25 @@ def test_bayes_ceiling_from_posterior(data):
     c = lifestage.bayes_ceiling(test, post)
     assert c["accuracy"] == 1.0 and c["macro_f1"] == 1.0
     assert lifestage.bayes_ceiling(test, None) is None
-    assert "truth" in lifestage.describe_ceiling({"macro_f1": 0.5}, None, [])
+    assert "truth" in lifestage.describe_ceiling(0.5, None, previous_quarter_used=False)
+    assert "달성했습니다" in lifestage.describe_ceiling(0.98, c, previous_quarter_used=False)
+    assert "미치지 못했습니다" in lifestage.describe_ceiling(0.9, c, previous_quarter_used=False)
 
 
-def test_temporal_check_reuses_model_and_refits_for_last_quarter(fitted):
+def test_temporal_check_reuses_the_model_or_refits_without_later_quarters(fitted):
     model, _, _ = fitted
     frames = {"2023q1": toy_data(300, "2023q1", 1), "2023q2": toy_data(300, "2023q2", 2)}
-    fwd = lifestage.temporal_check("2023q1", model, SMALL, quarters=list(frames), loader=frames.get)
-    assert (fwd["fit_quarter"], fwd["test_quarter"]) == ("2023q1", "2023q2") and fwd["macro_f1"] > 0.5
-    back = lifestage.temporal_check("2023q2", model, SMALL, quarters=list(frames), loader=frames.get)
-    assert (back["fit_quarter"], back["test_quarter"]) == ("2023q1", "2023q2")
+    fwd = lifestage.temporal_check("2023q1", model, SMALL, model_quarters=["2023q1"], quarters=list(frames),
+                                   loader=frames.get)
+    assert (fwd["fit_quarter"], fwd["test_quarter"]) == ("2023q1", "2023q2") and not fwd["refitted"]
+    assert fwd["macro_f1"] > 0.5
+    # a first quarter whose model pooled a later quarter: refitted on the first quarter alone
+    pooled = lifestage.temporal_check("2023q1", model, SMALL, model_quarters=["2023q1", "2023q2"],
+                                      quarters=list(frames), loader=frames.get)
+    assert pooled["refitted"] and pooled["fit_quarter"] == "2023q1"
+    back = lifestage.temporal_check("2023q2", model, SMALL, model_quarters=["2023q2"], quarters=list(frames),
+                                    loader=frames.get)
+    assert (back["fit_quarter"], back["test_quarter"]) == ("2023q1", "2023q2") and back["refitted"]
     assert "마지막 분기" in back["note"]
 
 
@@ -258,11 +421,12 @@ def test_artifacts_written_with_required_fields(fitted, data, tmp_path):
     assert entry["name"] == "lifestage" and entry["data_range"]["n_test_rows"] == int((roles == "test").sum())
     assert cards.missing_sections(paths["card"].read_text(encoding="utf-8")) == []
     preds = pd.read_parquet(paths["predictions"])
-    assert len(preds) == len(data) and {"SEQ", "predicted", "role"} <= set(preds.columns)
+    assert len(preds) == len(data) and {"BAS_YH", "SEQ", "predicted", "probability", "role"} <= set(preds.columns)
     np.testing.assert_allclose(preds.filter(like="proba_").sum(axis=1), 1.0)
     again = registry.load_model(paths["directory"])
     np.testing.assert_allclose(again.predict_proba(test[lifestage.feature_columns()]),
                                model.predict_proba(test[lifestage.feature_columns()]))
+    assert not list(paths["directory"].glob(".*.tmp"))  # atomic writes leave nothing behind
 
 
 def test_feature_labels_are_korean():
@@ -276,67 +440,40 @@ def test_feature_labels_are_korean():
 # --- notebook 03 on the sample ------------------------------------------------------------------
 
 
-def test_notebook_03_on_the_sample_records_headline_numbers(sample_quarters, tmp_path):
-    import papermill as pm
+def test_notebook_03_on_the_sample_records_headline_numbers(sample_quarters):
+    from test_notebooks import figure_problems
 
-    from fipro import export
+    from fipro import export, runner
 
     quarter = "2023q1" if "2023q1" in sample_quarters else sample_quarters[-1]
     frame = lifestage.load_lifestage_data(quarter)
     train_seq = frame.loc[split.customer_roles(frame["SEQ"], test_size=0.2) != "test", "SEQ"].head(3).tolist()
     fb_path = lifestage.feedback_path()
-    assert not fb_path.exists(), "a feedback file is left in the test home"
+    assert fb_path == datasets.feedback_path("lifestage") and not fb_path.exists(), "a feedback file is left"
     fb_path.parent.mkdir(parents=True, exist_ok=True)
     _feedback([[train_seq[0], quarter, "RETIR", "2024-01-02T09:00:00", "고객 정정"],
                [train_seq[1], quarter, "GOLLIFE", "2024-01-02T09:00:00", ""],
                [train_seq[2], quarter, "NOT_A_CODE", "2024-01-02T09:00:00", "무효"]]).to_csv(fb_path, index=False)
     try:
-        pm.execute_notebook(str(config.NOTEBOOKS_DIR / "03_lifestage.ipynb"), str(tmp_path / "03.ipynb"),
-                            parameters={"quarter": quarter}, kernel_name=config.KERNEL_NAME,
-                            cwd=str(config.NOTEBOOKS_DIR), progress_bar=False)
+        executed = runner.run_notebook("03_lifestage", quarter)
     finally:
         fb_path.unlink()
+    assert figure_problems(executed) == []
     m = export.load_metrics(quarter, "lifestage")
-    assert m["feedback_applied"] == 2 and m["feedback_invalid"] == 1
+    assert m["feedback_applied"] == 2 and m["feedback_invalid"] == 1 and m["feedback_labels_changed"] == 2
     assert m["feedback_macro_f1_before"] is not None
     assert m["model_macro_f1"] > m["age_rule_macro_f1"] > m["majority_macro_f1"]
     assert m["model_accuracy"] > m["age_rule_accuracy"] > m["majority_accuracy"]
-    assert 0.0 <= m["ece_after"] < 0.1 and 0.0 <= m["ece_before"] < 0.2
+    assert m["ece_after"] < 0.05
     assert m["temporal_macro_f1"] > m["age_rule_macro_f1"]
-    # the sample is synthetic: the ceiling and the gap to it are reported
-    assert m["ceiling_macro_f1"] is not None and m["ceiling_gap_macro_f1"] == pytest.approx(
-        m["ceiling_macro_f1"] - m["model_macro_f1"])
-    assert m["ceiling_gap_macro_f1"] < 0.08
-    assert m["fit_seconds"] > 0
+    # the sample is synthetic: the ceiling and the gap to it are reported, and met
+    assert m["ceiling_gap_macro_f1"] == pytest.approx(m["ceiling_macro_f1"] - m["model_macro_f1"])
+    assert m["ceiling_gap_macro_f1"] < 0.03
+    # silent behaviour is recorded
+    assert m["pooled"] and m["pooled_quarters"][-1] == quarter and m["n_dropped_rows"] == 0
+    assert m["selection_reference_quarter"] == sample_quarters[-1]
     folder = lifestage.model_dir(quarter)
     assert registry.load_entry(folder)["metrics"]["model_macro_f1"] == pytest.approx(m["model_macro_f1"])
     assert cards.missing_sections((folder / cards.CARD_FILE).read_text(encoding="utf-8")) == []
     preds = pd.read_parquet(folder / "predictions.parquet")
-    assert len(preds) == len(frame) and preds["SEQ"].is_unique
-
-
-def test_pooled_history_trains_on_earlier_quarters_and_tests_on_this_one_only():
-    from fipro import lifestage, split
-
-    frame = pd.DataFrame({
-        "BAS_YH": ["2023q1"] * 4 + ["2023q2"] * 4,
-        "SEQ": ["a", "b", "c", "d"] * 2,
-        "LIFE_STAGE": ["UNI"] * 8,
-    })
-    roles = np.where(frame["SEQ"].isin(["b", "d"]), "test", "train")
-    train, test = lifestage.train_test_rows(frame, roles, "2023q2")
-    assert set(train["BAS_YH"]) == {"2023q1", "2023q2"} and set(train["SEQ"]) == {"a", "c"}
-    assert set(test["BAS_YH"]) == {"2023q2"} and sorted(test["SEQ"]) == ["b", "d"]
-    split.assert_no_customer_leakage(train, test)
-    assert list(lifestage.current_rows(frame, "2023q1")["SEQ"]) == ["a", "b", "c", "d"]
-
-
-def test_history_pools_only_preceding_quarters(sample_quarters):
-    from fipro import lifestage
-
-    quarter = sample_quarters[2]
-    pooled = lifestage.load_lifestage_data(quarter, history=2)
-    assert pooled.attrs["quarters"] == sample_quarters[:3]
-    assert set(pooled["BAS_YH"]) == set(sample_quarters[:3])
-    first = lifestage.load_lifestage_data(sample_quarters[0], history=2)
-    assert set(first["BAS_YH"]) == {sample_quarters[0]}
+    assert len(preds) == len(frame) and preds["SEQ"].is_unique and set(preds["BAS_YH"]) == {quarter}

@@ -1,17 +1,9 @@
-"""Probability calibration shared by every model: ECE, reliability tables, calibrators.
+"""Probability calibration shared by every model: ECE, reliability tables, calibration.
 
-Calibrators work on a fitted model's probability matrix, not on the model, so the same
-code serves any classifier (gradient boosting, a risk score, a one-class detector's
-sigmoid). They follow scikit-learn's estimator contract: ``fit(P, y)`` with ``P`` an
-``(n, k)`` probability matrix and ``y`` the column index of the true class (or a 0/1
-vector when ``P`` has one column for the positive class), then ``transform(P)``.
-
-* :class:`TemperatureScaling` divides log-probabilities by one temperature (ranking
-  and arg-max unchanged); with ``fit_bias=True`` it also learns one offset per class
-  ("vector scaling"), which undoes a shift in class priors such as the one class
-  weighting introduces.
-* :class:`IsotonicCalibration` fits one isotonic curve per class (one-vs-rest) and
-  renormalises rows; flexible, but needs a larger calibration set.
+The measures work on a probability matrix, so the same code serves any classifier.
+Calibration itself is scikit-learn's: :func:`calibrate` wraps an already-fitted model
+in ``CalibratedClassifierCV(FrozenEstimator(model), method=...)`` (scikit-learn 1.9 has
+multiclass temperature scaling), so no calibrator is hand-written here.
 """
 
 from __future__ import annotations
@@ -20,21 +12,13 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
-from scipy.special import log_softmax
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.isotonic import IsotonicRegression
-from sklearn.utils.validation import check_is_fitted
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
 
 _EPS = 1e-12
-
-
-def _fitted_matrix(proba, n_classes: int) -> tuple[np.ndarray, bool]:
-    """:func:`_as_matrix` for a fitted calibrator: the column count must match its fit."""
-    P, binary = _as_matrix(proba)
-    if P.shape[1] != n_classes:
-        raise ValueError(f"expected {n_classes} columns, got {P.shape[1]}")
-    return P, binary
+CALIBRATION_METHODS = ("temperature", "isotonic", "sigmoid")
+# The house target for held-out expected calibration error.
+ECE_TARGET = 0.02
 
 
 def _as_matrix(proba) -> tuple[np.ndarray, bool]:
@@ -123,113 +107,31 @@ def log_loss_index(y_true, proba) -> float:
     return float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], _EPS, 1.0))))
 
 
-class TemperatureScaling(TransformerMixin, BaseEstimator):
-    """Temperature (and optional per-class bias) scaling of a probability matrix.
+def calibrate(model, X, y, method: str = "temperature"):
+    """Calibrate an already-fitted classifier with scikit-learn on held-out rows.
 
-    ``softmax(log(P) / T + b)`` with ``T > 0`` and ``b`` fitted by minimising the
-    negative log-likelihood on a calibration set.
+    ``CalibratedClassifierCV(FrozenEstimator(model), method=method)``: the model is not
+    refitted; ``"temperature"`` divides the logits by one temperature (multiclass,
+    arg-max unchanged), ``"isotonic"`` and ``"sigmoid"`` fit one curve per class.
 
     Parameters
     ----------
-    fit_bias : bool, default False
-        Also learn one offset per class (vector scaling). Needed when the model's class
-        priors are off, e.g. after class weighting; changes the arg-max.
-    max_temperature : float, default 100.0
-        Upper bound of the search for ``T``.
+    model : fitted classifier with ``predict_proba``
+    X, y : held-out rows (customers the model was not fitted on) and their labels
+    method : {"temperature", "isotonic", "sigmoid"}
 
-    Attributes
-    ----------
-    temperature_ : float
-    bias_ : ndarray of shape (k,)
-    n_classes_ : int
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> P = np.array([[0.99, 0.01], [0.98, 0.02], [0.03, 0.97], [0.97, 0.03]])
-    >>> cal = TemperatureScaling().fit(P, [0, 1, 1, 0])
-    >>> bool(cal.temperature_ > 1.0)
-    True
+    Returns
+    -------
+    CalibratedClassifierCV
+        Its ``predict_proba`` gives the calibrated probabilities.
     """
-
-    def __init__(self, fit_bias: bool = False, max_temperature: float = 100.0):
-        self.fit_bias = fit_bias
-        self.max_temperature = max_temperature
-
-    def fit(self, X, y):
-        P, _ = _as_matrix(X)
-        y = _as_index(y, P.shape[1])
-        k = P.shape[1]
-        logits = np.log(np.clip(P, _EPS, 1.0))
-        rows = np.arange(len(y))
-
-        def nll(theta):
-            t = np.exp(theta[0])
-            b = np.concatenate([[0.0], theta[1:]]) if self.fit_bias else 0.0
-            return -log_softmax(logits / t + b, axis=1)[rows, y].mean()
-
-        theta0 = np.zeros(1 + (k - 1 if self.fit_bias else 0))
-        bounds = [(np.log(0.05), np.log(self.max_temperature))] + [(-20.0, 20.0)] * (len(theta0) - 1)
-        res = minimize(nll, theta0, method="L-BFGS-B", bounds=bounds)
-        self.temperature_ = float(np.exp(res.x[0]))
-        self.bias_ = np.concatenate([[0.0], res.x[1:]]) if self.fit_bias else np.zeros(k)
-        self.n_classes_ = k
-        return self
-
-    def transform(self, X) -> np.ndarray:
-        check_is_fitted(self, "temperature_")
-        P, binary = _fitted_matrix(X, self.n_classes_)
-        out = np.exp(log_softmax(np.log(np.clip(P, _EPS, 1.0)) / self.temperature_ + self.bias_, axis=1))
-        return out[:, 1] if binary else out
-
-
-class IsotonicCalibration(TransformerMixin, BaseEstimator):
-    """One-vs-rest isotonic calibration of a probability matrix, rows renormalised.
-
-    Attributes
-    ----------
-    calibrators_ : list of IsotonicRegression, one per column
-    n_classes_ : int
-    """
-
-    def fit(self, X, y):
-        P, _ = _as_matrix(X)
-        y = _as_index(y, P.shape[1])
-        self.n_classes_ = P.shape[1]
-        self.calibrators_ = [
-            IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(P[:, j], (y == j).astype(float))
-            for j in range(self.n_classes_)
-        ]
-        return self
-
-    def transform(self, X) -> np.ndarray:
-        check_is_fitted(self, "calibrators_")
-        P, binary = _fitted_matrix(X, self.n_classes_)
-        Q = np.column_stack([c.predict(P[:, j]) for j, c in enumerate(self.calibrators_)])
-        # a small floor keeps every class possible and rows from summing to zero
-        Q = np.clip(Q, 1e-6, None)
-        Q = Q / Q.sum(axis=1, keepdims=True)
-        return Q[:, 1] if binary else Q
-
-
-CALIBRATION_METHODS = {
-    "temperature": lambda: TemperatureScaling(fit_bias=False),
-    "vector": lambda: TemperatureScaling(fit_bias=True),
-    "isotonic": lambda: IsotonicCalibration(),
-}
-
-
-def make_calibrator(method: str):
-    """A fresh calibrator by name: ``"temperature"``, ``"vector"`` or ``"isotonic"``."""
-    try:
-        return CALIBRATION_METHODS[method]()
-    except KeyError:
-        raise ValueError(f"unknown calibration method {method!r}; choose from {sorted(CALIBRATION_METHODS)}") from None
-
-
-def calibrate_probabilities(proba_calibration, y_calibration, proba, method: str = "temperature") -> np.ndarray:
-    """One-line twin: fit a calibrator on a calibration set and apply it to ``proba``."""
-    return make_calibrator(method).fit(proba_calibration, y_calibration).transform(proba)
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"unknown calibration method {method!r}; choose from {CALIBRATION_METHODS}")
+    counts = np.unique(np.asarray(y), return_counts=True)[1]
+    if len(counts) < 2 or counts.min() < 2:
+        raise ValueError("calibration needs at least two held-out rows of each class and two classes")
+    # the model is frozen, so the folds only batch its predictions: two is enough
+    return CalibratedClassifierCV(FrozenEstimator(model), method=method, cv=2).fit(X, y)
 
 
 def calibration_summary(y_true, proba_before, proba_after, n_bins: int = 10) -> dict:
@@ -243,15 +145,17 @@ def calibration_summary(y_true, proba_before, proba_after, n_bins: int = 10) -> 
     }
 
 
-def describe_calibration(summary: dict, method: Optional[str] = None) -> str:
-    """A Korean sentence on how calibration moved ECE and log-loss."""
-    how = {"temperature": "온도 보정", "vector": "온도·클래스 편향 보정", "isotonic": "등위(isotonic) 보정"}.get(
+def describe_calibration(summary: dict, method: Optional[str] = None, target: float = ECE_TARGET) -> str:
+    """Korean sentences: how calibration moved ECE and log-loss, and whether ECE meets ``target``."""
+    how = {"temperature": "온도 보정", "isotonic": "등위(isotonic) 보정", "sigmoid": "시그모이드 보정"}.get(
         method or "", "보정"
     )
     before, after = summary["ece_before"], summary["ece_after"]
-    verdict = "줄었습니다" if after < before else ("같습니다" if after == before else "늘었습니다")
+    moved = "줄었습니다" if after < before else ("같습니다" if after == before else "늘었습니다")
+    verdict = (f"목표(ECE {target:.2f} 이하)를 달성했습니다" if after <= target
+               else f"목표(ECE {target:.2f} 이하)에 미치지 못했습니다")
     return (
-        f"{how} 후 기대 보정 오차(ECE)는 {before:.3f}에서 {after:.3f}로 {verdict}"
-        f" (로그 손실 {summary['log_loss_before']:.3f} → {summary['log_loss_after']:.3f}). "
+        f"{how} 후 기대 보정 오차(ECE)는 {before:.3f}에서 {after:.3f}로 {moved}"
+        f" (로그 손실 {summary['log_loss_before']:.3f} → {summary['log_loss_after']:.3f}), {verdict}. "
         f"ECE가 0에 가까울수록 '확률 80%'라고 한 예측이 실제로 약 80% 맞습니다."
     )

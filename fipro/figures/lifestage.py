@@ -13,6 +13,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from matplotlib.ticker import NullFormatter
+
 from fipro.figures import finish, plt, sns, use_style
 
 
@@ -114,4 +116,37 @@ def plot_shap_importance(importance: pd.DataFrame, top: int = 15, title: str = "
     ax.set_xlabel("평균 |SHAP| (로그 오즈, 클래스별 누적)")
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
+    return finish(fig)
+
+
+def plot_learning_curve(curve: pd.DataFrame, chosen: Optional[int] = None,
+                        title: str = "학습 곡선: 학습 행 수에 따른 검증 매크로 F1"):
+    """Validation macro-F1 (and fit seconds) against training rows, the chosen size marked.
+
+    ``curve`` is ``ModelSelection.curve_table()`` (``n_train``, ``macro_f1``,
+    ``fit_seconds``); ``chosen`` the training size used (``None``: every row).
+    """
+    use_style()
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    ax.plot(curve["n_train"], curve["macro_f1"], marker="o", color=sns.color_palette("crest", 3)[1],
+            label="검증 매크로 F1")
+    ax.set_xscale("log")
+    ax.set_xlabel("학습 행 수 (로그 눈금)")
+    ax.set_ylabel("매크로 F1")
+    ax.set_xticks(curve["n_train"].to_numpy(), [f"{int(n):,}" for n in curve["n_train"]], fontsize=8)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    size = int(curve["n_train"].max()) if chosen is None else int(chosen)
+    ax.axvline(size, color="0.4", linestyle="--", linewidth=1)
+    ax.annotate(f"선택: {size:,}행", (size, curve["macro_f1"].min()), xytext=(4, 4), textcoords="offset points",
+                fontsize=9, color="0.3")
+    if "fit_seconds" in curve:
+        twin = ax.twinx()
+        twin.bar(curve["n_train"], curve["fit_seconds"], width=curve["n_train"] * 0.15, alpha=0.25, color="0.5",
+                 label="학습 시간(초)")
+        twin.set_ylabel("학습 시간(초)")
+        twin.grid(False)
+        ax.set_zorder(twin.get_zorder() + 1)  # the curve above the time bars
+        ax.patch.set_visible(False)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
     return finish(fig)

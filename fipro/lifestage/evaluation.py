@@ -1,0 +1,203 @@
+"""Evaluation step: held-out scores beside baselines, calibration, the Bayes ceiling, the temporal check.
+
+The ceiling is the synthetic generator's exact posterior (truth file): the best any
+single-row classifier can do. It is skipped on a real file, where there is no truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fipro import config, datasets, split
+from fipro.evaluation import baselines as base
+from fipro.evaluation import calibration as calib
+from fipro.evaluation import metrics
+from fipro.lifestage.data import (CODE_NAMES, CODES, MODEL_DISPLAY, TARGET, available_features, load_lifestage_data,
+                                  sample_training_rows)
+from fipro.lifestage.estimator import LifeStageClassifier, fit_lifestage
+
+CEILING_TARGET_GAP = 0.03
+
+
+@dataclass
+class Evaluation:
+    """Held-out results of a model beside its baselines."""
+
+    comparison: pd.DataFrame
+    per_class: pd.DataFrame
+    confusion: pd.DataFrame
+    confusion_counts: pd.DataFrame
+    calibration: dict
+    reliability_before: pd.DataFrame
+    reliability_after: pd.DataFrame
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray
+    summary: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """Korean sentences: model vs baselines, best/worst classes, main confusions."""
+        return " ".join([
+            metrics.describe_comparison(self.comparison, "model", ["age_rule", "majority"], MODEL_DISPLAY),
+            metrics.describe_per_class(self.per_class),
+            metrics.describe_confusion(self.confusion),
+        ])
+
+
+def fit_baselines(train: pd.DataFrame) -> dict:
+    """The majority class and the age-band × sex rule, fitted on the training rows."""
+    return base.fit_baselines(train, train[TARGET].to_numpy(dtype=str))
+
+
+def evaluate_model(model: LifeStageClassifier, baselines: Mapping[str, Any], test: pd.DataFrame,
+                   n_bins: int = 10) -> Evaluation:
+    """Score the model and baselines on held-out customers' rows."""
+    y = test[TARGET].to_numpy(dtype=str)
+    X = test[list(model.feature_names_in_)]
+    raw = model.predict_proba_uncalibrated(X)
+    proba = model.predict_proba(X)
+    pred = model.classes_[proba.argmax(axis=1)]
+    labels = [c for c in CODES if c in set(y)]
+    preds = {"model": (y, pred)}
+    group = list(base.AGE_SEX_FEATURES)
+    for name, est in baselines.items():
+        preds[name] = (y, np.asarray(est.predict(test[group])).astype(str))
+    comparison = metrics.compare_models(preds, labels=labels)
+    order = [c for c in CODES if c in set(y) | set(pred)]
+    idx = model.class_index(y)
+    known = idx >= 0
+    cal = calib.calibration_summary(idx[known], raw[known], proba[known], n_bins=n_bins)
+    cal["method"] = model.calibration
+    summary = {f"{name}_{k}": comparison.loc[name, k] for name in comparison.index for k in ("accuracy", "macro_f1")}
+    return Evaluation(
+        comparison=comparison,
+        per_class=metrics.per_class_table(y, pred, labels=labels, label_names=CODE_NAMES),
+        confusion=metrics.confusion_frame(y, pred, labels=order, label_names=CODE_NAMES, normalize="true"),
+        confusion_counts=metrics.confusion_frame(y, pred, labels=order, label_names=CODE_NAMES),
+        calibration=cal,
+        reliability_before=calib.reliability_table(idx[known], raw[known], n_bins),
+        reliability_after=calib.reliability_table(idx[known], proba[known], n_bins),
+        y_true=y, y_pred=pred, proba=proba, summary=summary,
+    )
+
+
+def comparison_table_ko(evaluation: Evaluation, ceiling: Optional[dict] = None) -> pd.DataFrame:
+    """Model, baselines and (if known) the Bayes ceiling with Korean names."""
+    table = evaluation.comparison[["accuracy", "macro_f1", "n"]].copy()
+    if ceiling:
+        table.loc["ceiling"] = [ceiling["accuracy"], ceiling["macro_f1"], ceiling["n"]]
+    table.index = [MODEL_DISPLAY.get(i, i) for i in table.index]
+    table.index.name = "모델"
+    return table.rename(columns={"accuracy": "정확도", "macro_f1": "매크로 F1", "n": "평가 행 수"})
+
+
+# --- the Bayes ceiling (synthetic data only) -------------------------------------------------
+
+
+def posterior_columns() -> list[str]:
+    return [f"posterior_{c}" for c in CODES]
+
+
+def load_posterior(quarter: str) -> Optional[pd.DataFrame]:
+    """The generator's exact posterior of LIFE_STAGE per row, or ``None`` on a real file."""
+    truth = datasets.load_truth(quarter, columns=["BAS_YH", "SEQ", *posterior_columns()])
+    if truth is None or len(truth) == 0:
+        return None
+    return truth.assign(SEQ=truth["SEQ"].astype(str), BAS_YH=truth["BAS_YH"].astype(str))
+
+
+def bayes_ceiling(test: pd.DataFrame, posterior: Optional[pd.DataFrame]) -> Optional[dict]:
+    """Accuracy and macro-F1 of the arg-max of the generator's posterior on the same rows.
+
+    The arg-max maximises expected accuracy; it is *not* the macro-F1-optimal decision,
+    so a classifier tilted towards rare classes can beat its macro-F1 a little.
+    Returns ``None`` when ``posterior`` is ``None`` or does not cover every test row.
+    """
+    if posterior is None:
+        return None
+    merged = test[["BAS_YH", "SEQ", TARGET]].merge(posterior, on=["BAS_YH", "SEQ"], how="left", validate="1:1")
+    P = merged[posterior_columns()].to_numpy(dtype=float)
+    if np.isnan(P).any():
+        return None
+    y = merged[TARGET].to_numpy(dtype=str)
+    pred = np.asarray(CODES, dtype=object)[P.argmax(axis=1)].astype(str)
+    labels = [c for c in CODES if c in set(y)]
+    s = metrics.classification_summary(y, pred, labels=labels)
+    idx = np.array([CODES.index(v) for v in y])
+    return {"accuracy": s["accuracy"], "macro_f1": s["macro_f1"], "n": s["n"],
+            "ece": calib.expected_calibration_error(idx, np.clip(P, 0, None) / P.sum(axis=1, keepdims=True)),
+            "decision": "argmax posterior"}
+
+
+def uses_previous_quarter(names: Sequence[str]) -> bool:
+    """Whether any model input is computed from the previous quarter's row."""
+    return any(n.startswith("qoq_") or n == "no_prev_quarter" for n in names)
+
+
+def describe_ceiling(model_macro_f1: float, ceiling: Optional[Mapping[str, float]], *, previous_quarter_used: bool,
+                     target_gap: float = CEILING_TARGET_GAP) -> str:
+    """Korean sentences on the gap between the model and the Bayes ceiling, with the verdict."""
+    if ceiling is None:
+        return ("이 데이터에는 생성기의 정답 사후확률(truth 파일)이 없어 베이즈 상한을 계산하지 않았습니다 "
+                "(실제 파일에서는 정상입니다).")
+    gap = ceiling["macro_f1"] - model_macro_f1
+    verdict = (f"목표(상한과의 차이 {target_gap:.2f} 이내)를 달성했습니다" if gap <= target_gap
+               else f"목표(상한과의 차이 {target_gap:.2f} 이내)에 미치지 못했습니다")
+    prev = ("모델은 전분기 대비 변화 특성도 쓰므로 한 행만 보는 상한을 넘을 수도 있습니다"
+            if previous_quarter_used else "모델은 이번 분기 한 행만 봅니다")
+    return (f"생성기의 정확한 사후확률로 argmax 결정을 하면 정확도 {ceiling['accuracy']:.1%}, "
+            f"매크로 F1 {ceiling['macro_f1']:.3f}입니다 (argmax는 정확도 최적이며 매크로 F1 최적 결정은 아닙니다). "
+            f"모델의 매크로 F1 {model_macro_f1:.3f}은 상한보다 {gap:+.3f} 낮아 {verdict}. {prev}.")
+
+
+# --- temporal check --------------------------------------------------------------------------------
+
+
+def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str, Any], *,
+                   model_quarters: Sequence[str], quarters: Optional[Sequence[str]] = None,
+                   test_size: float = 0.2, seed: int = config.RANDOM_SEED,
+                   loader: Optional[Callable[[str], pd.DataFrame]] = None,
+                   train_rows: Optional[int] = None, calibration: Optional[str] = "temperature") -> dict:
+    """Fit on quarter t, test on quarter t+1's held-out customers (for the last quarter: t-1 → t).
+
+    ``model`` is reused when it was fitted on ``quarter`` and earlier quarters only
+    (``model_quarters``); otherwise — the last quarter, or a first quarter whose
+    training pooled later ones — a model with the same parameters is fitted on the
+    fit quarter's own training customers, so no later quarter leaks into the check.
+    Test customers are the same hash-chosen customers in every quarter.
+    """
+    loader = loader or load_lifestage_data
+    quarters = list(quarters) if quarters is not None else datasets.available_quarters()
+    try:
+        fit_q, test_q = split.temporal_pair(quarter, quarters)
+    except ValueError as err:
+        return {"fit_quarter": None, "test_quarter": None, "macro_f1": float("nan"), "accuracy": float("nan"),
+                "n": 0, "note": str(err), "refitted": False}
+    reuse = fit_q == quarter and all(q <= fit_q for q in model_quarters)
+    if reuse:
+        fitted, note = model, f"{fit_q}에 학습한 모델을 {test_q}의 평가 고객에 적용"
+    else:
+        frame = loader(fit_q)
+        train, _ = split.train_test_customers(frame, test_size=test_size, seed=seed)
+        fitted = fit_lifestage(sample_training_rows(train, train_rows, seed=seed), params, calibration=calibration,
+                               seed=seed, columns=available_features(frame, fit_q))
+        note = (f"{fit_q}에만 학습한 모델을 {test_q}의 평가 고객에 적용" if fit_q == quarter else
+                f"마지막 분기라 다음 분기가 없어 {fit_q}에 학습하고 {test_q}의 평가 고객에 적용")
+    _, later = split.train_test_customers(loader(test_q), test_size=test_size, seed=seed)
+    y = later[TARGET].to_numpy(dtype=str)
+    pred = fitted.predict(later[list(fitted.feature_names_in_)])
+    s = metrics.classification_summary(y, pred, labels=[c for c in CODES if c in set(y)])
+    return {"fit_quarter": fit_q, "test_quarter": test_q, "macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
+            "n": s["n"], "note": note, "refitted": not reuse}
+
+
+def describe_temporal(temporal: Mapping[str, Any], same_quarter_macro_f1: float) -> str:
+    if not temporal.get("fit_quarter"):
+        return f"시간 검증을 하지 못했습니다: {temporal.get('note', '')}."
+    diff = temporal["macro_f1"] - same_quarter_macro_f1
+    return (f"{temporal['note']}: 매크로 F1 {temporal['macro_f1']:.3f} (같은 분기 평가 {same_quarter_macro_f1:.3f} "
+            f"대비 {diff:+.3f}). 차이가 작으면 분기가 바뀌어도 모델이 그대로 쓰일 수 있습니다.")
