@@ -32,6 +32,9 @@ KERNEL_MPLBACKEND := module://matplotlib_inline.backend_inline
 # numba's JIT (shap, umap) compiles once and is reused from here
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# OpenMP threads (LightGBM) sleep rather than spin while they wait: on two shared cores
+# a spinning booster ran 20x slower beside another busy process
+export OMP_WAIT_POLICY := PASSIVE
 
 #################################################################################
 # SET-UP                                                                        #

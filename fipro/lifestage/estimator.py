@@ -42,11 +42,12 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
     """Gradient-boosted life-stage classifier with calibrated probabilities.
 
     ``fit`` sets a share of the customers aside (``calibration_size``, chosen by a seeded
-    hash of ``groups`` so no customer is on both sides) and another share for early
-    stopping (``validation_fraction``), fits LightGBM on the rest, then fits
-    scikit-learn's ``CalibratedClassifierCV`` on the set-aside customers around the
-    frozen booster. ``predict_proba`` returns calibrated probabilities and ``predict``
-    their arg-max.
+    hash of ``groups`` so no customer is on both sides), fits LightGBM on the rest with
+    early stopping on the set-aside customers, then fits scikit-learn's
+    ``CalibratedClassifierCV`` on the same customers around the frozen booster.
+    ``predict_proba`` returns calibrated probabilities and ``predict`` their arg-max.
+    One held-out share serves both: the stopping round and one temperature are two
+    numbers, and a second share costs the booster about 0.01 macro-F1 on the sample.
 
     Parameters
     ----------
@@ -59,7 +60,8 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
         Rounds without improvement of the validation log-loss before stopping;
         ``None`` fits ``n_estimators`` trees on every non-calibration customer.
     validation_fraction : float
-        Share of customers (of those not set aside for calibration) for early stopping.
+        Share of customers for early stopping when there is no calibration share
+        (``calibration=None``); otherwise the calibration customers stop the boosting.
     calibration : {"temperature", "isotonic", "sigmoid"} or None
         ``CalibratedClassifierCV`` method; ``None`` keeps the booster's probabilities
         (and fits on all customers but the early-stopping share).
@@ -185,7 +187,10 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
         u = split.customer_unit(ids, seed=seed + 7919)
         none = np.zeros(len(y), dtype=bool)
         cal = (u < self.calibration_size) if self.calibration is not None else none
-        val = ((u >= 1 - self.validation_fraction) & ~cal) if self.early_stopping_rounds is not None else none
+        if self.early_stopping_rounds is None:
+            val = none
+        else:
+            val = cal if self.calibration is not None else (u >= 1 - self.validation_fraction)
         fit = ~cal & ~val
         if (not fit.any() or (self.early_stopping_rounds is not None and not val.any())
                 or (self.calibration is not None and len(np.unique(y_idx[cal])) < len(self.classes_))):
