@@ -23,6 +23,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fipro import config, contract
 from fipro.privacy import pseudonym
@@ -37,6 +39,11 @@ GROUP_COLUMN_KO: dict[str, str] = {
 
 
 def _as_str(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # strip the few categories, then take them by code (not every row's string)
+        categories = pd.Series(series.cat.categories).astype("string").str.strip().array
+        return pd.Series(categories.take(series.cat.codes.to_numpy(), allow_fill=True),
+                         index=series.index, name=series.name)
     return series.astype("string").str.strip()
 
 
@@ -273,8 +280,9 @@ def example_customer(quarter_df: pd.DataFrame, by: Sequence[str] = ("AGE", "SEX_
     eligible = quarter_df.loc[(sizes > min_peers) & (quarter_df["TOT_USE_AM"] > 0), "SEQ"].astype(str)
     if eligible.empty:
         eligible = quarter_df["SEQ"].astype(str)
-    keys = eligible.map(lambda s: pseudonym(s, salt=salt))
-    return str(eligible.loc[keys.sort_values(kind="stable").index[0]])
+    seqs = eligible.tolist()
+    keys = [pseudonym(s, salt=salt) for s in seqs]
+    return str(seqs[min(range(len(keys)), key=keys.__getitem__)])  # first of the smallest key
 
 
 # --- group summaries for the EDA -----------------------------------------------------
@@ -360,13 +368,26 @@ def quarter_change(current: pd.DataFrame, previous: Optional[pd.DataFrame]) -> p
     prev_mean = previous[columns].astype("float64").mean()
     out["previous_mean"] = prev_mean.to_numpy()
     out["change_pct"] = np.where(prev_mean > 0, (cur_mean / prev_mean.where(prev_mean > 0) - 1) * 100, np.nan)
-    cur_seq, prev_seq = _as_str(current["SEQ"]), _as_str(previous["SEQ"])
-    both = np.intersect1d(cur_seq.dropna().to_numpy(), prev_seq.dropna().to_numpy())
-    cur_sum = current.loc[cur_seq.isin(both).to_numpy(), columns].astype("float64").sum()
-    prev_sum = previous.loc[prev_seq.isin(both).to_numpy(), columns].astype("float64").sum()
+    cur_seq, prev_seq = _seq_array(current["SEQ"]), _seq_array(previous["SEQ"])
+    # hash joins in Arrow: a customer is a stayer when its SEQ is in both quarters
+    in_prev = _is_in(cur_seq, prev_seq)
+    in_cur = _is_in(prev_seq, cur_seq)
+    cur_sum = current.loc[in_prev, columns].astype("float64").sum()
+    prev_sum = previous.loc[in_cur, columns].astype("float64").sum()
     out["stayer_change_pct"] = np.where(prev_sum > 0, (cur_sum / prev_sum.where(prev_sum > 0) - 1) * 100, np.nan)
-    out["stayers"] = len(both)
+    out["stayers"] = int(pc.count_distinct(cur_seq.filter(pa.array(in_prev)), mode="only_valid").as_py())
     return out
+
+
+def _seq_array(series: pd.Series) -> pa.Array:
+    """Customer ids as a stripped Arrow string array (missing stays null)."""
+    return pa.array(_as_str(series).array).cast(pa.large_string())
+
+
+def _is_in(values: pa.Array, others: pa.Array) -> np.ndarray:
+    """Whether each of ``values`` occurs among the non-null ``others`` (null → False)."""
+    mask = pc.is_in(values, value_set=others.drop_null(), skip_nulls=True)
+    return mask.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
 
 
 def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None) -> dict:
@@ -399,7 +420,8 @@ def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None
     }
 
 
-def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: PeerComparison) -> dict:
+def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: PeerComparison,
+                headlines: Optional[dict] = None) -> dict:
     """Everything notebook 01 records in ``outputs/<quarter>/eda.json``.
 
     Parameters
@@ -409,6 +431,9 @@ def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: P
         :func:`fipro.features.load_quarter_pair` returns them. Not modified.
     peer : PeerComparison
         The worked example of the notebook (:func:`peer_comparison`).
+    headlines : dict, optional
+        :func:`eda_headlines` of the same two frames, if already computed (the notebook
+        computes them once for its summary and its record).
 
     Returns
     -------
@@ -420,7 +445,7 @@ def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: P
     """
     total = peer.percentiles.set_index("category").loc["TOT_USE_AM", "percentile"]
     return {
-        **eda_headlines(current, previous),
+        **(eda_headlines(current, previous) if headlines is None else headlines),
         "example_customer": peer.customer,
         "example_group": peer.group_ko,
         "example_n_peers": int(peer.n_peers),
@@ -429,9 +454,11 @@ def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: P
     }
 
 
-def eda_summary_ko(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None) -> str:
-    """A few Korean sentences on the quarter, generated from :func:`eda_headlines`."""
-    h = eda_headlines(current, previous)
+def eda_summary_ko(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None,
+                   headlines: Optional[dict] = None) -> str:
+    """A few Korean sentences on the quarter, generated from :func:`eda_headlines`
+    (``headlines``: those of the same frames, if already computed)."""
+    h = eda_headlines(current, previous) if headlines is None else headlines
     s = [
         f"이번 분기 고객은 {h['customers']:,}명이며, 1인당 총이용금액({contract.AMOUNT_PERIOD_LABEL})은 "
         f"평균 {contract.format_amount(h['mean_total'])}, 중앙값 {contract.format_amount(h['median_total'])}입니다.",

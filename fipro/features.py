@@ -65,6 +65,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from scipy import special
 
@@ -328,11 +329,23 @@ def _amounts(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return np.maximum(values, 0.0, out=values)
 
 
+def _column_block(values: np.ndarray, index: Sequence[int]) -> np.ndarray:
+    """Columns ``index`` of a column-major array, column-major: a view when they are
+    adjacent and in order (the contract's amount order makes them so), else a copy."""
+    index = list(index)
+    if index and index == list(range(index[0], index[0] + len(index))):
+        return values[:, index[0]:index[0] + len(index)]
+    return np.asfortranarray(values[:, index])
+
+
 def _tenure_months(att_ym: pd.Series, quarter: Optional[str], n: int) -> np.ndarray:
     if quarter is None:
         return np.full(n, np.nan)
-    ym = pd.to_numeric(att_ym.astype("string").str.strip(), errors="coerce").to_numpy(
+    # parse the few distinct values (months of joining), not every row
+    codes, uniques = pd.factorize(att_ym, use_na_sentinel=True)
+    parsed = pd.to_numeric(pd.Series(uniques, dtype="string").str.strip(), errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan)
+    ym = np.append(parsed, np.nan)[np.where(codes >= 0, codes, len(parsed))]
     year, month = np.floor(ym / 100), ym % 100
     valid = (month >= 1) & (month <= 12) & (year >= 1900)
     end = int(quarter[:4]) * 12 + int(quarter[5]) * 3
@@ -387,15 +400,15 @@ def build_features(current: pd.DataFrame, previous: Optional[pd.DataFrame] = Non
         feats[f"log_{col}"] = np.log1p(amounts[:, pos[col]])
 
     total = amounts[:, pos["TOT_USE_AM"]]
-    cats = np.asfortranarray(amounts[:, [pos[c] for c in _CATEGORY_COLUMNS]])
+    cats = _column_block(amounts, [pos[c] for c in _CATEGORY_COLUMNS])
     shares = _safe_div(cats, total[:, None])
     for j, col in enumerate(_CATEGORY_COLUMNS):
         feats[f"share_{col}"] = shares[:, j]
     feats["credit_share"] = _safe_div(amounts[:, pos["CRDSL_USE_AM"]], total)
     feats["check_share"] = _safe_div(amounts[:, pos["CNF_USE_AM"]], total)
 
-    upper = np.asfortranarray(amounts[:, [pos[c] for c in contract.UPPER_COLUMNS]])
-    detail = np.asfortranarray(amounts[:, [pos[c] for c in contract.DETAIL_COLUMNS]])
+    upper = _column_block(amounts, [pos[c] for c in contract.UPPER_COLUMNS])
+    detail = _column_block(amounts, [pos[c] for c in contract.DETAIL_COLUMNS])
     essential_mask = np.array([c in contract.ESSENTIAL_DETAILS for c in contract.DETAIL_COLUMNS])
     detail_total = _row_sum(detail)
     feats["essential_share"] = _safe_div(_row_sum(detail[:, essential_mask]), detail_total)
@@ -415,7 +428,10 @@ def build_features(current: pd.DataFrame, previous: Optional[pd.DataFrame] = Non
             raise ValueError(f"previous frame is {prev_quarter}, expected {previous_quarter(quarter)}")
         if not previous["SEQ"].is_unique:
             raise ValueError("previous frame repeats a SEQ: one row per customer expected")
-        where = pd.Index(previous["SEQ"].astype("string")).get_indexer(current["SEQ"].astype("string"))
+        # hash lookup in Arrow (as Index.get_indexer, missing ids match each other; -1 = absent)
+        where = pc.index_in(pa.array(current["SEQ"].astype("string").array),
+                            value_set=pa.array(previous["SEQ"].astype("string").array))
+        where = where.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         has_prev = where >= 0
         prev_amounts = _amounts(previous, CHANGE_COLUMNS)
         prev_values[has_prev] = prev_amounts[where[has_prev]]
@@ -453,7 +469,9 @@ def build_features(current: pd.DataFrame, previous: Optional[pd.DataFrame] = Non
     for spec in FEATURE_SPECS:
         value = feats[spec.name]
         columns[spec.name] = value if spec.dtype == "category" else np.asarray(value).astype(spec.dtype, copy=False)
-    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+    # copy=False: keep one block per column rather than stacking ~130 columns into new
+    # 2-D blocks (a full copy of the frame, slow and doubling peak memory at full scale)
+    return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
 
 
 def customer_features(seq: str, current: pd.DataFrame, previous: Optional[pd.DataFrame] = None) -> pd.DataFrame:
@@ -696,32 +714,39 @@ def build_report(quarter: str, processed_dir: Optional[Path] = None, rebuild: bo
         t1 = t2 = time.perf_counter()
     t3 = time.perf_counter()
     seconds = {"read": t1 - t0, "build": t2 - t1, "write": t3 - t2, "total": t3 - t0}
+    metrics = feature_metrics(feature_df, seconds["total"])
     return FeatureReport(quarter=quarter, features=feature_df, rebuilt=rebuilt, seconds=seconds,
-                         metrics=feature_metrics(feature_df, seconds["total"]),
-                         summary_ko=summary_ko(feature_df, seconds["total"]))
+                         metrics=metrics, summary_ko=_summary_from_metrics(metrics))
 
 
 def feature_metrics(feature_df: pd.DataFrame, build_seconds: Optional[float] = None) -> dict:
     """Headline numbers of a quarter's features (what notebook 02 records)."""
     change = [n for n in feature_names(family="change") if n.startswith("qoq_")]
+    model = model_feature_names()
     n = len(feature_df)
-    model = feature_df[model_feature_names()]
+    # Column by column (never one n × 130 float copy of the frame): missing counts are
+    # whole numbers, so count / size equals the mean of the stacked missing mask exactly.
+    missing = {name: int(feature_df[name].isna().to_numpy().sum()) for name in model}
+    non_finite = sum(int(np.isinf(feature_df[name].to_numpy(dtype=np.float64)).sum()) for name in model)
     return {
         "rows": int(n),
         "n_features": len(FEATURE_SPECS),
-        "n_model_features": len(model_feature_names()),
-        "change_missing_share": float(feature_df[change].isna().to_numpy().mean()) if n else float("nan"),
+        "n_model_features": len(model),
+        "change_missing_share": sum(missing[c] for c in change) / (n * len(change)) if n else float("nan"),
         "no_prev_quarter_share": float(feature_df["no_prev_quarter"].mean()) if n else float("nan"),
         "zero_total_share": float(feature_df["zero_total"].mean()) if n else float("nan"),
-        "model_missing_share": float(model.isna().to_numpy().mean()) if n else float("nan"),
-        "non_finite_model_values": int(np.isinf(model.to_numpy(dtype=np.float64)).sum()),
+        "model_missing_share": sum(missing.values()) / (n * len(model)) if n else float("nan"),
+        "non_finite_model_values": int(non_finite),
         "build_seconds": None if build_seconds is None else float(build_seconds),
     }
 
 
 def summary_ko(feature_df: pd.DataFrame, build_seconds: Optional[float] = None) -> str:
     """Korean sentences on a quarter's features, generated from :func:`feature_metrics`."""
-    m = feature_metrics(feature_df, build_seconds)
+    return _summary_from_metrics(feature_metrics(feature_df, build_seconds))
+
+
+def _summary_from_metrics(m: dict) -> str:
     s = [f"고객 {m['rows']:,}명에 대해 피처 {m['n_features']}개(모델 입력 {m['n_model_features']}개)를 만들었습니다"
          + (f" ({m['build_seconds']:.1f}초)." if m["build_seconds"] is not None else ".")]
     if m["no_prev_quarter_share"] >= 1.0:

@@ -181,26 +181,34 @@ def rejects_summary(rejects: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_presence(quarter: str, processed_dir=None) -> tuple[pd.Series, int]:
-    """For each customer of ``quarter``: in how many ingested quarters they appear.
+    """For each customer of ``quarter``: in how many ingested quarters they appear
+    (distinct ``BAS_YH`` values among their rows of every quarter table).
 
-    Reads only the key columns of every quarter (DuckDB), so it stays light at full scale.
+    Reads only the key columns of every quarter and matches ids by a hash lookup
+    (Arrow), so it stays light at full scale. Customers come in no particular order.
     """
-    import duckdb
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     from fipro import ingest
 
     quarters = ingest.available_quarters(processed_dir)
     base = (ingest.config.PROCESSED_DIR if processed_dir is None else processed_dir)
-    files = [str(base / ingest.TABLE_DIR / f"{q}.parquet") for q in quarters]
-    target = str(base / ingest.TABLE_DIR / f"{quarter}.parquet")
-    con = duckdb.connect(config={"memory_limit": ingest.DUCKDB_MEMORY_LIMIT})
-    try:
-        counts = con.execute(
-            "SELECT count(DISTINCT a.BAS_YH) AS n FROM read_parquet($files) a "
-            "SEMI JOIN read_parquet($target) t ON a.SEQ = t.SEQ GROUP BY a.SEQ",
-            {"files": files, "target": target}).fetchnumpy()["n"]
-    finally:
-        con.close()
+    files = [base / ingest.TABLE_DIR / f"{q}.parquet" for q in quarters]
+    target = base / ingest.TABLE_DIR / f"{quarter}.parquet"
+    ids = pc.unique(pq.read_table(target, columns=["SEQ"])["SEQ"].combine_chunks().drop_null())
+    seen: dict = {}  # quarter value -> which of ``ids`` have a row with it
+    for path in files:
+        table = pq.read_table(path, columns=["SEQ", "BAS_YH"])
+        where = pc.index_in(table["SEQ"], value_set=ids, skip_nulls=True)
+        known = pc.is_valid(where)
+        for value in pc.unique(table["BAS_YH"]).drop_null().to_pylist():
+            rows = pc.and_(known, pc.equal(table["BAS_YH"], value))
+            hit = seen.setdefault(value, np.zeros(len(ids), dtype=bool))
+            hit[pc.filter(where, rows).to_numpy()] = True
+    counts = np.zeros(len(ids), dtype=np.int64)
+    for hit in seen.values():
+        counts += hit
     return pd.Series(counts, dtype="int64", name="quarters_present"), len(quarters)
 
 
@@ -232,6 +240,7 @@ def quality_report(quarter: str, frame: pd.DataFrame | None = None, rejects: pd.
     rows_rejected = int(manifest.get("rows_rejected", len(rejects)))
     amounts = amount_summary(frame)
     outliers = outlier_table(frame, k=outlier_k)
+    codes = {c: code_distribution(frame, c) for c in contract.CODE_COLUMNS}
     return {
         "quarter": quarter,
         "rows": rows,
@@ -253,10 +262,9 @@ def quality_report(quarter: str, frame: pd.DataFrame | None = None, rejects: pd.
         "missing_share": {r.column: r.missing_share for r in mz.itertuples() if r.missing_share > 0},
         "missing_share_max": float(mz["missing_share"].max()) if len(mz) else 0.0,
         "zero_share": {r.column: r.zero_share for r in mz.itertuples() if r.group != "key" and r.zero_share == r.zero_share},
-        "codes": {c: {row.code: row.rows for row in code_distribution(frame, c).itertuples()}
-                  for c in contract.CODE_COLUMNS},
-        "codes_unseen": {c: [row.code for row in code_distribution(frame, c).itertuples() if row.rows == 0]
-                         for c in contract.CODE_COLUMNS},
+        "codes": {c: {row.code: row.rows for row in table.itertuples()} for c, table in codes.items()},
+        "codes_unseen": {c: [row.code for row in table.itertuples() if row.rows == 0]
+                         for c, table in codes.items()},
         "amounts": {r.column: {"mean": r.mean, "zero_share": r.zero_share, "p50": r.p50, "p90": r.p90,
                                "p99": r.p99, "max": r.max} for r in amounts.itertuples()},
         "identities": identity_checks(frame),

@@ -144,6 +144,30 @@ def test_quarter_change_separates_stayers():
     assert compare.quarter_change(cur, None)["change_pct"].isna().all()
 
 
+def test_quarter_change_matches_ids_as_stripped_strings_and_ignores_missing_ids():
+    prev = raw_frame([raw_row("a", "2022q4", TOT_USE_AM=100), raw_row("b", "2022q4", TOT_USE_AM=100)])
+    cur = raw_frame([raw_row("a", TOT_USE_AM=150), raw_row("c", TOT_USE_AM=30)])
+    cur["SEQ"] = pd.Series([" a ", None], dtype="object")
+    change = compare.quarter_change(cur, prev)
+    assert change.loc[0, "stayer_change_pct"] == pytest.approx(50.0)  # " a " is a
+    assert change.loc[0, "stayers"] == 1
+
+
+def test_as_str_of_a_categorical_equals_the_string_conversion():
+    s = pd.Series(pd.Categorical([" 30", None, "40", "30 "], categories=[" 30", "40", "30 ", "50"]),
+                  index=[5, 6, 7, 8], name="AGE")
+    pd.testing.assert_series_equal(compare._as_str(s), s.astype("string").str.strip())
+
+
+def test_headlines_computed_once_give_the_same_summary_and_metrics(two_quarters):
+    current, previous = two_quarters
+    peer = compare.peer_comparison(current, compare.example_customer(current, min_peers=1), min_peers=1)
+    h = compare.eda_headlines(current, previous)
+    assert compare.eda_summary_ko(current, previous, headlines=h) == compare.eda_summary_ko(current, previous)
+    with_h = compare.eda_metrics(current, previous, peer, headlines=h)
+    assert with_h.keys() == compare.eda_metrics(current, previous, peer).keys()
+
+
 def test_eda_summary_is_generated_from_the_numbers(peers_of_ten):
     text = compare.eda_summary_ko(peers_of_ten)
     h = compare.eda_headlines(peers_of_ten)

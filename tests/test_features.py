@@ -352,3 +352,29 @@ def test_build_report_builds_measures_and_reads_a_fresh_cache(processed):
     assert not read.rebuilt and read.seconds["build"] == 0.0
     pd.testing.assert_frame_equal(read.features, built.features)
     assert built.metrics["rows"] == 2 and built.metrics["zero_total_share"] == 0.5
+
+
+def test_feature_metrics_shares_are_means_of_the_missing_masks():
+    prev = raw_frame([raw_row("a", "2022q4", TOT_USE_AM=100)])
+    cur = raw_frame([raw_row("a", TOT_USE_AM=150), raw_row("b", TOT_USE_AM=0), raw_row("c", AGE="99")])
+    f = features.build_features(cur, prev)
+    m = features.feature_metrics(f)
+    change = [n for n in features.feature_names(family="change") if n.startswith("qoq_")]
+    model = f[features.model_feature_names()]
+    assert m["change_missing_share"] == float(f[change].isna().to_numpy().mean())
+    assert m["model_missing_share"] == float(model.isna().to_numpy().mean())
+    assert m["non_finite_model_values"] == int(np.isinf(model.to_numpy(dtype=np.float64)).sum())
+
+
+def test_spearman_matrix_equals_pandas_with_ties_and_missing_values():
+    from fipro.figures import eda as eda_fig
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.integers(0, 5, (300, 4)).astype(float), columns=list("abcd"))
+    df.loc[rng.integers(0, 300, 40), "b"] = np.nan
+    df.loc[rng.integers(0, 300, 40), "c"] = np.nan
+    df["d"] = rng.normal(size=300)
+    df["e"] = 1.0  # constant: undefined correlation
+    got = eda_fig.spearman_matrix(df, list(df))
+    want = df.corr(method="spearman")
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=0, atol=1e-12)

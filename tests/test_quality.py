@@ -122,3 +122,18 @@ def test_sample_report_is_within_bounds_and_saved(sample_quarters, tmp_path):
     path = export.save_metrics(quarter, "data_quality_test", report)
     assert export.load_metrics(quarter, "data_quality_test")["rows"] == report["rows"]
     path.unlink()
+
+
+def test_load_presence_counts_the_quarters_of_each_customer_of_the_quarter(tmp_path):
+    from fipro import ingest
+
+    table_dir = tmp_path / ingest.TABLE_DIR
+    table_dir.mkdir(parents=True)
+    quarters = {"2022q4": ["a", "b"], "2023q1": ["a", "c", None], "2023q2": ["a", "b", "d"]}
+    for q, seqs in quarters.items():
+        pd.DataFrame({"BAS_YH": [q] * len(seqs), "SEQ": pd.Series(seqs, dtype="object")}).to_parquet(
+            table_dir / f"{q}.parquet", index=False)
+    presence, n_quarters = quality.load_presence("2023q1", processed_dir=tmp_path)
+    assert n_quarters == 3
+    assert sorted(presence.tolist()) == [1, 3]  # c only here; a in all three; the missing id not counted
+    assert presence.name == "quarters_present" and presence.dtype == "int64"

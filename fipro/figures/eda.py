@@ -135,7 +135,7 @@ def plot_feature_distributions(feature_df: pd.DataFrame, names: Sequence[str], b
                                max_rows: Optional[int] = 50_000, seed: int = 0) -> "plt.Figure":
     """Histograms of the given features (a seeded sample of at most ``max_rows`` rows)."""
     use_style()
-    data = feature_df
+    data = feature_df[list(names)]  # the same sampled rows as the whole frame's, fewer columns to copy
     if max_rows is not None and len(data) > max_rows:
         data = data.sample(max_rows, random_state=seed)
     cols = 4
@@ -151,10 +151,56 @@ def plot_feature_distributions(feature_df: pd.DataFrame, names: Sequence[str], b
     return finish(fig)
 
 
+def spearman_matrix(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Pairwise Spearman correlation, as ``frame[names].corr(method="spearman")`` (rows
+    with a missing value in either feature left out of that pair, average ranks for ties),
+    without sorting every pair again: each column is coded once in value order, and
+    the average ranks within any subset of rows follow from a count of those codes."""
+    names = list(names)
+    values = [frame[n].to_numpy(dtype=np.float64, na_value=np.nan) for n in names]
+    valid = [~np.isnan(v) for v in values]
+    complete = [bool(m.all()) for m in valid]
+    codes, n_codes = [], []
+    for v, m in zip(values, valid):
+        inverse, uniq = pd.factorize(v[m], sort=True)  # codes in value order
+        c = np.full(len(v), -1, dtype=np.int64)
+        c[m] = inverse
+        codes.append(c)
+        n_codes.append(len(uniq))
+
+    unit_cache: dict = {}
+
+    def unit_ranks(i: int, key: tuple, rows: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """Average ranks of column i within ``rows``, centred and scaled to length 1
+        (None when constant there)."""
+        if (i, key) not in unit_cache:
+            c = codes[i] if rows is None else codes[i][rows]
+            counts = np.bincount(c, minlength=n_codes[i]).astype(np.float64)
+            below = np.cumsum(counts) - counts
+            r = (below + (counts + 1.0) / 2.0)[c]
+            r -= r.mean()
+            norm = np.sqrt((r * r).sum())
+            unit_cache[(i, key)] = r / norm if norm > 0 else None
+        return unit_cache[(i, key)]
+
+    k = len(names)
+    out = np.full((k, k), np.nan)
+    for i in range(k):
+        for j in range(i + 1):
+            key = tuple(sorted({x for x in (i, j) if not complete[x]}))
+            rows = None if not key else np.flatnonzero(valid[i] & valid[j])
+            if rows is not None and rows.size == 0:
+                continue
+            x, y = unit_ranks(i, key, rows), unit_ranks(j, key, rows)
+            if x is not None and y is not None:
+                out[i, j] = out[j, i] = min(max(float((x * y).sum()), -1.0), 1.0)
+    return pd.DataFrame(out, index=names, columns=names)
+
+
 def plot_feature_correlation(feature_df: pd.DataFrame, names: Sequence[str]) -> "plt.Figure":
     """Spearman correlation heat map of the given features (Korean labels)."""
     use_style()
-    corr = feature_df[list(names)].astype("float64").corr(method="spearman")
+    corr = spearman_matrix(feature_df, names)
     labels = [features.feature_label_ko(n) for n in names]
     corr.index, corr.columns = labels, labels
     size = 0.45 * len(names) + 3
