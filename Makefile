@@ -32,9 +32,6 @@ KERNEL_MPLBACKEND := module://matplotlib_inline.backend_inline
 # numba's JIT (shap, umap) compiles once and is reused from here
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
-# OpenMP threads (LightGBM) sleep rather than spin while they wait: on two shared cores
-# a spinning booster ran 20x slower beside another busy process
-export OMP_WAIT_POLICY := PASSIVE
 
 #################################################################################
 # SET-UP                                                                        #
@@ -97,10 +94,12 @@ $(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(FIPRO_SRC) $(MANIFEST) $(NB_FILES
 	@$(PY) -m fipro run $(2) --quarter $(1)
 endef
 
-# Once per run, after every quarter's features: the grid and the learning curve
-# (reused while data and model code are unchanged, see fipro.lifestage.selection).
-$(OUT)/models/lifestage/selection.json: $(FIPRO_SRC) $(MANIFEST) $(foreach q,$(QUARTERS),$(OUT)/$(q)/02_feature_engineering.ipynb)
-	@$(PY) -m fipro.lifestage.selection
+# Once per run, after every other notebook of every quarter: the grid and the learning
+# curve (reused while data and model code are unchanged, see fipro.lifestage.selection).
+# Nothing else can run beside it then, so it takes every core: OpenMP boosters sharing
+# two cores with another busy process slow down many times over.
+$(OUT)/models/lifestage/selection.json: $(FIPRO_SRC) $(MANIFEST) $(foreach q,$(QUARTERS),$(foreach n,$(filter-out 03_lifestage,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
+	@FIPRO_THREADS=$$(nproc) $(PY) -m fipro.lifestage.selection
 	@touch $@
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
 

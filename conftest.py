@@ -17,7 +17,6 @@ os.environ["FIPRO_DATA_DIR"] = str(TEST_HOME / "data")
 os.environ["FIPRO_OUTPUTS_DIR"] = str(TEST_HOME / "outputs")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(_ROOT / ".cache" / "numba"))
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see the Makefile: spinning OpenMP threads stall on 2 cores
 
 import pytest  # noqa: E402
 

@@ -240,8 +240,10 @@ def run_notebook(stem: str, quarter: str, parameters: dict | None = None, output
 # Peak memory of one notebook job, linear in the rows of its quarter: a kernel with the
 # scientific stack loaded, plus the quarter, its features and the life-stage fit (≈ 4.5 GB
 # per job at the real file's 673k rows per quarter, ≈ 0.35 GB at the 10k sample).
-JOB_BASE_GB = 0.3
-JOB_GB_PER_ROW = 4.2 / 673_000
+# Measured at full scale (673k rows): notebooks 00-02 peak at 1.3-2.0 GB, the life-stage
+# notebook (float32 features) at about 3 GB; 3.5 GB leaves a margin.
+JOB_BASE_GB = 0.5
+JOB_GB_PER_ROW = 3.0 / 673_000
 DEFAULT_MEMORY_GB = 8.0
 
 
@@ -269,6 +271,8 @@ def decide_jobs(rows_per_quarter, memory_gb: float = DEFAULT_MEMORY_GB, cpu_coun
     Examples
     --------
     >>> decide_jobs([673_000] * 8, memory_gb=8, cpu_count=2)
+    2
+    >>> decide_jobs([673_000] * 8, memory_gb=6, cpu_count=2)
     1
     >>> decide_jobs([10_000] * 8, memory_gb=8, cpu_count=2)
     2

@@ -271,7 +271,10 @@ def test_notebook_02_builds_and_records_the_features(sample_quarters):
 
     quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
     started_ns = time.time_ns() - 2 * 10**9  # file systems store mtimes coarser than the clock
-    runner.run_notebook("02_feature_engineering", quarter)
+    from test_notebooks import figure_problems
+
+    executed = runner.run_notebook("02_feature_engineering", quarter)
+    assert figure_problems(executed) == []  # every figure drawn, none shown as text
     m = export.load_metrics(quarter, "features")
     assert m["rows"] == len(datasets.load_quarter(quarter, columns=["SEQ"]))
     assert m["n_features"] == len(features.FEATURE_SPECS)

@@ -198,7 +198,7 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
                              "(the calibration customers must hold every class)")
         booster = self._booster(seed)
         if self.early_stopping_rounds is not None:
-            booster.fit(X[fit], y_idx[fit], eval_set=[(X[val], y_idx[val])],
+            booster.fit(X[fit], y_idx[fit], eval_X=(X[val],), eval_y=(y_idx[val],),
                         callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
         else:
             booster.fit(X[fit], y_idx[fit])

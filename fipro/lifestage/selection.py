@@ -35,7 +35,7 @@ SELECTION_FILE = "selection.json"
 # Bump when the selection procedure changes, so an old selection.json is not reused.
 SELECTION_VERSION = 1
 DEFAULT_GRID: dict[str, list] = {"class_weight": [None, "balanced"]}
-GRID_ROWS = 50_000            # rows per grid fit: enough to rank two settings, a fraction of the cost
+GRID_ROWS = 25_000            # rows per grid fit: enough to rank two settings, a fraction of the cost
 FIRST_CURVE_ROWS = 25_000     # the learning curve doubles from here up to every training row ...
 MAX_CURVE_ROWS = 400_000      # ... or this many: a 400k fit costs ~2.5 min, the run's whole tuning budget
 # "Stops improving": the smallest size within this macro-F1 of the best measured one.
