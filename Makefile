@@ -99,7 +99,7 @@ endef
 # Nothing else can run beside it then, so it takes every core: OpenMP boosters sharing
 # two cores with another busy process slow down many times over.
 $(OUT)/models/lifestage/selection.json: $(FIPRO_SRC) $(MANIFEST) $(foreach q,$(QUARTERS),$(foreach n,$(filter-out 03_lifestage,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
-	@FIPRO_THREADS=$$(nproc) $(PY) -m fipro.lifestage.selection
+	@FIPRO_THREADS=$$(nproc) $(PY) -m fipro select
 	@touch $@
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
 

@@ -9,6 +9,7 @@
     python -m fipro jobs                     # parallel notebook jobs for the ingested scale
     python -m fipro progress start|end       # progress of `make notebooks` (used by make)
     python -m fipro benchmark --scale full   # timed full-scale runs -> outputs/benchmarks
+    python -m fipro select                   # life-stage tuning + learning curve, once per run
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ COMMANDS = {
     "jobs": "fipro.runner",
     "progress": "fipro.runner",
     "benchmark": "fipro.benchmark",
+    "select": "fipro.lifestage.selection",
 }
 
 

@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 from fipro import config
+from fipro.export import atomic_path
 
 RUNNING_PREFIX = "."
 FAILED_SUFFIX = ".failed.ipynb"
@@ -316,9 +317,8 @@ def _locked_progress(path: Path):
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
             yield state
-            tmp = path.with_name(f".{path.name}.{os.getpid()}")
-            tmp.write_text(json.dumps(state), encoding="utf-8")
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                tmp.write_text(json.dumps(state), encoding="utf-8")
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

@@ -112,7 +112,9 @@ def test_jobs_command_reads_the_manifest(tmp_path, capsys):
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"quarters": {"2023q1": 673_000, "2023q2": 670_000}, "rows_read": 1}))
     assert runner.manifest_rows(manifest) == {"2023q1": 673_000, "2023q2": 670_000}
-    assert runner.main(["jobs", "--manifest", str(manifest)]) == 0
+    assert runner.main(["jobs", "--manifest", str(manifest), "--memory-gb", "8"]) == 0
+    assert capsys.readouterr().out.strip() == str(min(2, os.cpu_count() or 1))
+    assert runner.main(["jobs", "--manifest", str(manifest), "--memory-gb", "4"]) == 0
     assert capsys.readouterr().out.strip() == "1"
     assert runner.main(["jobs", "--threads-for", "1"]) == 0
     assert capsys.readouterr().out.strip() == str(runner.threads_per_job(1))

@@ -14,6 +14,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import pandas as pd
 
+from fipro.export import atomic_path
+
 CARD_FILE = "model_card.md"
 SECTIONS = (
     ("purpose", "목적 (Purpose)"),
@@ -102,16 +104,11 @@ def model_card_markdown(name: str, *, purpose: str, intended_use: Union[str, Seq
 
 def write_model_card(directory: Path, markdown: str) -> Path:
     """Write ``model_card.md`` into a model folder (atomically) and return its path."""
-    import os
-    import tempfile
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / CARD_FILE
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{CARD_FILE}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(markdown)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(markdown, encoding="utf-8")
     return path
 
 

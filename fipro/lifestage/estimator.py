@@ -32,9 +32,11 @@ FLOAT_DTYPES = (np.float32, np.float64)
 
 # One set of defaults: the constructor's. ``select`` may change learning-curve size and
 # the few parameters it searches; everything else comes from here.
+# Bagging half the rows per tree fits 250k rows in 51 s instead of 92 s (2 cores) for
+# 0.002 less held-out macro-F1 (full-scale 2023q1), which the 3-minute budget needs.
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.1, "n_estimators": 400, "num_leaves": 31, "min_child_samples": 40,
-    "reg_lambda": 1.0, "colsample_bytree": 0.5, "class_weight": None,
+    "reg_lambda": 1.0, "colsample_bytree": 0.5, "subsample": 0.5, "class_weight": None,
 }
 
 
@@ -51,8 +53,8 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    learning_rate, n_estimators, num_leaves, min_child_samples, reg_lambda, colsample_bytree
-        LightGBM parameters (``n_estimators`` is the most trees; early stopping on the
+    learning_rate, n_estimators, num_leaves, min_child_samples, reg_lambda, colsample_bytree, subsample
+        LightGBM parameters (``subsample`` < 1 bags that share of rows for every tree) (``n_estimators`` is the most trees; early stopping on the
         validation customers picks the number used).
     class_weight : None, "balanced" or dict
         Class weighting of the boosting fit (a dict maps class index to weight).
@@ -101,7 +103,7 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, learning_rate: float = 0.1, n_estimators: int = 400, num_leaves: int = 31,
                  min_child_samples: int = 40, reg_lambda: float = 1.0, colsample_bytree: float = 0.5,
-                 class_weight: Optional[str] = None, early_stopping_rounds: Optional[int] = 20,
+                 subsample: float = 0.5, class_weight: Optional[str] = None, early_stopping_rounds: Optional[int] = 20,
                  validation_fraction: float = 0.1, calibration: Optional[str] = "temperature",
                  calibration_size: float = 0.1, random_state: Optional[int] = None,
                  n_threads: Optional[int] = None):
@@ -111,6 +113,7 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
         self.colsample_bytree = colsample_bytree
+        self.subsample = subsample
         self.class_weight = class_weight
         self.early_stopping_rounds = early_stopping_rounds
         self.validation_fraction = validation_fraction
@@ -139,8 +142,10 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
         positive("reg_lambda", Real, 0.0, inclusive=True)
         if self.early_stopping_rounds is not None:
             positive("early_stopping_rounds", Integral)
-        if not isinstance(self.colsample_bytree, Real) or not 0 < self.colsample_bytree <= 1:
-            raise ValueError(f"colsample_bytree must be in (0, 1], got {self.colsample_bytree!r}")
+        for name in ("colsample_bytree", "subsample"):
+            v = getattr(self, name)
+            if not isinstance(v, Real) or not 0 < v <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {v!r}")
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
         if self.calibration is not None and self.calibration not in CALIBRATION_METHODS:
@@ -158,7 +163,8 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
         return lgb.LGBMClassifier(
             learning_rate=self.learning_rate, n_estimators=self.n_estimators,
             num_leaves=self.num_leaves, min_child_samples=self.min_child_samples, reg_lambda=self.reg_lambda,
-            colsample_bytree=self.colsample_bytree, class_weight=self.class_weight, random_state=seed,
+            colsample_bytree=self.colsample_bytree, subsample=self.subsample,
+            subsample_freq=1 if self.subsample < 1 else 0, class_weight=self.class_weight, random_state=seed,
             n_jobs=self.n_threads or config.N_THREADS, deterministic=True, force_col_wise=True, verbose=-1)
 
     def fit(self, X, y, groups=None):

@@ -176,12 +176,18 @@ def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] =
     pool, validation = train[~inner], train[inner & in_ref]
     columns = available_features(data, reference_quarter)
 
+    done: dict = {}
+
     def fit_score(params: Mapping[str, Any], rows: Optional[int]) -> dict:
+        key = (json.dumps(dict(params), sort_keys=True, default=str), rows)
+        if key in done:  # the grid's winner at GRID_ROWS is also a point of the curve
+            return done[key]
         part = sample_training_rows(pool, rows, seed=seed)
         t = time.perf_counter()
         model = fit_lifestage(part, params, calibration=None, seed=seed, n_threads=n_threads, columns=columns)
-        return {"n_train": int(len(part)), **_score(model, validation), "fit_seconds": time.perf_counter() - t,
-                "n_iter": model.n_iter_}
+        done[key] = {"n_train": int(len(part)), **_score(model, validation),
+                     "fit_seconds": time.perf_counter() - t, "n_iter": model.n_iter_}
+        return done[key]
 
     settings = [dict(zip(grid, values)) for values in _product(grid.values())] or [{}]
     grid_rows = []
@@ -262,10 +268,10 @@ def load_or_select(*, seed: int = config.RANDOM_SEED, history: int = DEFAULT_HIS
 
 
 def main(argv=None) -> int:
-    """``python -m fipro.lifestage.selection``: compute (or confirm) this run's selection."""
+    """``python -m fipro select``: compute (or confirm) this run's selection."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m fipro.lifestage.selection", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m fipro select", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=config.RANDOM_SEED)
     args = parser.parse_args(argv)
     sel = load_or_select(seed=args.seed)
