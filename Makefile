@@ -72,11 +72,12 @@ ingest: data
 notebooks: ingest
 	@set -e; quarters="$$($(PY) -m fipro quarters)"; \
 	jobs="$(if $(filter command line,$(origin JOBS)),$(JOBS),$$($(PY) -m fipro jobs --memory-gb $(MEMORY_GB)))"; \
-	stale=$$($(MAKE) --no-print-directory -n run-notebooks QUARTERS="$$quarters" | grep -c -- ' -m fipro run ' || true); \
+	serial="$$( [ "$$($(PY) -m fipro jobs --large)" = 1 ] && echo '$(MODEL_NOTEBOOKS)' || true)"; \
+	stale=$$($(MAKE) --no-print-directory -n run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial" | grep -c -- ' -m fipro run ' || true); \
 	export FIPRO_PROGRESS="$(OUT)/.notebooks-progress.json"; \
 	export FIPRO_THREADS=$$($(PY) -m fipro jobs --threads-for $$jobs); \
 	$(PY) -m fipro progress start --total $$stale --quarters "$$quarters" --jobs $$jobs; \
-	if [ "$$stale" -gt 0 ]; then $(MAKE) --no-print-directory -j$$jobs run-notebooks QUARTERS="$$quarters"; fi; \
+	if [ "$$stale" -gt 0 ]; then $(MAKE) --no-print-directory -j$$jobs run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial"; fi; \
 	$(PY) -m fipro progress end
 
 # One file target per executed notebook, so make re-runs only what is stale:
@@ -89,9 +90,20 @@ notebooks: ingest
 # learning curve are chosen once per run (selection.json), not per quarter.
 NB_DEPS_03_lifestage := 02_feature_engineering
 NB_FILES_03_lifestage := $(OUT)/models/lifestage/selection.json
+# On large quarters (`fipro jobs --large`: 100k rows or more) the model notebooks run
+# one quarter after another with every core (FIPRO_THREADS=nproc): the booster is their
+# bottleneck, and one 2-thread fit finishes a quarter within the 3-minute budget where
+# two 1-thread fits side by side take 4-5 minutes each. Small quarters run in parallel.
+MODEL_NOTEBOOKS := 03_lifestage
+SERIAL_NOTEBOOKS ?=
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 define NOTEBOOK_RULE
 $(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(FIPRO_SRC) $(MANIFEST) $(NB_FILES_$(2)) $(foreach d,$(NB_DEPS_$(2)),$(foreach q,$(QUARTERS),$(OUT)/$(q)/$(d).ipynb))
-	@$(PY) -m fipro run $(2) --quarter $(1)
+	@$(if $(filter $(2),$(SERIAL_NOTEBOOKS)),FIPRO_THREADS=$(NPROC) )$(PY) -m fipro run $(2) --quarter $(1)
+endef
+# order-only: quarter i's serial notebook waits for quarter i-1's
+define SERIAL_RULE
+$(OUT)/$(word $(2),$(QUARTERS))/$(1).ipynb: | $(OUT)/$(word $(3),$(QUARTERS))/$(1).ipynb
 endef
 
 # Once per run, after every other notebook of every quarter: the grid and the learning
@@ -102,6 +114,7 @@ $(OUT)/models/lifestage/selection.json: $(FIPRO_SRC) $(MANIFEST) $(foreach q,$(Q
 	@FIPRO_THREADS=$$(nproc) $(PY) -m fipro select
 	@touch $@
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
+$(foreach n,$(SERIAL_NOTEBOOKS),$(foreach i,$(wordlist 2,$(words $(QUARTERS)),$(shell seq $(words $(QUARTERS)) 2>/dev/null)),$(eval $(call SERIAL_RULE,$(n),$(i),$(shell expr $(i) - 1)))))
 
 .PHONY: run-notebooks
 run-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))

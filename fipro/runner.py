@@ -286,6 +286,22 @@ def decide_jobs(rows_per_quarter, memory_gb: float = DEFAULT_MEMORY_GB, cpu_coun
     return max(1, min(by_memory, cpus))
 
 
+# From this many rows per quarter a model notebook's booster dominates its time: it runs
+# alone with every core (the Makefile's SERIAL_NOTEBOOKS) instead of beside another job.
+LARGE_QUARTER_ROWS = 100_000
+
+
+def is_large(rows_per_quarter) -> bool:
+    """Whether the largest quarter has ``LARGE_QUARTER_ROWS`` rows or more.
+
+    Examples
+    --------
+    >>> is_large([673_000, 670_000]), is_large([10_000]), is_large([])
+    (True, False, False)
+    """
+    return max(list(rows_per_quarter) or [0]) >= LARGE_QUARTER_ROWS
+
+
 def threads_per_job(jobs: int, cpu_count: int | None = None) -> int:
     """CPU threads one notebook may use when ``jobs`` run side by side (``FIPRO_THREADS``)."""
     cpus = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
@@ -440,6 +456,8 @@ def main(argv=None) -> int:
         parser.add_argument("--manifest", type=Path, default=None)
         parser.add_argument("--threads-for", type=int, default=None, metavar="JOBS",
                             help="print FIPRO_THREADS for this many jobs instead")
+        parser.add_argument("--large", action="store_true",
+                            help="print 1 if a quarter is large enough for model notebooks to run alone, else 0")
         args = parser.parse_args(rest)
         if args.threads_for is not None:
             print(threads_per_job(args.threads_for))
@@ -449,6 +467,9 @@ def main(argv=None) -> int:
         except FileNotFoundError as exc:
             print(f"jobs: no manifest ({exc.filename}); run `make ingest` first", file=sys.stderr)
             return 1
+        if args.large:
+            print(int(is_large(rows.values())))
+            return 0
         print(decide_jobs(rows.values(), memory_gb=args.memory_gb))
         return 0
     if command == "progress":

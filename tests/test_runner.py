@@ -222,3 +222,12 @@ def test_data_check_notebook_records_its_numbers_and_draws_its_figures(sample_qu
     assert report["identities"]["total"]["share_within_tolerance"] > 0.9
     text = path.read_text(encoding="utf-8")
     assert "판정" in text
+
+
+def test_large_quarters_make_model_notebooks_run_alone(tmp_path, capsys):
+    assert runner.is_large([runner.LARGE_QUARTER_ROWS]) and not runner.is_large([runner.LARGE_QUARTER_ROWS - 1])
+    manifest = tmp_path / "manifest.json"
+    for rows, expected in ((673_000, "1"), (10_000, "0")):
+        manifest.write_text(json.dumps({"quarters": {"2023q1": rows}}))
+        assert runner.main(["jobs", "--manifest", str(manifest), "--large"]) == 0
+        assert capsys.readouterr().out.strip() == expected
