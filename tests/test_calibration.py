@@ -35,52 +35,59 @@ def _overconfident_toy(seed=0):
     return P[1000:2500], y[1000:2500], P[2500:], y[2500:]
 
 
-@pytest.mark.parametrize("method", ["temperature", "vector", "isotonic"])
+def _calibrated(P_cal, y_cal, P_test, method):
+    cal = calib.calibrate(calib.ProbabilityInput().fit(P_cal, y_cal), P_cal, y_cal, method)
+    return cal, cal.predict_proba(P_test)
+
+
+@pytest.mark.parametrize("method", ["temperature", "isotonic", "sigmoid"])
 def test_calibration_lowers_ece_on_held_out_rows(method):
     P_cal, y_cal, P_test, y_test = _overconfident_toy()
     before = calib.expected_calibration_error(y_test, P_test)
-    after = calib.expected_calibration_error(y_test, calib.calibrate_probabilities(P_cal, y_cal, P_test, method))
+    after = calib.expected_calibration_error(y_test, _calibrated(P_cal, y_cal, P_test, method)[1])
     assert before > 0.05
     assert after < before / 2
 
 
-def test_temperature_finds_overconfidence_and_keeps_argmax():
+def test_temperature_is_scikit_learns_and_keeps_argmax():
+    from sklearn.calibration import CalibratedClassifierCV
+
     P_cal, y_cal, P_test, _ = _overconfident_toy()
-    cal = calib.TemperatureScaling().fit(P_cal, y_cal)
-    assert cal.temperature_ > 2.0  # probabilities were raised to the 4th power
-    Q = cal.transform(P_test)
+    cal, Q = _calibrated(P_cal, y_cal, P_test, "temperature")
+    assert isinstance(cal, CalibratedClassifierCV) and cal.method == "temperature"
     np.testing.assert_allclose(Q.sum(axis=1), 1.0)
     np.testing.assert_array_equal(Q.argmax(axis=1), P_test.argmax(axis=1))
+    # overconfident input: calibration spreads the probabilities out
+    assert Q.max(axis=1).mean() < P_test.max(axis=1).mean()
 
 
-def test_calibrators_follow_estimator_contract():
+def test_calibrating_a_frozen_model_does_not_refit_it():
     P_cal, y_cal, _, _ = _overconfident_toy()
-    for est in (calib.TemperatureScaling(fit_bias=True), calib.IsotonicCalibration()):
-        params = est.get_params()
-        assert est.fit(P_cal, y_cal) is est
-        assert clone(est).get_params() == params
-        assert not any(k.endswith("_") for k in clone(est).__dict__)
+    X, y = make_classification(600, 5, n_informative=3, n_classes=3, n_clusters_per_class=1, random_state=2)
+    model = LogisticRegression(max_iter=500).fit(X[:300], y[:300])
+    coef = model.coef_.copy()
+    cal = calib.calibrate(model, X[300:], y[300:], "sigmoid")
+    np.testing.assert_array_equal(model.coef_, coef)
+    np.testing.assert_allclose(cal.predict_proba(X[:5]).sum(axis=1), 1.0)
 
 
-def test_binary_one_column_probabilities():
-    rng = np.random.default_rng(1)
-    p = rng.uniform(0, 1, 2000)
-    y = (rng.uniform(0, 1, 2000) < 0.5 + 0.3 * (p - 0.5)).astype(int)  # p is far too extreme
-    q = calib.TemperatureScaling().fit(p[:1000], y[:1000]).transform(p[1000:])
-    assert q.ndim == 1
-    assert calib.expected_calibration_error(y[1000:], q) < calib.expected_calibration_error(y[1000:], p[1000:])
+def test_probability_input_passes_probabilities_through():
+    P = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    est = calib.ProbabilityInput().fit(P, [0, 2])
+    np.testing.assert_array_equal(est.predict_proba(P), P)
+    assert est.classes_.tolist() == [0, 1, 2]
+    assert not hasattr(clone(est), "classes_")
 
 
 def test_errors():
-    with pytest.raises(ValueError):
-        calib.make_calibrator("platt")
+    P_cal, y_cal, _, _ = _overconfident_toy()
+    model = calib.ProbabilityInput().fit(P_cal, y_cal)
+    with pytest.raises(ValueError, match="unknown calibration method"):
+        calib.calibrate(model, P_cal, y_cal, "platt")
+    with pytest.raises(ValueError, match="two held-out rows of each class"):
+        calib.calibrate(model, P_cal[:3], np.array([0, 1, 2]), "temperature")
     with pytest.raises(ValueError):
         calib.expected_calibration_error([0, 3], [[0.5, 0.5], [0.5, 0.5]])
-    with pytest.raises(ValueError):
-        calib.TemperatureScaling().fit([[0.5, 0.5]], ["a"])
-    cal = calib.TemperatureScaling().fit([[0.9, 0.1, 0.0], [0.1, 0.8, 0.1]], [0, 1])
-    with pytest.raises(ValueError):
-        cal.transform([[0.5, 0.5]])
 
 
 def test_describe_calibration_sentence():

@@ -12,8 +12,10 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils.validation import check_is_fitted
 
 _EPS = 1e-12
 CALIBRATION_METHODS = ("temperature", "isotonic", "sigmoid")
@@ -107,12 +109,45 @@ def log_loss_index(y_true, proba) -> float:
     return float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], _EPS, 1.0))))
 
 
+class ProbabilityInput(ClassifierMixin, BaseEstimator):
+    """A fitted model's probability matrix, seen as a classifier whose input it is.
+
+    ``predict_proba(P)`` returns ``P``. Calibrating this (frozen) with
+    ``CalibratedClassifierCV`` gives a calibrator that maps a model's probabilities to
+    calibrated ones, so one pass of an expensive model yields both (a full quarter's
+    booster pass is most of a model notebook's time).
+
+    Examples
+    --------
+    >>> P = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> ProbabilityInput().fit(P, [0, 1]).predict_proba(P).tolist()
+    [[0.9, 0.1], [0.2, 0.8]]
+    """
+
+    def fit(self, P, y):
+        """Record the classes (column ``j`` of ``P`` is class ``j``)."""
+        P = np.asarray(P, dtype=float)
+        self.classes_ = np.arange(P.shape[1])
+        self.n_features_in_ = P.shape[1]
+        return self
+
+    def predict_proba(self, P) -> np.ndarray:
+        check_is_fitted(self, "classes_")
+        return np.asarray(P, dtype=float)
+
+    def predict(self, P) -> np.ndarray:
+        """The most probable class (scikit-learn's cross-validation wants a ``predict``)."""
+        return self.classes_[self.predict_proba(P).argmax(axis=1)]
+
+
 def calibrate(model, X, y, method: str = "temperature"):
     """Calibrate an already-fitted classifier with scikit-learn on held-out rows.
 
     ``CalibratedClassifierCV(FrozenEstimator(model), method=method)``: the model is not
     refitted; ``"temperature"`` divides the logits by one temperature (multiclass,
-    arg-max unchanged), ``"isotonic"`` and ``"sigmoid"`` fit one curve per class.
+    arg-max unchanged), ``"isotonic"`` and ``"sigmoid"`` fit one curve per class. Pass a
+    fitted :class:`ProbabilityInput` as ``model`` and probability matrices as ``X`` to
+    calibrate a model's outputs directly.
 
     Parameters
     ----------

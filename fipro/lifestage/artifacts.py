@@ -28,9 +28,14 @@ def model_dir(quarter: str) -> Path:
     return datasets.model_dir(quarter, MODEL_NAME)
 
 
-def prediction_table(model: LifeStageClassifier, frame: pd.DataFrame, roles: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """Every row's prediction and calibrated probabilities, keyed by ``BAS_YH`` and ``SEQ``."""
-    proba = model.predict_proba(frame[list(model.feature_names_in_)])
+def prediction_table(model: LifeStageClassifier, frame: pd.DataFrame, roles: Optional[Sequence[str]] = None,
+                     proba: Optional[np.ndarray] = None) -> pd.DataFrame:
+    """Every row's prediction and calibrated probabilities, keyed by ``BAS_YH`` and ``SEQ``.
+
+    ``proba``: the rows' calibrated probabilities when already predicted.
+    """
+    if proba is None:
+        proba = model.predict_proba(frame[list(model.feature_names_in_)])
     keys = pd.DataFrame({"BAS_YH": frame["BAS_YH"].astype(str).to_numpy(), "SEQ": frame["SEQ"].astype(str).to_numpy()})
     if roles is not None:
         keys["role"] = np.asarray(roles).astype(str)
@@ -41,12 +46,13 @@ def prediction_table(model: LifeStageClassifier, frame: pd.DataFrame, roles: Opt
 def save_artifacts(quarter: str, model: LifeStageClassifier, frame: pd.DataFrame, roles: Sequence[str],
                    headline: Mapping[str, Any], *, selection: Optional[ModelSelection] = None,
                    evaluation: Optional[Evaluation] = None, ceiling: Optional[dict] = None,
-                   directory: Optional[Path] = None) -> dict:
+                   directory: Optional[Path] = None, quarter_proba: Optional[np.ndarray] = None) -> dict:
     """Write model, registry entry, model card and ``predictions.parquet`` for a quarter.
 
     ``frame`` is the labelled rows (after feedback, possibly pooled with other
     quarters), ``roles`` each row's split role; the data hash covers the training rows'
-    features and labels. Predictions cover ``quarter``'s own rows only.
+    features and labels. Predictions cover ``quarter``'s own rows only
+    (``quarter_proba``: their calibrated probabilities, when already predicted).
     """
     directory = Path(directory) if directory is not None else model_dir(quarter)
     roles = np.asarray(roles).astype(str)
@@ -98,7 +104,7 @@ def save_artifacts(quarter: str, model: LifeStageClassifier, frame: pd.DataFrame
     card_path = cards.write_model_card(directory, card)
     pred_path = directory / PREDICTIONS_FILE
     with atomic_path(pred_path) as tmp:
-        prediction_table(model, frame, roles).to_parquet(tmp, index=False)
+        prediction_table(model, frame, roles, proba=quarter_proba).to_parquet(tmp, index=False)
     return {"directory": directory, "model": directory / registry.MODEL_FILE,
             "registry": directory / registry.REGISTRY_FILE, "card": card_path, "predictions": pred_path,
             "version": entry["version"]}

@@ -214,7 +214,10 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
                                             index=self._names())
         self.calibrator_ = None
         if self.calibration is not None:
-            self.calibrator_ = calibration.calibrate(booster, X[cal], y_idx[cal], self.calibration)
+            # calibrated on the booster's probabilities, so one booster pass gives both
+            P_cal = self._full_proba(booster, X[cal])
+            self.calibrator_ = calibration.calibrate(calibration.ProbabilityInput().fit(P_cal, y_idx[cal]),
+                                                     P_cal, y_idx[cal], self.calibration)
         self.n_calibration_ = int(cal.sum())
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -224,15 +227,20 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
             return list(self.feature_names_in_)
         return [f"x{i}" for i in range(self.n_features_in_)]
 
-    def _proba_index(self, A: np.ndarray, calibrated: bool) -> np.ndarray:
-        """Probabilities over all of ``classes_`` (a class the booster never saw gets 0)."""
-        model = self.calibrator_ if (calibrated and self.calibrator_ is not None) else self.estimator_
-        P = model.predict_proba(A)
+    def _full_proba(self, booster, A: np.ndarray) -> np.ndarray:
+        """The booster's probabilities over all of ``classes_`` (a class it never saw gets 0)."""
+        P = booster.predict_proba(A)
         if P.shape[1] == len(self.classes_):
             return P
         full = np.zeros((len(A), len(self.classes_)))
-        full[:, np.asarray(model.classes_, dtype=int)] = P
+        full[:, np.asarray(booster.classes_, dtype=int)] = P
         return full
+
+    def predict_proba_pair(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``(uncalibrated, calibrated)`` probabilities from one booster pass."""
+        A = self.transform_input(X)  # checks the fit first
+        raw = self._full_proba(self.estimator_, A)
+        return raw, (raw if self.calibrator_ is None else self.calibrator_.predict_proba(raw))
 
     def transform_input(self, X) -> np.ndarray:
         """``X`` validated as the fitted model expects it (float array in fit's column order)."""
@@ -246,11 +254,11 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba_uncalibrated(self, X) -> np.ndarray:
         """The booster's own probabilities (before calibration), columns in ``classes_`` order."""
-        return self._proba_index(self.transform_input(X), calibrated=False)
+        return self.predict_proba_pair(X)[0]
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities, columns in ``classes_`` order; rows sum to 1."""
-        return self._proba_index(self.transform_input(X), calibrated=True)
+        return self.predict_proba_pair(X)[1]
 
     def predict(self, X) -> np.ndarray:
         """The most probable class, in the dtype of the training labels."""

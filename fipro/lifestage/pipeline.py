@@ -90,7 +90,11 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     model = fit_lifestage(fit_rows, selection.params, calibration=calibration, seed=seed, n_threads=n_threads,
                           columns=available_features(labelled, quarter))
     t = lap("fit", t)
-    evaluation = evaluate_model(model, baselines, test)
+    # one booster pass over the quarter's rows serves the evaluation and the saved table
+    in_quarter = (labelled["BAS_YH"] == quarter).to_numpy()
+    raw_all, proba_all = model.predict_proba_pair(labelled.loc[in_quarter, list(model.feature_names_in_)])
+    is_test = (np.asarray(roles) == "test")[in_quarter]
+    evaluation = evaluate_model(model, baselines, test, proba_pair=(raw_all[is_test], proba_all[is_test]))
     ceiling = bayes_ceiling(test, load_posterior(quarter))
     t = lap("evaluate", t)
     model_quarters = sorted(fit_rows["BAS_YH"].astype(str).unique())
@@ -115,7 +119,7 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
                        effect=effect, headline=headline, seconds=seconds)
     if save:
         run.artifacts = save_artifacts(quarter, model, labelled, roles, headline, selection=selection,
-                                       evaluation=evaluation, ceiling=ceiling)
+                                       evaluation=evaluation, ceiling=ceiling, quarter_proba=proba_all)
         t = lap("save", t)
     seconds["total"] = round(time.perf_counter() - t0, 2)
     headline["seconds"] = dict(seconds)
