@@ -13,8 +13,10 @@ parallel compute it once and get the same answer whichever starts first.
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import hashlib
+import itertools
 import json
 import time
 from contextlib import contextmanager
@@ -189,7 +191,7 @@ def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] =
                      "fit_seconds": time.perf_counter() - t, "n_iter": model.n_iter_}
         return done[key]
 
-    settings = [dict(zip(grid, values)) for values in _product(grid.values())] or [{}]
+    settings = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] or [{}]
     grid_rows = []
     for s in settings:
         r = fit_score({**DEFAULT_PARAMS, **s}, GRID_ROWS)
@@ -217,12 +219,6 @@ def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] =
                                                                  for r in grid_rows],
                           learning_curve=curve, reference_quarter=reference_quarter, n_validation=int(len(validation)),
                           n_pool=int(len(pool)), tolerance=tolerance, seconds=time.perf_counter() - start)
-
-
-def _product(values) -> Iterator[tuple]:
-    import itertools
-
-    return itertools.product(*values)
 
 
 def reference_quarter(quarters: Optional[Sequence[str]] = None) -> str:
@@ -269,8 +265,6 @@ def load_or_select(*, seed: int = config.RANDOM_SEED, history: int = DEFAULT_HIS
 
 def main(argv=None) -> int:
     """``python -m fipro select``: compute (or confirm) this run's selection."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m fipro select", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=config.RANDOM_SEED)
     args = parser.parse_args(argv)
