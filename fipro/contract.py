@@ -129,6 +129,14 @@ SIDO_CODES: dict[str, str] = {
     for s in ("서울", "경기", "인천", "대구", "세종", "부산", "제주", "대전", "광주",
               "울산", "강원", "경남", "충북", "충남", "경북", "전북", "전남")
 }
+# The usual three-way split of Korean regions: the capital region (수도권), the other
+# metropolitan and special self-governing cities (광역시·세종) and the provinces (도).
+REGION_GROUP_KO: dict[str, str] = {"capital": "수도권", "metro": "광역시", "province": "도 지역"}
+SIDO_GROUP: dict[str, str] = {
+    **{s: "capital" for s in ("서울", "경기", "인천")},
+    **{s: "metro" for s in ("부산", "대구", "대전", "광주", "울산", "세종")},
+    **{s: "province" for s in ("강원", "충북", "충남", "전북", "전남", "경북", "경남", "제주")},
+}
 YN_CODES: dict[str, str] = {"Y": "예", "N": "아니오"}
 LIFE_STAGE_CODES: dict[str, str] = {
     "UNI": "대학생",

@@ -114,8 +114,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from scipy.special import expit, log_expit
-from sklearn.metrics import f1_score
+from scipy.special import expit, log_expit, logsumexp
+from sklearn.metrics import adjusted_rand_score, f1_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -124,7 +124,7 @@ from fipro.evaluation.baselines import AGE_SEX_CODES, GroupMajorityClassifier
 from fipro.evaluation.calibration import expected_calibration_error
 from fipro.export import atomic_path, write_json_atomic
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "2.0"
 BLOCK_CUSTOMERS = 5_000
 DEFAULT_CHUNK_CUSTOMERS = 20_000  # ~0.8 GB peak; the output does not depend on it
 ROWS_REAL = 5_382_734  # published COUNT(*) of the real file
@@ -273,17 +273,25 @@ _LS_EFFECTS = {
 }
 SIGNAL = 1.8  # strength of the life-stage effects: sets the Bayes ceiling
 
-# spending segments (latent, persistent): name, prior weight, effects as above
+# spending segments (latent, persistent): name, prior weight, effects as above, times
+# SEGMENT_SIGNAL. Broad enough that one row carries its segment (single-row ceiling
+# ~0.7), overlapping enough that a single quarter is not a lookup.
 SEGMENTS = (
-    ("생활필수형", .22, {"GROCERY_AM": (.5, .3), "DISTBP_AM": (.4, .3), "DISTBNP_AM": (.5, .2),
-                      "RESTRNT_AM": (-.3, -.3), "TRVL_AM": (-.5, 0), "CULTURE_AM": (-.4, 0)}),
-    ("외식여가형", .22, {"RESTRNT_AM": (.5, .4), "CULTURE_AM": (.5, .2), "HOTEL_AM": (.4, .2),
-                      "LEISURE_S_AM": (.4, .1), "GROCERY_AM": (-.4, -.2)}),
-    ("자동차형", .18, {"FUEL_AM": (1.0, .4), "AUTOMNT_AM": (.8, .2), "AUTOSL_AM": (.6, 0), "MBRSHOP_AM": (.4, 0)}),
-    ("쇼핑형", .18, {"CLOTH_AM": (.7, .3), "GOODS_AM": (.7, .3), "SANIT_AM": (.5, .2), "FABRIC_AM": (.5, 0),
-                   "DISTBP_AM": (.2, .1)}),
-    ("건강관리형", .20, {"INSU_AM": (.7, .3), "HOS_AM": (.5, .2), "HLTHFS_AM": (.7, .2), "OPTIC_AM": (.3, 0)}),
+    ("생활필수형", .22, {"GROCERY_AM": (.9, .5), "DISTBP_AM": (.7, .4), "DISTBNP_AM": (.8, .3), "MBRSHOP_AM": (.8, .3),
+                      "KITWR_AM": (.5, 0), "SANIT_AM": (.3, .1), "RESTRNT_AM": (-.4, -.4), "TRVL_AM": (-.8, 0),
+                      "HOTEL_AM": (-.6, 0), "CULTURE_AM": (-.6, 0), "LEISURE_S_AM": (-.5, 0)}),
+    ("외식여가형", .22, {"RESTRNT_AM": (.8, .6), "CULTURE_AM": (1.0, .3), "HOTEL_AM": (1.0, .3), "TRVL_AM": (.9, .3),
+                      "LEISURE_S_AM": (.8, .2), "LEISURE_P_AM": (.5, 0), "GROCERY_AM": (-.6, -.3),
+                      "DISTBNP_AM": (-.5, 0), "MBRSHOP_AM": (-.4, 0)}),
+    ("자동차형", .18, {"FUEL_AM": (1.8, .6), "AUTOMNT_AM": (1.5, .4), "AUTOSL_AM": (1.2, .2), "RPR_AM": (.5, 0),
+                   "MBRSHOP_AM": (.4, 0), "TRVL_AM": (-.3, 0), "CLOTH_AM": (-.3, 0)}),
+    ("쇼핑형", .18, {"CLOTH_AM": (1.2, .5), "GOODS_AM": (1.2, .5), "SANIT_AM": (.8, .3), "FABRIC_AM": (.8, .2),
+                  "DISTBP_AM": (.4, .2), "OPTIC_AM": (.4, 0), "FUNITR_AM": (.3, 0), "FUEL_AM": (-.3, 0)}),
+    ("건강관리형", .20, {"INSU_AM": (1.2, .5), "HOS_AM": (1.0, .4), "HLTHFS_AM": (1.2, .4), "OPTIC_AM": (.6, 0),
+                      "SANIT_AM": (.2, 0), "RESTRNT_AM": (-.2, -.2), "LEISURE_S_AM": (-.2, 0)}),
 )
+SEGMENT_NAMES = tuple(name for name, _, _ in SEGMENTS)
+SEGMENT_SIGNAL = 1.5  # strength of the segment effects: sets the segment ceiling
 SUB_LEVELS = (-.4, 0.0, .4)
 # grade -> personal log level (spend share: 21 ~3.5%, 24 ~35%, 23 second) and a mix tilt
 GRADE_LEVEL = np.array([1.05, .75, .48, 0.0, -.5])
@@ -293,25 +301,90 @@ _GRADE_MIX = {"TRVL_AM": .5, "HOTEL_AM": .5, "LEISURE_S_AM": .5, "CLOTH_AM": .3,
 _GRADE_MIX_WEIGHT = np.array([1.0, .7, .3, 0.0, -.6])
 LEVEL_USE_SLOPE = .35  # richer customers use more categories
 
-_SEX_USE = {"CLOTH_AM": .3, "GOODS_AM": .4, "SANIT_AM": .4, "FABRIC_AM": .3, "CULTURE_AM": .1,
-            "FUEL_AM": -.5, "AUTOMNT_AM": -.5, "AUTOSL_AM": -.4, "LEISURE_S_AM": -.2, "HLTHFS_AM": .1,
-            "GROCERY_AM": .2, "DISTBP_AM": .1}  # female minus male, half each way
+# --- structure beyond the published marginals (issue 9) ---------------------------
+# Each table is (use logit shift, log amount shift). Sources are the card companies'
+# and public statistics named beside each entry (figures quoted by the press); where
+# none was found the entry says "assumption". The figures are by merchant location or
+# customer share, not per-customer amounts, so they set directions and rough sizes.
+#
+# Sex: female minus male, applied half each way (women +x/2, men -x/2).
+#  - beauty 82% women, fashion 69% women, leisure/sports 27% women: 신한카드 빅데이터
+#    연구소, Seoul merchants Q4 2016 (이데일리 2017-02); dermatology 77% women (신한카드)
+#  - golf courses 66.5% men: BC카드·KT·AGL 2021 data (골프비즈 2022)
+#  - eating out 57.9% men, bars 79-85% men: aT 외식산업 report on 신한카드 data (서울경제
+#    2021-12); Korean restaurants and bars 62-65% men: 한국신용데이터 2024
+#  - women's card mix leans to discount marts, online, medical, clothing: 삼성카드
+#    women's card (중앙일보)
+#  - passenger-car registrants ~30% women: KAIDA via 조선일보 2024-05; fuel, repair,
+#    building work, education, groceries by sex: assumption (no card statistic found)
+_SEX = {"SANIT_AM": (.9, .3), "CLOTH_AM": (.5, .15), "GOODS_AM": (.6, .15), "FABRIC_AM": (.4, 0),
+        "KITWR_AM": (.4, 0), "GROCERY_AM": (.4, .1), "DISTBP_AM": (.3, .1), "MBRSHOP_AM": (.2, 0),
+        "HOS_AM": (.3, 0), "HLTHFS_AM": (.3, .1), "BOOK_AM": (.2, 0), "ACDM_AM": (.3, .1), "CULTURE_AM": (.1, 0),
+        "FUEL_AM": (-.5, -.1), "AUTOMNT_AM": (-.6, -.1), "AUTOSL_AM": (-.5, 0), "LEISURE_S_AM": (-.6, -.2),
+        "LEISURE_P_AM": (-.3, 0), "RESTRNT_AM": (-.1, -.2), "ARCHIT_AM": (-.4, 0), "RPR_AM": (-.3, 0)}
 _REGION_SHARE = dict(zip(REGIONS, (.19, .26, .057, .046, .007, .065, .013, .028, .028, .022, .03, .064,
                                    .031, .041, .051, .035, .036)))
-_METRO = ("부산", "대구", "대전", "광주", "울산", "세종")
-_REGION_AMOUNT = {
-    "서울": {"FUEL_AM": -.3, "AUTOMNT_AM": -.2, "AGRICTR_AM": -.8, "CULTURE_AM": .2, "TRVL_AM": .2, "RESTRNT_AM": .1},
-    **{m: {"AGRICTR_AM": -.4} for m in _METRO},
-    **{p: {"AGRICTR_AM": .8, "FUEL_AM": .25, "AUTOMNT_AM": .15, "MBRSHOP_AM": -.3, "CULTURE_AM": -.2}
-       for p in ("강원", "충북", "충남", "전북", "전남", "경북", "경남", "제주")},
+# Region: use shift enters the use logit, amount shift the NegBin shape (so the
+# likelihood stays linear in the row; see *Exactness*).
+#  - fuel 20-26% of card spending in 경북/충남 against 11% nationally and 13% in 대전:
+#    한국은행 지역별·업종별 개인 신용카드 이용실적 2010 and 대전충남본부 2010
+#  - Seoul's largest category is distribution (33.5%); 대전 24% vs 충남 17%: same sources
+#  - 9 of the 12 department stores over 1조 원 are in the capital region: 이투데이 2024
+#  - 하나로마트 (co-op, DISTBNP) is the main shop in rural 읍·면: 내일신문 2025 (no share)
+#  - 44% of hotel sales in Seoul, 36% of resort sales in 강원: KB국민카드 2023
+#  - agriculture in provinces, warehouse clubs in the capital area and metro cities,
+#    culture in Seoul: assumption (store locations only)
+_REGION_GROUP_EFFECTS = {
+    "capital": {"AGRICTR_AM": (-.6, -.2), "DISTBP_AM": (.25, .15), "DISTBNP_AM": (-.4, -.1), "MBRSHOP_AM": (.3, .1),
+                "FUEL_AM": (-.2, -.1), "CULTURE_AM": (.15, .05)},
+    "metro": {"AGRICTR_AM": (-.4, -.1), "DISTBP_AM": (.1, .05), "MBRSHOP_AM": (.2, 0), "FUEL_AM": (0, 0)},
+    "province": {"AGRICTR_AM": (1.1, .3), "FUEL_AM": (.5, .2), "AUTOMNT_AM": (.3, .1), "DISTBNP_AM": (.7, .2),
+                 "DISTBP_AM": (-.3, -.1), "MBRSHOP_AM": (-.7, -.1), "CULTURE_AM": (-.3, -.1), "TRVL_AM": (-.2, 0)},
 }
-_REGION_AMOUNT["제주"] = {**_REGION_AMOUNT["제주"], "HOTEL_AM": -.4, "TRVL_AM": -.2}
-_REGION_AMOUNT["울산"] = {**_REGION_AMOUNT["울산"], "AUTOSL_AM": .2}
-# seasonality by quarter of the year: category -> (q1, q2, q3, q4) log shift of amount and use
-_SEASON = {"TRVL_AM": (-.2, 0, .5, -.2), "HOTEL_AM": (-.1, 0, .4, -.1), "LEISURE_S_AM": (-.2, .15, .15, -.1),
-           "CLOTH_AM": (.1, -.05, -.15, .15), "ACDM_AM": (.15, 0, 0, -.1), "APPLNC_AM": (0, .1, .2, -.1),
-           "GROCERY_AM": (.08, 0, .08, 0), "RESTRNT_AM": (0, 0, 0, .12), "FABRIC_AM": (.1, -.1, -.1, .1)}
+_REGION_EXTRA = {
+    "서울": {"FUEL_AM": (-.4, -.1), "AUTOMNT_AM": (-.3, 0), "AGRICTR_AM": (-.4, 0), "CULTURE_AM": (.15, .05),
+           "TRVL_AM": (.2, .1), "HOTEL_AM": (.1, 0), "RESTRNT_AM": (.1, .1)},
+    "강원": {"HOTEL_AM": (-.3, 0), "LEISURE_S_AM": (.2, 0)},  # resorts are local for 강원 residents
+    "제주": {"HOTEL_AM": (-.4, 0), "TRVL_AM": (-.2, 0)},
+    "울산": {"AUTOSL_AM": (.2, .1)},
+}
+# Season by quarter of the year (q1..q4), applied to use and amount alike.
+#  - clothing peaks Nov-Dec, bottoms in August (현대카드 index 2012-13; LG카드 2003)
+#  - lodging +60% in August vs April (신한카드 2011); travel peaks in summer, with the
+#    winter break second
+#  - academies: March ~9% of the year (신한카드 2015-17), July 14% (삼성카드 2022);
+#    study books Jan-Mar 42% of the year (인터파크)
+#  - groceries and co-op stores peak before 설 (q1 both years) and 추석 (q3 both
+#    years) (KB국민카드; 통계청 온라인쇼핑동향 2022-08)
+#  - air conditioners lift appliances in July (여신금융연구소 2016)
+#  - golf peaks in October, January green fees 37-40% lower (서울경제)
+#  - bars and restaurants peak in December (LG카드 2003)
+_SEASON = {"CLOTH_AM": (0, -.05, -.25, .25), "GOODS_AM": (0, 0, -.1, .15), "FABRIC_AM": (.05, -.1, -.15, .15),
+           "TRVL_AM": (.1, 0, .5, -.2), "HOTEL_AM": (-.05, 0, .4, -.1), "ACDM_AM": (.2, -.1, .15, -.1),
+           "BOOK_AM": (.3, -.1, -.05, -.1), "GROCERY_AM": (.12, 0, .12, -.05), "DISTBNP_AM": (.12, 0, .12, -.05),
+           "APPLNC_AM": (-.05, .1, .25, -.05), "LEISURE_S_AM": (-.3, .15, .05, .15),
+           "LEISURE_P_AM": (-.1, .15, .1, -.1), "RESTRNT_AM": (0, 0, 0, .12)}
+# Quarter-specific shifts, 2022q1..2023q4.
+#  - fuel follows the pump price: record ~2,138 won/L in late June 2022, tax cut to 37%
+#    from July, ~1,527 won/L by late December 2022 (서울신문 2022-07; Opinet) -> amounts
+#  - social distancing ended 2022-04-18; card approvals for lodging & restaurants
+#    +5% y/y in 2022q1, +28% q2, +37% q3, +20% q4, arts/sports/leisure +23% q2, +29% q3
+#    (여신금융협회 quarterly card approvals, via 이데일리/NSP/한국경제): the recovery
+#    is modelled as a 2022q1 dip that closes over 2022
+_QUARTER_SHIFT = {"FUEL_AM": (0, .12, .05, -.08, -.12, -.14, -.05, -.05),
+                  "RESTRNT_AM": (-.15, -.05, 0, 0, 0, 0, 0, 0), "HOTEL_AM": (-.35, -.15, -.05, 0, 0, 0, 0, 0),
+                  "TRVL_AM": (-.5, -.25, -.1, -.05, 0, 0, 0, 0), "LEISURE_S_AM": (-.2, -.05, 0, 0, 0, 0, 0, 0),
+                  "CULTURE_AM": (-.2, -.05, 0, 0, 0, 0, 0, 0)}
 YEAR_TREND = .03
+# Co-movement: each group has a high/low intensity per customer-quarter (probability
+# 1/2 each, reused across quarters with probability RHO_CO) that multiplies all its
+# members' amounts by exp(+-CO_SHIFT) / cosh(CO_SHIFT) (mean 1, so the calibrated means
+# stay), so members rise and fall together, within a row and over a customer's
+# quarters. Sources: no household-level statistic was found; the groups are our
+# assumption (education bills, books and the family shop; fuel, maintenance and car
+# purchase; trips and lodging).
+CO_GROUPS = (("ACDM_AM", "BOOK_AM", "GROCERY_AM"), ("FUEL_AM", "AUTOMNT_AM", "AUTOSL_AM"), ("TRVL_AM", "HOTEL_AM"))
+CO_SHIFT = .5
 
 _INACTIVE = np.array([.05, .04, .035, .03, .03, .03, .03, .035, .04, .05, .06, .07, .08, .09, .30])
 _DIGITAL_REG = np.array([.88, .9, .88, .85, .8, .75, .68, .6, .5, .4, .3, .2, .12, .08, .5])
@@ -320,11 +393,20 @@ _FEMALE = np.array([.5, .5, .49, .49, .5, .5, .5, .51, .52, .54, .56, .58, .6, .
 # check-card share grid and its concentration
 SHARE_GRID = np.r_[.003, np.arange(1, 20) / 20, .997]
 _SHARE_CONC = 3.0
-RHO_GAMMA, RHO_USE, RHO_SHARE, RHO_DIGITAL = .6, .7, .85, .6  # persistence of personal habits
+RHO_GAMMA, RHO_USE, RHO_SHARE, RHO_DIGITAL, RHO_CO = .6, .7, .85, .6, .6  # persistence of personal habits
 
 
 def _vec(d: dict, default: float = 0.0, index=CATS) -> np.ndarray:
     return np.array([d.get(c, default) for c in index], dtype=float)
+
+
+def region_effects(region: str, part: int) -> dict:
+    """Category -> shift for one region: its group's effects (``contract.SIDO_GROUP``)
+    plus its own (part 0 use, 1 amount)."""
+    out = {c: v[part] for c, v in _REGION_GROUP_EFFECTS[contract.SIDO_GROUP[region]].items()}
+    for c, v in _REGION_EXTRA.get(region, {}).items():
+        out[c] = out.get(c, 0.0) + v[part]
+    return out
 
 
 class Model:
@@ -335,7 +417,7 @@ class Model:
     category (CATS = 32 details + REST).
     """
 
-    def __init__(self, signal: float = SIGNAL):
+    def __init__(self, signal: float = SIGNAL, segment_signal: float = SEGMENT_SIGNAL):
         nums = np.arange(N_AGE - 1)
         self.age_p = np.array([AGE_ROW_SHARE[a] for a in AGES]) / sum(AGE_ROW_SHARE.values())
         self.female_p = _FEMALE
@@ -394,14 +476,17 @@ class Model:
         seg_amt = np.zeros((N_SEG, N_CAT))
         for k, (_, _, eff) in enumerate(SEGMENTS):
             for c, (u, m) in eff.items():
-                seg_use[k, CATS.index(c)], seg_amt[k, CATS.index(c)] = u, m
+                seg_use[k, CATS.index(c)], seg_amt[k, CATS.index(c)] = segment_signal * u, segment_signal * m
         season = np.zeros((N_Q, N_CAT))
         for c, v in _SEASON.items():
-            season[:, CATS.index(c)] = np.tile(v, 2)
-        season += YEAR_TREND * (np.arange(N_Q) // 4)[:, None] * (np.arange(N_CAT) >= 0)
-        sex_use = np.outer([-.5, .5], _vec(_SEX_USE))
+            season[:, CATS.index(c)] = np.tile(v, N_Q // 4)
+        for c, v in _QUARTER_SHIFT.items():
+            season[:, CATS.index(c)] += v
+        season += YEAR_TREND * (np.arange(N_Q) // 4)[:, None]
+        half = np.array([-.5, .5])[:, None]  # female minus male, half each way
+        sex_use = half * _vec({c: u for c, (u, _) in _SEX.items()})
         grade_mix = np.outer(_GRADE_MIX_WEIGHT, _vec(_GRADE_MIX))
-        # "used" logit = base + age + stage + sex + segment + level + season
+        # "used" logit = base + age + stage + sex + segment + level + season + region
         self.use_base = np.log(base_use / (1 - base_use))
         self.use_age, self.use_ls, self.use_sex, self.use_seg = curve, ls_use, sex_use, seg_use
         self.use_grade = LEVEL_USE_SLOPE * GRADE_LEVEL[:, None] + 0.5 * grade_mix
@@ -410,12 +495,24 @@ class Model:
         # log odds of the NegBin (mean when used = 1 + r * odds)
         self.odds_base = np.log((base_mean - 1) / base_r)
         self.odds_age, self.odds_ls, self.odds_seg = .5 * curve, ls_amt, seg_amt
+        self.odds_sex = half * _vec({c: m for c, (_, m) in _SEX.items()})
         self.odds_grade = GRADE_LEVEL[:, None] + grade_mix
         self.odds_sub = self.sub_levels
         self.odds_q = season
-        # NegBin shape: persistent, carries sex and region effects on amounts
-        reg = np.array([_vec(_REGION_AMOUNT.get(r, {})) for r in REGIONS])
-        self.r = self.r0 * np.exp(.3 * sex_use[:, None, :] + reg[None, :, :])  # (sex, region, cat)
+        # region: use logit shift and NegBin shape (region, cat); regions with the same
+        # effects share a profile, so sums over regions run over a few profiles
+        use_reg, amt_reg = (np.array([_vec(region_effects(r, k)) for r in REGIONS]) for k in (0, 1))
+        profiles, self.region_profile = np.unique(np.c_[use_reg, amt_reg], axis=0, return_inverse=True)
+        self.region_profile = self.region_profile.ravel()
+        self.profile_p = np.bincount(self.region_profile, weights=self.region_p)
+        self.use_region = profiles[:, :N_CAT]  # (profile, cat)
+        self.r_profile = self.r0 * np.exp(profiles[:, N_CAT:])  # (profile, cat)
+        self.r = self.r_profile[self.region_profile]  # (region, cat)
+        # co-movement groups: member categories and the low/high log shift of their odds
+        self.group_of = np.full(N_CAT, -1)
+        for j, members in enumerate(CO_GROUPS):
+            self.group_of[[CATS.index(c) for c in members]] = j
+        self.co_shift = np.array([-CO_SHIFT, CO_SHIFT]) - np.log(np.cosh(CO_SHIFT))
         self.inactive = _INACTIVE
         self.digital_reg, self.digital_use = _DIGITAL_REG, _DIGITAL_USE
         # check-card share: P(s | LS) on the grid, tilted to the published mean share
@@ -426,7 +523,7 @@ class Model:
         self._calibrate()
 
     # -- derived quantities --------------------------------------------------------
-    def log_odds(self, age, ls, seg, sub, grade, q, cat=None):
+    def log_odds(self, age, ls, sex, seg, sub, grade, q, cat=None):
         """log odds of the NegBin amount; arguments broadcast.
 
         Without ``cat`` the result has a trailing axis over all categories; with ``cat``
@@ -434,15 +531,20 @@ class Model:
         """
         if cat is None:
             cat = np.arange(N_CAT)
-            age, ls, seg, sub, grade, q = (np.asarray(x)[..., None] for x in (age, ls, seg, sub, grade, q))
-        return (self.odds_base[cat] + self.odds_age[age, cat] + self.odds_ls[ls, cat] + self.odds_seg[seg, cat]
-                + self.odds_sub[sub] + self.odds_grade[grade, cat] + self.odds_q[q, cat]
+            age, ls, sex, seg, sub, grade, q = (np.asarray(x)[..., None] for x in (age, ls, sex, seg, sub, grade, q))
+        return (self.odds_base[cat] + self.odds_age[age, cat] + self.odds_ls[ls, cat] + self.odds_sex[sex, cat]
+                + self.odds_seg[seg, cat] + self.odds_sub[sub] + self.odds_grade[grade, cat] + self.odds_q[q, cat]
                 + self.scale_age[age] + self.scale_ls[ls])
 
-    def use_logit(self, age, ls, sex, seg, sub, grade, q):
-        """logit of P(category used) per category; arguments broadcast."""
-        return (self.use_base + self.use_age[age] + self.use_ls[ls] + self.use_sex[sex] + self.use_seg[seg]
-                + self.use_sub[sub][..., None] + self.use_grade[grade] + self.use_q[q])
+    def use_logit(self, age, ls, sex, seg, sub, grade, q, profile=None):
+        """logit of P(category used) per category; arguments broadcast.
+
+        ``profile`` is the region profile (``region_profile[region]``); without it the
+        region shift is left out (the posterior adds it separately).
+        """
+        eta = (self.use_base + self.use_age[age] + self.use_ls[ls] + self.use_sex[sex] + self.use_seg[seg]
+               + self.use_sub[sub][..., None] + self.use_grade[grade] + self.use_q[q])
+        return eta if profile is None else eta + self.use_region[profile]
 
     def _expected_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """E[TOT] = (A0 + A1 * exp(scale_age + scale_ls)) * (1 - inactive), by (age, sex, q, LS).
@@ -453,15 +555,18 @@ class Model:
         a0 = np.empty((N_AGE, N_SEX, N_Q, N_LS))
         a1 = np.empty_like(a0)
         s, g, q, ls, k, l = np.ix_(*(np.arange(n) for n in (N_SEX, N_GRADE, N_Q, N_LS, N_SEG, N_SUB)))
-        r_mean = (self.r * self.region_p[None, :, None]).sum(1)  # E over region of r, by sex
         scale_age, scale_ls = self.scale_age, self.scale_ls
         self.scale_age, self.scale_ls = np.zeros(N_AGE), np.zeros(N_LS)
         try:
             for a in range(N_AGE):
-                pi = expit(self.use_logit(a, ls, s, k, l, g, q))
                 w = (self.grade_p[a][:, None, None, None, None] * self.seg_p[a][:, None, None, None, :, None] / N_SUB)
-                a0[a] = (pi.sum(-1) * w).sum((1, 4, 5))
-                a1[a] = ((pi * r_mean[s] * np.exp(self.log_odds(a, ls, k, l, g, q))).sum(-1) * w).sum((1, 4, 5))
+                eta = self.use_logit(a, ls, s, k, l, g, q)
+                odds = np.exp(self.log_odds(a, ls, s, k, l, g, q))
+                a0[a] = a1[a] = 0
+                for p, weight in enumerate(self.profile_p):
+                    pi = expit(eta + self.use_region[p])
+                    a0[a] += weight * (pi.sum(-1) * w).sum((1, 4, 5))
+                    a1[a] += weight * ((pi * self.r_profile[p] * odds).sum(-1) * w).sum((1, 4, 5))
         finally:
             self.scale_age, self.scale_ls = scale_age, scale_ls
         return a0, a1
@@ -501,14 +606,15 @@ def _share_weights(mean: float) -> np.ndarray:
     return p
 
 
-def get_model(signal: float | None = None) -> Model:
+def get_model(signal: float | None = None, segment_signal: float | None = None) -> Model:
     """The generator's parameters (cached per signal strength)."""
-    return _model(SIGNAL if signal is None else float(signal))
+    return _model(SIGNAL if signal is None else float(signal),
+                  SEGMENT_SIGNAL if segment_signal is None else float(segment_signal))
 
 
 @functools.lru_cache(maxsize=4)
-def _model(signal: float) -> Model:
-    return Model(signal)
+def _model(signal: float, segment_signal: float) -> Model:
+    return Model(signal, segment_signal)
 
 
 # --- generation -------------------------------------------------------------------
@@ -539,14 +645,20 @@ def _amounts(model: Model, rng, age, sex, region, grade, seg, sub, ls, q, gamma_
     n, t = ls.shape
     A = lambda x: x[:, None]  # noqa: E731  customer attribute -> (n, 1)
     q = np.broadcast_to(q, ls.shape)
-    pi = expit(model.use_logit(A(age), ls, A(sex), A(seg), A(sub), A(grade), q))
+    profile = model.region_profile[region]
+    pi = expit(model.use_logit(A(age), ls, A(sex), A(seg), A(sub), A(grade), q, profile=A(profile)))
     used = _persistent_uniform(rng, (n, t, N_CAT), RHO_USE) < pi
     inactive = (rng.random((n, t)) < model.inactive[age][:, None]) & allow_inactive
     used &= ~inactive[..., None]
+    high = _persistent_uniform(rng, (n, t, len(CO_GROUPS)), RHO_CO) < .5  # co-movement intensity
     # only used cells need the quarterly Gamma part and the Poisson draw
     ci, ti, ki = np.nonzero(used)
-    odds = np.exp(model.log_odds(age[ci], ls[ci, ti], seg[ci], sub[ci], grade[ci], q[ci, ti], cat=ki))
-    r = model.r[sex[ci], region[ci], ki]
+    lo = model.log_odds(age[ci], ls[ci, ti], sex[ci], seg[ci], sub[ci], grade[ci], q[ci, ti], cat=ki)
+    grp = model.group_of[ki]
+    member = grp >= 0
+    lo[member] += model.co_shift[high[ci[member], ti[member], grp[member]].astype(np.int64)]
+    odds = np.exp(lo)
+    r = model.r[region[ci], ki]
     g = gamma_own[ci, ki] + rng.standard_gamma((1 - RHO_GAMMA) * r)
     out = np.zeros((n, t, N_CAT), np.int64)
     out[ci, ti, ki] = 1 + rng.poisson(g * odds)
@@ -581,8 +693,7 @@ def _generate_block(model: Model, n: int, seed_seq: np.random.SeedSequence) -> d
     has_gap = (rng.random(n) < P_GAP) & (gap > first) & (gap < last)
     present[has_gap, gap[has_gap]] = False
     # personal habits
-    r = model.r[sex, region]
-    gamma_own = rng.standard_gamma(RHO_GAMMA * r)
+    gamma_own = rng.standard_gamma(RHO_GAMMA * model.r[region])
     amounts = _amounts(model, rng, age, sex, region, grade, seg, sub, ls, q[None, :], gamma_own)
     share_u = _persistent_uniform(rng, (n, T), RHO_SHARE)
     share_idx = _draw_categorical(share_u.ravel(), model.share_p[ls.ravel()]).reshape(n, T)
@@ -710,22 +821,36 @@ _Z_SEG = np.repeat(np.arange(N_SEG), N_SUB)
 _Z_SUB = np.tile(np.arange(N_SUB), N_SEG)
 
 
-def _log_joint_group(model: Model, a, s, g, q, stages, region, amounts, cnf) -> np.ndarray:
+def _log_joint_group(model: Model, a, s, g, q, stages, profile, amounts, cnf) -> np.ndarray:
     """log P(row, LS, z) up to a per-row constant, for rows sharing (age, sex, grade, quarter).
 
-    Only the life stages in ``stages`` (those with a non-zero prior) are evaluated;
-    the result has shape (rows, len(stages), N_Z).
+    ``profile`` is each row's region profile. Only the life stages in ``stages`` (those
+    with a non-zero prior) are evaluated; the result has shape (rows, len(stages), N_Z).
     """
     ls = stages[:, None]
-    eta = model.use_logit(a, ls, s, _Z_SEG[None, :], _Z_SUB[None, :], g, q)  # (LS, Z, C)
-    lo = model.log_odds(a, ls, _Z_SEG[None, :], _Z_SUB[None, :], g, q)
-    log_1mpi = log_expit(-eta)
-    # NegBin(r, p) log-pmf of (amount - 1) is r log(1 - p) + (amount - 1) log p + a row-only term
-    W = np.concatenate([log_expit(eta) - log_1mpi, log_expit(-lo), log_expit(lo)], axis=2)
-    bias = log_1mpi.sum(2)  # log P(no category used | LS, z)
+    eta = model.use_logit(a, ls, s, _Z_SEG[None, :], _Z_SUB[None, :], g, q)  # (LS, Z, C), region left out
+    lo = model.log_odds(a, ls, s, _Z_SEG[None, :], _Z_SUB[None, :], g, q)
+    # log P(no category used | LS, z, region): the region's use shift meets (LS, z) only
+    # here; its part of used * logit depends on the row alone and cancels
+    profiles, inv = np.unique(profile, return_inverse=True)
+    bias = log_expit(-(eta[None] + model.use_region[profiles][:, None, None, :])).sum(3)[inv.ravel()]
+    # NegBin(r, p) log-pmf of (amount - 1) is r log(1 - p) + (amount - 1) log p + a row-only
+    # term; a co-movement group's members are left out here and added below as a
+    # two-part mixture over the group's intensity
+    solo = model.group_of < 0
+    W = np.concatenate([eta, np.where(solo, log_expit(-lo), 0.0), np.where(solo, log_expit(lo), 0.0)], axis=2)
     used = (amounts > 0).astype(float)
-    X = np.concatenate([used, used * model.r[s, region], np.maximum(amounts - 1, 0)], axis=1)
+    X = np.concatenate([used, used * model.r_profile[profile], np.maximum(amounts - 1, 0)], axis=1)
     ll = (X @ W.reshape(-1, 3 * N_CAT).T).reshape(len(X), len(stages), N_Z) + bias
+    for j in range(len(CO_GROUPS)):
+        members = np.flatnonzero(model.group_of == j)
+        Xg = X[:, np.r_[N_CAT + members, 2 * N_CAT + members]]
+        parts = []
+        for shift in model.co_shift:
+            lg = lo[..., members] + shift
+            Wg = np.concatenate([log_expit(-lg), log_expit(lg)], axis=2).reshape(-1, 2 * len(members))
+            parts.append(Xg @ Wg.T)
+        ll += (np.logaddexp(*parts) + np.log(.5)).reshape(ll.shape)
     # card split: Binomial(TOT, s) mixed over the share grid, as a matrix product
     tot = amounts.sum(1)
     share = cnf[:, None] * np.log(SHARE_GRID) + (tot - cnf)[:, None] * np.log1p(-SHARE_GRID)
@@ -734,18 +859,20 @@ def _log_joint_group(model: Model, a, s, g, q, stages, region, amounts, cnf) -> 
     eps = model.inactive[a]
     zero = (tot == 0)[:, None, None]
     active = np.log1p(-eps) + ll + share[:, :, None]
-    quiet = np.logaddexp(np.log(eps), np.log1p(-eps) + bias)[None]
+    quiet = np.logaddexp(np.log(eps), np.log1p(-eps) + bias)
     log_prior = np.log(model.ls_prior[a, s, q, stages])
     return np.where(zero, quiet, active) + log_prior[None, :, None] + model.log_pz[a, s][None, None, :]
 
 
-def _posteriors(model: Model, age, sex, grade, region, q, amounts, cnf) -> tuple[np.ndarray, np.ndarray]:
-    """Exact P(LS | row) (n, N_LS) and P(segment | row) (n, N_SEG) for model-outcome rows.
+def _posteriors(model: Model, age, sex, grade, region, q, amounts, cnf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact P(LS | row) (n, N_LS), P(segment | row) (n, N_SEG) and log P(row | z) (n, N_Z).
 
-    ``amounts`` holds the 32 details and the remainder (n, CATS) as integers.
+    ``amounts`` holds the 32 details and the remainder (n, CATS) as integers. The last
+    array is up to a per-row constant (life stage summed out with its quarter prior);
+    :func:`_customer_segment_posterior` combines it over a customer's quarters.
     """
     n = len(age)
-    post_ls, post_seg = np.zeros((n, N_LS)), np.empty((n, N_SEG))
+    post_ls, post_seg, log_lik_z = np.zeros((n, N_LS)), np.empty((n, N_SEG)), np.empty((n, N_Z))
     key = ((age * N_SEX + sex) * N_GRADE + grade) * N_Q + q
     order = np.argsort(key, kind="stable")
     keys, starts = np.unique(key[order], return_index=True)
@@ -757,13 +884,31 @@ def _posteriors(model: Model, age, sex, grade, region, q, amounts, cnf) -> tuple
             s, rest = divmod(rest, N_GRADE * N_Q)
             g, qq = divmod(rest, N_Q)
             stages = np.flatnonzero(model.ls_prior[a, s, qq] > 0)
-            j = _log_joint_group(model, a, s, g, qq, stages, region[idx], amounts[idx].astype(float),
-                                 cnf[idx].astype(float))
+            j = _log_joint_group(model, a, s, g, qq, stages, model.region_profile[region[idx]],
+                                 amounts[idx].astype(float), cnf[idx].astype(float))
             p = np.exp(j - j.max(axis=(1, 2), keepdims=True))
             total = p.sum(axis=(1, 2))[:, None]
             post_ls[np.ix_(idx, stages)] = p.sum(2) / total
-            post_seg[idx] = p.reshape(len(idx), len(stages), N_SEG, N_SUB).sum(axis=(1, 3)) / total
-    return post_ls, post_seg
+            post_seg[idx] = p.sum(1).reshape(len(idx), N_SEG, N_SUB).sum(2) / total
+            log_lik_z[idx] = logsumexp(j, axis=1) - model.log_pz[a, s]
+    return post_ls, post_seg, log_lik_z
+
+
+def _customer_segment_posterior(model: Model, customer, age, sex, log_lik_z) -> np.ndarray:
+    """Approximate P(segment | all the customer's quarters), one row per input row.
+
+    Quarters are taken as independent given the customer's ``z = (segment, sub-level)``
+    ("naive Bayes over quarters"): log P(z) + sum over quarters of log P(row | z), with
+    life stage summed out per quarter under its quarter prior. It leaves out what else
+    ties quarters together (the personal Gamma parts, the reused uniforms and the
+    life-stage chain), so it is somewhat overconfident; rows must be grouped by customer.
+    """
+    starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
+    total = np.add.reduceat(log_lik_z, starts, axis=0) + model.log_pz[age[starts], sex[starts]]
+    p = np.exp(total - total.max(1, keepdims=True))
+    p = p.reshape(len(starts), N_SEG, N_SUB).sum(2)
+    p /= p.sum(1, keepdims=True)
+    return np.repeat(p, np.diff(np.r_[starts, len(customer)]), axis=0)
 
 
 def _codes(raw: pd.DataFrame, column: str, codes) -> np.ndarray:
@@ -797,7 +942,7 @@ def life_stage_posterior(raw: pd.DataFrame, segments: bool = False):
     details = raw[list(DETAILS)].to_numpy(np.int64)
     tot = raw["TOT_USE_AM"].to_numpy(np.int64)
     amounts = np.c_[details, tot - details.sum(1)]
-    post, seg = _posteriors(model, _codes(raw, "AGE", AGES), _codes(raw, "SEX_CD", SEXES),
+    post, seg, _ = _posteriors(model, _codes(raw, "AGE", AGES), _codes(raw, "SEX_CD", SEXES),
                             _codes(raw, "MBR_RK", GRADES), _codes(raw, "HOUS_SIDO_NM", REGIONS), quarter,
                             amounts, raw["CNF_USE_AM"].to_numpy(np.int64))
     out = pd.DataFrame(post, columns=list(STAGES), index=raw.index)
@@ -831,12 +976,15 @@ def _chunk_tables(model: Model, rows: dict) -> tuple[pa.Table, pa.Table]:
     for d in DETAILS:
         cols[d] = by_cat[CATS.index(d)]
     raw = pa.table({c: cols[c] for c in contract.COLUMN_NAMES})
-    post, _ = _posteriors(model, rows["age"], rows["sex"], rows["grade"], rows["region"], rows["q"],
-                          rows["outcome"], rows["cnf_out"])
-    truth = {"BAS_YH": cols["BAS_YH"], "SEQ": seq, "segment": rows["seg"],
+    post, seg_post, log_lik_z = _posteriors(model, rows["age"], rows["sex"], rows["grade"], rows["region"], rows["q"],
+                                            rows["outcome"], rows["cnf_out"])
+    seg_customer = _customer_segment_posterior(model, rows["id"], rows["age"], rows["sex"], log_lik_z)
+    truth = {"BAS_YH": cols["BAS_YH"], "SEQ": seq, "segment": rows["seg"], "segment_name": _take(SEGMENT_NAMES, rows["seg"]),
              "anomaly_type": _take(("none",) + ANOMALY_TYPES, rows["kind"]), "anomaly_magnitude": rows["magnitude"],
              "stress_level": rows["stress"], "adverse_next": rows["adverse"]}
     truth.update({f"posterior_{c}": post[:, i] for i, c in enumerate(STAGES)})
+    truth.update({f"posterior_segment_{k}": seg_post[:, k] for k in range(N_SEG)})
+    truth.update({f"customer_posterior_segment_{k}": seg_customer[:, k] for k in range(N_SEG)})
     return raw, pa.table(truth)
 
 
@@ -1016,12 +1164,18 @@ def ensure_synthetic(scale: str = "sample", seed: int = config.RANDOM_SEED, raw_
     return written
 
 
+def _fmt(value, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
 def describe_difficulty(difficulty: dict) -> str:
-    """One line on how hard the planted life-stage task is (ceiling vs the age x sex rule)."""
+    """One line on how hard the planted tasks are (life stage vs the age x sex rule, segments, stress)."""
     return (f"planted difficulty ({difficulty.get('measured_on', 'all rows')}, {difficulty['rows']:,} rows): "
             f"Bayes ceiling accuracy {difficulty['bayes_accuracy']:.3f} / macro-F1 {difficulty['bayes_macro_f1']:.3f}, "
             f"age x sex rule {difficulty['age_sex_rule_accuracy']:.3f} / {difficulty['age_sex_rule_macro_f1']:.3f}, "
-            f"segment ceiling {difficulty['segment_bayes_accuracy']:.3f}, "
+            f"segments {difficulty['segment_bayes_accuracy']:.3f} (ARI {difficulty['segment_bayes_ari']:.2f}) per row, "
+            f"{difficulty['segment_customer_accuracy']:.3f} (ARI {difficulty['segment_customer_ari']:.2f}) per customer, "
+            f"stress AUC {_fmt(difficulty.get('stress_auc'))}, "
             f"anomalies {sum(v for k, v in difficulty['anomaly_counts'].items() if k != 'none'):,} rows")
 
 
@@ -1139,26 +1293,36 @@ def write_messy(path, n_customers: int = 200, seed: int = config.RANDOM_SEED, de
 
 # --- report -----------------------------------------------------------------------
 
-def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame, segment_rows: int = 100_000) -> dict:
-    """How hard the planted tasks are: Bayes ceiling vs the age x sex rule, and more.
+ANOMALY_MAGNITUDE = {"none": "clean rows (magnitude 0)", "total_spike": "every amount times m", "category_burst": "one category gains f x the customer's mean total",
+                     "mix_shift": "mix moved by weight w towards an unlikely life stage", "dormant_burst": "amounts times m after quiet quarters"}
+
+
+def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """How hard the planted tasks are: the ceilings every model reports against.
 
     Parameters
     ----------
     raw, truth : DataFrame
-        Aligned row by row (as ``generate_frame`` returns or the files hold).
-    segment_rows : int
-        Rows (the first ones) used for the single-row segment ceiling.
+        Aligned row by row (as ``generate_frame`` returns or the files hold), whole
+        customers (all their quarters).
 
     Returns
     -------
     dict
-        ``bayes_accuracy`` / ``bayes_macro_f1`` (argmax of the exact posterior),
-        ``age_sex_rule_accuracy`` / ``age_sex_rule_macro_f1`` (most common life stage
-        per AGE x SEX_CD, :class:`~fipro.evaluation.baselines.GroupMajorityClassifier`),
+        Life stage: ``bayes_accuracy`` / ``bayes_macro_f1`` (argmax of the exact
+        posterior), ``age_sex_rule_accuracy`` / ``age_sex_rule_macro_f1`` (most common
+        life stage per AGE x SEX_CD, :class:`~fipro.evaluation.baselines.GroupMajorityClassifier`),
         ``bayes_mean_true_posterior``, ``bayes_mean_max_posterior``, ``bayes_ece``
-        (:func:`~fipro.evaluation.calibration.expected_calibration_error` of the posterior,
-        10 bins), ``segment_bayes_accuracy``, ``segment_rows``, ``anomaly_counts``,
-        ``adverse_rate``, ``rows``, ``customers``.
+        (:func:`~fipro.evaluation.calibration.expected_calibration_error`, 10 bins).
+        Segments: ``segment_bayes_accuracy`` / ``_ari`` / ``_mean_max_posterior`` /
+        ``_ece`` (single row, exact posterior, clean rows) and ``segment_customer_*``
+        (one row per customer, all quarters, see :func:`_customer_segment_posterior`),
+        ``segment_sizes`` (rows), ``segment_names``. Anomalies: ``anomaly_counts`` and
+        ``anomaly_magnitudes`` (per type: what the magnitude means, its quantiles and the
+        median ratio of the row's TOT_USE_AM to the customer's median over the clean
+        quarters, and the median mix change: half the L1 distance between the row's
+        detail shares and the customer's mean shares over the clean quarters). Stress: ``adverse_rate`` and ``stress_auc`` (ROC-AUC of the latent
+        stress level for the next-quarter adverse outcome). ``rows``, ``customers``.
     """
     post = truth[[f"posterior_{c}" for c in STAGES]].to_numpy()
     y = pd.Index(STAGES).get_indexer(raw["LIFE_STAGE"].astype(str))
@@ -1167,10 +1331,33 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame, segment_rows: int 
     groups = raw[list(AGE_SEX_CODES)].astype(str)
     rule = GroupMajorityClassifier().fit(groups, y).predict(groups)
     labels = np.unique(y)
-    head = raw.iloc[:segment_rows]
-    _, seg_post = life_stage_posterior(head, segments=True)
-    seg_true = truth["segment"].to_numpy()[: len(head)]
-    clean = truth["anomaly_type"].to_numpy()[: len(head)] == "none"
+    kind = truth["anomaly_type"].to_numpy()
+    clean = kind == "none"
+    seg = truth["segment"].to_numpy()
+    seg_post = truth[[f"posterior_segment_{k}" for k in range(N_SEG)]].to_numpy()[clean]
+    first = ~truth["SEQ"].duplicated().to_numpy()
+    seg_customer = truth[[f"customer_posterior_segment_{k}" for k in range(N_SEG)]].to_numpy()[first]
+    tot = raw["TOT_USE_AM"].astype(float)
+    others = tot.where(clean)  # the customer's clean quarters as the yardstick
+    own_median = others.groupby(raw["SEQ"]).transform("median").to_numpy()
+    # mix: shares of the details; the yardstick is the customer's mean share over clean quarters
+    details = raw[list(DETAILS)].to_numpy(float)
+    shares = details / np.maximum(details.sum(1, keepdims=True), 1.0)
+    own_shares = (pd.DataFrame(np.where(clean[:, None], shares, np.nan)).groupby(raw["SEQ"].to_numpy())
+                  .transform("mean").to_numpy())
+    magnitudes = {}
+    for name in ("none",) + ANOMALY_TYPES:  # "none": the same yardsticks on clean rows, for scale
+        rows = kind == name
+        m = truth["anomaly_magnitude"].to_numpy()[rows]
+        if not rows.any():
+            continue
+        ratio = tot.to_numpy()[rows] / np.maximum(own_median[rows], 1.0)
+        mix_change = 0.5 * np.abs(shares[rows] - own_shares[rows]).sum(1)
+        magnitudes[name] = {"magnitude": ANOMALY_MAGNITUDE[name], "rows": int(rows.sum()),
+                            "min": float(m.min()), "median": float(np.median(m)), "max": float(m.max()),
+                            "median_total_ratio": float(np.nanmedian(ratio)),
+                            "median_mix_change": float(np.nanmedian(mix_change))}
+    adverse = truth["adverse_next"].to_numpy()
     return {
         "rows": int(len(raw)), "customers": int(raw["SEQ"].nunique()),
         "bayes_accuracy": float((pred == y).mean()),
@@ -1180,10 +1367,20 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame, segment_rows: int 
         "bayes_mean_true_posterior": float(post[np.arange(len(y)), y].mean()),
         "bayes_mean_max_posterior": float(post.max(1).mean()),
         "bayes_ece": expected_calibration_error(y, post),
-        "segment_bayes_accuracy": float((seg_post.to_numpy().argmax(1) == seg_true)[clean].mean()),
+        "segment_names": list(SEGMENT_NAMES),
+        "segment_bayes_accuracy": float((seg_post.argmax(1) == seg[clean]).mean()),
+        "segment_bayes_ari": float(adjusted_rand_score(seg[clean], seg_post.argmax(1))),
+        "segment_bayes_mean_max_posterior": float(seg_post.max(1).mean()),
+        "segment_bayes_ece": expected_calibration_error(seg[clean], seg_post),
+        "segment_customer_accuracy": float((seg_customer.argmax(1) == seg[first]).mean()),
+        "segment_customer_ari": float(adjusted_rand_score(seg[first], seg_customer.argmax(1))),
+        "segment_customer_mean_max_posterior": float(seg_customer.max(1).mean()),
+        "segment_customer_method": "naive Bayes over the customer's quarters given (segment, sub-level)",
         "segment_sizes": {int(k): int(v) for k, v in truth["segment"].value_counts().sort_index().items()},
         "anomaly_counts": {str(k): int(v) for k, v in truth["anomaly_type"].value_counts().items()},
-        "adverse_rate": float(truth["adverse_next"].mean()),
+        "anomaly_magnitudes": magnitudes,
+        "adverse_rate": float(adverse.mean()),
+        "stress_auc": float(roc_auc_score(adverse, truth["stress_level"])) if 0 < adverse.sum() < len(adverse) else None,
     }
 
 

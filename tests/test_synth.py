@@ -323,17 +323,26 @@ def test_join_month_is_plausible(raw):
 # --- planted truth ------------------------------------------------------------------
 
 def test_truth_has_one_row_per_raw_row_with_documented_columns(raw, truth):
-    expected = ["BAS_YH", "SEQ", "segment", "anomaly_type", "anomaly_magnitude", "stress_level", "adverse_next"]
+    expected = ["BAS_YH", "SEQ", "segment", "segment_name", "anomaly_type", "anomaly_magnitude", "stress_level",
+                "adverse_next"]
     expected += [f"posterior_{c}" for c in contract.LIFE_STAGE_ORDER]
+    expected += [f"posterior_segment_{k}" for k in range(synth.N_SEG)]
+    expected += [f"customer_posterior_segment_{k}" for k in range(synth.N_SEG)]
     assert list(truth.columns) == expected
     assert truth[["BAS_YH", "SEQ"]].equals(raw[["BAS_YH", "SEQ"]])
     assert set(truth["segment"]) == set(range(synth.N_SEG))
+    names = truth["segment_name"].to_numpy()
+    assert (names == np.array(synth.SEGMENT_NAMES)[truth["segment"]]).all()
     assert set(truth["adverse_next"]) == {0, 1}
 
 
-def test_posterior_is_a_distribution(truth):
-    post = truth.filter(like="posterior_").to_numpy()
-    assert (post >= 0).all() and np.allclose(post.sum(axis=1), 1, atol=1e-9)
+def test_posteriors_are_distributions(truth):
+    for prefix in ("posterior_", "posterior_segment_", "customer_posterior_segment_"):
+        post = truth.filter(regex=f"^{prefix}[A-Z0-9]").to_numpy()
+        assert post.shape[1] in (synth.N_LS, synth.N_SEG)
+        assert (post >= 0).all() and np.allclose(post.sum(axis=1), 1, atol=1e-9), prefix
+    per_customer = truth.groupby("SEQ")[[f"customer_posterior_segment_{k}" for k in range(synth.N_SEG)]].nunique()
+    assert (per_customer == 1).all().all()  # one customer-level posterior per customer
 
 
 def test_posterior_is_calibrated(report):
@@ -363,33 +372,47 @@ def test_segments_overlap_but_are_recoverable(report):
 def test_posterior_of_raw_rows_matches_truth_on_clean_rows(raw, truth):
     clean = (truth["anomaly_type"] == "none").to_numpy()
     head = np.flatnonzero(clean)[:3000]
-    post = synth.life_stage_posterior(raw.iloc[head])
-    assert np.allclose(post.to_numpy(), truth.iloc[head].filter(like="posterior_").to_numpy(), atol=1e-9)
+    post, seg = synth.life_stage_posterior(raw.iloc[head], segments=True)
+    expected = truth.iloc[head]
+    assert np.allclose(post.to_numpy(), expected[[f"posterior_{c}" for c in synth.STAGES]].to_numpy(), atol=1e-9)
+    assert np.allclose(seg.to_numpy(), expected.filter(regex="^posterior_segment_").to_numpy(), atol=1e-9)
 
 
 def test_posterior_matches_a_brute_force_likelihood(raw):
-    # an independent implementation with scipy distributions, looping over LS and z
+    # an independent implementation with scipy distributions, looping over LS, z and the
+    # co-movement groups' intensities
+    import itertools
+
     model = synth.get_model()
     rows = raw[raw["TOT_USE_AM"] > 0].iloc[[0, 7, 100, 555, 2024]]
-    fast = synth.life_stage_posterior(rows).to_numpy()
+    fast, fast_seg = (p.to_numpy() for p in synth.life_stage_posterior(rows, segments=True))
+    groups = [[synth.CATS.index(c) for c in g] for g in synth.CO_GROUPS]
     for n, (_, row) in enumerate(rows.iterrows()):
         a, s = synth.AGES.index(row["AGE"]), synth.SEXES.index(row["SEX_CD"])
         g, reg = synth.GRADES.index(row["MBR_RK"]), synth.REGIONS.index(row["HOUS_SIDO_NM"])
         q = config.QUARTERS.index(row["BAS_YH"])
         amounts = np.r_[row[DETAILS].to_numpy(int), row["TOT_USE_AM"] - row[DETAILS].sum()]
-        joint = np.zeros(synth.N_LS)
+        joint = np.zeros((synth.N_LS, synth.N_SEG))
         for ls in range(synth.N_LS):
+            if model.ls_prior[a, s, q, ls] == 0:
+                continue
             share = sum(p * stats.binom.pmf(row["CNF_USE_AM"], row["TOT_USE_AM"], sg)
                         for p, sg in zip(model.share_p[ls], synth.SHARE_GRID))
             for k in range(synth.N_SEG):
                 for sub in range(synth.N_SUB):
-                    pi = 1 / (1 + np.exp(-model.use_logit(a, ls, s, k, sub, g, q)))
-                    odds = np.exp(model.log_odds(a, ls, k, sub, g, q))
-                    nb = stats.nbinom.pmf(np.maximum(amounts - 1, 0), model.r[s, reg], 1 / (1 + odds))
-                    lik = np.prod(np.where(amounts > 0, pi * nb, 1 - pi))
-                    joint[ls] += model.seg_p[a, s, k] / synth.N_SUB * lik * share
+                    eta = model.use_logit(a, ls, s, k, sub, g, q) + model.use_region[model.region_profile[reg]]
+                    pi = 1 / (1 + np.exp(-eta))
+                    lik = 0.0
+                    for high in itertools.product((0, 1), repeat=len(groups)):
+                        lo = model.log_odds(a, ls, s, k, sub, g, q).copy()
+                        for members, h in zip(groups, high):
+                            lo[members] += model.co_shift[h]
+                        nb = stats.nbinom.pmf(np.maximum(amounts - 1, 0), model.r[reg], 1 / (1 + np.exp(lo)))
+                        lik += 0.5 ** len(groups) * np.prod(np.where(amounts > 0, pi * nb, 1 - pi))
+                    joint[ls, k] += model.seg_p[a, s, k] / synth.N_SUB * lik * share
             joint[ls] *= model.ls_prior[a, s, q, ls] * (1 - model.inactive[a])
-        assert np.allclose(fast[n], joint / joint.sum(), atol=1e-8)
+        assert np.allclose(fast[n], joint.sum(1) / joint.sum(), atol=1e-8)
+        assert np.allclose(fast_seg[n], joint.sum(0) / joint.sum(), atol=1e-8)
 
 
 def test_anomalies_are_about_one_percent_of_four_documented_types(truth):
