@@ -304,6 +304,76 @@ def test_mix_depends_on_sex_and_region(raw):
     assert share(province, "AGRICTR_AM") > 2 * share(seoul, "AGRICTR_AM")
 
 
+def _mean_ratio(a: pd.DataFrame, b: pd.DataFrame, column: str) -> float:
+    return a[column].mean() / b[column].mean()
+
+
+@pytest.mark.parametrize("category, above", [("SANIT_AM", 1.8), ("GOODS_AM", 1.6), ("CLOTH_AM", 1.5),
+                                             ("HLTHFS_AM", 1.15), ("GROCERY_AM", 1.1), ("KITWR_AM", 1.1)])
+def test_women_spend_clearly_more_on(raw, category, above):
+    # beauty 82% / fashion 69% women (신한카드 2016); marts and medical lean female (삼성카드)
+    women, men = raw[raw["SEX_CD"] == "2"], raw[raw["SEX_CD"] == "1"]
+    assert _mean_ratio(women, men, category) > above
+
+
+@pytest.mark.parametrize("category, below", [("FUEL_AM", .7), ("AUTOMNT_AM", .6), ("LEISURE_S_AM", .7),
+                                             ("RESTRNT_AM", .9), ("AUTOSL_AM", .8)])
+def test_men_spend_clearly_more_on(raw, category, below):
+    # golf 66.5% men (BC카드 2021), eating out 57.9% men (aT/신한카드 2021), ~30% of car owners women
+    women, men = raw[raw["SEX_CD"] == "2"], raw[raw["SEX_CD"] == "1"]
+    assert _mean_ratio(women, men, category) < below
+
+
+def test_provinces_spend_on_fuel_farming_and_co_ops_the_capital_on_marts_clubs_and_culture(raw):
+    group = raw["HOUS_SIDO_NM"].map(contract.SIDO_GROUP)
+    capital, metro, province = (raw[group == g] for g in ("capital", "metro", "province"))
+    for category, above in (("AGRICTR_AM", 5), ("DISTBNP_AM", 2), ("FUEL_AM", 1.4), ("AUTOMNT_AM", 1.15)):
+        assert _mean_ratio(province, capital, category) > above, category
+    for category, above in (("MBRSHOP_AM", 1.8), ("CULTURE_AM", 1.35), ("DISTBP_AM", 1.25)):
+        assert _mean_ratio(capital, province, category) > above, category
+    assert capital["AGRICTR_AM"].mean() < metro["AGRICTR_AM"].mean() < province["AGRICTR_AM"].mean()
+
+
+def test_seasonal_categories_peak_in_their_quarter(raw):
+    by_q = raw.groupby(raw["BAS_YH"].str[-1])[DETAILS].mean()  # quarter of the year, both years
+    assert by_q["CLOTH_AM"].idxmax() == "4" and by_q["CLOTH_AM"].idxmin() == "3"
+    assert by_q.at["4", "CLOTH_AM"] > 1.5 * by_q.at["3", "CLOTH_AM"]
+    assert by_q.at["3", "HOTEL_AM"] > 1.5 * by_q["HOTEL_AM"].drop("3").max()
+    assert by_q["BOOK_AM"].idxmax() == "1" and by_q.at["1", "BOOK_AM"] > 1.3 * by_q["BOOK_AM"].drop("1").max()
+    assert by_q["ACDM_AM"].idxmax() == "1" and by_q.at["3", "ACDM_AM"] > by_q["ACDM_AM"][["2", "4"]].max()
+    assert by_q["APPLNC_AM"].idxmax() == "3" and by_q["LEISURE_S_AM"].idxmin() == "1"
+    assert by_q["GROCERY_AM"][["1", "3"]].min() > by_q["GROCERY_AM"][["2", "4"]].max()  # 설 and 추석
+
+
+def test_fuel_follows_the_2022_price_peak_and_travel_recovers_after_distancing(raw):
+    by_quarter = raw.groupby("BAS_YH")[DETAILS].mean()
+    assert by_quarter["FUEL_AM"].idxmax() == "2022q2"
+    assert by_quarter.at["2022q2", "FUEL_AM"] > 1.15 * by_quarter.at["2023q2", "FUEL_AM"]
+    assert by_quarter.at["2022q1", "TRVL_AM"] < 0.75 * by_quarter.at["2023q1", "TRVL_AM"]
+    assert by_quarter.at["2022q1", "RESTRNT_AM"] < 0.9 * by_quarter.at["2023q1", "RESTRNT_AM"]
+    assert by_quarter.loc["2023q1":, "RESTRNT_AM"].idxmax() == "2023q4"  # year-end gatherings
+
+
+def _rank_corr(rows: pd.DataFrame, a: str, b: str) -> float:
+    both = (rows[a] > 0) & (rows[b] > 0)
+    return stats.spearmanr(rows.loc[both, a], rows.loc[both, b]).statistic
+
+
+@pytest.mark.parametrize("a, b, other", [("ACDM_AM", "BOOK_AM", "CLOTH_AM"), ("ACDM_AM", "GROCERY_AM", "CLOTH_AM"),
+                                         ("FUEL_AM", "AUTOMNT_AM", "CLOTH_AM"), ("TRVL_AM", "HOTEL_AM", "CULTURE_AM")])
+def test_grouped_categories_move_together_within_a_row(raw, a, b, other):
+    assert _rank_corr(raw, a, b) > max(0.25, _rank_corr(raw, a, other) + 0.1)
+
+
+def test_grouped_categories_move_together_over_a_customers_quarters(raw):
+    ordered = raw.sort_values(["SEQ", "BAS_YH"])
+    logs = np.log(ordered[["FUEL_AM", "AUTOMNT_AM", "CLOTH_AM"]].where(ordered[["FUEL_AM", "AUTOMNT_AM", "CLOTH_AM"]] > 0))
+    change = logs - logs.groupby(ordered["SEQ"]).shift()
+    together = change[["FUEL_AM", "AUTOMNT_AM"]].dropna().corr().iloc[0, 1]
+    apart = change[["FUEL_AM", "CLOTH_AM"]].dropna().corr().iloc[0, 1]
+    assert together > apart + 0.1
+
+
 def test_digital_flags_follow_age_and_use_implies_registration(raw):
     assert not ((raw["DIGT_CHNL_USE_YN"] == "Y") & (raw["DIGT_CHNL_REG_YN"] == "N")).any()
     reg = (raw["DIGT_CHNL_REG_YN"] == "Y").groupby(raw["AGE"]).mean()
@@ -364,9 +434,39 @@ def test_life_stage_is_learnable_from_spending_not_read_off_age(report):
     assert report["bayes_macro_f1"] > report["age_sex_rule_macro_f1"] + 0.15
 
 
-def test_segments_overlap_but_are_recoverable(report):
-    assert 0.3 < report["segment_bayes_accuracy"] < 0.9  # five segments: chance is about 0.2
+def test_segment_ceiling_is_recoverable_and_accumulates_over_quarters(report):
+    # the band for one row, and clearly more from a customer's eight quarters
+    assert 0.60 <= report["segment_bayes_accuracy"] <= 0.80
+    assert report["segment_bayes_ari"] >= 0.35
+    assert report["segment_customer_accuracy"] >= report["segment_bayes_accuracy"] + 0.08
+    assert report["segment_customer_ari"] >= report["segment_bayes_ari"] + 0.15
     assert min(report["segment_sizes"].values()) > 0.1 * report["rows"]
+    assert report["segment_names"] == list(synth.SEGMENT_NAMES)
+
+
+def test_segment_posterior_is_calibrated(raw, truth, report):
+    assert abs(report["segment_bayes_accuracy"] - report["segment_bayes_mean_max_posterior"]) < 0.015
+    assert report["segment_bayes_ece"] < 0.02
+    clean = (truth["anomaly_type"] == "none").to_numpy()
+    for k in range(synth.N_SEG):
+        gap = (truth["segment"][clean] == k) - truth[f"posterior_segment_{k}"][clean]
+        assert abs(gap.mean()) < max(4 * _cluster_se(gap, raw["SEQ"][clean]), 1e-3), k
+
+
+def test_segment_posterior_is_not_beaten_by_a_classifier_fitted_on_the_same_rows(raw, truth):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import log_loss
+
+    clean = (truth["anomaly_type"] == "none").to_numpy()
+    codes = pd.get_dummies(raw[["AGE", "SEX_CD", "MBR_RK", "HOUS_SIDO_NM", "BAS_YH"]].astype(str)).to_numpy(float)
+    amounts = np.log1p(raw[DETAILS + ["TOT_USE_AM", "CNF_USE_AM"]].to_numpy(float))
+    X, y = np.c_[amounts, codes][clean], truth["segment"].to_numpy()[clean]
+    posterior = truth.filter(regex="^posterior_segment_").to_numpy()[clean]
+    train = (raw["SEQ"].str[-1].astype(int) % 2 == 0).to_numpy()[clean]  # half the customers each way
+    model = HistGradientBoostingClassifier(max_iter=150, random_state=0).fit(X[train], y[train])
+    fitted = model.predict_proba(X[~train])
+    assert log_loss(y[~train], posterior[~train]) < log_loss(y[~train], fitted)
+    assert (posterior[~train].argmax(1) == y[~train]).mean() >= (fitted.argmax(1) == y[~train]).mean() - 0.005
 
 
 def test_posterior_of_raw_rows_matches_truth_on_clean_rows(raw, truth):
