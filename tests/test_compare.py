@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import raw_frame, raw_row
-from fipro import compare, contract, runner
+from fipro import compare, config, contract, runner
 from fipro.privacy import pseudonym
 
 
@@ -257,3 +257,64 @@ def test_notebook_01_records_the_eda_headlines(sample_quarters):
         current["LIFE_STAGE"] == row["LIFE_STAGE"]) & (current["SEQ"].astype(str) != seq)
     assert m["example_n_peers"] == same.sum() >= 10
     assert m["example_total_percentile"] == pytest.approx(_mid_rank(row["TOT_USE_AM"], current.loc[same, "TOT_USE_AM"]))
+    # the sex, region and season section is written from this data, not typed
+    import nbformat
+
+    text = "\n".join(o.get("data", {}).get("text/markdown", "") for c in nbformat.read(path, as_version=4).cells
+                     if c.cell_type == "code" for o in c.get("outputs", []))
+    sex = compare.sex_ratio(current)
+    assert f"여성이 더 많이 쓰는 업종: {sex.index[0]} {sex['여성/남성'].iloc[0]:.1f}배" in text
+    assert "도 지역이 수도권보다 많이 쓰는 업종: " + compare.region_index(current).index[0] in text
+    assert "계절성이 큰 업종: " in text
+
+
+# --- patterns by sex, region and season ----------------------------------------------
+
+def _pattern_rows():
+    """Two women in 서울 (clothing 30 and 10), a man in 서울 (fuel 40) and a man in 전남
+    (fuel 80, farming 20)."""
+    return raw_frame([
+        raw_row("w1", TOT_USE_AM=30, CLOTH_AM=30),
+        raw_row("w2", TOT_USE_AM=10, CLOTH_AM=10),
+        raw_row("m1", SEX_CD="1", TOT_USE_AM=40, FUEL_AM=40),
+        raw_row("m2", SEX_CD="1", HOUS_SIDO_NM="전남", TOT_USE_AM=100, FUEL_AM=80, AGRICTR_AM=20),
+    ], categorical=True)
+
+
+def test_sex_ratio_compares_means_per_customer_most_female_first():
+    ratio = compare.sex_ratio(_pattern_rows(), columns=["CLOTH_AM", "FUEL_AM"])
+    cloth, fuel = contract.label("CLOTH_AM"), contract.label("FUEL_AM")
+    assert ratio.loc[cloth, "여성"] == pytest.approx(20) and ratio.loc[fuel, "남성"] == pytest.approx(60)
+    assert np.isnan(ratio.loc[cloth, "여성/남성"])  # men spend nothing on clothing: no ratio
+    assert ratio.loc[fuel, "여성/남성"] == 0
+    assert list(ratio.index) == [fuel, cloth]  # NaN ratios sort last
+
+
+def test_region_index_is_100_for_everyone_and_splits_capital_from_provinces():
+    index = compare.region_index(_pattern_rows(), columns=["FUEL_AM", "AGRICTR_AM"])
+    assert list(index.columns) == ["수도권", "도 지역"]  # groups present, in contract order
+    fuel, farm = contract.label("FUEL_AM"), contract.label("AGRICTR_AM")
+    assert index.loc[fuel, "수도권"] == pytest.approx(100 * (40 / 3) / 30)  # capital mean / overall mean
+    assert index.loc[farm, "도 지역"] == pytest.approx(400) and index.loc[farm, "수도권"] == 0
+    assert list(index.index) == [farm, fuel]  # the most provincial category first
+
+
+def test_seasonal_index_averages_the_same_quarter_of_each_year(tmp_path):
+    means = pd.DataFrame({"TRVL_AM": [10.0, 20, 50, 20, 10, 20, 50, 20], "BOOK_AM": [10.0] * 8},
+                         index=pd.Index(list(config.QUARTERS), name="BAS_YH"))
+    index = compare.seasonal_index(means)
+    travel = index.loc[contract.label("TRVL_AM")]
+    assert list(index.columns) == ["1분기", "2분기", "3분기", "4분기"]
+    assert travel["3분기"] == pytest.approx(200) and travel["1분기"] == pytest.approx(40)
+    assert index.index[0] == contract.label("TRVL_AM")  # largest swing first
+    text = compare.patterns_summary_ko(compare.sex_ratio(_pattern_rows()), compare.region_index(_pattern_rows()), index)
+    assert "여행업 (3분기 최고 200, 1분기 최저 40)" in text and "농업" in text
+
+
+def test_quarter_means_read_each_quarter(sample_quarters):
+    from fipro import datasets
+
+    means = compare.quarter_means(sample_quarters[:2], columns=["FUEL_AM"])
+    first = datasets.load_quarter(sample_quarters[0], columns=["FUEL_AM"])
+    assert list(means.index) == sample_quarters[:2]
+    assert means.iloc[0, 0] == pytest.approx(first["FUEL_AM"].mean())

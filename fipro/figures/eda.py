@@ -116,6 +116,43 @@ def plot_quarter_change(change: pd.DataFrame, title: str = "전분기 대비 1�
     return finish(fig)
 
 
+def plot_sex_ratio(ratio: pd.DataFrame, top: int = 8, title: str = "여성과 남성의 업종별 1인당 이용금액 비") -> "plt.Figure":
+    """Women's over men's mean amount per category (:func:`compare.sex_ratio`), the ``top``
+    most female and most male categories, on a log scale centred on 1 (equal)."""
+    use_style()
+    r = ratio["여성/남성"].dropna()
+    r = r[r > 0]
+    shown = pd.concat([r.head(top), r.tail(top)]).pipe(lambda x: x[~x.index.duplicated()]).sort_values()
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(shown) + 1.8))
+    colors = [sns.color_palette()[3] if v >= 1 else sns.color_palette()[0] for v in shown]
+    ax.barh(shown.index, np.log2(shown.to_numpy()), color=colors)
+    for y, v in enumerate(shown.to_numpy()):
+        ax.text(np.log2(v), y, f" {v:.2f}배 " if v >= 1 else f" {1 / v:.2f}배 ", va="center", fontsize=9,
+                ha="left" if v >= 1 else "right")
+    ax.axvline(0, color="black", lw=0.8)
+    ticks = np.arange(np.floor(ax.get_xlim()[0]), np.ceil(ax.get_xlim()[1]) + 1)
+    ax.set_xticks(ticks, [f"{2 ** t:g}" for t in ticks])
+    ax.set_xlabel("여성 1인당 금액 ÷ 남성 1인당 금액 (로그 눈금; 오른쪽 = 여성이 더 많이)")
+    ax.set_title(title)
+    return finish(fig)
+
+
+def plot_index_heatmap(index: pd.DataFrame, title: str, top: Optional[int] = 12,
+                       label: str = "지수 (전체 = 100)") -> "plt.Figure":
+    """Heat map of an index table (:func:`compare.region_index`, :func:`compare.seasonal_index`):
+    rows are categories in the table's order (the ``top`` first), 100 = average."""
+    use_style()
+    shown = index.head(top) if top else index
+    fig, ax = plt.subplots(figsize=(1.3 * shown.shape[1] + 4, 0.42 * len(shown) + 1.8))
+    spread = max(float(np.nanmax(np.abs(shown.to_numpy() - 100))), 1.0)
+    sns.heatmap(shown, annot=True, fmt=".0f", cmap="RdBu_r", center=100, vmin=100 - spread, vmax=100 + spread,
+                ax=ax, cbar_kws={"label": label})
+    ax.set_title(title)
+    ax.set_xlabel(shown.columns.name or "")
+    ax.set_ylabel(shown.index.name or "")
+    return finish(fig)
+
+
 def plot_peer_comparison(result: compare.PeerComparison) -> "plt.Figure":
     """Percentile of the customer among peers per category (50 = the middle)."""
     use_style()
