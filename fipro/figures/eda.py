@@ -142,14 +142,18 @@ def plot_index_heatmap(index: pd.DataFrame, title: str, top: Optional[int] = 12,
     """Heat map of an index table (:func:`compare.region_index`, :func:`compare.seasonal_index`):
     rows are categories in the table's order (the ``top`` first), 100 = average."""
     use_style()
+    from matplotlib.colors import TwoSlopeNorm
+
     shown = index.head(top) if top else index
     fig, ax = plt.subplots(figsize=(1.3 * shown.shape[1] + 4, 0.42 * len(shown) + 1.8))
-    spread = max(float(np.nanmax(np.abs(shown.to_numpy() - 100))), 1.0)
-    sns.heatmap(shown, annot=True, fmt=".0f", cmap="RdBu_r", center=100, vmin=100 - spread, vmax=100 + spread,
-                ax=ax, cbar_kws={"label": label})
+    values = shown.to_numpy(dtype=float)
+    # below and above 100 get their own scale, so a 40 and a 250 both read as strong
+    norm = TwoSlopeNorm(vcenter=100, vmin=min(np.nanmin(values), 99.0), vmax=max(np.nanmax(values), 101.0))
+    sns.heatmap(shown, annot=True, fmt=".0f", cmap="RdBu_r", norm=norm, ax=ax, cbar_kws={"label": label})
     ax.set_title(title)
     ax.set_xlabel(shown.columns.name or "")
-    ax.set_ylabel(shown.index.name or "")
+    ax.set_ylabel("")
+    plt.setp(ax.get_yticklabels(), rotation=0)
     return finish(fig)
 
 
