@@ -260,6 +260,18 @@ def test_selection_is_computed_once_and_reused_until_the_data_change(sample_quar
     assert first.reference_quarter in text and "학습 곡선" in text
 
 
+def test_tree_size_is_tuned_only_when_the_grid_sees_about_the_rows_the_model_uses(sample_quarters, monkeypatch):
+    small = sel.load_or_select(progress=False)  # the sample's pool is below SMALL_POOL_ROWS
+    assert small.n_pool <= sel.SMALL_POOL_ROWS
+    settings = {r["setting"] for r in small.grid}
+    assert len(settings) == 4 and all("num_leaves=" in s for s in settings)
+    monkeypatch.setattr(sel, "SMALL_POOL_ROWS", small.n_pool - 1)  # as if the pool were large
+    monkeypatch.setattr(sel, "curve_sizes", lambda n: [5_000])
+    large = sel.select_model(small.reference_quarter, progress=False)
+    assert len(large.grid) == 2 and not any("num_leaves" in r["setting"] for r in large.grid)
+    assert large.params["num_leaves"] == lifestage.DEFAULT_PARAMS["num_leaves"]
+
+
 # --- prediction ------------------------------------------------------------------------------------
 
 
@@ -409,6 +421,24 @@ def test_temporal_check_reuses_the_model_or_refits_without_later_quarters(fitted
                                     loader=frames.get)
     assert (back["fit_quarter"], back["test_quarter"]) == ("2023q1", "2023q2") and back["refitted"]
     assert "마지막 분기" in back["note"]
+
+
+def test_saved_model_stands_in_for_a_refit_only_when_it_is_one(fitted, data, tmp_path, monkeypatch):
+    from fipro.lifestage.evaluation import saved_fit
+
+    model, train, test = fitted
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
+    roles = np.where(data["SEQ"].isin(test["SEQ"]), "test", "train")
+    selection = sel.ModelSelection(params=dict(SMALL), train_rows=None, key="run-key")
+    lifestage.save_artifacts("2023q1", model, data, roles, {"feedback_applied": 0}, selection=selection)
+    reused = saved_fit("2023q1", "run-key")
+    assert reused is not None
+    np.testing.assert_allclose(reused.predict_proba(test[lifestage.feature_columns()]),
+                               model.predict_proba(test[lifestage.feature_columns()]))
+    assert saved_fit("2023q1", "another-run") is None  # other data, code or settings
+    assert saved_fit("2023q1", "") is None and saved_fit("2023q2", "run-key") is None
+    lifestage.save_artifacts("2023q1", model, data, roles, {"feedback_applied": 3}, selection=selection)
+    assert saved_fit("2023q1", "run-key") is None  # corrections: a refit would differ
 
 
 def test_artifacts_written_with_required_fields(fitted, data, tmp_path):

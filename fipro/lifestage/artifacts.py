@@ -70,7 +70,7 @@ def save_artifacts(quarter: str, model: LifeStageClassifier, frame: pd.DataFrame
              "uses_previous_quarter": uses_previous_quarter(names)}
     if selection is not None:
         extra["selection"] = {"reference_quarter": selection.reference_quarter, "train_rows": selection.train_rows,
-                              "params": selection.params}
+                              "params": selection.params, "key": selection.key}
     entry = registry.register_model(model, directory, name=MODEL_NAME, data_hash=data_hash, metrics=dict(headline),
                                     data_range=data_range, extra=extra)
     metric_block: Any = comparison_table_ko(evaluation, ceiling).round(4) if evaluation is not None else dict(headline)

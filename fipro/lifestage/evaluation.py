@@ -15,9 +15,9 @@ import pandas as pd
 from fipro import config, datasets, split
 from fipro.evaluation import baselines as base
 from fipro.evaluation import calibration as calib
-from fipro.evaluation import metrics
-from fipro.lifestage.data import (CODE_NAMES, CODES, MODEL_DISPLAY, TARGET, available_features, load_lifestage_data,
-                                  sample_training_rows)
+from fipro.evaluation import metrics, registry
+from fipro.lifestage.data import (CODE_NAMES, CODES, MODEL_DISPLAY, MODEL_NAME, TARGET, available_features,
+                                  load_lifestage_data, sample_training_rows)
 from fipro.lifestage.estimator import LifeStageClassifier, fit_lifestage
 
 CEILING_TARGET_GAP = 0.03
@@ -166,13 +166,16 @@ def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str
                    test_size: float = 0.2, seed: int = config.RANDOM_SEED,
                    loader: Optional[Callable[[str], pd.DataFrame]] = None,
                    train_rows: Optional[int] = None, calibration: Optional[str] = "temperature",
-                   max_test_rows: Optional[int] = TEMPORAL_TEST_ROWS) -> dict:
+                   max_test_rows: Optional[int] = TEMPORAL_TEST_ROWS, selection_key: str = "") -> dict:
     """Fit on quarter t, test on quarter t+1's held-out customers (for the last quarter: t-1 → t).
 
     ``model`` is reused when it was fitted on ``quarter`` and earlier quarters only
     (``model_quarters``); otherwise — the last quarter, or a first quarter whose
     training pooled later ones — a model with the same parameters is fitted on the
     fit quarter's own training customers, so no later quarter leaks into the check.
+    That model is read from the fit quarter's saved artifacts instead when they are
+    exactly it (:func:`saved_fit`: same run selection ``selection_key``, that quarter
+    alone, no corrections), which saves a full fit in the last quarter.
     Test customers are the same hash-chosen customers in every quarter; at most
     ``max_test_rows`` of them (whole customers, by their hash) are scored.
     """
@@ -187,10 +190,13 @@ def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str
     if reuse:
         fitted, note = model, f"{fit_q}에 학습한 모델을 {test_q}의 평가 고객에 적용"
     else:
-        frame = loader(fit_q)
-        train, _ = split.train_test_customers(frame, test_size=test_size, seed=seed)
-        fitted = fit_lifestage(sample_training_rows(train, train_rows, seed=seed), params, calibration=calibration,
-                               seed=seed, columns=available_features(frame, fit_q))
+        fitted = saved_fit(fit_q, selection_key) if loader is load_lifestage_data else None
+        reused_saved = fitted is not None
+        if fitted is None:
+            frame = loader(fit_q)
+            train, _ = split.train_test_customers(frame, test_size=test_size, seed=seed)
+            fitted = fit_lifestage(sample_training_rows(train, train_rows, seed=seed), params,
+                                   calibration=calibration, seed=seed, columns=available_features(frame, fit_q))
         note = (f"{fit_q}에만 학습한 모델을 {test_q}의 평가 고객에 적용" if fit_q == quarter else
                 f"마지막 분기라 다음 분기가 없어 {fit_q}에 학습하고 {test_q}의 평가 고객에 적용")
     _, later = split.train_test_customers(loader(test_q), test_size=test_size, seed=seed)
@@ -200,7 +206,27 @@ def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str
     pred = fitted.predict(later[list(fitted.feature_names_in_)])
     s = metrics.classification_summary(y, pred, labels=[c for c in CODES if c in set(y)])
     return {"fit_quarter": fit_q, "test_quarter": test_q, "macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
-            "n": s["n"], "note": note, "refitted": not reuse}
+            "n": s["n"], "note": note, "refitted": not reuse, "reused_saved_model": (not reuse) and reused_saved}
+
+
+def saved_fit(fit_quarter: str, selection_key: str) -> Optional[LifeStageClassifier]:
+    """The model this run saved for ``fit_quarter``, when a refit there would give exactly it.
+
+    That holds when it was fitted under the same run selection (``selection_key``
+    fingerprints data, code, seed and settings), on that quarter alone and without
+    user corrections; otherwise ``None`` (the caller fits).
+    """
+    if not selection_key:
+        return None
+    directory = datasets.model_dir(fit_quarter, MODEL_NAME)
+    try:
+        entry = registry.load_entry(directory)
+    except (FileNotFoundError, ValueError):
+        return None
+    chosen = entry.get("extra", {}).get("selection", {})
+    same = (chosen.get("key") == selection_key and entry.get("data_range", {}).get("quarters") == [fit_quarter]
+            and not entry.get("metrics", {}).get("feedback_applied"))
+    return registry.load_model(directory) if same else None
 
 
 def describe_temporal(temporal: Mapping[str, Any], same_quarter_macro_f1: float) -> str:

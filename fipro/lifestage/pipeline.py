@@ -99,7 +99,8 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     t = lap("evaluate", t)
     model_quarters = sorted(fit_rows["BAS_YH"].astype(str).unique())
     temp = (temporal_check(quarter, model, selection.params, model_quarters=model_quarters, test_size=test_size,
-                           seed=seed, train_rows=selection.train_rows, calibration=calibration)
+                           seed=seed, train_rows=selection.train_rows, calibration=calibration,
+                           selection_key=selection.key)
             if temporal else None)
     t = lap("temporal", t)
     effect = fb.feedback_effect(data.loc[fit_rows.index], fit_rows, test, model, selection.params, seed=seed)
