@@ -262,9 +262,9 @@ def load_or_select(*, seed: int = config.RANDOM_SEED, history: int = DEFAULT_HIS
                    progress: bool = True) -> ModelSelection:
     """This run's selection: read ``selection.json`` if it fits the data and code, else select and save it."""
     ref = reference_quarter()
-    key = selection_key(ref, seed=seed, history=history,
-                        grid=dict(grid) if grid is not None else
-                        {**DEFAULT_GRID, **{f"{k} (small pool)": v for k, v in SMALL_DATA_GRID.items()}})
+    key_grid = (dict(grid) if grid is not None else
+                {**DEFAULT_GRID, **{f"{k} (small pool)": v for k, v in SMALL_DATA_GRID.items()}})
+    key = selection_key(ref, seed=seed, history=history, grid=key_grid)
     path = selection_path()
     with _locked(path):
         if path.exists():
@@ -272,7 +272,8 @@ def load_or_select(*, seed: int = config.RANDOM_SEED, history: int = DEFAULT_HIS
             if saved.get("key") == key:
                 return ModelSelection(**saved)
         found = select_model(ref, grid=grid, history=history, seed=seed, n_threads=n_threads, progress=progress)
-        found.key = key
+        # selecting may have built the reference quarter's features: fingerprint what is there now
+        found.key = selection_key(ref, seed=seed, history=history, grid=key_grid)
         export.write_json_atomic(path, asdict(found))
     return found
 
