@@ -52,9 +52,9 @@ install: $(STAMP)
 # ANALYSIS                                                                      #
 #################################################################################
 
-## Run the whole analysis on the default data: data, ingest, every notebook per quarter
+## Run the whole analysis on the default data: data, ingest, every notebook per quarter, DB hand-off
 .PHONY: all
-all: notebooks
+all: notebooks db-seed reports
 
 ## Raw file (synthetic when no real one is in data/raw), its truth file and the data dictionary
 .PHONY: data
@@ -73,12 +73,23 @@ notebooks: ingest
 	@set -e; quarters="$$($(PY) -m fipro quarters)"; \
 	jobs="$(if $(filter command line,$(origin JOBS)),$(JOBS),$$($(PY) -m fipro jobs --memory-gb $(MEMORY_GB)))"; \
 	serial="$$( [ "$$($(PY) -m fipro jobs --large)" = 1 ] && echo '$(MODEL_NOTEBOOKS)' || true)"; \
-	stale=$$($(MAKE) --no-print-directory -n run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial" | grep -c -- ' -m fipro run ' || true); \
+	stems=$$($(MAKE) --no-print-directory -n run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial" | grep -o -- ' -m fipro run [^ ]*' | awk '{print $$4}' || true); \
+	stale=$$(echo $$stems | wc -w); \
 	export FIPRO_PROGRESS="$(OUT)/.notebooks-progress.json"; \
 	export FIPRO_THREADS=$$($(PY) -m fipro jobs --threads-for $$jobs); \
-	$(PY) -m fipro progress start --total $$stale --quarters "$$quarters" --jobs $$jobs; \
+	$(PY) -m fipro progress start --total $$stale --quarters "$$quarters" --jobs $$jobs --stems "$$stems" --serial "$$serial"; \
 	if [ "$$stale" -gt 0 ]; then $(MAKE) --no-print-directory -j$$jobs run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial"; fi; \
 	$(PY) -m fipro progress end
+
+## DB hand-off: data/db_seed/customer_quarter.csv + schema (pseudonymous keys; salt in .env)
+.PHONY: db-seed
+db-seed: notebooks
+	$(PY) -m fipro export-seed
+
+## Model report: every model's headline metrics by quarter (outputs/reports/model_report.md)
+.PHONY: reports
+reports: notebooks
+	$(PY) -m fipro model-report
 
 # One file target per executed notebook, so make re-runs only what is stale:
 # the notebook, the fipro code or the ingested data changed. NB_DEPS_<stem> lists

@@ -10,6 +10,8 @@
     python -m fipro progress start|end       # progress of `make notebooks` (used by make)
     python -m fipro benchmark --scale full   # timed full-scale runs -> outputs/benchmarks
     python -m fipro select                   # life-stage tuning + learning curve, once per run
+    python -m fipro export-seed              # DB hand-off: data/db_seed/customer_quarter.csv + schema
+    python -m fipro model-report             # outputs/reports/model_report.md from the saved models
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ COMMANDS = {
     "progress": "fipro.runner",
     "benchmark": "fipro.benchmark",
     "select": "fipro.lifestage.selection",
+    "export-seed": "fipro.handoff",
+    "model-report": "fipro.model_report",
 }
 
 

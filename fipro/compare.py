@@ -438,14 +438,17 @@ def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: P
     Returns
     -------
     dict
-        :func:`eda_headlines` plus ``example_customer`` (pseudonym), ``example_group``,
+        :func:`eda_headlines` plus ``life_stage_shares`` (code -> share of customers, in
+        code order), ``example_customer`` (pseudonym), ``example_group``,
         ``example_n_peers``, ``example_fell_back`` and ``example_total_percentile``
         (the example's percentile of the total among its peers). Plain Python values,
         NaN where a number is undefined (no previous quarter).
     """
     total = peer.percentiles.set_index("category").loc["TOT_USE_AM", "percentile"]
+    stages = _as_str(current["LIFE_STAGE"]).value_counts(normalize=True)
     return {
         **(eda_headlines(current, previous) if headlines is None else headlines),
+        "life_stage_shares": {str(c): float(stages[c]) for c in contract.LIFE_STAGE_CODES if c in stages.index},
         "example_customer": peer.customer,
         "example_group": peer.group_ko,
         "example_n_peers": int(peer.n_peers),

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 from fipro import config
-from fipro.export import atomic_path
+from fipro.export import atomic_path, write_json_atomic
 
 RUNNING_PREFIX = "."
 FAILED_SUFFIX = ".failed.ipynb"
@@ -348,13 +348,22 @@ def _duration_ko(seconds: float) -> str:
     return f"{minutes}분 {secs}초" if minutes else f"{secs}초"
 
 
-def progress_start(path, total: int, quarters=(), jobs: int | None = None) -> str:
+def progress_start(path, total: int, quarters=(), jobs: int | None = None, stems=(), serial=()) -> str:
     """Open a progress file for ``total`` notebook runs and return the line to print
-    (empty when nothing is stale)."""
+    (empty when nothing is stale).
+
+    ``stems`` lists the notebooks to run (one entry per run) and ``serial`` those that
+    run one at a time; with them the estimate of what remains weighs each notebook by
+    its own duration (see :func:`progress_step`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    pending: dict[str, int] = {}
+    for stem in stems:
+        pending[stem] = pending.get(stem, 0) + 1
     state = {"total": int(total), "started": 0, "done": 0, "failed": 0, "t0": time.time(),
-             "quarters": list(quarters), "jobs": jobs}
+             "quarters": list(quarters), "jobs": jobs, "pending": pending, "serial": list(serial),
+             "seconds": {}, "history": _load_history()}
     path.write_text(json.dumps(state), encoding="utf-8")
     if not total:
         return ""  # progress_end says that everything was up to date
@@ -362,12 +371,33 @@ def progress_start(path, total: int, quarters=(), jobs: int | None = None) -> st
     return f"노트북 {total}개를 실행합니다 (분기 {len(quarters)}개{side})."
 
 
+def _estimate_left(state: dict, elapsed: float) -> float:
+    """Seconds left: each pending notebook at its own expected duration, divided by how
+    many of its kind run side by side.
+
+    Expected duration: the mean of this run's finished runs of that notebook, else the
+    last run's (``history``), else the mean of every finished run. Without the pending
+    list (an old caller) it is the elapsed time per finished notebook times those left.
+    """
+    pending = {k: v for k, v in state.get("pending", {}).items() if v > 0}
+    done = state["done"]
+    if not pending:
+        return elapsed / max(done, 1) * max(state["total"] - done, 0)
+    finished = [s for runs in state["seconds"].values() for s in runs]
+    fallback = sum(finished) / len(finished) if finished else elapsed / max(done, 1)
+    jobs = max(int(state.get("jobs") or 1), 1)
+    left = 0.0
+    for stem, n in pending.items():
+        runs = state["seconds"].get(stem)
+        expected = sum(runs) / len(runs) if runs else state.get("history", {}).get(stem, fallback)
+        left += n * expected / (1 if stem in state.get("serial", []) else jobs)
+    return left
+
+
 def progress_step(path, stem: str, quarter: str, event: str, seconds: float | None = None) -> str:
     """Record that a run started, finished or failed; return "notebook n of N" with the
-    elapsed time and, after a finish, an estimate of what remains.
-
-    The estimate is the elapsed time per finished notebook times the notebooks left, so it
-    already reflects how many run side by side.
+    elapsed time and, after a finish, an estimate of what remains
+    (:func:`_estimate_left`).
     """
     with _locked_progress(Path(path)) as state:
         total = state["total"]
@@ -377,12 +407,16 @@ def progress_step(path, stem: str, quarter: str, event: str, seconds: float | No
             return f"[시작 {state['started']}/{total}] {stem} · {quarter} (경과 {_duration_ko(elapsed)})"
         state["done"] += 1
         state["failed"] += event == "failed"
+        if stem in state.get("pending", {}):
+            state["pending"][stem] -= 1
+        if seconds is not None and event != "failed":
+            state.setdefault("seconds", {}).setdefault(stem, []).append(float(seconds))
         done = state["done"]
         took = f" ({_duration_ko(seconds)})" if seconds is not None else ""
         if event == "failed":
             return f"[실패 {done}/{total}] {stem} · {quarter}{took} · 경과 {_duration_ko(elapsed)}"
         left = max(total - done, 0)
-        remaining = f"남은 시간 약 {_duration_ko(elapsed / done * left)}" if left else "남은 노트북 없음"
+        remaining = f"남은 시간 약 {_duration_ko(_estimate_left(state, elapsed))}" if left else "남은 노트북 없음"
         return f"[완료 {done}/{total}] {stem} · {quarter}{took} · 경과 {_duration_ko(elapsed)} · {remaining}"
 
 
@@ -398,6 +432,7 @@ def progress_end(path) -> str:
     path = Path(path)
     with _locked_progress(path) as state:
         pass
+    _save_history(state)
     quarters = state["quarters"] or sorted(p.name for p in config.OUTPUTS_DIR.glob("[0-9][0-9][0-9][0-9]q[1-4]"))
     lines = []
     if state["total"]:
@@ -417,6 +452,25 @@ def progress_end(path) -> str:
     path.unlink(missing_ok=True)
     path.with_name(path.name + ".lock").unlink(missing_ok=True)
     return "\n".join(lines)
+
+
+def _history_path() -> Path:
+    # per data and output tree: the sample's durations say nothing about the full scale
+    return config.OUTPUTS_DIR / ".notebook-seconds.json"
+
+
+def _load_history() -> dict:
+    try:
+        return {str(k): float(v) for k, v in json.loads(_history_path().read_text(encoding="utf-8")).items()}
+    except (FileNotFoundError, ValueError, AttributeError):
+        return {}
+
+
+def _save_history(state: dict) -> None:
+    """Mean duration of each notebook in this run, for the next run's estimate."""
+    means = {stem: sum(runs) / len(runs) for stem, runs in state.get("seconds", {}).items() if runs}
+    if means:
+        write_json_atomic(_history_path(), {**_load_history(), **means})
 
 
 def _progress_path() -> Path | None:
@@ -479,12 +533,15 @@ def main(argv=None) -> int:
         parser.add_argument("--total", type=int, default=0)
         parser.add_argument("--quarters", default="")
         parser.add_argument("--jobs", type=int, default=None)
+        parser.add_argument("--stems", default="", help="the notebooks to run, one word per run")
+        parser.add_argument("--serial", default="", help="notebooks that run one at a time")
         args = parser.parse_args(rest)
         path = args.file or (Path(os.environ[PROGRESS_ENV]) if os.environ.get(PROGRESS_ENV) else None)
         if path is None:
             parser.error(f"--file or ${PROGRESS_ENV} is required")
         if args.action == "start":
-            line = progress_start(path, args.total, args.quarters.split(), args.jobs)
+            line = progress_start(path, args.total, args.quarters.split(), args.jobs, stems=args.stems.split(),
+                                  serial=args.serial.split())
             if line:
                 print(line, flush=True)
         else:

@@ -210,13 +210,15 @@ def test_eda_metrics_records_headlines_and_the_worked_example(two_quarters):
         "top_age_by_mean_total": "60~64세",
         "total_change_pct": pytest.approx(100 * ((400 / 3) / 100 - 1)),  # mean 100 → 133.3
         "total_stayer_change_pct": pytest.approx(100.0),  # a: 50 → 100
+        "life_stage_shares": {"NEW_WED": pytest.approx(2 / 3), "RETIR": pytest.approx(1 / 3)},
         "example_customer": pseudonym("a"),
         "example_group": "30~34세 · 여 · 신혼",
         "example_n_peers": 1,
         "example_fell_back": False,
         "example_total_percentile": 100.0,
     }
-    assert all(type(v) in (int, float, str, bool) for v in m.values())  # JSON-ready, no numpy scalars
+    assert all(type(v) in (int, float, str, bool, dict) for v in m.values())  # JSON-ready, no numpy scalars
+    assert all(type(v) is float for v in m["life_stage_shares"].values())
 
 
 def test_eda_metrics_without_a_previous_quarter_leaves_the_change_undefined(two_quarters):

@@ -142,6 +142,29 @@ def test_progress_counts_parallel_runs_and_says_where_to_look(tmp_path, monkeypa
     assert not progress.exists()
 
 
+def test_estimate_weighs_each_notebook_by_its_own_duration_and_remembers_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
+    stems = ["00_a", "00_a", "03_model", "03_model"]
+    progress = tmp_path / "p.json"
+    runner.progress_start(progress, 4, ["2023q1", "2023q2"], jobs=2, stems=stems, serial=["03_model"])
+    state = json.loads(progress.read_text())
+    # one light notebook done (10 s): the model notebooks have no duration yet, so they
+    # count at the mean of what finished; the other light one runs two at a time
+    assert runner._estimate_left({**state, "done": 1, "pending": {"00_a": 1, "03_model": 2},
+                                  "seconds": {"00_a": [10.0]}}, elapsed=10) == pytest.approx(10 / 2 + 2 * 10)
+    runner.progress_step(progress, "00_a", "2023q1", "done", seconds=10)
+    runner.progress_step(progress, "00_a", "2023q2", "done", seconds=10)
+    line = runner.progress_step(progress, "03_model", "2023q1", "done", seconds=150)
+    assert line.endswith("남은 시간 약 2분 30초")  # one serial model notebook at its own 150 s
+    runner.progress_step(progress, "03_model", "2023q2", "done", seconds=170)
+    runner.progress_end(progress)
+    assert json.loads((tmp_path / ".notebook-seconds.json").read_text()) == {"00_a": 10.0, "03_model": 160.0}
+    # the next run starts from the remembered durations
+    runner.progress_start(progress, 2, ["2023q1"], jobs=2, stems=["03_model", "00_a"], serial=["03_model"])
+    state = json.loads(progress.read_text())
+    assert runner._estimate_left({**state, "done": 0}, elapsed=0) == pytest.approx(160 + 10 / 2)
+
+
 def test_nothing_stale_still_says_where_to_look(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
     progress = tmp_path / "p.json"

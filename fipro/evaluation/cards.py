@@ -36,7 +36,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A frame as a Markdown table (the index as the first column, floats to 4 places)."""
     cols = [str(frame.index.name or "")] + [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for idx, row in frame.iterrows():
@@ -48,7 +49,7 @@ def _block(value: Union[str, Sequence, Mapping, pd.DataFrame, None]) -> str:
     if value is None:
         return "_기록 없음_"
     if isinstance(value, pd.DataFrame):
-        return _markdown_table(value)
+        return markdown_table(value)
     if isinstance(value, Mapping):
         return "\n".join(f"- **{k}**: {_fmt(v)}" for k, v in value.items()) or "_기록 없음_"
     if isinstance(value, str):

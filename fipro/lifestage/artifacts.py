@@ -15,6 +15,8 @@ import pandas as pd
 from fipro import datasets
 from fipro.evaluation import baselines, cards, registry
 from fipro.export import atomic_path
+from fipro.handoff import Column, Source
+from fipro.model_report import Metric, ModelReport
 from fipro.lifestage.data import MODEL_NAME, TARGET
 from fipro.lifestage.estimator import LifeStageClassifier
 from fipro.lifestage.evaluation import Evaluation, comparison_table_ko, uses_previous_quarter
@@ -115,3 +117,30 @@ def artifact_table(artifacts: Mapping[str, Any]) -> pd.DataFrame:
     rows = [{"파일": Path(p).name, "크기(KB)": round(Path(p).stat().st_size / 1024, 1)}
             for k, p in artifacts.items() if k not in ("directory", "version")]
     return pd.DataFrame(rows)
+
+
+def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:
+    """This quarter's predictions as DB hand-off columns (``None`` before the model ran)."""
+    directory = model_dir(quarter)
+    path = directory / PREDICTIONS_FILE
+    if not path.exists():
+        return None
+    table = pd.read_parquet(path, columns=["BAS_YH", "SEQ", "predicted", "probability"])
+    table = table.rename(columns={"predicted": "LIFE_STAGE_PRED", "probability": "LIFE_STAGE_PROB"})
+    table["LIFE_STAGE_MODEL_VERSION"] = registry.load_entry(directory)["version"]
+    return table
+
+
+# the model's declaration for the DB hand-off (fipro.handoff.MODEL_SOURCES)
+HANDOFF = Source(MODEL_NAME, (Column("LIFE_STAGE_PRED", "TEXT", "예측 라이프스테이지 (코드)"),
+                              Column("LIFE_STAGE_PROB", "REAL", "예측 라이프스테이지의 보정된 확률 (0~1)"),
+                              Column("LIFE_STAGE_MODEL_VERSION", "TEXT", "예측한 라이프스테이지 모델의 버전 (registry)")),
+                 handoff_rows)
+
+# the model's declaration for the model report (fipro.model_report.MODEL_REPORTS)
+REPORT = ModelReport(MODEL_NAME, "라이프스테이지 분류기", (
+    Metric("model_macro_f1", "평가 고객 매크로 F1", ceiling="ceiling_macro_f1"),
+    Metric("model_accuracy", "평가 고객 정확도", ceiling="ceiling_accuracy"),
+    Metric("ece_after", "보정 후 ECE", higher_is_better=False),
+    Metric("temporal_macro_f1", "시간 검증 매크로 F1"),
+))

@@ -1,0 +1,265 @@
+"""DB hand-off for a serving team: one row per customer × quarter.
+
+``python -m fipro export-seed`` writes ``data/db_seed/customer_quarter.csv`` and
+``customer_quarter.schema.json`` (column, SQL type, Korean description, source);
+:func:`import_customer_quarter` loads them into DuckDB or SQLite with those types.
+
+Columns come from declared sources, in order: ``quarter`` (codes and totals of the
+ingested table) and one per model (``MODEL_SOURCES``: each model declares a
+:class:`Source` next to its artifacts). A later model joins by adding its declaration
+to ``MODEL_SOURCES``; a model that has not run for a quarter leaves its columns empty.
+
+Customers appear only as ``CUSTOMER_KEY``: a salted SHA-256 of ``SEQ``, the same for a
+customer in every quarter. The salt is read from ``FIPRO_KEY_SALT`` (environment, or
+the project's git-ignored ``.env``); on first use a random salt is written to ``.env``
+with a message, since losing it changes every key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from fipro import config, contract, datasets
+from fipro.export import atomic_path, write_json_atomic
+
+SEED_TABLE = "customer_quarter"
+SALT_VARIABLE = "FIPRO_KEY_SALT"
+KEY_COLUMN = "CUSTOMER_KEY"
+SQL_TYPES = ("TEXT", "INTEGER", "REAL")
+# each model: "module:attribute" of its Source (imported only when exporting)
+MODEL_SOURCES: tuple[str, ...] = ("fipro.lifestage.artifacts:HANDOFF",)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One hand-off column: name, SQL type (``SQL_TYPES``) and Korean description."""
+
+    name: str
+    sql_type: str
+    description_ko: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """Columns one part of the project adds, and how to read them for a quarter.
+
+    ``load(quarter)`` returns a frame with ``BAS_YH``, ``SEQ`` and the declared
+    columns, or ``None`` when the quarter has none (the columns stay empty).
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    load: Callable[[str], Optional[pd.DataFrame]]
+
+
+_QUARTER_COLUMNS = ("AGE", "SEX_CD", "MBR_RK", "HOUS_SIDO_NM", "DIGT_CHNL_USE_YN", "LIFE_STAGE",
+                    "TOT_USE_AM", "CRDSL_USE_AM", "CNF_USE_AM")
+
+
+def _load_quarter(quarter: str) -> pd.DataFrame:
+    frame = datasets.load_quarter(quarter, columns=["BAS_YH", "SEQ", *_QUARTER_COLUMNS])
+    for c in contract.CODE_TABLES:
+        if c in frame:
+            frame[c] = frame[c].astype("string")
+    return frame
+
+
+def _amount_note() -> str:
+    return f"({contract.AMOUNT_UNIT_LABEL}, {contract.AMOUNT_PERIOD_LABEL})"
+
+
+QUARTER_SOURCE = Source(
+    "quarter",
+    (Column("BAS_YH", "TEXT", "기준 분기 (예: 2023q1)"),
+     *(Column(c, "INTEGER" if c in contract.AMOUNT_COLUMNS else "TEXT",
+              contract.label(c) + (f" {_amount_note()}" if c in contract.AMOUNT_COLUMNS else " (코드)"))
+       for c in _QUARTER_COLUMNS)),
+    _load_quarter,
+)
+
+
+def model_sources() -> list[Source]:
+    """The declared model sources, in ``MODEL_SOURCES`` order."""
+    out = []
+    for spec in MODEL_SOURCES:
+        module, attribute = spec.split(":")
+        out.append(getattr(importlib.import_module(module), attribute))
+    return out
+
+
+def sources() -> list[Source]:
+    return [QUARTER_SOURCE, *model_sources()]
+
+
+def schema(all_sources: Optional[Sequence[Source]] = None) -> list[dict]:
+    """Column list of the hand-off table: the key first, then every source's columns."""
+    rows = [{"column": KEY_COLUMN, "type": "TEXT", "description_ko": "가명 고객 키 (SEQ의 솔트 해시, 분기마다 같음)",
+             "source": "key"}]
+    for source in all_sources if all_sources is not None else sources():
+        for c in source.columns:
+            if c.sql_type not in SQL_TYPES:
+                raise ValueError(f"source {source.name!r} column {c.name!r}: type {c.sql_type!r} not in {SQL_TYPES}")
+            rows.append({"column": c.name, "type": c.sql_type, "description_ko": c.description_ko,
+                         "source": source.name})
+    names = [r["column"] for r in rows]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"hand-off columns declared twice: {duplicated}")
+    return rows
+
+
+# --- the pseudonymous key -----------------------------------------------------------
+
+def env_path() -> Path:
+    return config.PROJ_ROOT / ".env"
+
+
+def key_salt(create: bool = True) -> str:
+    """The salt of ``CUSTOMER_KEY``: ``$FIPRO_KEY_SALT``, else ``.env``, else a new one in ``.env``."""
+    if os.environ.get(SALT_VARIABLE):
+        return os.environ[SALT_VARIABLE]
+    path = env_path()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() == SALT_VARIABLE and value.strip():
+                return value.strip()
+    if not create:
+        raise KeyError(f"{SALT_VARIABLE} is not set and {path} has none")
+    salt = secrets.token_hex(16)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"{SALT_VARIABLE}={salt}\n")
+    print(f"새 고객 키 솔트를 {path}에 만들었습니다 ({SALT_VARIABLE}). git에는 올라가지 않습니다. "
+          f"이 값을 잃으면 모든 CUSTOMER_KEY가 바뀌니 안전한 곳에 보관하세요.")
+    return salt
+
+
+def customer_keys(seq: Sequence[str], salt: str) -> np.ndarray:
+    """``K`` + the first 20 hex digits of SHA-256(salt:SEQ), computed once per distinct SEQ."""
+    values = pd.Series(seq, dtype="string").str.strip()
+    codes, uniques = pd.factorize(values)
+    hashed = np.array(["K" + hashlib.sha256(f"{salt}:{s}".encode("utf-8")).hexdigest()[:20] for s in uniques],
+                      dtype=object)
+    return hashed[codes]
+
+
+# --- export and import ----------------------------------------------------------------
+
+def seed_dir() -> Path:
+    return config.DATA_DIR / "db_seed"
+
+
+def quarter_table(quarter: str, salt: str, all_sources: Optional[Sequence[Source]] = None) -> pd.DataFrame:
+    """One quarter's hand-off rows in schema order (``SEQ`` replaced by ``CUSTOMER_KEY``)."""
+    all_sources = list(all_sources if all_sources is not None else sources())
+    frame = all_sources[0].load(quarter)
+    for source in all_sources[1:]:
+        names = [c.name for c in source.columns]
+        part = source.load(quarter)
+        if part is None:
+            for n in names:
+                frame[n] = pd.NA
+            continue
+        part = part[["BAS_YH", "SEQ", *names]].astype({"BAS_YH": "string", "SEQ": "string"})
+        frame = frame.merge(part, on=["BAS_YH", "SEQ"], how="left", validate="1:1")
+    frame.insert(0, KEY_COLUMN, customer_keys(frame["SEQ"].astype("string"), salt))
+    return frame[[r["column"] for r in schema(all_sources)]]
+
+
+def export_seed(quarters: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None,
+                all_sources: Optional[Sequence[Source]] = None) -> dict:
+    """Write ``customer_quarter.csv`` (UTF-8, header, quarter by quarter) and its schema JSON.
+
+    Returns the paths and the row count per quarter.
+    """
+    out_dir = Path(out_dir) if out_dir is not None else seed_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    quarters = list(quarters if quarters is not None else datasets.available_quarters())
+    if not quarters:
+        raise FileNotFoundError("no ingested quarter: run `make ingest` first")
+    all_sources = list(all_sources if all_sources is not None else sources())
+    columns = schema(all_sources)
+    salt = key_salt()
+    counts, writer = {}, None
+    csv_path = out_dir / f"{SEED_TABLE}.csv"
+    arrow_types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
+    arrow_schema = pa.schema([(c["column"], arrow_types[c["type"]]) for c in columns])
+    with atomic_path(csv_path) as tmp:
+        try:
+            for q in quarters:
+                table = pa.Table.from_pandas(quarter_table(q, salt, all_sources), schema=arrow_schema,
+                                             preserve_index=False)
+                if writer is None:
+                    writer = pacsv.CSVWriter(str(tmp), arrow_schema)
+                writer.write_table(table)
+                counts[q] = table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+    schema_path = write_json_atomic(out_dir / f"{SEED_TABLE}.schema.json",
+                                    {"table": SEED_TABLE, "key": [KEY_COLUMN, "BAS_YH"], "columns": columns,
+                                     "rows": counts, "encoding": "utf-8", "header": True})
+    return {"csv": csv_path, "schema": schema_path, "rows": counts}
+
+
+def import_customer_quarter(database: Path, seed: Optional[Path] = None, engine: str = "duckdb") -> int:
+    """Load the hand-off into ``database`` (DuckDB or SQLite) with the declared types.
+
+    The table is recreated, with ``(CUSTOMER_KEY, BAS_YH)`` as its primary key; returns
+    the number of rows loaded.
+    """
+    seed = Path(seed) if seed is not None else seed_dir()
+    meta = json.loads((seed / f"{SEED_TABLE}.schema.json").read_text(encoding="utf-8"))
+    csv_path = seed / f"{SEED_TABLE}.csv"
+    cols = ", ".join(f'"{c["column"]}" {c["type"]}' for c in meta["columns"])
+    ddl = f'CREATE TABLE {SEED_TABLE} ({cols}, PRIMARY KEY ("{KEY_COLUMN}", "BAS_YH"))'
+    if engine == "duckdb":
+        import duckdb
+
+        with duckdb.connect(str(database)) as con:
+            con.execute(f"DROP TABLE IF EXISTS {SEED_TABLE}")
+            con.execute(ddl)
+            con.execute(f"COPY {SEED_TABLE} FROM ? (HEADER, DELIMITER ',')", [str(csv_path)])
+            return int(con.execute(f"SELECT count(*) FROM {SEED_TABLE}").fetchone()[0])
+    if engine == "sqlite":
+        kinds = {"TEXT": str, "INTEGER": int, "REAL": float}
+        casts = [kinds[c["type"]] for c in meta["columns"]]
+        con = sqlite3.connect(str(database))
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {SEED_TABLE}")
+            con.execute(ddl)
+            marks = ", ".join("?" * len(casts))
+            for chunk in pd.read_csv(csv_path, dtype=str, keep_default_na=False, chunksize=100_000):
+                rows = [tuple(None if v == "" else cast(v) for v, cast in zip(r, casts))
+                        for r in chunk.itertuples(index=False, name=None)]
+                con.executemany(f"INSERT INTO {SEED_TABLE} VALUES ({marks})", rows)
+            con.commit()
+            return int(con.execute(f"SELECT count(*) FROM {SEED_TABLE}").fetchone()[0])
+        finally:
+            con.close()
+    raise ValueError(f"engine must be 'duckdb' or 'sqlite', got {engine!r}")
+
+
+def main(argv=None) -> int:
+    """``python -m fipro export-seed [--out-dir DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m fipro export-seed", description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    result = export_seed(out_dir=args.out_dir)
+    total = sum(result["rows"].values())
+    print(f"DB 전달 파일: {result['csv']} ({total:,}행, 분기 {len(result['rows'])}개), 스키마 {result['schema']}")
+    return 0

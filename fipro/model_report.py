@@ -1,0 +1,134 @@
+"""The model report: every registered model's headline metrics across the quarters.
+
+``python -m fipro model-report`` reads what the models saved (each quarter's
+``outputs/<quarter>/models/<name>/registry.json`` and ``model_card.md``; nothing is
+trained) and writes ``outputs/reports/model_report.md`` with a figure per headline
+metric (its trend by quarter, and the planted ceiling where the synthetic truth gives
+one). Models join by a declaration: a :class:`ModelReport` next to their artifacts,
+listed in ``MODEL_REPORTS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import pandas as pd
+
+from fipro import config, datasets
+from fipro.evaluation import registry
+from fipro.evaluation.cards import markdown_table
+from fipro.export import atomic_path
+
+MODEL_REPORTS: tuple[str, ...] = ("fipro.lifestage.artifacts:REPORT",)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A headline metric: key in the registry entry's ``metrics``, Korean label, optional ceiling key."""
+
+    key: str
+    label_ko: str
+    ceiling: Optional[str] = None
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """A model's part of the report: its registry name, Korean title and headline metrics."""
+
+    name: str
+    title_ko: str
+    metrics: tuple[Metric, ...]
+
+
+def declared_reports() -> list[ModelReport]:
+    out = []
+    for spec in MODEL_REPORTS:
+        module, attribute = spec.split(":")
+        out.append(getattr(importlib.import_module(module), attribute))
+    return out
+
+
+def report_dir() -> Path:
+    return config.OUTPUTS_DIR / "reports"
+
+
+def metric_table(report: ModelReport, quarters: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    """One row per quarter with a registry entry: version, each headline metric and ceiling."""
+    rows = []
+    for q in quarters if quarters is not None else config.QUARTERS:
+        try:
+            entry = registry.load_entry(datasets.model_dir(q, report.name))
+        except (FileNotFoundError, ValueError):
+            continue
+        m = entry.get("metrics", {})
+        row = {"quarter": q, "version": entry["version"], "created": entry["created"]}
+        for metric in report.metrics:
+            row[metric.key] = m.get(metric.key)
+            if metric.ceiling:
+                row[metric.ceiling] = m.get(metric.ceiling)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_metric(table: pd.DataFrame, metric: Metric, title: str):
+    """The metric by quarter, with its ceiling as a dashed line where there is one."""
+    from fipro.figures import finish, plt, use_style
+
+    use_style()
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax.plot(table["quarter"], table[metric.key].astype(float), marker="o", label=metric.label_ko)
+    if metric.ceiling and table[metric.ceiling].notna().any():
+        ax.plot(table["quarter"], table[metric.ceiling].astype(float), ls="--", color="gray",
+                label="이론적 상한 (합성 자료의 정확한 사후확률)")
+    ax.set_title(f"{title}: {metric.label_ko} (분기별)")
+    ax.set_xlabel("분기")
+    ax.set_ylabel(metric.label_ko)
+    ax.legend(loc="best", fontsize=9)
+    return finish(fig)
+
+
+def write_model_report(out_dir: Optional[Path] = None, reports: Optional[Sequence[ModelReport]] = None,
+                       quarters: Optional[Sequence[str]] = None) -> Path:
+    """Write ``model_report.md`` and its figures; returns the Markdown path."""
+    from fipro.figures import save_figure
+
+    out_dir = Path(out_dir) if out_dir is not None else report_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = ["# 모델 보고서", "",
+             "분기마다 등록된 모델의 핵심 지표와 버전입니다. 모델이 저장한 registry와 모델 카드에서 읽으며, "
+             "여기서 학습하는 것은 없습니다. 점선은 합성 자료에서 알 수 있는 이론적 상한입니다."]
+    for report in reports if reports is not None else declared_reports():
+        table = metric_table(report, quarters)
+        parts += ["", f"## {report.title_ko} (`{report.name}`)"]
+        if table.empty:
+            parts.append("\n등록된 모델이 아직 없습니다 (해당 노트북을 먼저 실행하세요).")
+            continue
+        shown = table.rename(columns={m.key: m.label_ko for m in report.metrics})
+        parts += ["", markdown_table(shown.drop(columns=["created"]).set_index("quarter"))]
+        for metric in report.metrics:
+            if table[metric.key].notna().any():
+                path = save_figure(plot_metric(table, metric, report.title_ko),
+                                   out_dir / f"{report.name}_{metric.key}.png")
+                parts += ["", f"![{report.title_ko} {metric.label_ko}]({path.name})"]
+        latest = datasets.model_dir(table["quarter"].iloc[-1], report.name) / "model_card.md"
+        if latest.exists():
+            card = latest.read_text(encoding="utf-8").replace("\n# ", "\n### ")
+            parts += ["", f"### 최근 분기({table['quarter'].iloc[-1]}) 모델 카드", "", card.lstrip("# ")]
+    path = out_dir / "model_report.md"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv=None) -> int:
+    """``python -m fipro model-report [--out-dir DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m fipro model-report", description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    print(f"모델 보고서: {write_model_report(args.out_dir)}")
+    return 0

@@ -1,0 +1,167 @@
+"""Quarter summaries in Korean, generated from the numbers the notebooks saved.
+
+:func:`portfolio_summary_ko` writes the portfolio summary of a quarter from
+``outputs/<quarter>/<name>.json`` (and the previous quarter's, for changes), one
+section per entry of ``SECTIONS``; :func:`customer_summary_ko` writes one customer's
+(spending against peers, life stage with its reasons). Sections are declarations: a
+later model adds a :class:`Section` (its metrics file and a template function) to
+``SECTIONS``, and the site and notebooks pick it up. Amounts are shown with
+:func:`fipro.contract.format_amount` (원/만원/억원). No sentence is written for one
+dataset: every number comes from the saved metrics, and a section whose metrics are
+missing says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence
+
+from fipro import config, contract, export
+
+Metrics = Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the quarter summary: title, metrics file, template."""
+
+    name: str
+    title_ko: str
+    metrics: str  # outputs/<quarter>/<metrics>.json
+    render: Callable[[Metrics, Optional[Metrics]], list[str]]  # (this quarter, previous quarter) -> sentences
+
+
+def _pct(value: float, digits: int = 1) -> str:
+    return f"{100 * float(value):.{digits}f}%"
+
+
+def _change(value: Optional[float]) -> str:
+    if value is None or value != value:  # None or NaN
+        return "비교할 전분기가 없습니다"
+    word = "늘었습니다" if value > 0 else "줄었습니다" if value < 0 else "같습니다"
+    return f"전분기보다 {abs(value):.1f}% {word}"
+
+
+def portfolio_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
+    """Who the customers are (``eda.json``)."""
+    return [f"고객 {int(m['customers']):,}명, 1인당 총이용금액 평균 {contract.format_amount(m['mean_total'])} "
+            f"(중앙값 {contract.format_amount(m['median_total'])}, {contract.AMOUNT_PERIOD_LABEL}).",
+            f"이용금액의 {_pct(m['credit_share'])}가 신용카드, 나머지가 체크카드이며, 이번 분기 디지털 채널 이용 고객은 "
+            f"{_pct(m['digital_use_share'])}, 이용이 전혀 없는 고객은 {_pct(m['zero_total_share'])}입니다."]
+
+
+def spending_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
+    """How spending moved and where (``eda.json``)."""
+    lines = [f"1인당 총이용금액은 {_change(m.get('total_change_pct'))}"
+             + (f" (두 분기 모두 있는 고객 기준 {m['total_stayer_change_pct']:+.1f}%)."
+                if m.get("total_stayer_change_pct") is not None and m["total_stayer_change_pct"] == m["total_stayer_change_pct"]
+                else "."),
+             f"가장 큰 업종은 {m['top_upper_category']} ({_pct(m['top_upper_share'])}), 세부 업종으로는 "
+             f"{m['top_detail_category']} ({_pct(m['top_detail_share'])})입니다.",
+             f"1인당 이용금액이 가장 큰 집단은 라이프스테이지로 {m['top_life_stage_by_mean_total']}, "
+             f"연령대로 {m['top_age_by_mean_total']}입니다."]
+    return lines
+
+
+def life_stage_mix_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
+    """The life-stage mix and its change (``eda.json``)."""
+    shares = dict(m.get("life_stage_shares") or {})
+    if not shares:
+        return ["라이프스테이지 구성이 기록되지 않았습니다."]
+    top = sorted(shares.items(), key=lambda kv: -kv[1])[:3]
+    lines = ["고객이 가장 많은 라이프스테이지는 " + ", ".join(
+        f"{contract.code_label('LIFE_STAGE', c)} {_pct(v)}" for c, v in top) + "입니다."]
+    before = dict((prev or {}).get("life_stage_shares") or {})
+    if before:
+        moves = {c: shares.get(c, 0.0) - before.get(c, 0.0) for c in set(shares) | set(before)}
+        c, d = max(moves.items(), key=lambda kv: (abs(kv[1]), kv[0]))
+        lines.append(f"전분기 대비 비중 변화가 가장 큰 라이프스테이지는 {contract.code_label('LIFE_STAGE', c)} "
+                     f"({100 * d:+.1f}%p)입니다.")
+    return lines
+
+
+def life_stage_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
+    """The life-stage model's headline (``lifestage.json``) and the mix it sees."""
+    lines = [f"라이프스테이지 모델의 평가 고객 매크로 F1: {m['model_macro_f1']:.3f} (연령대 × 성별 규칙 "
+             f"{m['age_rule_macro_f1']:.3f} 대비 {m['model_macro_f1'] - m['age_rule_macro_f1']:+.3f})."]
+    ceiling = m.get("ceiling_macro_f1")
+    if ceiling is not None:
+        lines.append(f"합성 자료의 이론적 상한(정확한 사후확률) {ceiling:.3f} 대비: "
+                     f"{m['model_macro_f1'] - ceiling:+.3f}.")
+    if prev and prev.get("model_macro_f1") is not None:
+        lines.append(f"전분기 모델 대비 매크로 F1 변화: {m['model_macro_f1'] - prev['model_macro_f1']:+.3f}.")
+    return lines
+
+
+def quality_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
+    """Data-quality remarks (``data_quality.json``)."""
+    rejects = m.get("rejects_this_quarter") or {}
+    n_rejects = sum(int(v) for v in rejects.values()) if isinstance(rejects, Mapping) else 0
+    lines = [f"적재된 행 {int(m['rows']):,}개, 중복 키 {int(m['duplicate_keys']):,}개, 이 분기에서 거부된 행 "
+             f"{n_rejects:,}개입니다."]
+    missing = float(m.get("missing_share_max") or 0.0)
+    lines.append("결측 값은 없습니다." if missing == 0 else f"결측이 가장 많은 열의 결측 비율은 {_pct(missing, 2)}입니다.")
+    return lines
+
+
+SECTIONS: list[Section] = [
+    Section("portfolio", "고객 구성", "eda", portfolio_lines),
+    Section("spending", "소비 변화", "eda", spending_lines),
+    Section("life_stage_mix", "라이프스테이지 구성", "eda", life_stage_mix_lines),
+    Section("lifestage", "라이프스테이지 모델", "lifestage", life_stage_lines),
+    Section("quality", "데이터 품질", "data_quality", quality_lines),
+]
+
+
+def _previous(quarter: str, quarters: Sequence[str]) -> Optional[str]:
+    ordered = sorted(quarters)
+    i = ordered.index(quarter) if quarter in ordered else -1
+    return ordered[i - 1] if i > 0 else None
+
+
+def _metrics(quarter: Optional[str], name: str) -> Optional[dict]:
+    if quarter is None:
+        return None
+    try:
+        return export.load_metrics(quarter, name)
+    except FileNotFoundError:
+        return None
+
+
+def portfolio_summary(quarter: str, sections: Optional[Sequence[Section]] = None,
+                      quarters: Optional[Sequence[str]] = None) -> dict[str, list[str]]:
+    """Section title -> sentences for ``quarter``, from the saved metrics.
+
+    A section whose metrics file is missing gets one sentence saying which notebook
+    has not run.
+    """
+    quarters = list(quarters if quarters is not None else config.QUARTERS)
+    prev_q = _previous(quarter, quarters)
+    out: dict[str, list[str]] = {}
+    for s in sections if sections is not None else SECTIONS:
+        m = _metrics(quarter, s.metrics)
+        out[s.title_ko] = (s.render(m, _metrics(prev_q, s.metrics)) if m is not None else
+                           [f"{s.metrics}.json이 아직 없습니다 (해당 노트북을 먼저 실행하세요)."])
+    return out
+
+
+def portfolio_summary_ko(quarter: str, sections: Optional[Sequence[Section]] = None,
+                         quarters: Optional[Sequence[str]] = None) -> str:
+    """The summary as Markdown: a heading per section, one bullet per sentence."""
+    parts = [f"## {quarter} 분기 요약"]
+    for title, lines in portfolio_summary(quarter, sections, quarters).items():
+        parts.append(f"### {title}\n" + "\n".join(f"- {line}" for line in lines))
+    return "\n\n".join(parts)
+
+
+def customer_summary_ko(peer, life_stage: Optional[Mapping[str, object]] = None) -> str:
+    """One customer, by pseudonym: spending against peers and the life stage with its reason.
+
+    ``peer`` is a :class:`fipro.compare.PeerComparison`; ``life_stage`` a row of
+    :func:`fipro.lifestage.predict` (``predicted_ko``, ``probability``, ``sentence``).
+    """
+    parts = [peer.summary_ko()]
+    if life_stage is not None:
+        parts.append(f"추정 라이프스테이지: {life_stage['predicted_ko']} (확률 {_pct(life_stage['probability'])}). "
+                     f"{life_stage['sentence']}")
+    return "\n\n".join(parts)

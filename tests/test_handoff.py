@@ -1,0 +1,122 @@
+"""Tests for fipro.handoff: the pseudonymous key, the declared columns, export and import."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from fipro import config, datasets, handoff
+
+
+@pytest.fixture
+def salt(monkeypatch):
+    monkeypatch.setenv(handoff.SALT_VARIABLE, "test-salt")
+    return "test-salt"
+
+
+def test_keys_are_salted_stable_and_never_the_seq():
+    keys = handoff.customer_keys(["C1", "C2", " C1 "], "s1")
+    assert keys[0] == keys[2] != keys[1]  # the same customer, whatever the padding
+    assert all(re.fullmatch(r"K[0-9a-f]{20}", k) for k in keys)
+    assert handoff.customer_keys(["C1"], "s2")[0] != keys[0]
+    assert "C1" not in keys[0]
+
+
+def test_salt_is_created_once_in_dot_env_with_a_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(handoff.SALT_VARIABLE, raising=False)
+    monkeypatch.setattr(handoff, "env_path", lambda: tmp_path / ".env")
+    with pytest.raises(KeyError):
+        handoff.key_salt(create=False)
+    first = handoff.key_salt()
+    assert "솔트" in capsys.readouterr().out and len(first) == 32
+    assert handoff.key_salt() == first and capsys.readouterr().out == ""  # read back, no new salt
+    assert (tmp_path / ".env").read_text(encoding="utf-8") == f"{handoff.SALT_VARIABLE}={first}\n"
+    monkeypatch.setenv(handoff.SALT_VARIABLE, "from-env")
+    assert handoff.key_salt() == "from-env"
+
+
+def test_schema_rejects_a_column_declared_twice_or_an_unknown_type():
+    twice = handoff.Source("dup", (handoff.Column("AGE", "TEXT", "연령대"),), lambda q: None)
+    with pytest.raises(ValueError, match="declared twice"):
+        handoff.schema([handoff.QUARTER_SOURCE, twice])
+    odd = handoff.Source("odd", (handoff.Column("X", "BLOB", "?"),), lambda q: None)
+    with pytest.raises(ValueError, match="BLOB"):
+        handoff.schema([handoff.QUARTER_SOURCE, odd])
+
+
+def _fake_model(quarters_with_output):
+    """A later model's declaration: a score for the customers of the quarters it ran on."""
+    def load(quarter):
+        if quarter not in quarters_with_output:
+            return None
+        frame = datasets.load_quarter(quarter, columns=["BAS_YH", "SEQ", "TOT_USE_AM"])
+        return pd.DataFrame({"BAS_YH": frame["BAS_YH"], "SEQ": frame["SEQ"],
+                             "FAKE_SCORE": frame["TOT_USE_AM"].to_numpy() / 1000.0})
+    return handoff.Source("fake", (handoff.Column("FAKE_SCORE", "REAL", "가짜 점수"),), load)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+def test_export_loads_into_a_database_with_declared_types_and_keys(sample_quarters, tmp_path, salt, engine):
+    quarters = sample_quarters[:2]
+    sources = [handoff.QUARTER_SOURCE, _fake_model({quarters[0]})]
+    result = handoff.export_seed(quarters, out_dir=tmp_path, all_sources=sources)
+    expected = {q: len(datasets.load_quarter(q, columns=["SEQ"])) for q in quarters}
+    assert result["rows"] == expected
+    meta = json.loads(result["schema"].read_text(encoding="utf-8"))
+    assert [c["column"] for c in meta["columns"]][:3] == ["CUSTOMER_KEY", "BAS_YH", "AGE"]
+    assert all(c["description_ko"] for c in meta["columns"])
+    db = tmp_path / f"seed.{engine}"
+    assert handoff.import_customer_quarter(db, tmp_path, engine=engine) == sum(expected.values())
+    con = duckdb.connect(str(db)) if engine == "duckdb" else __import__("sqlite3").connect(str(db))
+    try:
+        sql = lambda q: con.execute(q).fetchall()  # noqa: E731
+        assert sql("SELECT count(*) FROM (SELECT DISTINCT CUSTOMER_KEY, BAS_YH FROM customer_quarter)")[0][0] \
+            == sum(expected.values())
+        # declared types: amounts are integers, the score real, missing quarters NULL
+        assert sql(f"SELECT sum(TOT_USE_AM) FROM customer_quarter WHERE BAS_YH = '{quarters[0]}'")[0][0] \
+            == int(datasets.load_quarter(quarters[0], columns=["TOT_USE_AM"])["TOT_USE_AM"].sum())
+        assert sql(f"SELECT count(FAKE_SCORE) FROM customer_quarter WHERE BAS_YH = '{quarters[1]}'")[0][0] == 0
+        score = sql(f"SELECT FAKE_SCORE, TOT_USE_AM FROM customer_quarter WHERE BAS_YH = '{quarters[0]}' LIMIT 1")[0]
+        assert isinstance(score[0], float) and score[0] == pytest.approx(score[1] / 1000)
+    finally:
+        con.close()
+
+
+def test_same_customer_same_key_in_every_quarter_and_no_raw_seq(sample_quarters, tmp_path, salt):
+    quarters = sample_quarters[:2]
+    result = handoff.export_seed(quarters, out_dir=tmp_path, all_sources=[handoff.QUARTER_SOURCE])
+    seed = pd.read_csv(result["csv"], dtype=str)
+    raw = pd.concat([datasets.load_quarter(q, columns=["BAS_YH", "SEQ"]) for q in quarters], ignore_index=True)
+    raw["CUSTOMER_KEY"] = handoff.customer_keys(raw["SEQ"].astype(str), salt)
+    merged = seed.merge(raw.astype(str), on=["CUSTOMER_KEY", "BAS_YH"], how="left", validate="1:1")
+    assert merged["SEQ"].notna().all()  # every row is exactly one customer-quarter
+    both = raw.groupby("SEQ")["CUSTOMER_KEY"].nunique()
+    assert (both == 1).all() and (raw.groupby("SEQ")["BAS_YH"].nunique() == 2).any()
+    text = result["csv"].read_text(encoding="utf-8")
+    assert not any(s in text for s in raw["SEQ"].astype(str).unique()[:500])
+
+
+def test_life_stage_declares_its_columns_from_its_saved_predictions(tmp_path, monkeypatch):
+    from fipro.lifestage import artifacts
+
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
+    assert artifacts.handoff_rows("2023q1") is None  # not run yet: the columns stay empty
+    directory = artifacts.model_dir("2023q1")
+    directory.mkdir(parents=True)
+    pd.DataFrame({"BAS_YH": ["2023q1"], "SEQ": ["C1"], "predicted": ["RETIR"], "probability": [0.8]}) \
+        .to_parquet(directory / artifacts.PREDICTIONS_FILE)
+    (directory / "registry.json").write_text(json.dumps({"version": "lifestage-abc", "name": "lifestage",
+                                                          "data_hash": "x", "model_file": "m", "model_sha256": "y",
+                                                          "parameters": {}, "metrics": {}, "created": "now",
+                                                          "estimator": "e", "data_range": {}, "environment": {}}))
+    rows = artifacts.handoff_rows("2023q1")
+    assert rows.to_dict("records") == [{"BAS_YH": "2023q1", "SEQ": "C1", "LIFE_STAGE_PRED": "RETIR",
+                                        "LIFE_STAGE_PROB": 0.8, "LIFE_STAGE_MODEL_VERSION": "lifestage-abc"}]
+    assert [c.name for c in artifacts.HANDOFF.columns] == list(rows.columns[2:])
+    assert artifacts.HANDOFF in handoff.model_sources()
+    np.testing.assert_array_equal(rows["LIFE_STAGE_PROB"], [0.8])

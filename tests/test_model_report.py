@@ -1,0 +1,58 @@
+"""Tests for fipro.model_report: read what models saved, one figure per headline metric."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.dummy import DummyClassifier
+
+from fipro import config, datasets, model_report
+from fipro.evaluation import cards, registry
+
+REPORT = model_report.ModelReport("toy", "장난감 모델", (
+    model_report.Metric("model_macro_f1", "매크로 F1", ceiling="ceiling_macro_f1"),
+    model_report.Metric("ece_after", "ECE", higher_is_better=False)))
+
+
+def _register(quarter: str, f1: float, ceiling: float) -> None:
+    model = DummyClassifier(strategy="most_frequent").fit(np.zeros((4, 1)), [0, 1, 1, 1])
+    directory = datasets.model_dir(quarter, "toy")
+    registry.register_model(model, directory, name="toy", data_hash=f"h-{quarter}",
+                            metrics={"model_macro_f1": f1, "ceiling_macro_f1": ceiling, "ece_after": 0.01})
+    cards.write_model_card(directory, f"# 모델 카드: toy {quarter}\n\n내용")
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
+    return tmp_path
+
+
+def test_metric_table_reads_every_quarter_with_an_entry(outputs):
+    _register("2022q1", 0.70, 0.72)
+    _register("2022q3", 0.71, 0.73)
+    table = model_report.metric_table(REPORT)
+    assert list(table["quarter"]) == ["2022q1", "2022q3"]  # quarters without a model are skipped
+    assert table["model_macro_f1"].tolist() == [0.70, 0.71] and table["ceiling_macro_f1"].tolist() == [0.72, 0.73]
+    assert table["version"].nunique() == 2  # one registry entry per quarter, each its own version
+
+
+def test_report_has_a_figure_per_metric_the_table_and_the_latest_card(outputs):
+    _register("2022q1", 0.70, 0.72)
+    _register("2022q2", 0.71, 0.73)
+    missing = model_report.ModelReport("later", "나중 모델", (model_report.Metric("x", "X"),))
+    path = model_report.write_model_report(reports=[REPORT, missing])
+    text = path.read_text(encoding="utf-8")
+    assert path == outputs / "reports" / "model_report.md"
+    for metric in REPORT.metrics:
+        figure = path.parent / f"toy_{metric.key}.png"
+        assert figure.stat().st_size > 1000 and f"]({figure.name})" in text
+    assert "| 2022q2 |" in text and "0.7100" in text
+    assert "최근 분기(2022q2) 모델 카드" in text and "toy 2022q2" in text
+    assert "## 나중 모델 (`later`)\n\n등록된 모델이 아직 없습니다" in text
+
+
+def test_life_stage_declares_its_headline_metrics():
+    declared = {r.name: r for r in model_report.declared_reports()}
+    keys = [m.key for m in declared["lifestage"].metrics]
+    assert "model_macro_f1" in keys and declared["lifestage"].metrics[0].ceiling == "ceiling_macro_f1"

@@ -1,0 +1,66 @@
+"""Tests for fipro.summary: exact sentences from hand-made numbers, and the declarations."""
+
+from __future__ import annotations
+
+from fipro import config, export, summary
+
+EDA = {"customers": 1234, "mean_total": 372.0, "median_total": 250.0, "zero_total_share": 0.05,
+       "credit_share": 0.75, "digital_use_share": 0.5, "top_upper_category": "요식업", "top_upper_share": 0.22,
+       "top_detail_category": "일반/휴게음식", "top_detail_share": 0.14, "top_life_stage_by_mean_total": "자녀 의무교육",
+       "top_age_by_mean_total": "40~44세", "total_change_pct": 3.25, "total_stayer_change_pct": 2.5,
+       "life_stage_shares": {"CHILD_TEEN": 0.3, "RETIR": 0.2, "UNI": 0.1, "NEW_JOB": 0.4}}
+EDA_BEFORE = {**EDA, "life_stage_shares": {"CHILD_TEEN": 0.35, "RETIR": 0.2, "UNI": 0.1, "NEW_JOB": 0.35}}
+LIFESTAGE = {"model_macro_f1": 0.72, "age_rule_macro_f1": 0.41, "ceiling_macro_f1": 0.71}
+QUALITY = {"rows": 1234, "duplicate_keys": 0, "rejects_this_quarter": {"unknown_code": 2}, "missing_share_max": 0.0}
+
+
+def test_portfolio_sentences_from_hand_made_numbers():
+    assert summary.portfolio_lines(EDA) == [
+        "고객 1,234명, 1인당 총이용금액 평균 37.2만원 (중앙값 25.0만원, 분기 내 월평균).",
+        "이용금액의 75.0%가 신용카드, 나머지가 체크카드이며, 이번 분기 디지털 채널 이용 고객은 50.0%, "
+        "이용이 전혀 없는 고객은 5.0%입니다."]
+    assert summary.spending_lines(EDA)[0] == "1인당 총이용금액은 전분기보다 3.2% 늘었습니다 (두 분기 모두 있는 고객 기준 +2.5%)."
+    assert summary.spending_lines({**EDA, "total_change_pct": float("nan"), "total_stayer_change_pct": None})[0] \
+        == "1인당 총이용금액은 비교할 전분기가 없습니다."
+
+
+def test_life_stage_mix_and_its_change():
+    assert summary.life_stage_mix_lines(EDA, EDA_BEFORE) == [
+        "고객이 가장 많은 라이프스테이지는 사회초년생 40.0%, 자녀 의무교육 30.0%, 은퇴 20.0%입니다.",
+        "전분기 대비 비중 변화가 가장 큰 라이프스테이지는 사회초년생 (+5.0%p)입니다."]
+    assert len(summary.life_stage_mix_lines(EDA)) == 1  # no previous quarter: no change sentence
+
+
+def test_model_and_quality_sentences():
+    assert summary.life_stage_lines(LIFESTAGE, {"model_macro_f1": 0.70}) == [
+        "라이프스테이지 모델의 평가 고객 매크로 F1: 0.720 (연령대 × 성별 규칙 0.410 대비 +0.310).",
+        "합성 자료의 이론적 상한(정확한 사후확률) 0.710 대비: +0.010.",
+        "전분기 모델 대비 매크로 F1 변화: +0.020."]
+    assert summary.quality_lines(QUALITY) == ["적재된 행 1,234개, 중복 키 0개, 이 분기에서 거부된 행 2개입니다.",
+                                              "결측 값은 없습니다."]
+
+
+def test_summary_reads_saved_metrics_and_a_new_section_joins_by_declaration(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
+    export.save_metrics("2023q1", "eda", EDA_BEFORE)
+    export.save_metrics("2023q2", "eda", EDA)
+    export.save_metrics("2023q2", "data_quality", QUALITY)
+    later = summary.Section("risk", "위험 점수", "risk", lambda m, prev: [f"고위험 고객 {m['high']:,}명."])
+    export.save_metrics("2023q2", "risk", {"high": 12})
+    text = summary.portfolio_summary_ko("2023q2", sections=[*summary.SECTIONS, later])
+    assert text.startswith("## 2023q2 분기 요약")
+    assert "### 위험 점수\n- 고위험 고객 12명." in text
+    assert "(+5.0%p)" in text  # the change reads the previous quarter's saved mix
+    assert "lifestage.json이 아직 없습니다" in text  # a missing notebook is said, not guessed
+
+
+def test_customer_summary_names_only_the_pseudonym(sample_quarters):
+    from fipro import compare, datasets
+
+    current = datasets.load_quarter(sample_quarters[0])
+    seq = compare.example_customer(current, min_peers=10)
+    peer = compare.peer_comparison(current, seq, min_peers=10)
+    text = summary.customer_summary_ko(peer, {"predicted_ko": "은퇴", "probability": 0.81,
+                                              "sentence": "의료기관 지출 비중이 높아 은퇴일 가능성이 높습니다."})
+    assert peer.customer in text and seq not in text
+    assert "추정 라이프스테이지: 은퇴 (확률 81.0%)." in text
