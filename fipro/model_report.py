@@ -108,8 +108,10 @@ def write_model_report(out_dir: Optional[Path] = None, reports: Optional[Sequenc
         if table.empty:
             parts.append("\n등록된 모델이 아직 없습니다 (해당 노트북을 먼저 실행하세요).")
             continue
-        shown = table.rename(columns={m.key: m.label_ko for m in report.metrics})
-        parts += ["", markdown_table(shown.drop(columns=["created"]).set_index("quarter"))]
+        names = {m.key: m.label_ko for m in report.metrics}
+        names.update({m.ceiling: f"{m.label_ko} 상한" for m in report.metrics if m.ceiling})
+        shown = table.rename(columns={"quarter": "분기", "version": "버전", **names})
+        parts += ["", markdown_table(shown.drop(columns=["created"]).set_index("분기"))]
         for metric in report.metrics:
             if table[metric.key].notna().any():
                 path = save_figure(plot_metric(table, metric, report.title_ko),
