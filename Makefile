@@ -86,10 +86,11 @@ notebooks: ingest
 db-seed: notebooks
 	$(PY) -m fipro export-seed
 
-## Model report: every model's headline metrics by quarter (outputs/reports/model_report.md)
+## Model report (outputs/reports/model_report.md) and Korean quarter summaries (outputs/<quarter>/summary.md)
 .PHONY: reports
 reports: notebooks
 	$(PY) -m fipro model-report
+	$(PY) -m fipro summary
 
 # One file target per executed notebook, so make re-runs only what is stale:
 # the notebook, the fipro code or the ingested data changed. NB_DEPS_<stem> lists

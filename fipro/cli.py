@@ -12,6 +12,7 @@
     python -m fipro select                   # life-stage tuning + learning curve, once per run
     python -m fipro export-seed              # DB hand-off: data/db_seed/customer_quarter.csv + schema
     python -m fipro model-report             # outputs/reports/model_report.md from the saved models
+    python -m fipro summary --quarter 2023q1 # Korean quarter summaries -> outputs/<quarter>/summary.md
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ COMMANDS = {
     "select": "fipro.lifestage.selection",
     "export-seed": "fipro.handoff",
     "model-report": "fipro.model_report",
+    "summary": "fipro.summary",
 }
 
 

@@ -13,10 +13,12 @@ missing says so instead of guessing.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
-from fipro import config, contract, export
+from fipro import config, contract, datasets, export
+from fipro.export import atomic_path
 
 Metrics = Mapping[str, object]
 
@@ -165,3 +167,28 @@ def customer_summary_ko(peer, life_stage: Optional[Mapping[str, object]] = None)
         parts.append(f"추정 라이프스테이지: {life_stage['predicted_ko']} (확률 {_pct(life_stage['probability'])}). "
                      f"{life_stage['sentence']}")
     return "\n\n".join(parts)
+
+
+def write_summaries(quarters: Optional[Sequence[str]] = None) -> list:
+    """Write ``outputs/<quarter>/summary.md`` for every quarter (default: the ingested ones)."""
+    quarters = list(quarters if quarters is not None else datasets.available_quarters())
+    paths = []
+    for q in quarters:
+        path = config.quarter_dir(q) / "summary.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text(portfolio_summary_ko(q, quarters=quarters) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def main(argv=None) -> int:
+    """``python -m fipro summary [--quarter Q]``: write (and print one) quarter summary."""
+    parser = argparse.ArgumentParser(prog="python -m fipro summary", description=__doc__.splitlines()[0])
+    parser.add_argument("--quarter", default=None, help="print this quarter's summary as well")
+    args = parser.parse_args(argv)
+    paths = write_summaries()
+    print(f"분기 요약 {len(paths)}개: {config.OUTPUTS_DIR}/<분기>/summary.md")
+    if args.quarter:
+        print(portfolio_summary_ko(args.quarter, quarters=datasets.available_quarters()))
+    return 0

@@ -64,3 +64,14 @@ def test_customer_summary_names_only_the_pseudonym(sample_quarters):
                                               "sentence": "의료기관 지출 비중이 높아 은퇴일 가능성이 높습니다."})
     assert peer.customer in text and seq not in text
     assert "추정 라이프스테이지: 은퇴 (확률 81.0%)." in text
+
+
+def test_summaries_are_written_for_every_quarter(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
+    export.save_metrics("2023q1", "eda", EDA_BEFORE)
+    export.save_metrics("2023q2", "eda", EDA)
+    paths = summary.write_summaries(["2023q1", "2023q2"])
+    assert paths == [tmp_path / "2023q1" / "summary.md", tmp_path / "2023q2" / "summary.md"]
+    first, second = (p.read_text(encoding="utf-8") for p in paths)
+    assert first.startswith("## 2023q1 분기 요약") and "%p" not in first  # no earlier quarter: no change
+    assert "(+5.0%p)" in second
