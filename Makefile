@@ -52,9 +52,9 @@ install: $(STAMP)
 # ANALYSIS                                                                      #
 #################################################################################
 
-## Run the whole analysis on the default data: data, ingest, every notebook per quarter, DB hand-off
+## Run the whole analysis on the default data: data, ingest, every notebook per quarter, DB hand-off, reports, site
 .PHONY: all
-all: notebooks db-seed reports
+all: notebooks db-seed reports site
 
 ## Raw file (synthetic when no real one is in data/raw), its truth file and the data dictionary
 .PHONY: data
@@ -91,6 +91,11 @@ db-seed: notebooks
 reports: notebooks
 	$(PY) -m fipro model-report
 	$(PY) -m fipro summary
+
+## Report site in _site/: `quarto render` where Quarto is installed, else MkDocs Material (offline)
+.PHONY: site
+site: reports
+	$(PY) -m fipro site
 
 # One file target per executed notebook, so make re-runs only what is stale:
 # the notebook, the fipro code or the ingested data changed. NB_DEPS_<stem> lists

@@ -13,6 +13,7 @@
     python -m fipro export-seed              # DB hand-off: data/db_seed/customer_quarter.csv + schema
     python -m fipro model-report             # outputs/reports/model_report.md from the saved models
     python -m fipro summary --quarter 2023q1 # Korean quarter summaries -> outputs/<quarter>/summary.md
+    python -m fipro site                     # report site -> _site/ (Quarto if installed, else MkDocs)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ COMMANDS = {
     "export-seed": "fipro.handoff",
     "model-report": "fipro.model_report",
     "summary": "fipro.summary",
+    "site": "fipro.site",
 }
 
 

@@ -1,0 +1,296 @@
+"""The stakeholders' report site: pages generated from what the run saved.
+
+``python -m fipro site`` writes the pages into ``reports/site/`` (Markdown with a
+``title`` in the front matter, which both Quarto and MkDocs read; the executed
+notebooks are copied as they are and never re-run) plus ``reports/site/_navbar.yml``,
+the navbar that ``_quarto.yml`` includes through ``metadata-files``. Then it builds the
+site into ``_site/``: with ``quarto render`` where Quarto is installed, otherwise with
+MkDocs Material (``mkdocs-jupyter`` renders the executed notebooks offline), configured
+by a ``mkdocs.yml`` translated from ``_quarto.yml`` and the generated navbar, so nothing
+is listed twice. It prints which builder it used.
+
+Pages: home (the latest quarter's summary and trends across quarters), one page per
+quarter (its summary and executed notebooks), one per model (``fipro.model_report``
+declarations), data quality, methods (model cards) and the data dictionary. The
+notebooks × quarters come from ``fipro.runner.notebook_stems`` (the notebooks folder),
+the same list the runner executes.
+
+Privacy: customers appear only by pseudonym (the notebooks already do so); every
+published aggregate over fewer than ``MIN_GROUP`` customers is suppressed and the page
+says so (:func:`suppress_small`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from fipro import config, contract, datasets, export, model_report, summary
+from fipro.evaluation.cards import markdown_table
+
+MIN_GROUP = 10  # smallest group whose aggregate may be published
+SITE_TITLE = "FI_PRO 카드 소비 분석"
+SUPPRESSED = "—"
+
+
+def source_dir() -> Path:
+    """Generated page sources (git-ignored): ``reports/site``."""
+    return config.PROJ_ROOT / "reports" / "site"
+
+
+def output_dir() -> Path:
+    """The built site: ``_site`` (``_quarto.yml``'s ``output-dir``)."""
+    return config.PROJ_ROOT / "_site"
+
+
+def notebook_stems() -> list[str]:
+    """The numbered notebooks, as the runner executes them."""
+    return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def suppress_small(table: pd.DataFrame, counts: pd.Series, k: int = MIN_GROUP) -> tuple[pd.DataFrame, int]:
+    """Blank the rows of ``table`` whose group has fewer than ``k`` customers.
+
+    ``counts`` is aligned with ``table``'s index. Returns the table (values of small
+    groups replaced by ``—``) and how many rows were suppressed.
+    """
+    small = counts.reindex(table.index).fillna(0) < k
+    out = table.astype(object).copy()
+    out.loc[small, :] = SUPPRESSED
+    return out, int(small.sum())
+
+
+def _suppression_note(n: int) -> str:
+    return (f"\n\n_고객 {MIN_GROUP}명 미만 집단 {n}개의 값은 개인 식별을 막기 위해 표시하지 않았습니다 ({SUPPRESSED})._"
+            if n else "")
+
+
+def _number(value, fmt: str) -> str:
+    """A number for a page, ``—`` when missing or undefined."""
+    return SUPPRESSED if value is None or value != value else fmt.format(value)
+
+
+def _page(path: Path, title: str, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\ntitle: \"{title}\"\n---\n\n{body.strip()}\n", encoding="utf-8")
+    return path
+
+
+def _metrics(quarter: str, name: str) -> Optional[dict]:
+    try:
+        return export.load_metrics(quarter, name)
+    except FileNotFoundError:
+        return None
+
+
+def _summary_body(quarter: str, quarters: Sequence[str]) -> str:
+    # the summary's own heading levels start at ##; on a page the title is the heading
+    text = summary.portfolio_summary_ko(quarter, quarters=quarters)
+    return "\n".join(line for line in text.splitlines() if not line.startswith("## "))
+
+
+def trends_table(quarters: Sequence[str]) -> pd.DataFrame:
+    """Headline numbers per quarter: customers, mean total, credit share, quarter change,
+    life-stage model macro-F1 and its ceiling, rejected rows."""
+    rows = []
+    for q in quarters:
+        eda, life, quality = _metrics(q, "eda") or {}, _metrics(q, "lifestage") or {}, _metrics(q, "data_quality") or {}
+        rejects = quality.get("rejects_this_quarter") or {}
+        rows.append({"분기": q, "고객 수": eda.get("customers"),
+                     f"1인당 총이용금액 ({contract.AMOUNT_PERIOD_LABEL})":
+                         contract.format_amount(eda["mean_total"]) if "mean_total" in eda else None,
+                     "신용카드 비중": f"{100 * eda['credit_share']:.1f}%" if "credit_share" in eda else None,
+                     "전분기 대비": _number(eda.get("total_change_pct"), "{:+.1f}%"),
+                     "라이프스테이지 매크로 F1": _number(life.get("model_macro_f1"), "{:.3f}"),
+                     "이론적 상한": _number(life.get("ceiling_macro_f1"), "{:.3f}"),
+                     "거부 행": sum(int(v) for v in rejects.values()) if isinstance(rejects, dict) else None})
+    return pd.DataFrame(rows).set_index("분기")
+
+
+def life_stage_mix(quarters: Sequence[str]) -> tuple[pd.DataFrame, int]:
+    """Share of customers per life stage (rows) and quarter (columns), small groups suppressed."""
+    shares, counts = {}, {}
+    for q in quarters:
+        eda = _metrics(q, "eda") or {}
+        mix = eda.get("life_stage_shares") or {}
+        shares[q] = pd.Series(mix, dtype=float)
+        counts[q] = pd.Series(mix, dtype=float) * float(eda.get("customers") or 0)
+    table = pd.DataFrame(shares).reindex([c for c in contract.LIFE_STAGE_CODES if any(c in s for s in shares.values())])
+    n_small = 0
+    out = (table * 100).map(lambda v: _number(v, "{:.1f}"))
+    for q in table.columns:
+        small = pd.DataFrame(counts)[q].reindex(table.index).fillna(0) < MIN_GROUP
+        out.loc[small & table[q].notna(), q] = SUPPRESSED
+        n_small += int((small & table[q].notna()).sum())
+    out.index = [contract.code_label("LIFE_STAGE", c) for c in out.index]
+    out.index.name = "라이프스테이지 (%)"
+    return out, n_small
+
+
+def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = None) -> dict:
+    """Write every page and the navbar into ``src`` (default :func:`source_dir`); returns the navbar.
+
+    Navbar hrefs are relative to the project root for ``_quarto.yml``, or to ``src``
+    when it lies outside the project (a test's folder).
+    """
+    quarters = list(quarters if quarters is not None else datasets.available_quarters())
+    if not quarters:
+        raise FileNotFoundError("no ingested quarter: run `make all` first")
+    src = Path(src) if src is not None else source_dir()
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    root = config.PROJ_ROOT if src.resolve().is_relative_to(config.PROJ_ROOT) else src
+    rel = lambda p: p.resolve().relative_to(root).as_posix()  # noqa: E731
+    latest = quarters[-1]
+    mix, n_small = life_stage_mix(quarters)
+    home = _page(src / "index.md", SITE_TITLE, "\n\n".join([
+        f"카드사 분기별 고객 소비 자료를 분석한 결과입니다. 가장 최근 분기는 **{latest}**입니다. "
+        f"금액 단위는 {contract.AMOUNT_UNIT_LABEL}({contract.AMOUNT_PERIOD_LABEL})이며 문장에서는 원·만원·억원으로 보입니다.",
+        f"## {latest} 분기 요약\n\n{_summary_body(latest, quarters)}",
+        "## 분기별 추이\n\n" + markdown_table(trends_table(quarters)),
+        "## 라이프스테이지 구성 (고객 비율, %)\n\n" + markdown_table(mix) + _suppression_note(n_small),
+    ]))
+    quarter_items = []
+    for q in quarters:
+        links = []
+        for stem in notebook_stems():
+            executed = config.quarter_dir(q) / f"{stem}.ipynb"
+            if executed.exists():
+                copy = src / "notebooks" / q / f"{stem}.ipynb"
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(executed, copy)
+                links.append(f"- [{stem}](../notebooks/{q}/{stem}.ipynb)")
+        page = _page(src / "quarters" / f"{q}.md", f"{q} 분기", "\n\n".join([
+            _summary_body(q, quarters),
+            "## 실행된 노트북\n\n" + ("\n".join(links) if links else "_실행된 노트북이 없습니다._")]))
+        quarter_items.append({"text": q, "href": rel(page)})
+    model_items, cards = [], []
+    for report in model_report.declared_reports():
+        table = model_report.metric_table(report, quarters)
+        body = [f"분기마다 학습한 `{report.name}` 모델의 핵심 지표입니다. 이론적 상한은 합성 자료의 정답에서 계산합니다."]
+        if table.empty:
+            body.append("_등록된 모델이 아직 없습니다._")
+        else:
+            names = {m.key: m.label_ko for m in report.metrics}
+            names.update({m.ceiling: f"{m.label_ko} 상한" for m in report.metrics if m.ceiling})
+            body.append(markdown_table(table.drop(columns=["created"]).rename(
+                columns={"version": "버전", **names}).set_index("quarter").rename_axis("분기")))
+            for metric in report.metrics:
+                if table[metric.key].notna().any():
+                    from fipro.figures import save_figure
+
+                    png = save_figure(model_report.plot_metric(table, metric, report.title_ko),
+                                      src / "models" / f"{report.name}_{metric.key}.png")
+                    body.append(f"![{report.title_ko} {metric.label_ko}]({png.name})")
+            card = datasets.model_dir(table["quarter"].iloc[-1], report.name) / "model_card.md"
+            if card.exists():
+                cards.append((report.title_ko, table["quarter"].iloc[-1], card.read_text(encoding="utf-8")))
+        page = _page(src / "models" / f"{report.name}.md", report.title_ko, "\n\n".join(body))
+        model_items.append({"text": report.title_ko, "href": rel(page)})
+    quality_rows = []
+    for q in quarters:
+        m = _metrics(q, "data_quality") or {}
+        rejects = m.get("rejects_this_quarter") or {}
+        quality_rows.append({"분기": q, "적재 행": m.get("rows"), "중복 키": m.get("duplicate_keys"),
+                             "거부 행": sum(int(v) for v in rejects.values()) if isinstance(rejects, dict) else None,
+                             "최대 결측 비율": m.get("missing_share_max")})
+    quality = _page(src / "quality.md", "데이터 품질", "\n\n".join([
+        "분기마다 원본을 적재하며 검증한 결과입니다. 자세한 내용은 각 분기의 `00_data_check` 노트북에 있습니다.",
+        markdown_table(pd.DataFrame(quality_rows).set_index("분기"))]))
+    methods = _page(src / "methods.md", "방법과 모델 카드", "\n\n".join(
+        ["모델마다 가장 최근 분기의 모델 카드입니다 (목적, 사용 범위, 데이터 범위, 특성, 성능, 보정, 한계)."]
+        + [f"## {title} ({q})\n\n" + text.split("\n", 1)[-1].replace("\n# ", "\n### ").replace("\n## ", "\n### ")
+           for title, q, text in cards] or ["_모델 카드가 아직 없습니다._"]))
+    dictionary = pd.DataFrame([{"열": c.name, "한국어": contract.label(c.name), "형식": c.dtype}
+                               for c in contract.COLUMNS]).set_index("열")
+    dict_page = _page(src / "dictionary.md", "데이터 사전", "원본 파일 `EDU_DATA_F`의 열입니다.\n\n"
+                      + markdown_table(dictionary))
+    navbar = {"website": {"navbar": {"left": [
+        {"text": "홈", "href": rel(home)},
+        {"text": "분기", "menu": quarter_items},
+        {"text": "모델", "menu": model_items},
+        {"text": "데이터 품질", "href": rel(quality)},
+        {"text": "방법", "href": rel(methods)},
+        {"text": "데이터 사전", "href": rel(dict_page)},
+    ]}}}
+    (src / "_navbar.yml").write_text(yaml.safe_dump(navbar, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # MkDocs reads the MathJax URL per notebook page; the notebooks hold no maths, so a
+    # local empty script keeps every request on the machine
+    (src / "assets").mkdir(exist_ok=True)
+    (src / "assets" / "no-mathjax.js").write_text("// notebooks here hold no maths: nothing to load\n")
+    return navbar
+
+
+def mkdocs_config(navbar: dict, src: Optional[Path] = None, out: Optional[Path] = None) -> dict:
+    """``mkdocs.yml`` translated from ``_quarto.yml`` (title, output) and the generated navbar."""
+    quarto = yaml.safe_load((config.PROJ_ROOT / "_quarto.yml").read_text(encoding="utf-8"))
+    src = (Path(src) if src is not None else source_dir()).resolve()
+    root = config.PROJ_ROOT if src.is_relative_to(config.PROJ_ROOT) else src
+
+    def nav(item):
+        if "menu" in item:
+            return {item["text"]: [nav(i) for i in item["menu"]]}
+        return {item["text"]: (root / item["href"]).relative_to(src).as_posix()}
+
+    return {
+        "site_name": quarto["website"]["title"],
+        "docs_dir": str(src),
+        "site_dir": str(Path(out) if out is not None else config.PROJ_ROOT / quarto["project"]["output-dir"]),
+        "use_directory_urls": False,  # opens from the file system as well as from a server
+        "theme": {"name": "material", "language": "ko", "font": False,
+                  "features": ["navigation.tabs", "navigation.top", "search.suggest"]},
+        "plugins": [{"search": {"lang": ["ko", "en"]}},
+                    {"mkdocs-jupyter": {"include": ["*.ipynb"], "execute": False, "include_requirejs": False,
+                                        "custom_mathjax_url": "../../assets/no-mathjax.js"}}],
+        "markdown_extensions": ["tables", "attr_list", "toc"],
+        "nav": [nav(i) for i in navbar["website"]["navbar"]["left"]],
+        "exclude_docs": "_navbar.yml\n",
+        "extra": {"generator": False},
+    }
+
+
+def build(quarters: Optional[Sequence[str]] = None, builder: Optional[str] = None,
+          src: Optional[Path] = None, out: Optional[Path] = None) -> dict:
+    """Write the pages and build the site; ``builder`` ``quarto``/``mkdocs`` (default: Quarto if installed).
+
+    ``src`` and ``out`` move the page sources and the built site (MkDocs only; Quarto
+    builds what ``_quarto.yml`` names).
+    """
+    start = time.perf_counter()
+    navbar = write_pages(quarters, src)
+    builder = builder or ("quarto" if shutil.which("quarto") else "mkdocs")
+    out = Path(out) if out is not None else output_dir()
+    if builder == "quarto":
+        subprocess.run(["quarto", "render"], cwd=config.PROJ_ROOT, check=True)
+    elif builder == "mkdocs":
+        cfg = (Path(src).parent if src is not None else config.PROJ_ROOT / ".cache" / "site") / "mkdocs.yml"
+        cfg.parent.mkdir(parents=True, exist_ok=True)
+        cfg.write_text(yaml.safe_dump(mkdocs_config(navbar, src, out), allow_unicode=True, sort_keys=False),
+                       encoding="utf-8")
+        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "--clean", "--config-file", str(cfg)],
+                       cwd=config.PROJ_ROOT, check=True, env=env)
+    else:
+        raise ValueError(f"builder must be 'quarto' or 'mkdocs', got {builder!r}")
+    return {"builder": builder, "index": out / "index.html", "seconds": time.perf_counter() - start}
+
+
+def main(argv=None) -> int:
+    """``python -m fipro site [--builder quarto|mkdocs]``."""
+    parser = argparse.ArgumentParser(prog="python -m fipro site", description=__doc__.splitlines()[0])
+    parser.add_argument("--builder", choices=("quarto", "mkdocs"), default=None)
+    args = parser.parse_args(argv)
+    result = build(builder=args.builder)
+    why = "" if result["builder"] == "quarto" else " (Quarto가 설치되어 있지 않아 MkDocs Material로 빌드)"
+    print(f"보고서 사이트: {result['index']} — {result['builder']}{why}, {result['seconds']:.0f}초")
+    return 0
