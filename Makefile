@@ -145,10 +145,21 @@ lab: $(STAMP)
 # CHECKS                                                                        #
 #################################################################################
 
-## Run the test suite (pytest for fipro, nbval for the notebooks) on a private sample
+## Run the test suite (pytest for fipro, nbval for the notebooks, the site in a real browser) on a private sample
 .PHONY: test
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
+
+## Debian chromium and Korean fonts for the site's browser tests (installed when missing;
+## Playwright's own browser download cannot work here, so it drives this one)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo )
+.PHONY: browser
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi nanum; then \
+	  echo "installing Debian chromium and fonts-nanum for the browser tests"; \
+	  $(SUDO)apt-get install -y -q chromium fonts-nanum >/dev/null 2>&1 || \
+	  { $(SUDO)apt-get update -q >/dev/null && $(SUDO)apt-get install -y -q chromium fonts-nanum >/dev/null; }; \
+	fi
 
 ## Time generation, ingest, features, one life-stage quarter and the whole `make all` at full scale -> outputs/benchmarks/*.json
 .PHONY: benchmark

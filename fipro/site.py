@@ -228,7 +228,18 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
     # local empty script keeps every request on the machine
     (src / "assets").mkdir(exist_ok=True)
     (src / "assets" / "no-mathjax.js").write_text("// notebooks here hold no maths: nothing to load\n")
+    _korean_font(src / "assets")
     return navbar
+
+
+def _korean_font(assets: Path) -> None:
+    """A Korean font stack from the reader's own system fonts (Windows, macOS, Linux):
+    nothing is fetched from the internet. (Bundling koreanize-matplotlib's NanumGothic
+    was tried: Chromium's font sanitizer rejects that file.)"""
+    (assets / "site.css").write_text(
+        ":root { --md-text-font: 'Malgun Gothic'; }\n"
+        "body, .md-typeset, .jp-Notebook { font-family: 'Malgun Gothic', 'Apple SD Gothic Neo', 'Noto Sans CJK KR', "
+        "'NanumGothic', sans-serif; }\n", encoding="utf-8")
 
 
 def mkdocs_config(navbar: dict, src: Optional[Path] = None, out: Optional[Path] = None) -> dict:
@@ -253,6 +264,7 @@ def mkdocs_config(navbar: dict, src: Optional[Path] = None, out: Optional[Path] 
                     {"mkdocs-jupyter": {"include": ["*.ipynb"], "execute": False, "include_requirejs": False,
                                         "custom_mathjax_url": "../../assets/no-mathjax.js"}}],
         "markdown_extensions": ["tables", "attr_list", "toc"],
+        "extra_css": ["assets/site.css"],
         "nav": [nav(i) for i in navbar["website"]["navbar"]["left"]],
         "exclude_docs": "_navbar.yml\n",
         "extra": {"generator": False},

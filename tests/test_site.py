@@ -78,3 +78,89 @@ def test_no_raw_customer_id_is_published(built, sample_quarters):
         if path.is_file() and path.suffix in (".html", ".json", ".xml", ".md", ".txt"):
             found = pattern.search(path.read_text(encoding="utf-8", errors="ignore"))
             assert found is None, f"{path} publishes a raw SEQ ({found.group(0)[:3]}…)"
+
+
+# --- a real browser: Debian chromium driven by Playwright (installed by `make test`) ---------
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def served(built):
+    """The built site on 127.0.0.1 (a real HTTP server in a thread)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    _, home = built
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(home / "out")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    assert executable, "Debian chromium is missing: `make test` installs it (target browser)"
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def test_every_navbar_page_loads_with_its_images_no_errors_and_nothing_from_outside(served, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors, outside = [], []
+    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+
+    def only_local(route):
+        if route.request.url.startswith(served):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{served}/index.html")
+    links = sorted(set(page.eval_on_selector_all(".md-nav--primary a[href]", "els => els.map(e => e.href)")))
+    links = [u.split("#")[0] for u in links if u.startswith(served)]
+    assert len(set(links)) >= 6  # home, quarters, model, quality, methods, dictionary
+    for url in sorted(set(links)):
+        response = page.goto(url)
+        assert response is not None and response.ok, url
+        page.wait_for_load_state("load")
+        broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+                               ".map(i => i.src)")
+        assert broken == [], (url, broken)
+    assert errors == [] and outside == []
+    page.close()
+
+
+def test_korean_search_finds_pages_and_screenshots_are_saved(served, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{served}/index.html")
+    page.keyboard.press("s")  # Material's search shortcut
+    page.fill("input.md-search__input", "데이터 사전")
+    page.wait_for_selector(".md-search-result__item", timeout=15_000)
+    titles = page.eval_on_selector_all(".md-search-result__item h1, .md-search-result__item h2",
+                                       "els => els.map(e => e.textContent)")
+    assert any("데이터 사전" in t for t in titles)
+    page.keyboard.press("Escape")
+    shots = config.OUTPUTS_DIR / "site"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "home.png"))
+    page.goto(f"{served}/models/lifestage.html")
+    page.screenshot(path=str(shots / "model_lifestage.png"), full_page=True)
+    assert (shots / "home.png").stat().st_size > 10_000 and (shots / "model_lifestage.png").stat().st_size > 10_000
+    page.close()
