@@ -21,7 +21,8 @@ OUT := $(or $(FIPRO_OUTPUTS_DIR),outputs)
 PROCESSED := $(or $(FIPRO_DATA_DIR),data)/processed
 MANIFEST := $(PROCESSED)/manifest.json
 FIPRO_SRC := $(shell find fipro -name '*.py' 2>/dev/null)
-NOTEBOOKS := 00_data_check 01_eda 02_feature_engineering 03_lifestage
+# the numbered notebooks in notebooks/: the one list the runner, the Makefile and the site share
+NOTEBOOKS := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb))))
 
 export FIPRO_SEED := $(SEED)
 export PYTHONHASHSEED := 0

@@ -54,7 +54,7 @@ def output_dir() -> Path:
 
 
 def notebook_stems() -> list[str]:
-    """The numbered notebooks, as the runner executes them."""
+    """The numbered notebooks of ``notebooks/`` (the Makefile's ``NOTEBOOKS`` is the same glob)."""
     return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -117,6 +117,17 @@ def trends_table(quarters: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("분기")
 
 
+def category_trends(quarters: Sequence[str]) -> pd.DataFrame:
+    """Mean amount per customer of each upper category (rows) by quarter (columns), formatted."""
+    from fipro import compare
+
+    means = compare.quarter_means(quarters, columns=contract.UPPER_COLUMNS).T
+    out = means.map(lambda v: SUPPRESSED if v != v else contract.format_amount(v))
+    out.index = [contract.label(c) for c in means.index]
+    out.index.name = "업종"
+    return out
+
+
 def life_stage_mix(quarters: Sequence[str]) -> tuple[pd.DataFrame, int]:
     """Share of customers per life stage (rows) and quarter (columns), small groups suppressed."""
     shares, counts = {}, {}
@@ -158,6 +169,7 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
         f"금액 단위는 {contract.AMOUNT_UNIT_LABEL}({contract.AMOUNT_PERIOD_LABEL})이며 문장에서는 원·만원·억원으로 보입니다.",
         f"## {latest} 분기 요약\n\n{_summary_body(latest, quarters)}",
         "## 분기별 추이\n\n" + markdown_table(trends_table(quarters)),
+        f"## 업종별 1인당 이용금액 추이 ({contract.AMOUNT_PERIOD_LABEL})\n\n" + markdown_table(category_trends(quarters)),
         "## 라이프스테이지 구성 (고객 비율, %)\n\n" + markdown_table(mix) + _suppression_note(n_small),
     ]))
     quarter_items = []

@@ -49,6 +49,9 @@ def test_site_builds_every_declared_page_offline(built, sample_quarters):
         for entry in item.get("menu", [item]):
             page = out / re.sub(r"\.md$", ".html", entry["href"])
             assert page.exists(), entry
+    home_page = (out / "index.html").read_text(encoding="utf-8")
+    for heading in ("분기 요약", "분기별 추이", "업종별 1인당 이용금액 추이", "라이프스테이지 구성"):
+        assert heading in home_page, heading
     quarter_page = (out / "quarters" / f"{sample_quarters[0]}.html").read_text(encoding="utf-8")
     assert f"../notebooks/{sample_quarters[0]}/01_eda.html" in quarter_page
     assert (out / "notebooks" / sample_quarters[0] / "01_eda.html").exists()
