@@ -92,13 +92,19 @@ QUARTER_SOURCE = Source(
 )
 
 
-def model_sources() -> list[Source]:
-    """The declared model sources, in ``MODEL_SOURCES`` order."""
+def declared(specs: Sequence[str]) -> list:
+    """The objects named ``"module:attribute"`` in ``specs`` (imported only when asked for):
+    how models declare themselves to the hand-off and the model report."""
     out = []
-    for spec in MODEL_SOURCES:
+    for spec in specs:
         module, attribute = spec.split(":")
         out.append(getattr(importlib.import_module(module), attribute))
     return out
+
+
+def model_sources() -> list[Source]:
+    """The declared model sources, in ``MODEL_SOURCES`` order."""
+    return declared(MODEL_SOURCES)
 
 
 def sources() -> list[Source]:

@@ -11,7 +11,6 @@ listed in ``MODEL_REPORTS``.
 from __future__ import annotations
 
 import argparse
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -46,11 +45,10 @@ class ModelReport:
 
 
 def declared_reports() -> list[ModelReport]:
-    out = []
-    for spec in MODEL_REPORTS:
-        module, attribute = spec.split(":")
-        out.append(getattr(importlib.import_module(module), attribute))
-    return out
+    """The declared model reports, in ``MODEL_REPORTS`` order."""
+    from fipro.handoff import declared
+
+    return declared(MODEL_REPORTS)
 
 
 def report_dir() -> Path:
@@ -75,6 +73,26 @@ def metric_table(report: ModelReport, quarters: Optional[Sequence[str]] = None) 
     return pd.DataFrame(rows)
 
 
+def display_table(report: ModelReport, table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`metric_table` for a page: Korean column names, one row per 분기."""
+    names = {m.key: m.label_ko for m in report.metrics}
+    names.update({m.ceiling: f"{m.label_ko} 상한" for m in report.metrics if m.ceiling})
+    shown = table.drop(columns=["created"]).rename(columns={"quarter": "분기", "version": "버전", **names})
+    return shown.set_index("분기")
+
+
+def metric_figures(report: ModelReport, table: pd.DataFrame, out_dir: Path) -> list[str]:
+    """Save one figure per headline metric into ``out_dir``; returns their Markdown image lines."""
+    from fipro.figures import save_figure
+
+    lines = []
+    for metric in report.metrics:
+        if table[metric.key].notna().any():
+            path = save_figure(plot_metric(table, metric, report.title_ko), out_dir / f"{report.name}_{metric.key}.png")
+            lines.append(f"![{report.title_ko} {metric.label_ko}]({path.name})")
+    return lines
+
+
 def plot_metric(table: pd.DataFrame, metric: Metric, title: str):
     """The metric by quarter, with its ceiling as a dashed line where there is one."""
     from fipro.figures import finish, plt, use_style
@@ -95,8 +113,6 @@ def plot_metric(table: pd.DataFrame, metric: Metric, title: str):
 def write_model_report(out_dir: Optional[Path] = None, reports: Optional[Sequence[ModelReport]] = None,
                        quarters: Optional[Sequence[str]] = None) -> Path:
     """Write ``model_report.md`` and its figures; returns the Markdown path."""
-    from fipro.figures import save_figure
-
     out_dir = Path(out_dir) if out_dir is not None else report_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = ["# 모델 보고서", "",
@@ -108,15 +124,9 @@ def write_model_report(out_dir: Optional[Path] = None, reports: Optional[Sequenc
         if table.empty:
             parts.append("\n등록된 모델이 아직 없습니다 (해당 노트북을 먼저 실행하세요).")
             continue
-        names = {m.key: m.label_ko for m in report.metrics}
-        names.update({m.ceiling: f"{m.label_ko} 상한" for m in report.metrics if m.ceiling})
-        shown = table.rename(columns={"quarter": "분기", "version": "버전", **names})
-        parts += ["", markdown_table(shown.drop(columns=["created"]).set_index("분기"))]
-        for metric in report.metrics:
-            if table[metric.key].notna().any():
-                path = save_figure(plot_metric(table, metric, report.title_ko),
-                                   out_dir / f"{report.name}_{metric.key}.png")
-                parts += ["", f"![{report.title_ko} {metric.label_ko}]({path.name})"]
+        parts += ["", markdown_table(display_table(report, table))]
+        for line in metric_figures(report, table, out_dir):
+            parts += ["", line]
         latest = datasets.model_dir(table["quarter"].iloc[-1], report.name) / "model_card.md"
         if latest.exists():
             card = latest.read_text(encoding="utf-8").replace("\n# ", "\n### ")

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -105,7 +104,6 @@ def trends_table(quarters: Sequence[str]) -> pd.DataFrame:
     rows = []
     for q in quarters:
         eda, life, quality = _metrics(q, "eda") or {}, _metrics(q, "lifestage") or {}, _metrics(q, "data_quality") or {}
-        rejects = quality.get("rejects_this_quarter") or {}
         rows.append({"분기": q, "고객 수": eda.get("customers"),
                      f"1인당 총이용금액 ({contract.AMOUNT_PERIOD_LABEL})":
                          contract.format_amount(eda["mean_total"]) if "mean_total" in eda else None,
@@ -113,7 +111,7 @@ def trends_table(quarters: Sequence[str]) -> pd.DataFrame:
                      "전분기 대비": _number(eda.get("total_change_pct"), "{:+.1f}%"),
                      "라이프스테이지 매크로 F1": _number(life.get("model_macro_f1"), "{:.3f}"),
                      "이론적 상한": _number(life.get("ceiling_macro_f1"), "{:.3f}"),
-                     "거부 행": sum(int(v) for v in rejects.values()) if isinstance(rejects, dict) else None})
+                     "거부 행": summary.rejected_rows(quality) if quality else None})
     return pd.DataFrame(rows).set_index("분기")
 
 
@@ -193,17 +191,8 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
         if table.empty:
             body.append("_등록된 모델이 아직 없습니다._")
         else:
-            names = {m.key: m.label_ko for m in report.metrics}
-            names.update({m.ceiling: f"{m.label_ko} 상한" for m in report.metrics if m.ceiling})
-            body.append(markdown_table(table.drop(columns=["created"]).rename(
-                columns={"version": "버전", **names}).set_index("quarter").rename_axis("분기")))
-            for metric in report.metrics:
-                if table[metric.key].notna().any():
-                    from fipro.figures import save_figure
-
-                    png = save_figure(model_report.plot_metric(table, metric, report.title_ko),
-                                      src / "models" / f"{report.name}_{metric.key}.png")
-                    body.append(f"![{report.title_ko} {metric.label_ko}]({png.name})")
+            body.append(markdown_table(model_report.display_table(report, table)))
+            body += model_report.metric_figures(report, table, src / "models")
             card = datasets.model_dir(table["quarter"].iloc[-1], report.name) / "model_card.md"
             if card.exists():
                 cards.append((report.title_ko, table["quarter"].iloc[-1], card.read_text(encoding="utf-8")))
@@ -212,9 +201,8 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
     quality_rows = []
     for q in quarters:
         m = _metrics(q, "data_quality") or {}
-        rejects = m.get("rejects_this_quarter") or {}
         quality_rows.append({"분기": q, "적재 행": m.get("rows"), "중복 키": m.get("duplicate_keys"),
-                             "거부 행": sum(int(v) for v in rejects.values()) if isinstance(rejects, dict) else None,
+                             "거부 행": summary.rejected_rows(m) if m else None,
                              "최대 결측 비율": m.get("missing_share_max")})
     quality = _page(src / "quality.md", "데이터 품질", "\n\n".join([
         "분기마다 원본을 적재하며 검증한 결과입니다. 자세한 내용은 각 분기의 `00_data_check` 노트북에 있습니다.",

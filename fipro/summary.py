@@ -95,10 +95,15 @@ def life_stage_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
     return lines
 
 
+def rejected_rows(m: Metrics) -> int:
+    """Rows of the quarter that ingest rejected, summed over the reasons (``data_quality.json``)."""
+    rejects = m.get("rejects_this_quarter") or {}
+    return sum(int(v) for v in rejects.values()) if isinstance(rejects, Mapping) else 0
+
+
 def quality_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
     """Data-quality remarks (``data_quality.json``)."""
-    rejects = m.get("rejects_this_quarter") or {}
-    n_rejects = sum(int(v) for v in rejects.values()) if isinstance(rejects, Mapping) else 0
+    n_rejects = rejected_rows(m)
     lines = [f"적재된 행 {int(m['rows']):,}개, 중복 키 {int(m['duplicate_keys']):,}개, 이 분기에서 거부된 행 "
              f"{n_rejects:,}개입니다."]
     missing = float(m.get("missing_share_max") or 0.0)
