@@ -118,6 +118,16 @@ SECTIONS: list[Section] = [
     Section("lifestage", "라이프스테이지 모델", "lifestage", life_stage_lines),
     Section("quality", "데이터 품질", "data_quality", quality_lines),
 ]
+# Later models declare their section next to their artifacts ("module:attribute", imported
+# only when a summary is written, as fipro.handoff.MODEL_SOURCES).
+MODEL_SECTIONS: tuple[str, ...] = ("fipro.anomaly.artifacts:SUMMARY",)
+
+
+def all_sections() -> list[Section]:
+    """``SECTIONS`` then the declared model sections, in ``MODEL_SECTIONS`` order."""
+    from fipro.handoff import declared
+
+    return [*SECTIONS, *declared(MODEL_SECTIONS)]
 
 
 def _previous(quarter: str, quarters: Sequence[str]) -> Optional[str]:
@@ -145,7 +155,7 @@ def portfolio_summary(quarter: str, sections: Optional[Sequence[Section]] = None
     quarters = list(quarters if quarters is not None else config.QUARTERS)
     prev_q = _previous(quarter, quarters)
     out: dict[str, list[str]] = {}
-    for s in sections if sections is not None else SECTIONS:
+    for s in sections if sections is not None else all_sections():
         m = _metrics(quarter, s.metrics)
         out[s.title_ko] = (s.render(m, _metrics(prev_q, s.metrics)) if m is not None else
                            [f"{s.metrics}.json이 아직 없습니다 (해당 노트북을 먼저 실행하세요)."])

@@ -156,3 +156,10 @@ def load_model(directory: Path):
     if actual != entry["model_sha256"]:
         raise ValueError(f"{path} does not match its registry entry (sha256 {actual[:12]} ≠ {entry['model_sha256'][:12]})")
     return joblib.load(path)
+
+
+def artifact_table(artifacts: Mapping[str, Any]) -> pd.DataFrame:
+    """Files a model's ``save_artifacts`` wrote (its returned mapping): name and size."""
+    rows = [{"파일": Path(p).name, "크기(KB)": round(Path(p).stat().st_size / 1024, 1)}
+            for k, p in artifacts.items() if k not in ("directory", "version")]
+    return pd.DataFrame(rows)

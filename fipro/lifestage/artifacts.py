@@ -14,6 +14,7 @@ import pandas as pd
 
 from fipro import datasets
 from fipro.evaluation import baselines, cards, registry
+from fipro.evaluation.registry import artifact_table  # noqa: F401  (part of this step's interface)
 from fipro.export import atomic_path
 from fipro.handoff import Column, Source
 from fipro.model_report import Metric, ModelReport
@@ -110,13 +111,6 @@ def save_artifacts(quarter: str, model: LifeStageClassifier, frame: pd.DataFrame
     return {"directory": directory, "model": directory / registry.MODEL_FILE,
             "registry": directory / registry.REGISTRY_FILE, "card": card_path, "predictions": pred_path,
             "version": entry["version"]}
-
-
-def artifact_table(artifacts: Mapping[str, Any]) -> pd.DataFrame:
-    """Files written by :func:`save_artifacts`: name and size."""
-    rows = [{"파일": Path(p).name, "크기(KB)": round(Path(p).stat().st_size / 1024, 1)}
-            for k, p in artifacts.items() if k not in ("directory", "version")]
-    return pd.DataFrame(rows)
 
 
 def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:

@@ -1,0 +1,157 @@
+"""Estimator step: an Isolation Forest on one-sided deviation statistics.
+
+Why these inputs (measured on the sample's seven quarters with history, average
+precision against the planted anomalies, base rate about 0.01): an Isolation Forest on
+the shared features scores at the base rate whether they are used as they are
+(0.013–0.019) or robustly scaled within peer groups (0.012–0.033): a planted anomaly is
+unusual for *this customer*, not in the population's feature space. On the rules'
+statistics — how far the quarter is from the customer's own baseline — it reaches
+0.10–0.31. Only rises count (the planted anomalies, like fraud and bursts, add
+spending), so negative deviations are clipped to 0: a customer who spent less is not
+isolated as an outlier. 2,048 rows per tree instead of scikit-learn's 256 gave
+0.10–0.31 against 0.10–0.27, at a negligible cost.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.ensemble import IsolationForest
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from fipro import config
+
+DEFAULT_PARAMS = {"n_estimators": 200, "max_samples": 2048, "one_sided": True}
+
+
+class OneSidedIsolationForest(OutlierMixin, BaseEstimator):
+    """scikit-learn's ``IsolationForest`` on deviations where only rises count.
+
+    Parameters
+    ----------
+    n_estimators : int
+        Trees in the forest.
+    max_samples : int
+        Rows drawn for each tree (capped at the rows given to ``fit``).
+    one_sided : bool
+        Clip negative inputs to 0 before fitting and scoring.
+    contamination : "auto" or float in (0, 0.5]
+        Share of outliers for ``predict`` and ``decision_function`` (scikit-learn's).
+    random_state : int or None
+        Seed of the trees (None: the project seed, so a run is reproducible).
+    n_jobs : int or None
+        Threads for fitting and scoring (None: ``FIPRO_THREADS``).
+
+    Attributes
+    ----------
+    forest_ : IsolationForest
+    reference_ : ndarray (n_reference, n_features)
+        Sorted columns of the (clipped) fit rows, up to 10,000 of them: what
+        :meth:`feature_tail_shares` compares a row with to say which inputs pushed its score.
+    n_features_in_, feature_names_in_ : as in scikit-learn
+    """
+
+    def __init__(self, *, n_estimators: int = 200, max_samples: int = 2048, one_sided: bool = True,
+                 contamination="auto", random_state: Optional[int] = None, n_jobs: Optional[int] = None):
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.one_sided = one_sided
+        self.contamination = contamination
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _check_params(self) -> None:
+        for name in ("n_estimators", "max_samples"):
+            v = getattr(self, name)
+            if not isinstance(v, Integral) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.one_sided, (bool, np.bool_)):
+            raise ValueError(f"one_sided must be True or False, got {self.one_sided!r}")
+        c = self.contamination
+        if not (c == "auto" or (isinstance(c, Real) and not isinstance(c, bool) and 0 < c <= 0.5)):
+            raise ValueError(f"contamination must be 'auto' or a float in (0, 0.5], got {c!r}")
+
+    def _prepare(self, X, reset: bool) -> np.ndarray:
+        X = validate_data(self, X, dtype=np.float64, reset=reset)
+        return np.clip(X, 0.0, None) if self.one_sided else X
+
+    def fit(self, X, y=None):
+        """Fit the forest on ``X`` (``y`` is ignored)."""
+        self._check_params()
+        A = self._prepare(X, reset=True)
+        seed = config.RANDOM_SEED if self.random_state is None else int(self.random_state)
+        self.forest_ = IsolationForest(n_estimators=self.n_estimators, max_samples=min(self.max_samples, len(A)),
+                                       contamination=self.contamination, random_state=seed,
+                                       n_jobs=self.n_jobs if self.n_jobs is not None else config.N_THREADS).fit(A)
+        rng = np.random.default_rng(seed)
+        keep = rng.choice(len(A), size=min(len(A), 10_000), replace=False) if len(A) > 10_000 else np.arange(len(A))
+        self.reference_ = np.sort(A[np.sort(keep)], axis=0)
+        self.offset_ = self.forest_.offset_
+        return self
+
+    def score_samples(self, X) -> np.ndarray:
+        """scikit-learn's convention: the lower, the more abnormal."""
+        check_is_fitted(self, "forest_")
+        return self.forest_.score_samples(self._prepare(X, reset=False))
+
+    def decision_function(self, X) -> np.ndarray:
+        """Negative for outliers (scikit-learn's convention)."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X) -> np.ndarray:
+        """-1 for outliers, 1 for inliers."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def anomaly_score(self, X) -> np.ndarray:
+        """The project's convention: higher is more anomalous (``-score_samples``)."""
+        return -self.score_samples(X)
+
+    def feature_tail_shares(self, X) -> np.ndarray:
+        """Per row and input, the share of fit rows at least as high (small = pushed the score).
+
+        An Isolation Forest isolates a row along the inputs where it is rare; with
+        one-sided inputs those are the ones far in the upper tail, so the smallest
+        shares name what made the row stand out.
+        """
+        check_is_fitted(self, "forest_")
+        A = self._prepare(X, reset=False)
+        ref = self.reference_
+        n_ref = len(ref)
+        return np.column_stack([(n_ref - np.searchsorted(ref[:, j], A[:, j], side="left")) / n_ref
+                                for j in range(A.shape[1])])
+
+
+def fit_anomaly(X: pd.DataFrame, params: Optional[dict] = None, *, fit_rows: Optional[int] = None,
+                seed: int = config.RANDOM_SEED, n_jobs: Optional[int] = None) -> OneSidedIsolationForest:
+    """One-line twin: an :class:`OneSidedIsolationForest` with the defaults, fitted on ``X``.
+
+    ``fit_rows``: fit on a seeded sample of that many rows (the forest draws at most
+    ``max_samples`` per tree anyway; the sample bounds memory and the reference).
+    """
+    model = OneSidedIsolationForest(**{**DEFAULT_PARAMS, **dict(params or {})}, random_state=seed, n_jobs=n_jobs)
+    if fit_rows is not None and len(X) > fit_rows:
+        idx = np.sort(np.random.default_rng(seed).choice(len(X), size=fit_rows, replace=False))
+        X = X.iloc[idx] if isinstance(X, pd.DataFrame) else np.asarray(X)[idx]
+    return model.fit(X)
+
+
+def model_input_names() -> list[str]:
+    """The model's inputs: the four rule statistics, the quiet spell and the level of spending."""
+    from fipro.anomaly.rules import RULE_NAMES
+
+    return [f"stat_{r}" for r in RULE_NAMES] + ["log_quiet_run", "log_total"]
+
+
+def model_inputs(stats: pd.DataFrame, total: Sequence[float]) -> pd.DataFrame:
+    """The model's input frame from :func:`fipro.anomaly.rules.rule_statistics` (NaN → 0: no evidence)."""
+    from fipro.anomaly.rules import RULE_NAMES
+
+    X = pd.DataFrame({f"stat_{r}": np.nan_to_num(stats[f"stat_{r}"].to_numpy(dtype=float), nan=0.0)
+                      for r in RULE_NAMES})
+    X["log_quiet_run"] = np.log1p(stats["quiet_run"].to_numpy(dtype=float))
+    X["log_total"] = np.log1p(np.clip(np.asarray(total, dtype=float), 0, None))
+    return X

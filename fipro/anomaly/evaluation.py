@@ -1,0 +1,204 @@
+"""Evaluation step: rules, model and combined score against the planted anomalies and a yardstick.
+
+On the synthetic stand-in the truth file marks every planted anomaly with its type and
+magnitude (``datasets.load_truth``); on a real file there is no truth and every
+function here returns ``None``, so the notebook shows the flags without these tables.
+
+The yardstick is a supervised LightGBM classifier trained on the truth labels with
+customer-grouped cross-validation (never used for flagging): what these inputs can
+separate at all, the practical ceiling the unsupervised scores are measured against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold
+
+from fipro import config, datasets
+
+TYPE_LABEL_KO = {"total_spike": "총액 급증", "category_burst": "업종 급증", "mix_shift": "구성 변화",
+                 "dormant_burst": "휴면 후 급증"}
+SCORER_LABEL_KO = {"rules": "규칙", "model": "모델(Isolation Forest)", "combined": "결합 점수",
+                   "yardstick": "지도학습 기준(상한)"}
+YARDSTICK_PARAMS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 20,
+                    "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.5, "verbose": -1}
+YARDSTICK_FOLDS = 5
+YARDSTICK_MAX_ROWS = 100_000   # a full quarter is subsampled (prevalence kept) to bound the five fits
+YARDSTICK_POOL_BELOW = 50_000  # smaller quarters pool earlier quarters' rows (customers grouped) up to this many
+
+
+def load_labels(quarter: str, seq: Sequence[str]) -> Optional[pd.DataFrame]:
+    """``anomaly_type`` and ``anomaly_magnitude`` in ``seq`` order (``None`` on a real file)."""
+    truth = datasets.load_truth(quarter, columns=["SEQ", "anomaly_type", "anomaly_magnitude"])
+    if truth is None:
+        return None
+    truth = truth.set_index(truth["SEQ"].astype(str))
+    missing = pd.Index(seq).difference(truth.index)
+    if len(missing):
+        raise ValueError(f"truth file lacks {len(missing)} customers of {quarter}, e.g. {list(missing[:3])}")
+    return truth.loc[list(seq), ["anomaly_type", "anomaly_magnitude"]].reset_index(drop=True)
+
+
+def magnitude_medians(labels: pd.DataFrame) -> dict[str, float]:
+    """Each type's median magnitude: the sidecar's over the whole file, else this quarter's."""
+    sidecar = datasets.read_sidecar(datasets.raw_file()) if datasets.raw_file() is not None else None
+    known = ((sidecar or {}).get("difficulty") or {}).get("anomaly_magnitudes") or {}
+    out = {}
+    for t in sorted(set(labels["anomaly_type"]) - {"none"}):
+        med = (known.get(t) or {}).get("median")
+        out[t] = float(med) if med is not None else float(labels.loc[labels["anomaly_type"] == t, "anomaly_magnitude"].median())
+    return out
+
+
+def top_k(score: np.ndarray, k: int, tiebreak: Optional[np.ndarray] = None) -> np.ndarray:
+    """Boolean mask of the ``k`` highest scores (ties broken by ``tiebreak``, e.g. SEQ, not row order)."""
+    order = np.lexsort((tiebreak if tiebreak is not None else np.arange(len(score)), -np.asarray(score)))
+    mask = np.zeros(len(score), bool)
+    mask[order[:k]] = True
+    return mask
+
+
+def score_table(y: np.ndarray, scores: Mapping[str, np.ndarray], k: Optional[int] = None) -> pd.DataFrame:
+    """ROC-AUC, average precision and precision/recall at k (k = positives) per scorer."""
+    y = np.asarray(y, dtype=bool)
+    k = int(y.sum()) if k is None else int(k)
+    rows = []
+    for name, s in scores.items():
+        hit = top_k(s, k)
+        rows.append({"scorer": name, "점수": SCORER_LABEL_KO.get(name, name),
+                     "roc_auc": roc_auc_score(y, s) if 0 < y.sum() < len(y) else np.nan,
+                     "average_precision": average_precision_score(y, s) if y.any() else np.nan,
+                     "precision_at_k": float(y[hit].mean()) if k else np.nan,
+                     "recall_at_k": float(hit[y].mean()) if y.any() else np.nan, "k": k})
+    return pd.DataFrame(rows).set_index("scorer")
+
+
+def recall_by_type(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], medians: Mapping[str, float],
+                   k: Optional[int] = None) -> pd.DataFrame:
+    """Recall at k per planted type and magnitude band (lower / upper half of the type's magnitudes)."""
+    kind = labels["anomaly_type"].to_numpy()
+    mag = labels["anomaly_magnitude"].to_numpy(dtype=float)
+    y = kind != "none"
+    k = int(y.sum()) if k is None else int(k)
+    hits = {name: top_k(s, k) for name, s in scores.items()}
+    rows = []
+    for t in medians:
+        for band, sel in (("하위 절반", (kind == t) & (mag < medians[t])), ("상위 절반", (kind == t) & (mag >= medians[t]))):
+            rows.append({"type": t, "유형": TYPE_LABEL_KO.get(t, t), "크기 구간": band, "n": int(sel.sum()),
+                         "크기 범위": f"{mag[sel].min():.2f}–{mag[sel].max():.2f}" if sel.any() else "",
+                         **{f"recall_{name}": (float(h[sel].mean()) if sel.any() else np.nan) for name, h in hits.items()}})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Yardstick:
+    """Out-of-fold probabilities of the supervised yardstick on this quarter's rows it saw."""
+
+    rows: np.ndarray          # positions in the quarter's customer order
+    probability: np.ndarray
+    n_pooled_rows: int
+    pooled_quarters: list
+    seconds: float = 0.0
+
+
+def fit_yardstick(frames: Sequence[pd.DataFrame], quarter: str, *, seed: int = config.RANDOM_SEED,
+                  n_jobs: Optional[int] = None, max_rows: int = YARDSTICK_MAX_ROWS) -> Yardstick:
+    """Customer-grouped cross-validated LightGBM on the truth labels.
+
+    ``frames``: one per quarter (this one first), each with ``BAS_YH``, ``SEQ``, ``y``,
+    ``row`` (position in its quarter) and the yardstick's input columns. The folds group
+    a customer's rows, so no customer is scored by a model that saw them.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    data = pd.concat(frames, ignore_index=True)
+    if len(data) > max_rows:  # prevalence kept: a seeded uniform sample
+        keep = np.sort(np.random.default_rng(seed).choice(len(data), size=max_rows, replace=False))
+        data = data.iloc[keep].reset_index(drop=True)
+    y = data["y"].to_numpy(dtype=int)
+    X = data.drop(columns=["BAS_YH", "SEQ", "y", "row"])
+    groups = data["SEQ"].astype(str).to_numpy()
+    oof = np.full(len(data), np.nan)
+    folds = StratifiedGroupKFold(n_splits=YARDSTICK_FOLDS, shuffle=True, random_state=seed)
+    for fit_idx, test_idx in folds.split(X, y, groups):
+        clf = lgb.LGBMClassifier(**YARDSTICK_PARAMS, random_state=seed,
+                                 n_jobs=n_jobs if n_jobs is not None else config.N_THREADS)
+        clf.fit(X.iloc[fit_idx], y[fit_idx])
+        oof[test_idx] = clf.predict_proba(X.iloc[test_idx])[:, 1]
+    mine = (data["BAS_YH"] == quarter).to_numpy()
+    return Yardstick(rows=data.loc[mine, "row"].to_numpy(dtype=int), probability=oof[mine],
+                     n_pooled_rows=int(len(data)), pooled_quarters=sorted(data["BAS_YH"].unique().tolist()),
+                     seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class AnomalyEvaluation:
+    """Every table the notebook shows against the truth, and the headline numbers."""
+
+    scores: pd.DataFrame              # rules / model / combined on the whole quarter
+    by_type: pd.DataFrame             # recall at k per type and magnitude band
+    versus_yardstick: pd.DataFrame    # all four scorers on the yardstick's rows
+    medians: dict
+    headline: dict = field(default_factory=dict)
+
+
+def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: Optional[Yardstick]) -> AnomalyEvaluation:
+    """Score tables for ``scores`` (name → array over the quarter) against the planted truth."""
+    y = (labels["anomaly_type"] != "none").to_numpy()
+    medians = magnitude_medians(labels)
+    table = score_table(y, scores)
+    by_type = recall_by_type(labels, scores, medians)
+    versus = pd.DataFrame()
+    head: dict = {"n_planted": int(y.sum()),
+                  "planted_by_type": {t: int((labels["anomaly_type"] == t).sum()) for t in medians}}
+    for name in table.index:
+        for metric in ("roc_auc", "average_precision", "precision_at_k", "recall_at_k"):
+            head[f"{name}_{metric}"] = float(table.loc[name, metric])
+    if yardstick is not None and len(yardstick.rows):
+        sub = {name: np.asarray(s)[yardstick.rows] for name, s in scores.items()}
+        sub["yardstick"] = yardstick.probability
+        versus = score_table(y[yardstick.rows], sub)
+        for metric in ("average_precision", "precision_at_k"):
+            head[f"yardstick_{metric}"] = float(versus.loc["yardstick", metric])
+            head[f"combined_{metric}_on_yardstick_rows"] = float(versus.loc["combined", metric])
+        ap_y = versus.loc["yardstick", "average_precision"]
+        head["combined_ap_share_of_yardstick"] = float(versus.loc["combined", "average_precision"] / ap_y) if ap_y else None
+        pk_y = versus.loc["yardstick", "precision_at_k"]
+        head["combined_pk_share_of_yardstick"] = float(versus.loc["combined", "precision_at_k"] / pk_y) if pk_y else None
+        head["yardstick_rows"] = int(yardstick.n_pooled_rows)
+        head["yardstick_quarters"] = list(yardstick.pooled_quarters)
+    upper = by_type[by_type["크기 구간"] == "상위 절반"].set_index("type")
+    lower = by_type[by_type["크기 구간"] == "하위 절반"].set_index("type")
+    head["recall_upper_half"] = {t: float(upper.loc[t, "recall_combined"]) for t in upper.index}
+    head["recall_lower_half"] = {t: float(lower.loc[t, "recall_combined"]) for t in lower.index}
+    head["combined_beats_parts_ap"] = bool(table.loc["combined", "average_precision"]
+                                           > max(table.loc["rules", "average_precision"],
+                                                 table.loc["model", "average_precision"]))
+    return AnomalyEvaluation(scores=table, by_type=by_type, versus_yardstick=versus, medians=medians, headline=head)
+
+
+def display_scores(table: pd.DataFrame) -> pd.DataFrame:
+    """A score table with Korean headers, rounded."""
+    out = table.rename(columns={"roc_auc": "ROC-AUC", "average_precision": "평균 정밀도(AP)",
+                                "precision_at_k": "정밀도@k", "recall_at_k": "재현율@k"})
+    return out.set_index("점수").round(3)
+
+
+def describe(ev: AnomalyEvaluation) -> str:
+    """Korean sentences: the combined score against its parts and the yardstick."""
+    h = ev.headline
+    parts = (f"결합 점수의 평균 정밀도 {h['combined_average_precision']:.3f} (규칙 {h['rules_average_precision']:.3f}, "
+             f"모델 {h['model_average_precision']:.3f}), 정밀도@k {h['combined_precision_at_k']:.3f} "
+             f"(k = 심어 둔 이상 {h['n_planted']:,}건).")
+    if h.get("yardstick_average_precision") is not None:
+        parts += (f" 같은 입력으로 정답을 보고 학습한 지도학습 기준의 평균 정밀도는 {h['yardstick_average_precision']:.3f}, "
+                  f"정밀도@k {h['yardstick_precision_at_k']:.3f}이며, 결합 점수는 그 평균 정밀도의 "
+                  f"{100 * (h['combined_ap_share_of_yardstick'] or 0):.0f}%입니다.")
+    return parts
