@@ -12,7 +12,7 @@ SEED ?= 20231
 MEMORY_GB ?= 8
 ## Scale and steps of `make benchmark`
 BENCH_SCALE ?= full
-BENCH_STEPS ?= synth,ingest,features,lifestage,all
+BENCH_STEPS ?= synth,ingest,features,lifestage,anomaly,all
 
 VENV ?= .venv
 PY := $(VENV)/bin/python

@@ -1,0 +1,221 @@
+"""Anomaly detection: each rule on a hand-made case and its near miss, first-quarter customers,
+determinism and row-order independence, the estimator contract, and notebook 04's outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fipro import anomaly
+from fipro.anomaly import rules
+from fipro.anomaly.data import CATEGORIES, AnomalyInputs
+from fipro.anomaly.estimator import OneSidedIsolationForest
+from fipro.anomaly.pipeline import score_inputs
+
+N_CAT = len(CATEGORIES)
+TRAVEL = CATEGORIES.index("TRVL_AM")
+
+
+def population(n: int = 400, n_prev: int = 4, seed: int = 0) -> dict:
+    """A quarter of ordinary customers: usual amounts per category, this quarter ±20%."""
+    rng = np.random.default_rng(seed)
+    level = rng.lognormal(5.0, 0.6, n)                      # usual total, 천원
+    mix = rng.dirichlet(np.full(N_CAT, 0.8), n)
+    usual = level[:, None] * mix
+    now = usual * rng.lognormal(0.0, 0.2, (n, 1)) * rng.lognormal(0.0, 0.15, (n, N_CAT))
+    sd = np.full(n, 0.2)
+    return {"usual": usual, "now": now, "n_prev": np.full(n, n_prev), "sd": sd, "quiet": np.zeros(n, int),
+            "life": np.where(np.arange(n) % 2, "WORKER", "NEWLYWED"), "age": np.where(np.arange(n) % 3, "30", "35")}
+
+
+def inputs_of(p: dict, quarter: str = "2023q2") -> AnomalyInputs:
+    n = len(p["now"])
+    active = p["n_prev"] > 0
+    prev_total = p["usual"].sum(1)
+    frame = pd.DataFrame({"BAS_YH": quarter, "SEQ": [f"C{i:05d}" for i in range(n)], "LIFE_STAGE": p["life"],
+                          "AGE": p["age"], "total": p["now"].sum(1), "n_prev": p["n_prev"].astype(np.int16),
+                          "n_prev_active": p["n_prev"].astype(np.int16),
+                          "prev_log_mean": np.where(active, np.log1p(prev_total), np.nan),
+                          "prev_log_sd": np.where(p["n_prev"] > 1, p["sd"], np.nan),
+                          "prev_mean_total": np.where(active, prev_total, np.nan), "quiet_run": p["quiet"].astype(np.int16)})
+    prev = np.where(active[:, None], p["usual"], np.nan)
+    return AnomalyInputs(quarter=quarter, frame=frame, amounts=p["now"].copy(), prev_amounts=prev)
+
+
+def fired_for(p: dict, i: int) -> dict:
+    stats = rules.rule_statistics(inputs_of(p))
+    flags = rules.fired(stats)
+    return {"flags": flags.iloc[i].to_dict(), "stats": stats.iloc[i]}
+
+
+# --- each rule fires on its case and not on the near miss --------------------------------------
+
+
+def test_total_spike_fires_on_a_broad_rise_and_not_on_a_modest_one():
+    p = population()
+    p["now"][0] = p["usual"][0] * 5.0
+    assert fired_for(p, 0)["flags"]["total_spike"]
+    p["now"][0] = p["usual"][0] * 1.3
+    assert not fired_for(p, 0)["flags"]["total_spike"]
+
+
+def test_category_burst_fires_on_one_category_and_not_on_a_small_rise():
+    p = population()
+    p["now"][1] = p["usual"][1].copy()
+    p["now"][1, TRAVEL] += 3.0 * p["usual"][1].sum()
+    hit = fired_for(p, 1)
+    assert hit["flags"]["category_burst"] and hit["stats"]["burst_category"] == "TRVL_AM"
+    assert "여행" in rules.rule_sentence("category_burst", hit["stats"])
+    p["now"][1] = p["usual"][1].copy()
+    p["now"][1, TRAVEL] += 0.5 * p["usual"][1].sum()
+    assert not fired_for(p, 1)["flags"]["category_burst"]
+
+
+def test_mix_shift_fires_on_a_moved_mix_and_not_on_a_nudge():
+    p = population()
+    total = p["usual"][2].sum()
+    other = np.zeros(N_CAT)
+    low = np.argsort(p["usual"][2])[:3]  # the customer's least used categories take everything
+    other[low] = total / 3
+    p["now"][2] = other
+    assert fired_for(p, 2)["flags"]["mix_shift"]
+    p["now"][2] = 0.95 * p["usual"][2] + 0.05 * other  # within the ordinary quarter-to-quarter wobble
+    assert not fired_for(p, 2)["flags"]["mix_shift"]
+
+
+def test_dormant_burst_needs_the_quiet_spell_and_a_rise():
+    p = population()
+    p["quiet"][3] = 1
+    p["now"][3] = p["usual"][3] * 2.5
+    hit = fired_for(p, 3)
+    assert hit["flags"]["dormant_burst"]
+    assert "직전 1개 분기" in rules.rule_sentence("dormant_burst", hit["stats"])
+    p["now"][3] = p["usual"][3] * 1.0  # quiet spell, but back at the usual level
+    assert not fired_for(p, 3)["flags"]["dormant_burst"]
+    p["quiet"][3] = 0  # the same rise without a quiet spell
+    p["now"][3] = p["usual"][3] * 2.5
+    assert not fired_for(p, 3)["flags"]["dormant_burst"]
+
+
+def test_a_first_quarter_customer_is_compared_with_peers():
+    p = population()
+    p["n_prev"][4] = 0  # no earlier quarter: the documented peer baseline
+    p["now"][4] = p["usual"][4] * 40.0
+    hit = fired_for(p, 4)
+    assert hit["stats"]["baseline"] == "peers"
+    assert hit["flags"]["total_spike"]
+    assert "또래" in rules.rule_sentence("total_spike", hit["stats"])
+    p["now"][4] = p["usual"][4]
+    hit = fired_for(p, 4)
+    assert hit["stats"]["baseline"] == "peers" and not any(hit["flags"].values())
+
+
+def test_a_customer_with_no_spending_fires_nothing():
+    p = population()
+    p["now"][5] = 0.0
+    hit = fired_for(p, 5)
+    assert not any(hit["flags"].values())
+
+
+def test_thresholds_move_the_flags():
+    stats = rules.rule_statistics(inputs_of(population()))
+    loose = rules.fired(stats, {"total_spike": -100.0})
+    assert loose["total_spike"].all() and not rules.fired(stats, {"total_spike": 100.0})["total_spike"].any()
+
+
+# --- the combined ranking ----------------------------------------------------------------------
+
+
+def _scored(inputs: AnomalyInputs) -> pd.DataFrame:
+    out = score_inputs(inputs, thresholds=rules.DEFAULT_THRESHOLDS, flag_share=0.02, seed=7)
+    return out["table"].set_index("SEQ")
+
+
+def test_scoring_is_deterministic_and_ignores_row_order():
+    p = population(n=600)
+    p["now"][0] = p["usual"][0] * 6.0
+    first = _scored(inputs_of(p))
+    again = _scored(inputs_of(p))
+    pd.testing.assert_frame_equal(first, again)
+
+    order = np.random.default_rng(3).permutation(len(p["now"]))
+    shuffled = {k: (v[order] if isinstance(v, np.ndarray) else v) for k, v in p.items()}
+    inp = inputs_of(shuffled)
+    inp.frame["SEQ"] = np.asarray([f"C{i:05d}" for i in range(len(order))])[order]
+    moved = _scored(inp).loc[first.index]
+    pd.testing.assert_series_equal(moved["rank"], first["rank"])
+    np.testing.assert_allclose(moved["score"].to_numpy(), first["score"].to_numpy())
+    assert first.loc["C00000", "rank"] <= 3 and first.loc["C00000", "flagged"]
+    assert "총액 급증" in first.loc["C00000", "reason"]
+
+
+def test_flags_are_the_top_share_and_only_the_explained_rows_carry_reasons():
+    table = _scored(inputs_of(population(n=500)))
+    assert table["flagged"].sum() == 10 and set(table.loc[table["flagged"], "rank"]) == set(range(1, 11))
+    assert (table.loc[table["flagged"], "reason"] != "").all()
+    assert (table.loc[table["rank"] > anomaly.REVIEW_N, "reason"] == "").all()
+
+
+def test_combined_score_rewards_agreement():
+    rules_part = np.array([5.0, 5.0, 0.0, 1.0])
+    model_part = np.array([5.0, 0.0, 5.0, 1.0])
+    s = anomaly.combined_score(rules_part, model_part)
+    assert s[0] > s[1] and s[0] > s[2] and s[1] == pytest.approx(s[2])
+
+
+def test_tail_share_ties_and_missing_values():
+    assert rules.tail_share(np.array([2.0, 2.0, 1.0, np.nan])).tolist() == [0.5, 0.5, 0.75, 1.0]
+
+
+# --- the estimator ------------------------------------------------------------------------------
+
+
+@parametrize_with_checks([OneSidedIsolationForest(n_estimators=20, max_samples=64, random_state=0)])
+def test_sklearn_estimator_contract(estimator, check):
+    check(estimator)
+
+
+def test_one_sided_forest_ignores_drops():
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (2000, 2))
+    m = OneSidedIsolationForest(n_estimators=50, random_state=0).fit(X)
+    rise, drop = m.anomaly_score(np.array([[8.0, 0.0], [-8.0, 0.0]]))
+    assert rise > drop
+    shares = m.feature_tail_shares(np.array([[8.0, 0.0]]))
+    assert shares[0, 0] < 0.01 and shares[0, 1] > 0.3
+
+
+def test_invalid_parameters_are_refused_before_work():
+    with pytest.raises(ValueError, match="max_samples"):
+        OneSidedIsolationForest(max_samples=0).fit(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="contamination"):
+        OneSidedIsolationForest(contamination=0.9).fit(np.zeros((5, 2)))
+
+
+# --- on the sample: the saved table and the declarations -----------------------------------------
+
+
+def test_run_quarter_on_the_sample_saves_the_interface(sample_quarters):
+    from fipro import export, handoff, summary
+
+    quarter = sample_quarters[-1]
+    run = anomaly.run_quarter(quarter)
+    export.save_metrics(quarter, "anomaly", run.headline)
+    table = pd.read_parquet(run.artifacts["scores"])
+    assert list(table.columns) == ["BAS_YH", "SEQ", "score", "rank", "flagged", "rules", "reason"]
+    assert table["SEQ"].is_unique and sorted(table["rank"]) == list(range(1, len(table) + 1))
+    assert set(table.loc[table["rules"] != "", "rules"].str.split(",").explode()) <= set(rules.RULE_NAMES)
+    # the same scores from a second run
+    again = anomaly.run_quarter(quarter, save=False, truth=False)
+    np.testing.assert_allclose(again.table["score"].to_numpy(), table["score"].to_numpy())
+    m = export.load_metrics(quarter, "anomaly")
+    assert m["n_flagged"] == int(table["flagged"].sum()) and m["has_truth"]
+    assert m["combined_average_precision"] > m["n_planted"] / m["n_customers"]  # better than chance
+    # hand-off and summary pick it up by declaration
+    rows = anomaly.HANDOFF.load(quarter)
+    assert list(rows.columns) == ["BAS_YH", "SEQ", "ANOMALY_SCORE", "ANOMALY_FLAG"]
+    assert "anomaly" in [s.name for s in handoff.model_sources()]
+    text = summary.portfolio_summary_ko(quarter)
+    assert "이상 탐지" in text and f"{int(m['n_flagged']):,}명" in text
