@@ -13,6 +13,7 @@ MEMORY_GB ?= 8
 ## Scale and steps of `make benchmark`
 BENCH_SCALE ?= full
 BENCH_STEPS ?= synth,ingest,features,lifestage,anomaly,all
+BENCH_NOTEBOOKS ?=
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -165,7 +166,7 @@ browser:
 ## Time generation, ingest, features, one life-stage quarter and the whole `make all` at full scale -> outputs/benchmarks/*.json
 .PHONY: benchmark
 benchmark: $(STAMP)
-	$(PY) -m fipro benchmark --scale $(BENCH_SCALE) --seed $(SEED) --steps $(BENCH_STEPS)
+	$(PY) -m fipro benchmark --scale $(BENCH_SCALE) --seed $(SEED) --steps $(BENCH_STEPS) --notebooks "$(BENCH_NOTEBOOKS)"
 
 ## Remove processed data, outputs and caches (data/raw and .venv are kept)
 .PHONY: clean

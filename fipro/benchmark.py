@@ -35,6 +35,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Optional
 
 import psutil
 
@@ -206,8 +207,12 @@ def _lifestage_quality(outputs: Path) -> list[dict]:
     return rows
 
 
-def bench_all(home: Path, scale: str, seed: int) -> dict:
-    """``make all`` from the generated raw file: fresh ingest, every notebook of every quarter."""
+def bench_all(home: Path, scale: str, seed: int, notebooks: Optional[list[str]] = None) -> dict:
+    """``make all`` from the generated raw file: fresh ingest, every notebook of every quarter.
+
+    ``notebooks``: time ``make all`` with only these notebooks (make's ``NOTEBOOKS``), e.g.
+    the 00-03 budget of issue #8 apart from the later models.
+    """
     import shutil
 
     raw_file = home / "data" / "raw" / config.RAW_FILENAME
@@ -219,7 +224,7 @@ def bench_all(home: Path, scale: str, seed: int) -> dict:
         shutil.rmtree(stale, ignore_errors=True)
     env = {"FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(outputs)}
     m = run_measured(["make", "-C", str(config.PROJ_ROOT), "--no-print-directory", "all", f"SCALE={scale}",
-                      f"SEED={seed}"], env)
+                      f"SEED={seed}", *([f"NOTEBOOKS={' '.join(notebooks)}"] if notebooks else [])], env)
     durations = _notebook_durations(outputs)
     by_notebook: dict[str, float] = {}
     for r in durations:
@@ -228,7 +233,8 @@ def bench_all(home: Path, scale: str, seed: int) -> dict:
     slowest_03 = max((r["seconds"] for r in durations if r["notebook"] == "03_lifestage"), default=None)
     quarters = {r["quarter"] for r in durations}
     budget = BASE_BUDGET_SECONDS + sum(NOTEBOOK_BUDGET_SECONDS.get(n, 0) * len(quarters) for n in by_notebook)
-    return {**m, "scale": scale, "n_notebooks": len(durations), "notebook_seconds_total": by_notebook,
+    return {**m, "scale": scale, "notebook_subset": notebooks, "n_notebooks": len(durations),
+            "notebook_seconds_total": by_notebook,
             "notebooks": durations, "lifestage": quality,
             "target_seconds": budget, "target_peak_rss_mb": 8192, "target_notebook_03_seconds": 180,
             "meets_target": (m["wall_seconds"] <= budget and m["peak_rss_mb"] <= 8192
@@ -244,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="full", choices=("sample", "full"))
     parser.add_argument("--seed", type=int, default=config.RANDOM_SEED)
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
+    parser.add_argument("--notebooks", default="", help="step all: only these notebooks (space-separated stems); "
+                        "recorded as all_<first>-<last>.json")
     args = parser.parse_args(argv)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     unknown = sorted(set(steps) - set(STEPS))
@@ -253,5 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True, exist_ok=True)
     for step in steps:
         print(f"== benchmark {step} ({args.scale})", flush=True)
-        _record(step, BENCHES[step](home, args.scale, args.seed))
+        subset = args.notebooks.split()
+        if step == "all" and subset:
+            _record(f"all_{subset[0][:2]}-{subset[-1][:2]}", bench_all(home, args.scale, args.seed, subset))
+        else:
+            _record(step, BENCHES[step](home, args.scale, args.seed))
     return 0
