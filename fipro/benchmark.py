@@ -148,11 +148,15 @@ def bench_features(home: Path, scale: str, seed: int) -> dict:
             "target_seconds": 60, "meets_target": m["wall_seconds"] <= 60}
 
 
-def bench_lifestage(home: Path, scale: str, seed: int) -> dict:
-    processed = home / "data" / "processed"
-    if not (processed / "manifest.json").exists():
+def _model_env(home: Path, scale: str, seed: int) -> dict:
+    """The environment of a one-quarter model step: the benchmark's ingested data (ingested first if missing)."""
+    if not (home / "data" / "processed" / "manifest.json").exists():
         bench_ingest(home, scale, seed)
-    env = {"FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(home / "outputs")}
+    return {"FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(home / "outputs")}
+
+
+def bench_lifestage(home: Path, scale: str, seed: int) -> dict:
+    env = _model_env(home, scale, seed)
     result_file = home / "lifestage_eval.json"
     # the selection is once per run: time it apart from the quarter's own run
     code = (
@@ -169,10 +173,7 @@ def bench_lifestage(home: Path, scale: str, seed: int) -> dict:
 
 
 def bench_anomaly(home: Path, scale: str, seed: int) -> dict:
-    processed = home / "data" / "processed"
-    if not (processed / "manifest.json").exists():
-        bench_ingest(home, scale, seed)
-    env = {"FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(home / "outputs")}
+    env = _model_env(home, scale, seed)
     result_file = home / "anomaly_eval.json"
     code = ("import sys; from fipro import anomaly; from fipro.export import write_json_atomic; "
             f"run = anomaly.run_quarter({ANOMALY_QUARTER!r}); write_json_atomic(sys.argv[1], run.headline)")
@@ -259,9 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown steps: {', '.join(unknown)}")
     home = config.PROJ_ROOT / ".cache" / "benchmark" / args.scale
     home.mkdir(parents=True, exist_ok=True)
+    subset = args.notebooks.split()
     for step in steps:
         print(f"== benchmark {step} ({args.scale})", flush=True)
-        subset = args.notebooks.split()
         if step == "all" and subset:
             _record(f"all_{subset[0][:2]}-{subset[-1][:2]}", bench_all(home, args.scale, args.seed, subset))
         else:

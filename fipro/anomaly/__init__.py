@@ -18,9 +18,10 @@ from fipro.anomaly.artifacts import HANDOFF, REPORT, SCORES_FILE, SUMMARY, model
 from fipro.anomaly.data import MODEL_NAME, AnomalyInputs, load_tables, quarter_inputs
 from fipro.anomaly.estimator import DEFAULT_PARAMS, OneSidedIsolationForest, fit_anomaly, model_inputs
 from fipro.anomaly.evaluation import AnomalyEvaluation, describe, display_scores, evaluate, load_labels
-from fipro.anomaly.pipeline import (FLAG_SHARE, REVIEW_N, AnomalyRun, combined_score, describe_run, ranking, run_quarter,
+from fipro.anomaly.pipeline import (FLAG_SHARE, REVIEW_N, AnomalyRun, combined_score, describe_run, run_quarter,
                                    worked_examples)
 from fipro.evaluation.registry import artifact_table
-from fipro.anomaly.rules import DEFAULT_THRESHOLDS, RULE_NAMES, RULES, rule_rates, rule_statistics, threshold_table
+from fipro.anomaly.rules import (DEFAULT_THRESHOLDS, RULE_NAMES, RULES, ranking, rule_rates, rule_statistics,
+                                 threshold_table)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -53,7 +53,8 @@ def save_artifacts(quarter: str, model: OneSidedIsolationForest, table: pd.DataF
                       "고객 화면의 '평소와 다른 소비' 알림",
                       "자동 차단이나 불이익 결정에는 쓰지 않습니다(사람의 검토가 전제)"],
         data_range=data_range,
-        features=[f"{len(X.columns)}개 입력: 네 규칙의 통계(고객 본인 과거·또래 대비 편차), 직전 무이용 분기 수, 총액 수준",
+        features=[f"{len(X.columns)}개 입력: 순위 규칙(총액·업종·휴면 후 급증)의 통계(고객 본인 과거·또래 대비 편차), "
+                  "직전 무이용 분기 수, 총액 수준",
                   "상승만 이상으로 봅니다(음의 편차는 0으로 자름)"],
         metrics=metric_block if metric_block is not None else dict(headline),
         calibration={"방법": "없음 (순위 점수; 확률이 아님)"},

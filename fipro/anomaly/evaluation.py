@@ -21,6 +21,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from fipro import config, datasets
+from fipro.anomaly.rules import ranking
 
 TYPE_LABEL_KO = {"total_spike": "총액 급증", "category_burst": "업종 급증", "mix_shift": "구성 변화",
                  "dormant_burst": "휴면 후 급증"}
@@ -47,7 +48,8 @@ def load_labels(quarter: str, seq: Sequence[str]) -> Optional[pd.DataFrame]:
 
 def magnitude_medians(labels: pd.DataFrame) -> dict[str, float]:
     """Each type's median magnitude: the sidecar's over the whole file, else this quarter's."""
-    sidecar = datasets.read_sidecar(datasets.raw_file()) if datasets.raw_file() is not None else None
+    raw = datasets.raw_file()
+    sidecar = datasets.read_sidecar(raw) if raw is not None else None
     known = ((sidecar or {}).get("difficulty") or {}).get("anomaly_magnitudes") or {}
     out = {}
     for t in sorted(set(labels["anomaly_type"]) - {"none"}):
@@ -57,20 +59,21 @@ def magnitude_medians(labels: pd.DataFrame) -> dict[str, float]:
 
 
 def top_k(score: np.ndarray, k: int, tiebreak: Optional[np.ndarray] = None) -> np.ndarray:
-    """Boolean mask of the ``k`` highest scores (ties broken by ``tiebreak``, e.g. SEQ, not row order)."""
-    order = np.lexsort((tiebreak if tiebreak is not None else np.arange(len(score)), -np.asarray(score)))
-    mask = np.zeros(len(score), bool)
-    mask[order[:k]] = True
-    return mask
+    """Boolean mask of the ``k`` highest scores (ties broken by ``tiebreak``, e.g. SEQ; else row order)."""
+    return ranking(score, tiebreak if tiebreak is not None else np.arange(len(score))) <= k
 
 
-def score_table(y: np.ndarray, scores: Mapping[str, np.ndarray], k: Optional[int] = None) -> pd.DataFrame:
-    """ROC-AUC, average precision and precision/recall at k (k = positives) per scorer."""
+def score_table(y: np.ndarray, scores: Mapping[str, np.ndarray], k: Optional[int] = None,
+                hits: Optional[Mapping[str, np.ndarray]] = None) -> pd.DataFrame:
+    """ROC-AUC, average precision and precision/recall at k (k = positives) per scorer.
+
+    ``hits``: each scorer's :func:`top_k` mask when already computed.
+    """
     y = np.asarray(y, dtype=bool)
     k = int(y.sum()) if k is None else int(k)
     rows = []
     for name, s in scores.items():
-        hit = top_k(s, k)
+        hit = hits[name] if hits is not None else top_k(s, k)
         rows.append({"scorer": name, "점수": SCORER_LABEL_KO.get(name, name),
                      "roc_auc": roc_auc_score(y, s) if 0 < y.sum() < len(y) else np.nan,
                      "average_precision": average_precision_score(y, s) if y.any() else np.nan,
@@ -80,13 +83,16 @@ def score_table(y: np.ndarray, scores: Mapping[str, np.ndarray], k: Optional[int
 
 
 def recall_by_type(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], medians: Mapping[str, float],
-                   k: Optional[int] = None) -> pd.DataFrame:
-    """Recall at k per planted type and magnitude band (lower / upper half of the type's magnitudes)."""
+                   k: Optional[int] = None, hits: Optional[Mapping[str, np.ndarray]] = None) -> pd.DataFrame:
+    """Recall at k per planted type and magnitude band (lower / upper half of the type's magnitudes).
+
+    ``hits``: each scorer's :func:`top_k` mask when already computed.
+    """
     kind = labels["anomaly_type"].to_numpy()
     mag = labels["anomaly_magnitude"].to_numpy(dtype=float)
     y = kind != "none"
     k = int(y.sum()) if k is None else int(k)
-    hits = {name: top_k(s, k) for name, s in scores.items()}
+    hits = hits if hits is not None else {name: top_k(s, k) for name, s in scores.items()}
     rows = []
     for t in medians:
         for band, sel in (("하위 절반", (kind == t) & (mag < medians[t])), ("상위 절반", (kind == t) & (mag >= medians[t]))):
@@ -153,8 +159,9 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
     """Score tables for ``scores`` (name → array over the quarter) against the planted truth."""
     y = (labels["anomaly_type"] != "none").to_numpy()
     medians = magnitude_medians(labels)
-    table = score_table(y, scores)
-    by_type = recall_by_type(labels, scores, medians)
+    hits = {name: top_k(s, int(y.sum())) for name, s in scores.items()}  # one ranking per scorer for both tables
+    table = score_table(y, scores, hits=hits)
+    by_type = recall_by_type(labels, scores, medians, hits=hits)
     versus = pd.DataFrame()
     head: dict = {"n_planted": int(y.sum()),
                   "planted_by_type": {t: int((labels["anomaly_type"] == t).sum()) for t in medians}}

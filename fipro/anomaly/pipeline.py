@@ -9,7 +9,6 @@ data only) → artifacts.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, datasets
+from fipro.timing import Laps
 from fipro.anomaly import rules
 from fipro.anomaly.artifacts import save_artifacts
 from fipro.anomaly.data import AnomalyInputs, earlier_quarters, load_tables, quarter_inputs
@@ -72,14 +72,6 @@ def combined_score(rule_score: np.ndarray, model_score: np.ndarray) -> np.ndarra
     return rules.surprisal(rule_score) + rules.surprisal(model_score)
 
 
-def ranking(score: np.ndarray, seq: np.ndarray) -> np.ndarray:
-    """Rank 1 = most anomalous; ties broken by ``SEQ``, so the rank does not depend on row order."""
-    order = np.lexsort((np.asarray(seq).astype(str), -np.asarray(score)))
-    rank = np.empty(len(score), dtype=np.int64)
-    rank[order] = np.arange(1, len(score) + 1)
-    return rank
-
-
 def yardstick_frame(inputs: AnomalyInputs, stats: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """The yardstick's inputs: the model's, the amounts now and before, the history counts."""
     X = model_inputs(stats, inputs.frame["total"])
@@ -112,36 +104,33 @@ def _yardstick(quarter: str, inputs: AnomalyInputs, stats: pd.DataFrame, labels:
 
 def score_inputs(inputs: AnomalyInputs, *, thresholds: Mapping[str, float], flag_share: float = FLAG_SHARE,
                  fit_rows: int = FIT_ROWS, params: Optional[Mapping] = None, seed: int = config.RANDOM_SEED,
-                 n_jobs: Optional[int] = None) -> dict:
+                 n_jobs: Optional[int] = None, laps: Optional[Laps] = None) -> dict:
     """Rules, model, combined ranking and reasons for one quarter's inputs (no files read or written).
 
     The forest is fitted on the rows in ``SEQ`` order, so the scores and the ranking do
-    not depend on the order the rows come in.
+    not depend on the order the rows come in. ``laps``: record the steps' seconds there.
     """
-    seconds: dict[str, float] = {}
-    t = time.perf_counter()
+    laps = laps if laps is not None else Laps()
     stats = rules.rule_statistics(inputs)
     flags = rules.fired(stats, thresholds)
-    seconds["rules"] = round(time.perf_counter() - t, 2)
-    t = time.perf_counter()
+    laps.lap("rules")
     seq = inputs.frame["SEQ"].astype(str).to_numpy()
     X = model_inputs(stats, inputs.frame["total"])
     model = fit_anomaly(X.iloc[np.argsort(seq, kind="stable")], params, fit_rows=fit_rows, seed=seed, n_jobs=n_jobs)
     s_model = model.anomaly_score(X)
-    seconds["model"] = round(time.perf_counter() - t, 2)
-    t = time.perf_counter()
+    laps.lap("model")
     s_rules = rules.rule_score(stats)
     score = combined_score(s_rules, s_model)
-    rank = ranking(score, seq)
+    rank = rules.ranking(score, seq)
     flagged = rank <= max(1, math.ceil(flag_share * len(score)))
     rules_column = fired_names(flags)
     explained = np.flatnonzero(flagged | (rank <= REVIEW_N))
     reason = reasons_for(explained, stats, rules_column, model_pushes(model, X.iloc[explained]))
     table = pd.DataFrame({"BAS_YH": inputs.frame["BAS_YH"].to_numpy(), "SEQ": seq, "score": score, "rank": rank,
                           "flagged": flagged, "rules": rules_column, "reason": reason})
-    seconds["rank_and_reasons"] = round(time.perf_counter() - t, 2)
+    laps.lap("rank_and_reasons")
     return {"stats": stats, "flags": flags, "X": X, "model": model, "rules": s_rules, "model_score": s_model,
-            "table": table, "seconds": seconds}
+            "table": table}
 
 
 def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = None, flag_share: float = FLAG_SHARE,
@@ -158,22 +147,13 @@ def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = Non
     unknown = set(thresholds) - set(rules.RULE_NAMES)
     if unknown:
         raise KeyError(f"unknown rules in thresholds: {sorted(unknown)}; rules: {rules.RULE_NAMES}")
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-
-    def lap(name: str, since: float) -> float:
-        now = time.perf_counter()
-        seconds[name] = round(now - since, 2)
-        return now
-
+    laps = Laps()
     inputs = quarter_inputs(quarter)
-    t = lap("load", t0)
+    laps.lap("load")
     scored = score_inputs(inputs, thresholds=thresholds, flag_share=flag_share, fit_rows=fit_rows, params=params,
-                          seed=seed, n_jobs=n_jobs)
+                          seed=seed, n_jobs=n_jobs, laps=laps)
     stats, flags, X, model, table = scored["stats"], scored["flags"], scored["X"], scored["model"], scored["table"]
-    seconds.update(scored["seconds"])
-    seconds["scoring"] = round(time.perf_counter() - t0, 2)  # load + rules + model + ranking: the scale target
-    t = time.perf_counter()
+    laps.since_start("scoring")  # load + rules + model + ranking: the scale target
     seq, score, flagged = table["SEQ"].to_numpy(), table["score"].to_numpy(), table["flagged"].to_numpy()
     s_rules, s_model = scored["rules"], scored["model_score"]
 
@@ -183,7 +163,7 @@ def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = Non
     if labels is not None:
         yard = _yardstick(quarter, inputs, stats, labels, seed=seed, n_jobs=n_jobs)
         ev = evaluate(labels, scores, yard)
-    t = lap("evaluate", t)
+    laps.lap("evaluate")
     headline = {
         "quarter": quarter, "n_customers": int(len(table)), "n_flagged": int(flagged.sum()),
         "flag_share": float(flagged.mean()), "rule_counts": {r: int(flags[r].sum()) for r in rules.RULE_NAMES},
@@ -195,13 +175,12 @@ def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = Non
     }
     run = AnomalyRun(quarter=quarter, inputs=inputs, stats=stats, flags=flags, X=X, model=model, scores=scores,
                      table=table, thresholds=thresholds, labels=labels, yardstick=yard, evaluation=ev,
-                     headline=headline, seconds=seconds)
+                     headline=headline, seconds=laps.seconds)
     if save:
         run.artifacts = save_artifacts(quarter, model, table, X, headline, thresholds=thresholds,
                                        metric_block=display_scores(ev.scores) if ev is not None else None)
-        t = lap("save", t)
-    seconds["total"] = round(time.perf_counter() - t0, 2)
-    headline["seconds"] = dict(seconds)
+        laps.lap("save")
+    headline["seconds"] = dict(laps.since_start("total"))
     return run
 
 

@@ -249,6 +249,18 @@ def tail_share(x: np.ndarray) -> np.ndarray:
     return (len(x) - np.searchsorted(order, x, side="left")) / len(x)
 
 
+def ranking(score: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """Rank 1 = highest score; ties broken by ``tiebreak`` (``SEQ``), so the rank does not depend on row order.
+
+    >>> ranking(np.array([1.0, 3.0, 3.0]), np.array(["c", "b", "a"])).tolist()
+    [3, 2, 1]
+    """
+    order = np.lexsort((np.asarray(tiebreak), -np.asarray(score)))
+    rank = np.empty(len(score), dtype=np.int64)
+    rank[order] = np.arange(1, len(score) + 1)
+    return rank
+
+
 def surprisal(x: np.ndarray) -> np.ndarray:
     """``-log`` of :func:`tail_share`: 0 for the lowest, larger for rarer values."""
     return -np.log(tail_share(x))

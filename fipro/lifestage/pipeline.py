@@ -7,7 +7,6 @@ of defaults, so what the notebook shows is what the benchmark measures.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, datasets, split
+from fipro.timing import Laps
 from fipro.lifestage import feedback as fb
 from fipro.lifestage.artifacts import save_artifacts
 from fipro.lifestage.data import (DEFAULT_HISTORY, available_features, load_lifestage_data, sample_training_rows,
@@ -64,16 +64,9 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     baselines and the Bayes ceiling; run the temporal check; measure the corrections'
     effect; write the artifacts.
     """
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-
-    def lap(name: str, since: float) -> float:
-        now = time.perf_counter()
-        seconds[name] = round(now - since, 2)
-        return now
-
+    laps = Laps()
     data = load_lifestage_data(quarter, history=history)
-    t = lap("load", t0)
+    laps.lap("load")
     corrections = fb.read_feedback() if feedback is None else feedback
     labelled, report = fb.apply_feedback(data, corrections, known_quarters=datasets.available_quarters())
     counts = fb.feedback_summary(report, labelled, data)
@@ -81,30 +74,30 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     train, test = train_test_rows(labelled, roles, quarter)
     split.assert_no_customer_leakage(train, test)
     baselines = fit_baselines(train)
-    t = lap("prepare", t)
+    laps.lap("prepare")
     selection = selection if selection is not None else load_or_select(seed=seed, history=history,
                                                                          n_threads=n_threads)
-    t = lap("selection", t)
+    laps.lap("selection")
     sampled = sample_training_rows(train, selection.train_rows, seed=seed)
     fit_rows = train[train.index.isin(sampled.index) | train["label_corrected"].to_numpy(dtype=bool)]
     model = fit_lifestage(fit_rows, selection.params, calibration=calibration, seed=seed, n_threads=n_threads,
                           columns=available_features(labelled, quarter))
-    t = lap("fit", t)
+    laps.lap("fit")
     # one booster pass over the quarter's rows serves the evaluation and the saved table
     in_quarter = (labelled["BAS_YH"] == quarter).to_numpy()
     raw_all, proba_all = model.predict_proba_pair(labelled.loc[in_quarter, list(model.feature_names_in_)])
     is_test = (np.asarray(roles) == "test")[in_quarter]
     evaluation = evaluate_model(model, baselines, test, proba_pair=(raw_all[is_test], proba_all[is_test]))
     ceiling = bayes_ceiling(test, load_posterior(quarter))
-    t = lap("evaluate", t)
+    laps.lap("evaluate")
     model_quarters = sorted(fit_rows["BAS_YH"].astype(str).unique())
     temp = (temporal_check(quarter, model, selection.params, model_quarters=model_quarters, test_size=test_size,
                            seed=seed, train_rows=selection.train_rows, calibration=calibration,
                            selection_key=selection.key)
             if temporal else None)
-    t = lap("temporal", t)
+    laps.lap("temporal")
     effect = fb.feedback_effect(data.loc[fit_rows.index], fit_rows, test, model, selection.params, seed=seed)
-    t = lap("feedback_effect", t)
+    laps.lap("feedback_effect")
     headline = headline_metrics(evaluation, ceiling=ceiling, temporal=temp, feedback=counts, model=model,
                                 selection=selection, effect=effect,
                                 extra={"quarter": quarter, "n_rows": int((data["BAS_YH"] == quarter).sum()),
@@ -117,13 +110,12 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     run = LifeStageRun(quarter=quarter, data=data, labelled=labelled, feedback_report=report, feedback_counts=counts,
                        roles=roles, train=train, test=test, fit_rows=fit_rows, baselines=baselines,
                        selection=selection, model=model, evaluation=evaluation, ceiling=ceiling, temporal=temp,
-                       effect=effect, headline=headline, seconds=seconds)
+                       effect=effect, headline=headline, seconds=laps.seconds)
     if save:
         run.artifacts = save_artifacts(quarter, model, labelled, roles, headline, selection=selection,
                                        evaluation=evaluation, ceiling=ceiling, quarter_proba=proba_all)
-        t = lap("save", t)
-    seconds["total"] = round(time.perf_counter() - t0, 2)
-    headline["seconds"] = dict(seconds)
+        laps.lap("save")
+    headline["seconds"] = dict(laps.since_start("total"))
     return run
 
 

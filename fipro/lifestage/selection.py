@@ -225,7 +225,7 @@ def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] =
     # The final model samples exactly the measured size from all non-test training
     # customers: both fits set the same 10% of it aside, so its booster sees the rows the
     # curve measured. (Scaling the size up to the larger pool, as version 2 did, added a
-    # quarter of the fit and prediction time at full scale for 0.005 macro-F1.)
+    # quarter of the fit and prediction time at full scale for 0.001-0.003 macro-F1.)
     chosen = choose_train_rows(curve_frame, len(pool), tolerance)
     grid_rows = sorted(grid_rows, key=lambda r: -r["macro_f1"])
     return ModelSelection(params=params, train_rows=chosen, grid=[{k: v for k, v in r.items() if k != "params"}
