@@ -12,7 +12,7 @@ SEED ?= 20231
 MEMORY_GB ?= 8
 ## Scale and steps of `make benchmark`
 BENCH_SCALE ?= full
-BENCH_STEPS ?= synth,ingest,features,lifestage,anomaly,all
+BENCH_STEPS ?= synth,ingest,features,lifestage,anomaly,segments,all
 BENCH_NOTEBOOKS ?=
 
 VENV ?= .venv
@@ -133,7 +133,11 @@ $(OUT)/models/lifestage/selection.json: $(FIPRO_SRC) $(MANIFEST) $(foreach q,$(Q
 	@FIPRO_THREADS=$$(nproc) $(PY) -m fipro select
 	@touch $@
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
-$(foreach n,$(SERIAL_NOTEBOOKS),$(foreach i,$(wordlist 2,$(words $(QUARTERS)),$(shell seq $(words $(QUARTERS)) 2>/dev/null)),$(eval $(call SERIAL_RULE,$(n),$(i),$(shell expr $(i) - 1)))))
+# The segment notebook compares its quarter's assignments with the previous quarter's
+# saved run (stability between two independent fits), so quarter i always follows i-1:
+# the same comparison whatever the order make picks.
+CHAINED_NOTEBOOKS := 05_clustering
+$(foreach n,$(sort $(SERIAL_NOTEBOOKS) $(filter $(NOTEBOOKS),$(CHAINED_NOTEBOOKS))),$(foreach i,$(wordlist 2,$(words $(QUARTERS)),$(shell seq $(words $(QUARTERS)) 2>/dev/null)),$(eval $(call SERIAL_RULE,$(n),$(i),$(shell expr $(i) - 1)))))
 
 .PHONY: run-notebooks
 run-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))

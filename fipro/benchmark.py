@@ -14,10 +14,13 @@ writes ``outputs/benchmarks/<step>.json``:
 - ``anomaly``: one quarter's anomaly run, :func:`fipro.anomaly.run_quarter` on the last
   quarter (the longest history), scoring target ≤ 120 s (the evaluation against the
   truth file and the yardstick is timed apart);
+- ``segments``: one quarter's segment run, :func:`fipro.segments.run_quarter` on the
+  last quarter, from loading to the similar-customer index (target ≤ 300 s; the
+  evaluation is timed apart), with the query latency (target ≤ 50 ms);
 - ``all``: the whole ``make all`` from the generated raw file to the last notebook of
   the last quarter (ingest, every notebook × every quarter, hand-off, reports, site),
   as one child process, with the peak memory of its whole process tree (targets: ≤ 30
-  minutes for notebooks 00–03 plus 2 minutes per quarter for notebook 04, and ≤ 8 GB
+  minutes for notebooks 00–03 plus 2 minutes per quarter for notebook 04 and 5 for 05, and ≤ 8 GB
   at full scale), plus every executed notebook's own duration and each quarter's
   life-stage quality read from its metrics JSON.
 
@@ -42,13 +45,13 @@ import psutil
 from fipro import config
 from fipro.export import write_json_atomic
 
-STEPS = ("synth", "ingest", "features", "lifestage", "anomaly", "all")
+STEPS = ("synth", "ingest", "features", "lifestage", "anomaly", "segments", "all")
 BENCH_QUARTER = "2023q1"
 ANOMALY_QUARTER = "2023q4"  # the last quarter: the longest history to read
 # make all's budget: 30 minutes for notebooks 00-03 (issue #8), plus 2 minutes per
 # quarter for each later model notebook (its issue's scale target)
 BASE_BUDGET_SECONDS = 1800
-NOTEBOOK_BUDGET_SECONDS = {"04_anomaly": 120}
+NOTEBOOK_BUDGET_SECONDS = {"04_anomaly": 120, "05_clustering": 300}
 
 
 def run_measured(cmd: list[str], env: dict | None = None, poll_seconds: float = 0.05) -> dict:
@@ -185,6 +188,20 @@ def bench_anomaly(home: Path, scale: str, seed: int) -> dict:
             "meets_target": scoring <= 120, "evaluation": ev}
 
 
+def bench_segments(home: Path, scale: str, seed: int) -> dict:
+    env = _model_env(home, scale, seed)
+    result_file = home / "segments_eval.json"
+    code = ("import sys; from fipro import segments; from fipro.export import write_json_atomic; "
+            f"run = segments.run_quarter({ANOMALY_QUARTER!r}); write_json_atomic(sys.argv[1], run.headline)")
+    m = run_measured([sys.executable, "-c", code, str(result_file)], env)
+    ev = json.loads(result_file.read_text())
+    seconds = ev["seconds"]["segmenting"]
+    return {**m, "scale": scale, "quarter": ANOMALY_QUARTER, "segmenting_seconds": seconds,
+            "evaluation_seconds": ev["seconds"].get("evaluate"), "query_ms_p95": ev["query_ms_p95"],
+            "target_segmenting_seconds": 300, "target_query_ms": 50,
+            "meets_target": seconds <= 300 and ev["query_ms_p95"] <= 50, "evaluation": ev}
+
+
 def _notebook_durations(outputs: Path) -> list[dict]:
     """Each executed notebook's own duration (papermill records it in the notebook)."""
     import nbformat
@@ -243,7 +260,7 @@ def bench_all(home: Path, scale: str, seed: int, notebooks: Optional[list[str]] 
 
 
 BENCHES = {"synth": bench_synth, "ingest": bench_ingest, "features": bench_features, "lifestage": bench_lifestage,
-           "anomaly": bench_anomaly, "all": bench_all}
+           "anomaly": bench_anomaly, "segments": bench_segments, "all": bench_all}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,8 @@ SALT_VARIABLE = "FIPRO_KEY_SALT"
 KEY_COLUMN = "CUSTOMER_KEY"
 SQL_TYPES = ("TEXT", "INTEGER", "REAL")
 # each model: "module:attribute" of its Source (imported only when exporting)
-MODEL_SOURCES: tuple[str, ...] = ("fipro.lifestage.artifacts:HANDOFF", "fipro.anomaly.artifacts:HANDOFF")
+MODEL_SOURCES: tuple[str, ...] = ("fipro.lifestage.artifacts:HANDOFF", "fipro.anomaly.artifacts:HANDOFF",
+                                  "fipro.segments.artifacts:HANDOFF")
 
 
 @dataclass(frozen=True)

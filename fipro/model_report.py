@@ -22,7 +22,8 @@ from fipro.evaluation import registry
 from fipro.evaluation.cards import markdown_table
 from fipro.export import atomic_path
 
-MODEL_REPORTS: tuple[str, ...] = ("fipro.lifestage.artifacts:REPORT", "fipro.anomaly.artifacts:REPORT")
+MODEL_REPORTS: tuple[str, ...] = ("fipro.lifestage.artifacts:REPORT", "fipro.anomaly.artifacts:REPORT",
+                                  "fipro.segments.artifacts:REPORT")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,168 @@
+"""Evaluation step of the segment model: internal quality, the planted segments and their ceiling, stability.
+
+* Internal (any data): silhouette of the segments in the clustering space and DBCV
+  (density-based cluster validity, ``hdbscan.validity``), both on a seeded sample.
+* Against the truth (synthetic data): adjusted Rand index (ARI) between the segments
+  and the planted segment, beside this quarter's ceilings computed from the truth file:
+  the exact single-row Bayes assignment's ARI and the customer-level one.
+* Stability: this quarter's model applied to the previous quarter's customers, ARI
+  between their two assignments (same segment ids, so no matching is needed) and the
+  migration table; where the previous quarter's own run is saved, the ARI between the
+  two runs' assignments too (label-free).
+* Method comparison: k-means in the style space against UMAP + HDBSCAN on one sample
+  (noise share, DBCV, silhouette, split stability, ARI where the truth exists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+from fipro import datasets
+
+INTERNAL_SAMPLE = 2000   # silhouette and DBCV are quadratic in the rows: a seeded sample
+COMPARE_SAMPLE = 2000    # the UMAP + HDBSCAN comparison's sample
+
+
+def _sample(n: int, size: int, seed: int) -> np.ndarray:
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def dbcv(points: np.ndarray, labels: np.ndarray) -> float:
+    """DBCV in [-1, 1] (``hdbscan.validity.validity_index``); NaN with fewer than two segments."""
+    from hdbscan.validity import validity_index
+
+    labels = np.asarray(labels)
+    if len(np.unique(labels[labels >= 0])) < 2:
+        return float("nan")
+    try:
+        return float(validity_index(np.asarray(points, dtype=np.float64), labels))
+    except (ValueError, ZeroDivisionError):
+        return float("nan")
+
+
+def internal_scores(points: np.ndarray, labels: np.ndarray, *, seed: int, size: int = INTERNAL_SAMPLE) -> dict:
+    """Silhouette and DBCV of ``labels`` in ``points`` on a seeded sample (noise rows left out)."""
+    keep = np.flatnonzero(np.asarray(labels) >= 0)
+    rows = keep[_sample(len(keep), size, seed)]
+    lab = np.asarray(labels)[rows]
+    if len(np.unique(lab)) < 2:
+        return {"silhouette": float("nan"), "dbcv": float("nan"), "internal_rows": int(len(rows))}
+    return {"silhouette": float(silhouette_score(points[rows], lab)), "dbcv": dbcv(points[rows], lab),
+            "internal_rows": int(len(rows))}
+
+
+def load_truth(quarter: str, seq: np.ndarray) -> Optional[pd.DataFrame]:
+    """Planted segment and the exact posteriors, aligned to ``seq`` (``None`` on real data)."""
+    from fipro.synth import N_SEG
+
+    cols = ["SEQ", "segment", "segment_name", "anomaly_type",
+            *[f"posterior_segment_{k}" for k in range(N_SEG)], *[f"customer_posterior_segment_{k}" for k in range(N_SEG)]]
+    truth = datasets.load_truth(quarter, columns=cols)
+    if truth is None:
+        return None
+    truth = truth.assign(SEQ=truth["SEQ"].astype(str)).set_index("SEQ")
+    missing = pd.Index(seq).difference(truth.index)
+    if len(missing):
+        raise KeyError(f"truth file has no row for {len(missing)} customers of {quarter}")
+    return truth.loc[seq].reset_index()
+
+
+def truth_scores(truth: pd.DataFrame, segment: np.ndarray, soft: np.ndarray) -> dict:
+    """ARI of the segments (noise as its own group, and the soft labels) beside this quarter's ceilings."""
+    from fipro.synth import N_SEG
+
+    y = truth["segment"].to_numpy()
+    row_post = truth[[f"posterior_segment_{k}" for k in range(N_SEG)]].to_numpy()
+    cust_post = truth[[f"customer_posterior_segment_{k}" for k in range(N_SEG)]].to_numpy()
+    return {"ari": float(adjusted_rand_score(y, segment)), "ari_soft": float(adjusted_rand_score(y, soft)),
+            "ceiling_row_ari": float(adjusted_rand_score(y, row_post.argmax(1))),
+            "ceiling_customer_ari": float(adjusted_rand_score(y, cust_post.argmax(1))),
+            "n_planted": int(len(np.unique(y)))}
+
+
+def agreement_table(truth: pd.DataFrame, soft: np.ndarray, names: dict) -> pd.DataFrame:
+    """Rows: segments (by name); columns: planted segments; cells: share of the row (%)."""
+    tab = pd.crosstab(pd.Series(soft).map(names).rename("세그먼트"), truth["segment_name"].rename("심어 둔 세그먼트"),
+                      normalize="index")
+    return (100 * tab).round(1)
+
+
+@dataclass
+class Stability:
+    """Assignments of the customers present in both quarters."""
+
+    previous_quarter: str
+    n_common: int
+    ari: float                   # this quarter's model on both quarters
+    ari_refit: Optional[float]   # the previous quarter's own saved run against this one
+    migration: pd.DataFrame      # counts: previous segment (rows) → this segment (columns)
+
+
+def stability(previous_quarter: str, prev_seq: np.ndarray, prev_soft: np.ndarray, seq: np.ndarray, soft: np.ndarray,
+              saved_prev: Optional[pd.DataFrame] = None) -> Optional[Stability]:
+    """Agreement of the assignments of customers present in both quarters (``None`` with none in common)."""
+    cur = pd.Series(soft, index=pd.Index(seq))
+    prev = pd.Series(prev_soft, index=pd.Index(prev_seq))
+    common = cur.index.intersection(prev.index)
+    if len(common) == 0:
+        return None
+    a, b = prev.loc[common].to_numpy(), cur.loc[common].to_numpy()
+    refit = None
+    if saved_prev is not None:
+        s = saved_prev.set_index("SEQ")["soft_segment"]
+        both = common.intersection(s.index)
+        if len(both):
+            refit = float(adjusted_rand_score(s.loc[both].to_numpy(), cur.loc[both].to_numpy()))
+    migration = pd.crosstab(pd.Series(a, name="이전 분기"), pd.Series(b, name="이번 분기"))
+    return Stability(previous_quarter, int(len(common)), float(adjusted_rand_score(a, b)), refit, migration)
+
+
+def compare_methods(space: np.ndarray, lead: int, kmeans_labels: np.ndarray, truth_y: Optional[np.ndarray], *,
+                    seed: int, size: int = COMPARE_SAMPLE, min_cluster_sizes=(50, 150)) -> pd.DataFrame:
+    """The chosen k-means against UMAP (5-D) + HDBSCAN on one seeded sample of the style space.
+
+    ``space``: style-space rows; ``lead``: the components k-means groups; ``kmeans_labels``:
+    the model's segments for those rows. HDBSCAN's noise gets its most likely cluster
+    (``all_points_membership_vectors``) for the soft ARI.
+    """
+    import hdbscan
+
+    from fipro.segments.estimator import umap_embedding
+
+    rows = _sample(len(space), size, seed)
+    Z = space[rows]
+    C = Z[:, :lead]
+    half = np.random.default_rng(seed).permutation(len(rows))[: len(rows) // 2]
+    out = []
+
+    def row(method, labels, soft, points, stable):
+        r = {"방법": method, "세그먼트 수": int(len(np.unique(labels[labels >= 0]))),
+             "잡음 비율(%)": round(100 * float((labels < 0).mean()), 1),
+             "실루엣": internal_scores(points, labels, seed=seed)["silhouette"], "DBCV": dbcv(points, labels),
+             "반분 안정성(ARI)": stable}
+        if truth_y is not None:
+            r["정답 ARI(연성)"] = float(adjusted_rand_score(truth_y[rows], soft))
+        out.append(r)
+
+    from sklearn.cluster import KMeans
+
+    km = kmeans_labels[rows]
+    k = int(len(np.unique(km)))
+    half_km = KMeans(k, n_init=4, random_state=seed).fit(C[half]).predict(C)
+    row(f"k-means (k={k}, 스타일 공간 {lead}차원)", km, km, C, float(adjusted_rand_score(km, half_km)))
+    _, emb = umap_embedding(Z, n_components=5, n_neighbors=30, min_dist=0.0, seed=seed)
+    for mcs in min_cluster_sizes:
+        cl = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=10, prediction_data=True).fit(emb)
+        labels = cl.labels_.astype(int)
+        soft = (hdbscan.all_points_membership_vectors(cl).argmax(1) if labels.max() >= 1 else np.zeros(len(labels), int))
+        other = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=10, prediction_data=True).fit(emb[half])
+        pred = hdbscan.approximate_predict(other, emb)[0] if other.labels_.max() >= 0 else np.full(len(emb), -1)
+        row(f"UMAP 5차원 + HDBSCAN (최소 크기 {mcs})", labels, soft, emb, float(adjusted_rand_score(labels, pred)))
+    return pd.DataFrame(out)
