@@ -14,6 +14,7 @@ HDBSCAN stays the measured alternative.
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -72,7 +73,10 @@ def umap_embedding(X: np.ndarray, *, n_components: int, n_neighbors: int, min_di
     dist, idx = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)
     model = umap.UMAP(n_components=n_components, n_neighbors=k, min_dist=min_dist, n_epochs=n_epochs,
                       random_state=seed, n_jobs=1, precomputed_knn=(idx, dist.astype(np.float32), None))
-    return model, model.fit_transform(X).astype(np.float32)
+    with warnings.catch_warnings():
+        # we never call UMAP's transform (MapEmbedder places new rows itself)
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+        return model, model.fit_transform(X).astype(np.float32)
 
 
 DEFAULT_PARAMS = {"n_clusters": None, "k_range": (3, 8), "n_components": 8, "space_components": 16,
