@@ -1,0 +1,27 @@
+"""Spending health score and spending-based risk grade (notebook 06).
+
+Laid out as the life-stage model's template (:mod:`fipro.lifestage`):
+
+==============  ==============================================================
+``data``        this quarter's spending beside the customer's own past
+``components``  eight components over four pillars (rules, 0–100), tiers
+``estimator``   :class:`HealthWeights` (weights corrected by the outcome), :class:`RiskModel`
+``evaluation``  held-out AUC beside the stress ceiling, monotone tiers and grades,
+                calibration, stability between quarters, fairness
+``reasons``     the components that lower a score most, in Korean
+``artifacts``   ``scores.parquet``, models, registry entry, model card; declarations
+``pipeline``    :func:`run_quarter` (what notebook 06 calls and ``make benchmark`` times)
+==============  ==============================================================
+"""
+
+from fipro.health.artifacts import HANDOFF, REPORT, SCORES_FILE, SUMMARY, component_table, model_dir, save_artifacts
+from fipro.health.components import (COMPONENT_NAMES, COMPONENTS, TIERS, compute_components, peer_percentile,
+                                     rule_weights, tier_of, weighted_score)
+from fipro.health.data import MODEL_NAME, HealthInputs, load_inputs
+from fipro.health.estimator import HealthWeights, RiskModel, grades_from_score
+from fipro.health.evaluation import fairness_table, load_labels
+from fipro.health.pipeline import HealthRun, describe_run, risk_inputs, run_quarter, score_table, worked_examples
+from fipro.health.reasons import lowest
+from fipro.evaluation.registry import artifact_table
+
+__all__ = [name for name in dir() if not name.startswith("_")]

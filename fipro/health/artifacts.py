@@ -1,0 +1,108 @@
+"""Artifacts step: the scores table, the models, registry entry, model card; the model's declarations.
+
+``outputs/<quarter>/models/health/scores.parquet`` is keyed by ``BAS_YH`` and ``SEQ``:
+``health_score`` (0–100), ``tier`` (취약/보통/건강), one column per component,
+``risk_grade`` (1 lowest risk … 5), ``risk_probability`` (calibrated, NaN on real data),
+``reason`` (Korean).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import pandas as pd
+
+from fipro import datasets
+from fipro.evaluation import cards, registry
+from fipro.export import atomic_path
+from fipro.handoff import Column, Source
+from fipro.health.components import COMPONENT_NAMES, COMPONENTS, PILLAR_KO, TIERS
+from fipro.health.data import MODEL_NAME
+from fipro.model_report import Metric, ModelReport
+from fipro.summary import Section
+
+SCORES_FILE = "scores.parquet"
+SCORE_COLUMNS = ("BAS_YH", "SEQ", "health_score", "tier", *COMPONENT_NAMES, "risk_grade", "risk_probability", "reason")
+
+
+def model_dir(quarter: str) -> Path:
+    return datasets.model_dir(quarter, MODEL_NAME)
+
+
+def component_table() -> pd.DataFrame:
+    """The components with pillar, weight, formula and reason (Korean)."""
+    return pd.DataFrame([{"구성 요소": c.title_ko, "기둥": PILLAR_KO[c.pillar], "규칙 가중치": c.weight, "식": c.formula,
+                          "근거": c.why} for c in COMPONENTS])
+
+
+def save_artifacts(quarter: str, models: Mapping[str, Any], table: pd.DataFrame, headline: Mapping[str, Any], *,
+                   metric_block: Optional[pd.DataFrame] = None, directory: Optional[Path] = None) -> dict:
+    directory = Path(directory) if directory is not None else model_dir(quarter)
+    data_hash = registry.data_hash(table[["BAS_YH", "SEQ", *COMPONENT_NAMES]].reset_index(drop=True))
+    data_range = {"quarters": [quarter], "n_rows": int(len(table)),
+                  "history": "이전 분기 전부(고객 본인의 지출 분기), 이후 분기는 보지 않음"}
+    params = {k: m.get_params() for k, m in models.items() if m is not None}
+    entry = registry.register_model(dict(models), directory, name=MODEL_NAME, data_hash=data_hash, parameters=params,
+                                    metrics=dict(headline), data_range=data_range,
+                                    extra={"weights": headline.get("weights")})
+    card = cards.model_card_markdown(
+        MODEL_NAME, title="모델 카드: 소비 건강 점수와 소비 기반 위험 등급",
+        purpose="고객의 소비 패턴이 얼마나 건강한지 0–100점과 세 등급으로, 다음 분기 악화 가능성을 다섯 등급과 확률로 알려 줍니다.",
+        intended_use=["고객 화면의 소비 건강 점수와 개선할 점", "카드사의 분기별 건강 등급 구성과 추이",
+                      "대출·한도 결정에 단독으로 쓰지 않습니다(소득·부채·신용 정보가 없음)"],
+        data_range=data_range,
+        features=["네 기둥(지출·저축·차입·계획) × 두 구성 요소, 각 0–100 (아래 표)",
+                  "또래는 같은 연령대 × 라이프스테이지; 성별은 어느 구성 요소나 모델에도 쓰지 않습니다"],
+        metrics=metric_block if metric_block is not None else dict(headline),
+        calibration={"방법": "위험 확률: 학습에 쓰지 않은 고객으로 등위 회귀(isotonic) 보정"},
+        limitations=["소득·저축·부채·신용점수가 없어 가계 재정이 아니라 소비 패턴의 건강을 잽니다",
+                     "가중치 보정과 위험 모델은 합성 자료의 다음 분기 결과로 학습했습니다: 실제 자료에서는 규칙 점수만 씁니다",
+                     f"등급 경계 {', '.join(f'{n} {b:.0f}점' for n, b in TIERS)}는 FinHealth의 0–39/40–79/80–100을 따릅니다"],
+        entry=entry, extra_sections={"구성 요소": component_table()},
+    )
+    card_path = cards.write_model_card(directory, card)
+    scores_path = directory / SCORES_FILE
+    with atomic_path(scores_path) as tmp:
+        table[list(SCORE_COLUMNS)].to_parquet(tmp, index=False)
+    return {"directory": directory, "model": directory / registry.MODEL_FILE,
+            "registry": directory / registry.REGISTRY_FILE, "card": card_path, "scores": scores_path,
+            "version": entry["version"]}
+
+
+def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:
+    path = model_dir(quarter) / SCORES_FILE
+    if not path.exists():
+        return None
+    t = pd.read_parquet(path, columns=["BAS_YH", "SEQ", "health_score", "tier", "risk_grade"])
+    return pd.DataFrame({"BAS_YH": t["BAS_YH"], "SEQ": t["SEQ"], "HEALTH_SCORE": t["health_score"].round(1),
+                         "HEALTH_TIER": t["tier"], "RISK_GRADE": t["risk_grade"].astype(int)})
+
+
+def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None) -> list[str]:
+    """The quarter summary's health section: tier mix and its change."""
+    mix = dict(m.get("tier_shares") or {})
+    lines = [f"소비 건강 점수 평균 {m['mean_score']:.1f}점: " +
+             ", ".join(f"{name} {100 * mix.get(name, 0):.1f}%" for name, _ in TIERS) + "."]
+    if prev and prev.get("tier_shares"):
+        before = dict(prev["tier_shares"])
+        lines.append("전분기 대비: " + ", ".join(f"{name} {100 * (mix.get(name, 0) - before.get(name, 0)):+.1f}%p"
+                                             for name, _ in TIERS) + ".")
+    if m.get("health_auc") is not None:
+        lines.append(f"합성 자료의 다음 분기 악화 대비 ROC-AUC: 건강 점수 {m['health_auc']:.3f}, 위험 확률 "
+                     f"{m.get('risk_auc', float('nan')):.3f} (상한 {m['ceiling_auc']:.3f}).")
+    return lines
+
+
+HANDOFF = Source(MODEL_NAME, (Column("HEALTH_SCORE", "REAL", "소비 건강 점수 (0–100, 높을수록 건강)"),
+                              Column("HEALTH_TIER", "TEXT", "건강 등급 (취약/보통/건강)"),
+                              Column("RISK_GRADE", "INTEGER", "소비 기반 위험 등급 (1 = 가장 낮음 … 5)")),
+                 handoff_rows)
+REPORT = ModelReport(MODEL_NAME, "소비 건강 점수·위험 등급", (
+    Metric("health_auc", "건강 점수 ROC-AUC (다음 분기 악화)", ceiling="ceiling_auc"),
+    Metric("risk_auc", "위험 확률 ROC-AUC", ceiling="ceiling_auc"),
+    Metric("risk_ece", "위험 확률 ECE", higher_is_better=False),
+    Metric("stability_corr", "분기 간 점수 상관"),
+    Metric("mean_score", "평균 점수"),
+))
+SUMMARY = Section(MODEL_NAME, "소비 건강", MODEL_NAME, summary_lines)

@@ -1,0 +1,145 @@
+"""The health score's components: four pillars, two components each, every one 0–100 (higher is healthier).
+
+FinHealth-inspired (the Financial Health Network's score averages eight indicators over
+spend, save, borrow and plan); only the structure is borrowed. Card data has no income,
+savings, debt or credit score, so each component measures the health of a *spending
+pattern*, and says so. Peers are the same age band × life stage (never sex).
+
+=================  ======  =====================================================================
+component          pillar  formula (0–100)
+=================  ======  =====================================================================
+discretionary_peer spend   100 × (1 − peer percentile of the discretionary share of spending)
+spend_change       spend   100 × exp(−d), d = max(0, log(prev + 20) − log(now + 20)): a fall in spending
+check_share        save    100 × check-card amount / (check + credit)
+protection         save    insurance spending where the life stage usually carries it: 100 if any,
+                           else 40 (expected) or 80 (not expected)
+credit_peer        borrow  100 × (1 − peer percentile of the credit-card share)
+credit_growth      borrow  100 × exp(−g), g = max(0, log(credit + 20) − log(prev credit + 20))
+stability          plan    100 × exp(−2 × sd of log(total + 20) over the quarters with spending)
+life_stage_fit     plan    100 × (1 − ½ Σ |mix − peers' mean mix|) over the 32 detail categories
+=================  ======  =====================================================================
+
+Missing inputs get a stated neutral value rather than a penalty: no previous quarter or
+fewer than two active quarters → ``NO_HISTORY`` (70); no spending this quarter → 50.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fipro.health.data import LOG_OFFSET, PEER_COLUMNS, HealthInputs
+
+NO_HISTORY = 70.0   # no history is not evidence of strain: upper "보통"
+NO_SPENDING = 50.0  # nothing spent this quarter: the middle
+# life stages that usually carry insurance (households with dependants, pre-retirement and retired)
+INSURANCE_STAGES = frozenset({"NEW_WED", "CHILD_BABY", "CHILD_TEEN", "CHILD_UNI", "GOLLIFE", "SECLIFE", "RETIR"})
+TIERS = (("취약", 0.0), ("보통", 40.0), ("건강", 80.0))   # lower bounds (FinHealth's 0–39 / 40–79 / 80–100)
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    pillar: str
+    title_ko: str
+    weight: float
+    formula: str
+    why: str
+    low_ko: str  # how a low value reads in a sentence
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("discretionary_peer", "spend", "선택 소비 비중(또래 대비)", 0.125,
+              "100 × (1 − 또래 안 선택 소비 비중 백분위)",
+              "같은 연령대·라이프스테이지보다 선택 소비(여행·레저·쇼핑 등) 비중이 높을수록 지출 여력이 줄어듭니다",
+              "선택 소비 비중이 또래보다 높습니다"),
+    Component("spend_change", "spend", "지출 급감 없음", 0.125, "100 × exp(−max(0, log(직전+20) − log(이번+20)))",
+              "분기 지출이 갑자기 줄면 소득 충격의 신호일 수 있습니다", "지난 분기보다 지출이 크게 줄었습니다"),
+    Component("check_share", "save", "체크카드 비중", 0.125, "100 × 체크카드 / (체크카드 + 신용카드)",
+              "체크카드는 가진 돈 안에서 쓰는 결제입니다", "체크카드 비중이 낮습니다"),
+    Component("protection", "save", "보장성 지출", 0.125, "보험 지출 있음 100; 없으면 40(부양·은퇴 단계) 또는 80(그 밖)",
+              "부양가족이 있거나 은퇴 전후인 단계에서 보험은 위험에 대한 대비입니다",
+              "라이프스테이지에 비해 보험 지출이 없습니다"),
+    Component("credit_peer", "borrow", "신용카드 의존(또래 대비)", 0.125, "100 × (1 − 또래 안 신용카드 비중 백분위)",
+              "신용카드 결제는 다음 달로 미루는 지출입니다", "신용카드 비중이 또래보다 높습니다"),
+    Component("credit_growth", "borrow", "신용 지출 증가 없음", 0.125, "100 × exp(−max(0, log(신용+20) − log(직전 신용+20)))",
+              "신용 지출이 빠르게 늘면 상환 부담이 커집니다", "신용카드 지출이 지난 분기보다 크게 늘었습니다"),
+    Component("stability", "plan", "지출 안정성", 0.125, "100 × exp(−2 × 활동 분기 log 지출의 표준편차)",
+              "분기마다 지출이 크게 출렁이면 계획하기 어렵습니다", "분기별 지출의 변동이 큽니다"),
+    Component("life_stage_fit", "plan", "라이프스테이지 적합", 0.125, "100 × (1 − ½ Σ|업종 비중 − 또래 평균 비중|)",
+              "라이프스테이지에 맞는 지출 구성은 필요한 곳에 돈을 쓰고 있다는 뜻입니다",
+              "지출 구성이 라이프스테이지의 보통 모습과 많이 다릅니다"),
+)
+COMPONENT_NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)
+COMPONENT_BY_NAME = {c.name: c for c in COMPONENTS}
+PILLAR_KO = {"spend": "지출", "save": "저축", "borrow": "차입", "plan": "계획"}
+
+
+def peer_codes(frame: pd.DataFrame) -> np.ndarray:
+    return pd.MultiIndex.from_frame(frame[list(PEER_COLUMNS)].astype(str)).factorize()[0]
+
+
+def peer_percentile(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Mid-rank percentile in [0, 1] within each group (ties count half; NaN stays NaN)."""
+    s = pd.Series(values)
+    g = pd.Series(groups)
+    rank = s.groupby(g).rank(method="average")
+    n = s.notna().groupby(g).transform("sum")
+    return ((rank - 0.5) / n).to_numpy(dtype=np.float64)
+
+
+def _fall(now: np.ndarray, before: np.ndarray) -> np.ndarray:
+    return np.maximum(np.log(before + LOG_OFFSET) - np.log(now + LOG_OFFSET), 0.0)
+
+
+def compute_components(inputs: HealthInputs) -> pd.DataFrame:
+    """Every component (0–100) for every customer of ``inputs``, columns ``COMPONENT_NAMES``."""
+    f = inputs.frame
+    groups = peer_codes(f)
+    paid = (f["credit"] + f["check"]).to_numpy()
+    split = (f["essential"] + f["discretionary"]).to_numpy()
+    disc = np.where(split > 0, f["discretionary"].to_numpy() / np.maximum(split, 1e-12), np.nan)
+    credit_share = np.where(paid > 0, f["credit"].to_numpy() / np.maximum(paid, 1e-12), np.nan)
+    out = {}
+    out["discretionary_peer"] = np.where(np.isnan(disc), NO_SPENDING, 100 * (1 - peer_percentile(disc, groups)))
+    prev = f["prev_total"].to_numpy()
+    out["spend_change"] = np.where(np.isnan(prev), NO_HISTORY, 100 * np.exp(-_fall(f["total"].to_numpy(), np.nan_to_num(prev))))
+    out["check_share"] = np.where(np.isnan(credit_share), NO_SPENDING, 100 * (1 - np.nan_to_num(credit_share)))
+    expected = f["LIFE_STAGE"].isin(INSURANCE_STAGES).to_numpy()
+    has = f["insurance"].to_numpy() > 0
+    out["protection"] = np.where(has, 100.0, np.where(expected, 40.0, 80.0))
+    out["credit_peer"] = np.where(np.isnan(credit_share), NO_SPENDING,
+                                  100 * (1 - peer_percentile(credit_share, groups)))
+    prev_credit = f["prev_credit"].to_numpy()
+    out["credit_growth"] = np.where(np.isnan(prev_credit), NO_HISTORY,
+                                    100 * np.exp(-_fall(np.nan_to_num(prev_credit), f["credit"].to_numpy())))
+    sd = f["log_sd"].to_numpy()
+    out["stability"] = np.where(np.isnan(sd), NO_HISTORY, 100 * np.exp(-2 * np.nan_to_num(sd)))
+    mix = inputs.mix.astype(np.float64)
+    has_mix = mix.sum(1) > 0
+    peer_mean = np.zeros((groups.max() + 1 if len(groups) else 0, mix.shape[1]))
+    for j in range(mix.shape[1]):
+        peer_mean[:, j] = np.bincount(groups[has_mix], weights=mix[has_mix, j], minlength=len(peer_mean)) / \
+            np.maximum(np.bincount(groups[has_mix], minlength=len(peer_mean)), 1)
+    tv = 0.5 * np.abs(mix - peer_mean[groups]).sum(1)
+    out["life_stage_fit"] = np.where(has_mix, 100 * (1 - tv), NO_SPENDING)
+    return pd.DataFrame(out, columns=list(COMPONENT_NAMES)).clip(0, 100)
+
+
+def rule_weights() -> np.ndarray:
+    w = np.array([c.weight for c in COMPONENTS])
+    return w / w.sum()
+
+
+def weighted_score(components: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
+    """Σ w × component (weights sum to 1), 0–100."""
+    return components[list(COMPONENT_NAMES)].to_numpy() @ (np.asarray(weights) / np.sum(weights))
+
+
+def tier_of(score: np.ndarray) -> np.ndarray:
+    """Korean tier names at the ``TIERS`` lower bounds (0–39 취약, 40–79 보통, 80–100 건강)."""
+    names = np.array([t for t, _ in TIERS], dtype=object)
+    bounds = np.array([b for _, b in TIERS[1:]])
+    return names[np.searchsorted(bounds, np.floor(np.asarray(score, dtype=float)), side="right")]

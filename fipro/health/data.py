@@ -1,0 +1,105 @@
+"""Data step of the health model: this quarter's spending beside the customer's own past.
+
+The components need, per customer: this quarter's total, credit and check amounts, the
+essential/discretionary split, insurance use and the detail mix; the previous quarter's
+total and credit amount (change); and the spread of log spending over the quarters with
+spending up to this one (stability). Earlier quarters are read one at a time; later
+quarters never (a score is what was knowable at the time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+import numpy as np
+import pandas as pd
+
+from fipro import contract, datasets
+
+MODEL_NAME = "health"
+PEER_COLUMNS: tuple[str, ...] = ("AGE", "LIFE_STAGE")
+TABLE_COLUMNS: tuple[str, ...] = ("BAS_YH", "SEQ", "AGE", "SEX_CD", "LIFE_STAGE", "TOT_USE_AM", "CRDSL_USE_AM",
+                                  "CNF_USE_AM", *contract.DETAIL_COLUMNS)
+LOG_OFFSET = 20.0  # 천원 (2만원): log(amount + 20) keeps a near-zero quarter from looking like a collapse
+
+
+@dataclass
+class HealthInputs:
+    """One quarter's customers (rows in ``datasets.load_quarter`` order).
+
+    ``frame``: keys, ``AGE``, ``SEX_CD`` (shown in the fairness view only, never used by
+    a component or model), ``LIFE_STAGE``, ``total``, ``credit``, ``check``,
+    ``insurance``, ``essential``, ``discretionary``, ``prev_total`` / ``prev_credit``
+    (NaN without a previous-quarter row), ``n_active`` (quarters with spending up to
+    this one), ``log_sd`` (sd of log(total + 20) over them, NaN below two).
+    ``mix``: this quarter's detail shares (rows × details).
+    """
+
+    quarter: str
+    frame: pd.DataFrame
+    mix: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def earlier_quarters(quarter: str, quarters=None) -> list[str]:
+    quarters = sorted(quarters if quarters is not None else datasets.available_quarters())
+    return [q for q in quarters if q < quarter]
+
+
+def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> HealthInputs:
+    """This quarter's spending and each customer's history from the earlier quarters.
+
+    ``tables``: preloaded tables by quarter (tests); the processed tables otherwise.
+    """
+    def table(q: str) -> pd.DataFrame:
+        return tables[q] if tables is not None else datasets.load_quarter(q, columns=list(TABLE_COLUMNS))
+
+    cur = table(quarter)
+    seq = cur["SEQ"].astype(str).to_numpy()
+    index = pd.Index(seq)
+    if not index.is_unique:
+        raise ValueError(f"{quarter}: SEQ is not unique within the quarter")
+    n = len(cur)
+    total = cur["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)
+    lt = np.log(total + LOG_OFFSET)
+    active = total > 0
+    s1, s2 = np.where(active, lt, 0.0), np.where(active, lt ** 2, 0.0)
+    count = active.astype(np.int64)
+    prev_total = np.full(n, np.nan)
+    prev_credit = np.full(n, np.nan)
+    past = earlier_quarters(quarter, sorted(tables) if tables is not None else None)
+    for i, q in enumerate(reversed(past)):
+        t = table(q)
+        pos = index.get_indexer(t["SEQ"].astype(str).to_numpy())
+        hit = pos >= 0
+        tot = t["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)[hit]
+        if i == 0:  # the quarter right before this one
+            prev_total[pos[hit]] = tot
+            prev_credit[pos[hit]] = t["CRDSL_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)[hit]
+        act = tot > 0
+        rows = pos[hit][act]
+        l = np.log(tot[act] + LOG_OFFSET)
+        s1[rows] += l
+        s2[rows] += l ** 2
+        count[rows] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s1 / np.maximum(count, 1)
+        var = (s2 - count * mean ** 2) / np.maximum(count - 1, 1)
+    log_sd = np.where(count >= 2, np.sqrt(np.maximum(var, 0)), np.nan)
+    details = cur[list(contract.DETAIL_COLUMNS)].to_numpy(dtype=np.float64).clip(min=0)
+    detail_total = details.sum(1)
+    essential_mask = np.array([c in contract.ESSENTIAL_DETAILS for c in contract.DETAIL_COLUMNS])
+    mix = np.divide(details, detail_total[:, None], out=np.zeros_like(details), where=detail_total[:, None] > 0)
+    frame = pd.DataFrame({
+        "BAS_YH": cur["BAS_YH"].astype(str).to_numpy(), "SEQ": seq,
+        **{c: cur[c].astype(str).to_numpy() for c in ("AGE", "SEX_CD", "LIFE_STAGE")},
+        "total": total, "credit": cur["CRDSL_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
+        "check": cur["CNF_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
+        "insurance": cur["INSU_AM"].to_numpy(dtype=np.float64).clip(min=0),
+        "essential": details[:, essential_mask].sum(1), "discretionary": details[:, ~essential_mask].sum(1),
+        "prev_total": prev_total, "prev_credit": prev_credit, "n_active": count, "log_sd": log_sd,
+    })
+    return HealthInputs(quarter=quarter, frame=frame, mix=mix.astype(np.float32))
