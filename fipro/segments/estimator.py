@@ -25,6 +25,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 _UMAP_CACHED = False
 
@@ -78,6 +79,11 @@ def umap_embedding(X: np.ndarray, *, n_components: int, n_neighbors: int, min_di
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
         return model, model.fit_transform(X).astype(np.float32)
 
+
+# k-means runs on one OpenMP thread: make all runs notebooks side by side on two cores,
+# and a two-thread k-means beside another busy process spun 4-30x slower (sample fit
+# 0.5 s alone, 18 s in make all; full scale 7 s alone, 27-29 s in make all)
+KMEANS_THREADS = 1
 
 DEFAULT_PARAMS = {"n_clusters": None, "k_range": (3, 8), "n_components": 8, "space_components": 16,
                   "stability_min": 0.85, "n_init": 4, "noise_quantile": 0.99}
@@ -163,6 +169,10 @@ class SegmentModel(ClusterMixin, TransformerMixin, BaseEstimator):
         return out
 
     def fit(self, X, y=None):
+        with threadpool_limits(limits=KMEANS_THREADS, user_api="openmp"):
+            return self._fit(X)
+
+    def _fit(self, X):
         self._check_params()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         self.scaler_ = StandardScaler().fit(X)
