@@ -4,12 +4,12 @@
 *style space*, also the similar-customer index) and groups the leading components with
 k-means, the number of segments chosen on the data by split-half stability. Why k-means
 and not UMAP + HDBSCAN for the segments: the planted segments (like real spending
-styles) overlap without density gaps, so on the sample HDBSCAN either calls 35–55% of
-customers noise or splits them into 15–20 small groups (soft ARI against the planted
-segments 0.25–0.32), and HDBSCAN on the style space finds no cluster at all; k-means on
-the same space reaches ARI 0.44–0.55 with no noise (``evaluation.compare_methods``
-repeats the comparison in every run). UMAP draws the 2-D map (:class:`MapEmbedder`);
-HDBSCAN stays the measured alternative.
+styles) overlap without density gaps, so HDBSCAN on a UMAP embedding either calls 15–55%
+of customers noise or splits them into 9–20 small groups (soft ARI against the planted
+segments 0.15–0.36, sample and full scale), and HDBSCAN on the style space finds no
+cluster at all; k-means on the same space reaches ARI 0.44–0.55 with no noise
+(``evaluation.compare_methods`` repeats the comparison in every run). UMAP draws the 2-D
+map (:class:`MapEmbedder`); HDBSCAN stays the measured alternative.
 """
 
 from __future__ import annotations
