@@ -175,13 +175,18 @@ def bench_lifestage(home: Path, scale: str, seed: int) -> dict:
             "target_quarter_seconds": 180, "meets_target": quarter_seconds <= 180, "evaluation": ev}
 
 
-def bench_anomaly(home: Path, scale: str, seed: int) -> dict:
+def _model_quarter(home: Path, scale: str, seed: int, module: str, quarter: str) -> tuple[dict, dict]:
+    """(process measurements, run headline) of ``fipro.<module>.run_quarter(quarter)`` in a child process."""
     env = _model_env(home, scale, seed)
-    result_file = home / "anomaly_eval.json"
-    code = ("import sys; from fipro import anomaly; from fipro.export import write_json_atomic; "
-            f"run = anomaly.run_quarter({ANOMALY_QUARTER!r}); write_json_atomic(sys.argv[1], run.headline)")
+    result_file = home / f"{module}_eval.json"
+    code = (f"import sys; from fipro import {module}; from fipro.export import write_json_atomic; "
+            f"run = {module}.run_quarter({quarter!r}); write_json_atomic(sys.argv[1], run.headline)")
     m = run_measured([sys.executable, "-c", code, str(result_file)], env)
-    ev = json.loads(result_file.read_text())
+    return m, json.loads(result_file.read_text())
+
+
+def bench_anomaly(home: Path, scale: str, seed: int) -> dict:
+    m, ev = _model_quarter(home, scale, seed, "anomaly", ANOMALY_QUARTER)
     scoring = ev["seconds"]["scoring"]
     return {**m, "scale": scale, "quarter": ANOMALY_QUARTER, "scoring_seconds": scoring,
             "evaluation_seconds": ev["seconds"].get("evaluate"), "target_scoring_seconds": 120,
@@ -189,12 +194,7 @@ def bench_anomaly(home: Path, scale: str, seed: int) -> dict:
 
 
 def bench_segments(home: Path, scale: str, seed: int) -> dict:
-    env = _model_env(home, scale, seed)
-    result_file = home / "segments_eval.json"
-    code = ("import sys; from fipro import segments; from fipro.export import write_json_atomic; "
-            f"run = segments.run_quarter({ANOMALY_QUARTER!r}); write_json_atomic(sys.argv[1], run.headline)")
-    m = run_measured([sys.executable, "-c", code, str(result_file)], env)
-    ev = json.loads(result_file.read_text())
+    m, ev = _model_quarter(home, scale, seed, "segments", ANOMALY_QUARTER)
     seconds = ev["seconds"]["segmenting"]
     return {**m, "scale": scale, "quarter": ANOMALY_QUARTER, "segmenting_seconds": seconds,
             "evaluation_seconds": ev["seconds"].get("evaluate"), "query_ms_p95": ev["query_ms_p95"],

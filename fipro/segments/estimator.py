@@ -4,12 +4,12 @@
 *style space*, also the similar-customer index) and groups the leading components with
 k-means, the number of segments chosen on the data by split-half stability. Why k-means
 and not UMAP + HDBSCAN for the segments: the planted segments (like real spending
-styles) overlap without density gaps, so on the sample HDBSCAN either calls 35–55% of
-customers noise or splits them into 15–20 small groups (soft ARI against the planted
-segments 0.25–0.32), and HDBSCAN on the style space finds no cluster at all; k-means on
-the same space reaches ARI 0.44–0.55 with no noise (``evaluation.compare_methods``
-repeats the comparison in every run). UMAP draws the 2-D map (:class:`MapEmbedder`);
-HDBSCAN stays the measured alternative.
+styles) overlap without density gaps, so HDBSCAN on a UMAP embedding either calls 15–55%
+of customers noise or splits them into 9–20 small groups (soft ARI against the planted
+segments 0.15–0.36, sample and full scale), and HDBSCAN on the style space finds no
+cluster at all; k-means on the same space reaches ARI 0.44–0.55 with no noise
+(``evaluation.compare_methods`` repeats the comparison in every run). UMAP draws the 2-D
+map (:class:`MapEmbedder`); HDBSCAN stays the measured alternative.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 _UMAP_CACHED = False
 
@@ -78,6 +79,11 @@ def umap_embedding(X: np.ndarray, *, n_components: int, n_neighbors: int, min_di
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
         return model, model.fit_transform(X).astype(np.float32)
 
+
+# k-means runs on one OpenMP thread: make all runs notebooks side by side on two cores,
+# and a two-thread k-means beside another busy process spun 4-30x slower (sample fit
+# 0.5 s alone, 18 s in make all; full scale 7 s alone, 27-29 s in make all)
+KMEANS_THREADS = 1
 
 DEFAULT_PARAMS = {"n_clusters": None, "k_range": (3, 8), "n_components": 8, "space_components": 16,
                   "stability_min": 0.85, "n_init": 4, "noise_quantile": 0.99}
@@ -163,6 +169,10 @@ class SegmentModel(ClusterMixin, TransformerMixin, BaseEstimator):
         return out
 
     def fit(self, X, y=None):
+        with threadpool_limits(limits=KMEANS_THREADS, user_api="openmp"):
+            return self._fit(X)
+
+    def _fit(self, X):
         self._check_params()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         self.scaler_ = StandardScaler().fit(X)

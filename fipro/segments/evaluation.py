@@ -134,7 +134,9 @@ def compare_methods(space: np.ndarray, lead: int, kmeans_labels: np.ndarray, tru
     """
     import hdbscan
 
-    from fipro.segments.estimator import umap_embedding
+    from threadpoolctl import threadpool_limits
+
+    from fipro.segments.estimator import KMEANS_THREADS, umap_embedding
 
     rows = _sample(len(space), size, seed)
     Z = space[rows]
@@ -155,7 +157,8 @@ def compare_methods(space: np.ndarray, lead: int, kmeans_labels: np.ndarray, tru
 
     km = kmeans_labels[rows]
     k = int(len(np.unique(km)))
-    half_km = KMeans(k, n_init=4, random_state=seed).fit(C[half]).predict(C)
+    with threadpool_limits(limits=KMEANS_THREADS, user_api="openmp"):
+        half_km = KMeans(k, n_init=4, random_state=seed).fit(C[half]).predict(C)
     row(f"k-means (k={k}, 스타일 공간 {lead}차원)", km, km, C, float(adjusted_rand_score(km, half_km)))
     _, emb = umap_embedding(Z, n_components=5, n_neighbors=30, min_dist=0.0, seed=seed)
     for mcs in min_cluster_sizes:
