@@ -51,24 +51,26 @@ class Component:
 
 
 COMPONENTS: tuple[Component, ...] = (
-    Component("discretionary_peer", "spend", "선택 소비 비중(또래 대비)", 0.125,
-              "100 × (1 − 또래 안 선택 소비 비중 백분위)",
-              "같은 연령대·라이프스테이지보다 선택 소비(여행·레저·쇼핑 등) 비중이 높을수록 지출 여력이 줄어듭니다",
-              "선택 소비 비중이 또래보다 높습니다"),
-    Component("spend_change", "spend", "지출 급감 없음", 0.125, "100 × exp(−max(0, log(직전+20) − log(이번+20)))",
+    Component("care_burden", "spend", "의료·보험 고정 부담(또래 대비)", 0.15,
+              "100 × (1 − 또래 안 '보험+병원 비중'(활동 분기 평균) 백분위)",
+              "보험료와 병원비는 줄이기 어려운 고정 지출이라, 비중이 클수록 다른 곳에 쓸 여유가 줄어듭니다",
+              "보험·병원 지출 비중이 또래보다 높습니다"),
+    Component("spend_change", "spend", "지출 급감 없음", 0.05, "100 × exp(−max(0, log(직전+20) − log(이번+20)))",
               "분기 지출이 갑자기 줄면 소득 충격의 신호일 수 있습니다", "지난 분기보다 지출이 크게 줄었습니다"),
-    Component("check_share", "save", "체크카드 비중", 0.125, "100 × 체크카드 / (체크카드 + 신용카드)",
+    Component("check_share", "save", "체크카드 비중", 0.15, "100 × (1 − 신용카드 비중의 활동 분기 평균)",
               "체크카드는 가진 돈 안에서 쓰는 결제입니다", "체크카드 비중이 낮습니다"),
-    Component("protection", "save", "보장성 지출", 0.125, "보험 지출 있음 100; 없으면 40(부양·은퇴 단계) 또는 80(그 밖)",
-              "부양가족이 있거나 은퇴 전후인 단계에서 보험은 위험에 대한 대비입니다",
-              "라이프스테이지에 비해 보험 지출이 없습니다"),
-    Component("credit_peer", "borrow", "신용카드 의존(또래 대비)", 0.125, "100 × (1 − 또래 안 신용카드 비중 백분위)",
+    Component("discretionary_room", "save", "선택 소비 여력(또래 대비)", 0.15,
+              "100 × 또래 안 선택 소비 비중(활동 분기 평균) 백분위",
+              "필수 지출 밖에 쓰는 몫이 있다는 것은 줄일 여지(완충)가 있다는 뜻입니다",
+              "지출이 필수 소비에 몰려 줄일 여지가 적습니다"),
+    Component("credit_peer", "borrow", "신용카드 의존(또래 대비)", 0.15,
+              "100 × (1 − 또래 안 신용카드 비중(활동 분기 평균) 백분위)",
               "신용카드 결제는 다음 달로 미루는 지출입니다", "신용카드 비중이 또래보다 높습니다"),
-    Component("credit_growth", "borrow", "신용 지출 증가 없음", 0.125, "100 × exp(−max(0, log(신용+20) − log(직전 신용+20)))",
+    Component("credit_growth", "borrow", "신용 지출 증가 없음", 0.05, "100 × exp(−max(0, log(신용+20) − log(직전 신용+20)))",
               "신용 지출이 빠르게 늘면 상환 부담이 커집니다", "신용카드 지출이 지난 분기보다 크게 늘었습니다"),
-    Component("stability", "plan", "지출 안정성", 0.125, "100 × exp(−2 × 활동 분기 log 지출의 표준편차)",
+    Component("stability", "plan", "지출 안정성", 0.15, "100 × exp(−2 × 활동 분기 log 지출의 표준편차)",
               "분기마다 지출이 크게 출렁이면 계획하기 어렵습니다", "분기별 지출의 변동이 큽니다"),
-    Component("life_stage_fit", "plan", "라이프스테이지 적합", 0.125, "100 × (1 − ½ Σ|업종 비중 − 또래 평균 비중|)",
+    Component("life_stage_fit", "plan", "라이프스테이지 적합", 0.15, "100 × (1 − ½ Σ|업종 비중 − 또래 평균 비중|)",
               "라이프스테이지에 맞는 지출 구성은 필요한 곳에 돈을 쓰고 있다는 뜻입니다",
               "지출 구성이 라이프스테이지의 보통 모습과 많이 다릅니다"),
 )
@@ -103,15 +105,14 @@ def compute_components(inputs: HealthInputs) -> pd.DataFrame:
     disc = np.where(split > 0, f["discretionary"].to_numpy() / np.maximum(split, 1e-12), np.nan)
     credit_share = np.where(paid > 0, f["credit"].to_numpy() / np.maximum(paid, 1e-12), np.nan)
     out = {}
-    out["discretionary_peer"] = np.where(np.isnan(disc), NO_SPENDING, 100 * (1 - peer_percentile(disc, groups)))
+    hist = {k: f[f"hist_{k}"].to_numpy() for k in ("credit_share", "care_share", "discretionary_share")}
+    none = f["n_active"].to_numpy() == 0
+    out["care_burden"] = np.where(none, NO_SPENDING, 100 * (1 - peer_percentile(hist["care_share"], groups)))
     prev = f["prev_total"].to_numpy()
     out["spend_change"] = np.where(np.isnan(prev), NO_HISTORY, 100 * np.exp(-_fall(f["total"].to_numpy(), np.nan_to_num(prev))))
-    out["check_share"] = np.where(np.isnan(credit_share), NO_SPENDING, 100 * (1 - np.nan_to_num(credit_share)))
-    expected = f["LIFE_STAGE"].isin(INSURANCE_STAGES).to_numpy()
-    has = f["insurance"].to_numpy() > 0
-    out["protection"] = np.where(has, 100.0, np.where(expected, 40.0, 80.0))
-    out["credit_peer"] = np.where(np.isnan(credit_share), NO_SPENDING,
-                                  100 * (1 - peer_percentile(credit_share, groups)))
+    out["check_share"] = np.where(none, NO_SPENDING, 100 * (1 - np.nan_to_num(hist["credit_share"])))
+    out["discretionary_room"] = np.where(none, NO_SPENDING, 100 * peer_percentile(hist["discretionary_share"], groups))
+    out["credit_peer"] = np.where(none, NO_SPENDING, 100 * (1 - peer_percentile(hist["credit_share"], groups)))
     prev_credit = f["prev_credit"].to_numpy()
     out["credit_growth"] = np.where(np.isnan(prev_credit), NO_HISTORY,
                                     100 * np.exp(-_fall(np.nan_to_num(prev_credit), f["credit"].to_numpy())))

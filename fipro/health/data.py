@@ -24,6 +24,25 @@ TABLE_COLUMNS: tuple[str, ...] = ("BAS_YH", "SEQ", "AGE", "SEX_CD", "LIFE_STAGE"
 LOG_OFFSET = 20.0  # 천원 (2만원): log(amount + 20) keeps a near-zero quarter from looking like a collapse
 
 
+SHARE_KINDS: tuple[str, ...] = ("credit_share", "care_share", "discretionary_share")
+_CARE = ("INSU_AM", "HOS_AM")
+
+
+def _shares(t: pd.DataFrame) -> np.ndarray:
+    """Credit share of card spending, insurance + hospital share of the total, discretionary
+    share of the detail-classified spending (rows × ``SHARE_KINDS``; 0 where undefined)."""
+    total = t["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)
+    credit = t["CRDSL_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)
+    check = t["CNF_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)
+    details = t[list(contract.DETAIL_COLUMNS)].to_numpy(dtype=np.float64).clip(min=0)
+    essential = np.array([c in contract.ESSENTIAL_DETAILS for c in contract.DETAIL_COLUMNS])
+    care = t[list(_CARE)].to_numpy(dtype=np.float64).clip(min=0).sum(1)
+    d = details.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.column_stack([credit / (credit + check), care / total, details[:, ~essential].sum(1) / d])
+    return np.nan_to_num(out)
+
+
 @dataclass
 class HealthInputs:
     """One quarter's customers (rows in ``datasets.load_quarter`` order).
@@ -68,6 +87,8 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
     active = total > 0
     s1, s2 = np.where(active, lt, 0.0), np.where(active, lt ** 2, 0.0)
     count = active.astype(np.int64)
+    shares = _shares(cur)
+    share_sum = np.where(active[:, None], shares, 0.0)
     prev_total = np.full(n, np.nan)
     prev_credit = np.full(n, np.nan)
     past = earlier_quarters(quarter, sorted(tables) if tables is not None else None)
@@ -85,6 +106,7 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         s1[rows] += l
         s2[rows] += l ** 2
         count[rows] += 1
+        share_sum[rows] += _shares(t.iloc[np.flatnonzero(hit)[act]])
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = s1 / np.maximum(count, 1)
         var = (s2 - count * mean ** 2) / np.maximum(count - 1, 1)
@@ -101,5 +123,7 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         "insurance": cur["INSU_AM"].to_numpy(dtype=np.float64).clip(min=0),
         "essential": details[:, essential_mask].sum(1), "discretionary": details[:, ~essential_mask].sum(1),
         "prev_total": prev_total, "prev_credit": prev_credit, "n_active": count, "log_sd": log_sd,
+        **{f"hist_{k}": np.where(count > 0, share_sum[:, j] / np.maximum(count, 1), np.nan)
+           for j, k in enumerate(SHARE_KINDS)},
     })
     return HealthInputs(quarter=quarter, frame=frame, mix=mix.astype(np.float32))
