@@ -75,6 +75,7 @@ COMPONENTS: tuple[Component, ...] = (
               "지출 구성이 라이프스테이지의 보통 모습과 많이 다릅니다"),
 )
 COMPONENT_NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)
+TRANSIENT = frozenset({"spend_change", "credit_growth"})  # this quarter against the last: swing by design
 COMPONENT_BY_NAME = {c.name: c for c in COMPONENTS}
 PILLAR_KO = {"spend": "지출", "save": "저축", "borrow": "차입", "plan": "계획"}
 

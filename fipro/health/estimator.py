@@ -25,7 +25,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fipro import config
-from fipro.health.components import COMPONENT_NAMES, rule_weights
+from fipro.health.components import COMPONENT_NAMES, TRANSIENT, rule_weights
 
 N_GRADES = 5
 GRADE_SHARES = (0.30, 0.30, 0.20, 0.12, 0.08)  # grade 1 (lowest risk) … 5: a credit-grade-like pyramid
@@ -86,8 +86,13 @@ class HealthWeights(ClassifierMixin, BaseEstimator):
                        bounds=[(None, None)] + [(0, None)] * k)
         self.intercept_, self.coef_ = float(res.x[0]), res.x[1:]
         rule = rule_weights() if k == len(COMPONENT_NAMES) else np.full(k, 1 / k)
-        total = self.coef_.sum()
-        self.learned_weights_ = self.coef_ / total if total > 0 else rule
+        # transient components keep their rule weight: the outcome rewards them most, and
+        # they would make the score swing from quarter to quarter
+        fixed = np.array([n in TRANSIENT for n in COMPONENT_NAMES]) if k == len(COMPONENT_NAMES) else np.zeros(k, bool)
+        coef = np.where(fixed, 0.0, self.coef_)
+        total = coef.sum()
+        learned = coef / total * (1 - rule[fixed].sum()) if total > 0 else rule
+        self.learned_weights_ = np.where(fixed, rule, learned)
         self.weights_ = (1 - self.blend) * rule + self.blend * self.learned_weights_
         return self
 
@@ -116,9 +121,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     booster_, calibrator_, grade_cuts_, classes_, n_features_in_
     """
 
-    def __init__(self, *, n_monotone: int = len(COMPONENT_NAMES), n_estimators: int = 200, learning_rate: float = 0.05,
+    def __init__(self, *, monotone: tuple = (), n_estimators: int = 200, learning_rate: float = 0.05,
                  num_leaves: int = 15, min_child_samples: int = 50, n_jobs: Optional[int] = None, random_state: int = 0):
-        self.n_monotone = n_monotone
+        self.monotone = monotone
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -137,8 +142,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64)
         _binary(y)
         self.classes_, yi = np.unique(y, return_inverse=True)
-        m = min(self.n_monotone, X.shape[1])
-        constraints = [-1] * m + [0] * (X.shape[1] - m)
+        constraints = list(self.monotone) + [0] * (X.shape[1] - len(self.monotone))
+        if len(constraints) != X.shape[1]:
+            raise ValueError(f"monotone has {len(self.monotone)} entries for {X.shape[1]} inputs")
         self.booster_ = lgb.LGBMClassifier(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples, monotone_constraints=constraints,

@@ -48,11 +48,24 @@ class HealthRun:
     seconds: dict = field(default_factory=dict)
 
 
+RISK_MONOTONE = {"hist_credit_share": 1, "hist_care_share": 1, "hist_discretionary_share": -1, "fall": 1,
+                 "credit_rise": 1, "log_sd": 1, "log_total": 0, "n_active": 0}
+
+
 def risk_inputs(inputs: HealthInputs, components: pd.DataFrame) -> pd.DataFrame:
-    """The risk model's inputs: the components (monotone) then the spending level and history length."""
+    """The risk model's inputs: the raw history measures behind the components (``RISK_MONOTONE``
+    gives each one's known direction; the percentile transforms lose what the booster can use)."""
     f = inputs.frame
-    return components[list(COMPONENT_NAMES)].assign(log_total=np.log(f["total"].to_numpy() + LOG_OFFSET),
-                                                     n_active=f["n_active"].to_numpy())
+    lt = np.log(f["total"].to_numpy() + LOG_OFFSET)
+    prev = np.log(f["prev_total"].to_numpy() + LOG_OFFSET)
+    credit = np.log(f["credit"].to_numpy() + LOG_OFFSET)
+    prev_credit = np.log(f["prev_credit"].to_numpy() + LOG_OFFSET)
+    hist = {k: np.nan_to_num(f[k].to_numpy(), nan=float(np.nanmedian(f[k].to_numpy())) if f[k].notna().any() else 0.0)
+            for k in ("hist_credit_share", "hist_care_share", "hist_discretionary_share")}
+    return pd.DataFrame({**hist,
+                         "fall": np.nan_to_num(np.maximum(prev - lt, 0)), "credit_rise": np.nan_to_num(np.maximum(credit - prev_credit, 0)),
+                         "log_sd": np.nan_to_num(f["log_sd"].to_numpy(), nan=0.35), "log_total": lt,
+                         "n_active": f["n_active"].to_numpy()})
 
 
 def score_table(inputs: HealthInputs, components: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
@@ -88,7 +101,8 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
         weight_model = HealthWeights(blend=blend).fit(comps.iloc[train], y[train])
         weights = weight_model.weights_
         cal = roles == "calibration"
-        risk_model = RiskModel(n_jobs=n_jobs, random_state=seed).fit(X.iloc[train], y[train], X[cal], y[cal])
+        risk_model = RiskModel(monotone=tuple(RISK_MONOTONE.values()), n_jobs=n_jobs,
+                               random_state=seed).fit(X.iloc[train], y[train], X[cal], y[cal])
     laps.lap("fit")
     table = score_table(inputs, comps, weights)
     if risk_model is not None:
