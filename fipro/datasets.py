@@ -205,6 +205,12 @@ def available_quarters(processed_dir: Optional[Path] = None) -> list[str]:
     return sorted(p.stem for p in table_dir.glob("*.parquet")) if table_dir.is_dir() else []
 
 
+def earlier_quarters(quarter: str, quarters: Optional[Sequence[str]] = None) -> list[str]:
+    """The quarters before ``quarter`` (default: the ingested ones), oldest first."""
+    quarters = sorted(quarters if quarters is not None else available_quarters())
+    return [q for q in quarters if q < quarter]
+
+
 def load_quarter(quarter: str, columns: Optional[Sequence[str]] = None,
                  processed_dir: Optional[Path] = None) -> pd.DataFrame:
     """One quarter's accepted rows as a DataFrame in the contract's column order.

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import contract, datasets
+from fipro.datasets import earlier_quarters
 
 MODEL_NAME = "anomaly"
 # the mix: every detail category plus the remainder the details do not cover
@@ -61,12 +62,6 @@ def _category_matrix(table: pd.DataFrame) -> np.ndarray:
 def load_tables(quarters: Sequence[str]) -> dict[str, pd.DataFrame]:
     """The columns the rules read, per quarter (only what they need: 33 amounts, 3 codes)."""
     return {q: datasets.load_quarter(q, columns=list(TABLE_COLUMNS)) for q in quarters}
-
-
-def earlier_quarters(quarter: str, quarters: Optional[Sequence[str]] = None) -> list[str]:
-    """The ingested quarters before ``quarter``, oldest first."""
-    quarters = sorted(quarters if quarters is not None else datasets.available_quarters())
-    return [q for q in quarters if q < quarter]
 
 
 def quarter_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> AnomalyInputs:

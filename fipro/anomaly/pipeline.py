@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, datasets
+from fipro.datasets import earlier_quarters
 from fipro.timing import Laps
 from fipro.anomaly import rules
 from fipro.anomaly.artifacts import save_artifacts
-from fipro.anomaly.data import AnomalyInputs, earlier_quarters, load_tables, quarter_inputs
+from fipro.anomaly.data import AnomalyInputs, load_tables, quarter_inputs
 from fipro.anomaly.estimator import DEFAULT_PARAMS, OneSidedIsolationForest, fit_anomaly, model_inputs
 from fipro.anomaly.evaluation import (YARDSTICK_POOL_BELOW, AnomalyEvaluation, Yardstick, display_scores, evaluate,
                                       fit_yardstick, load_labels)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import contract, datasets
+from fipro.datasets import earlier_quarters
 
 MODEL_NAME = "segments"
 CATEGORIES: tuple[str, ...] = contract.DETAIL_COLUMNS
@@ -59,16 +60,17 @@ class SegmentInputs:
     def has_style(self) -> np.ndarray:
         return self.frame["n_style_quarters"].to_numpy() > 0
 
-    def style_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.style, columns=list(STYLE_COLUMNS))
+
+def _group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """(groups × columns) sums of ``values`` by group code."""
+    return np.stack([np.bincount(codes, weights=values[:, j], minlength=n_groups) for j in range(values.shape[1])],
+                    axis=1)
 
 
 def _group_mean(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """Per-row mean of each column of ``values`` over the row's group."""
     count = np.maximum(np.bincount(codes, minlength=n_groups), 1)
-    means = np.stack([np.bincount(codes, weights=values[:, j], minlength=n_groups) for j in range(values.shape[1])],
-                     axis=1) / count[:, None]
-    return means.astype(values.dtype)[codes]
+    return (_group_sums(values, codes, n_groups) / count[:, None]).astype(values.dtype)[codes]
 
 
 def quarter_style(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -87,12 +89,10 @@ def quarter_style(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     style = np.full((len(table), len(STYLE_COLUMNS)), np.nan, dtype=np.float32)
     if not active.any():
         return style, active
-    k = len(CATEGORIES)
     use = used - _group_mean(used, codes, n_groups)
     log_amount = np.log1p(a)
-    user_count = np.stack([np.bincount(codes, weights=used[:, j], minlength=n_groups) for j in range(k)], axis=1)
-    user_sum = np.stack([np.bincount(codes, weights=log_amount[:, j] * used[:, j], minlength=n_groups) for j in range(k)],
-                        axis=1)
+    user_count = _group_sums(used, codes, n_groups)
+    user_sum = _group_sums(log_amount * used, codes, n_groups)
     peer_log = (user_sum / np.maximum(user_count, 1)).astype(np.float32)[codes]
     dev = np.where(used > 0, log_amount - peer_log, np.float32(0))
     n_used = used.sum(1)
@@ -102,12 +102,6 @@ def quarter_style(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     share = share - _group_mean(share, codes, n_groups)
     style[active] = np.hstack([use, amt, share])
     return style, active
-
-
-def earlier_quarters(quarter: str, quarters: Optional[Sequence[str]] = None) -> list[str]:
-    """The ingested quarters before ``quarter``, oldest first."""
-    quarters = sorted(quarters if quarters is not None else datasets.available_quarters())
-    return [q for q in quarters if q < quarter]
 
 
 class _History:
@@ -144,7 +138,7 @@ def load_inputs(quarter: str, *, history: bool = True, tables: Optional[dict] = 
                 with_previous: bool = False):
     """This quarter's customers with the mean style over their quarters with spending up to this one.
 
-    ``history=False``: this quarter's style alone (the comparison notebook 05 shows).
+    ``history=False``: this quarter's style alone (the single-quarter comparison above).
     ``tables``: preloaded tables by quarter (tests); read from the processed tables otherwise.
     ``with_previous``: return ``(this quarter, previous quarter or None)``, the previous
     quarter's customers with their history up to it, from the same pass (each quarter's

@@ -215,11 +215,17 @@ class SegmentModel(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def predict_space(self, Z: np.ndarray) -> np.ndarray:
         """:meth:`predict` from style-space coordinates (saves a second projection)."""
-        return self._distances(self._leading(Z)).argmin(1).astype(np.int64)
+        return self.assign_space(Z)[0]
 
     def outlier_space(self, Z: np.ndarray) -> np.ndarray:
         """True where a row is farther from every centre than ``noise_radius_``."""
-        return self._distances(self._leading(Z)).min(1) > self.noise_radius_
+        return self.assign_space(Z)[1]
+
+    def assign_space(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(nearest segment, farther than ``noise_radius_`` from every centre) from one distance pass."""
+        d = self._distances(self._leading(Z))
+        nearest = d.argmin(1)
+        return nearest.astype(np.int64), d[np.arange(len(d)), nearest] > self.noise_radius_
 
 
 class MapEmbedder(TransformerMixin, BaseEstimator):

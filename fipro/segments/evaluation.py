@@ -47,15 +47,20 @@ def dbcv(points: np.ndarray, labels: np.ndarray) -> float:
         return float("nan")
 
 
+def _scored_rows(labels: np.ndarray, seed: int, size: int) -> np.ndarray:
+    keep = np.flatnonzero(np.asarray(labels) >= 0)
+    return keep[_sample(len(keep), size, seed)]
+
+
+def _silhouette(points: np.ndarray, labels: np.ndarray) -> float:
+    return float(silhouette_score(points, labels)) if len(np.unique(labels)) >= 2 else float("nan")
+
+
 def internal_scores(points: np.ndarray, labels: np.ndarray, *, seed: int, size: int = INTERNAL_SAMPLE) -> dict:
     """Silhouette and DBCV of ``labels`` in ``points`` on a seeded sample (noise rows left out)."""
-    keep = np.flatnonzero(np.asarray(labels) >= 0)
-    rows = keep[_sample(len(keep), size, seed)]
+    rows = _scored_rows(labels, seed, size)
     lab = np.asarray(labels)[rows]
-    if len(np.unique(lab)) < 2:
-        return {"silhouette": float("nan"), "dbcv": float("nan"), "internal_rows": int(len(rows))}
-    return {"silhouette": float(silhouette_score(points[rows], lab)), "dbcv": dbcv(points[rows], lab),
-            "internal_rows": int(len(rows))}
+    return {"silhouette": _silhouette(points[rows], lab), "dbcv": dbcv(points[rows], lab), "internal_rows": int(len(rows))}
 
 
 def load_truth(quarter: str, seq: np.ndarray) -> Optional[pd.DataFrame]:
@@ -145,9 +150,10 @@ def compare_methods(space: np.ndarray, lead: int, kmeans_labels: np.ndarray, tru
     out = []
 
     def row(method, labels, soft, points, stable):
+        scored = _scored_rows(labels, seed, INTERNAL_SAMPLE)
         r = {"방법": method, "세그먼트 수": int(len(np.unique(labels[labels >= 0]))),
              "잡음 비율(%)": round(100 * float((labels < 0).mean()), 1),
-             "실루엣": internal_scores(points, labels, seed=seed)["silhouette"], "DBCV": dbcv(points, labels),
+             "실루엣": _silhouette(points[scored], labels[scored]), "DBCV": dbcv(points, labels),
              "반분 안정성(ARI)": stable}
         if truth_y is not None:
             r["정답 ARI(연성)"] = float(adjusted_rand_score(truth_y[rows], soft))

@@ -65,8 +65,8 @@ def assign(model: SegmentModel, inputs: SegmentInputs, chunk: int = 100_000) -> 
     space = np.empty((n, model.pca_.n_components_), np.float32)
     for start in range(0, n, chunk):
         space[start:start + chunk] = model.transform(inputs.style[start:start + chunk])
-    soft = model.predict_space(space)
-    noise = ~inputs.has_style | model.outlier_space(space)
+    soft, far = model.assign_space(space)
+    noise = ~inputs.has_style | far
     return space, np.where(noise, -1, soft), soft
 
 

@@ -96,13 +96,13 @@ def name_segments(profile: dict) -> list[str]:
     """One unique Korean name per segment, from its lifted categories (and age lean)."""
     summary = profile["summary"]
     age, pop_age = profile["age"], profile["population"]["age"]
+    pop_decade = pop_age.groupby(_age_word).sum()
     names = []
     for s in summary.index:
         cats = summary.loc[s, "top_categories"]
         words = [short_label(c) for c in cats[:NAME_CATEGORIES]]
         age_part = ""
         decade = age.loc[s].groupby(_age_word).sum()
-        pop_decade = pop_age.groupby(_age_word).sum()
         big = decade[(decade >= AGE_MIN_SHARE) & (decade.index != "")]
         lean = (big / pop_decade.reindex(big.index)).dropna()
         if len(lean) and lean.max() >= AGE_LEAN:
@@ -118,10 +118,10 @@ def name_segments(profile: dict) -> list[str]:
                 cats = summary.loc[s, "top_categories"]
                 if extra < len(cats):
                     names[i] = names[i].replace(" 중심형", f"·{short_label(cats[extra])} 중심형", 1)
-    seen: dict[str, int] = {}
+    counts, seen = pd.Series(names).value_counts().to_dict(), {}
     for i, n in enumerate(names):
-        seen[n] = seen.get(n, 0) + 1
-        if pd.Series(names).eq(n).sum() > 1:
+        if counts[n] > 1:
+            seen[n] = seen.get(n, 0) + 1
             names[i] = f"{n} {seen[n]}"
     return names
 
