@@ -17,10 +17,13 @@ writes ``outputs/benchmarks/<step>.json``:
 - ``segments``: one quarter's segment run, :func:`fipro.segments.run_quarter` on the
   last quarter, from loading to the similar-customer index (target ≤ 300 s; the
   evaluation is timed apart), with the query latency (target ≤ 50 ms);
+- ``health``: one quarter's health and risk run, :func:`fipro.health.run_quarter` on the
+  last quarter (the longest history), from loading to the scores (target ≤ 60 s; the
+  evaluation against the truth file is timed apart);
 - ``all``: the whole ``make all`` from the generated raw file to the last notebook of
   the last quarter (ingest, every notebook × every quarter, hand-off, reports, site),
   as one child process, with the peak memory of its whole process tree (targets: ≤ 30
-  minutes for notebooks 00–03 plus 2 minutes per quarter for notebook 04 and 5 for 05, and ≤ 8 GB
+  minutes for notebooks 00–03 plus, per quarter, 2 minutes for notebook 04, 5 for 05 and 1 for 06, and ≤ 8 GB
   at full scale), plus every executed notebook's own duration and each quarter's
   life-stage quality read from its metrics JSON.
 
@@ -45,13 +48,13 @@ import psutil
 from fipro import config
 from fipro.export import write_json_atomic
 
-STEPS = ("synth", "ingest", "features", "lifestage", "anomaly", "segments", "all")
+STEPS = ("synth", "ingest", "features", "lifestage", "anomaly", "segments", "health", "all")
 BENCH_QUARTER = "2023q1"
 ANOMALY_QUARTER = "2023q4"  # the last quarter: the longest history to read
 # make all's budget: 30 minutes for notebooks 00-03 (issue #8), plus 2 minutes per
 # quarter for each later model notebook (its issue's scale target)
 BASE_BUDGET_SECONDS = 1800
-NOTEBOOK_BUDGET_SECONDS = {"04_anomaly": 120, "05_clustering": 300}
+NOTEBOOK_BUDGET_SECONDS = {"04_anomaly": 120, "05_clustering": 300, "06_health_score": 60}
 
 
 def run_measured(cmd: list[str], env: dict | None = None, poll_seconds: float = 0.05) -> dict:
@@ -202,6 +205,14 @@ def bench_segments(home: Path, scale: str, seed: int) -> dict:
             "meets_target": seconds <= 300 and ev["query_ms_p95"] <= 50, "evaluation": ev}
 
 
+def bench_health(home: Path, scale: str, seed: int) -> dict:
+    m, ev = _model_quarter(home, scale, seed, "health", ANOMALY_QUARTER)
+    seconds = ev["seconds"]["scoring"]
+    return {**m, "scale": scale, "quarter": ANOMALY_QUARTER, "scoring_seconds": seconds,
+            "evaluation_seconds": ev["seconds"].get("evaluate"), "target_scoring_seconds": 60,
+            "meets_target": seconds <= 60, "evaluation": ev}
+
+
 def _notebook_durations(outputs: Path) -> list[dict]:
     """Each executed notebook's own duration (papermill records it in the notebook)."""
     import nbformat
@@ -260,7 +271,7 @@ def bench_all(home: Path, scale: str, seed: int, notebooks: Optional[list[str]] 
 
 
 BENCHES = {"synth": bench_synth, "ingest": bench_ingest, "features": bench_features, "lifestage": bench_lifestage,
-           "anomaly": bench_anomaly, "segments": bench_segments, "all": bench_all}
+           "anomaly": bench_anomaly, "segments": bench_segments, "health": bench_health, "all": bench_all}
 
 
 def main(argv: list[str] | None = None) -> int:

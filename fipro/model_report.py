@@ -23,7 +23,7 @@ from fipro.evaluation.cards import markdown_table
 from fipro.export import atomic_path
 
 MODEL_REPORTS: tuple[str, ...] = ("fipro.lifestage.artifacts:REPORT", "fipro.anomaly.artifacts:REPORT",
-                                  "fipro.segments.artifacts:REPORT")
+                                  "fipro.segments.artifacts:REPORT", "fipro.health.artifacts:REPORT")
 
 
 @dataclass(frozen=True)

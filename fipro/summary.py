@@ -120,7 +120,8 @@ SECTIONS: list[Section] = [
 ]
 # Later models declare their section next to their artifacts ("module:attribute", imported
 # only when a summary is written, as fipro.handoff.MODEL_SOURCES).
-MODEL_SECTIONS: tuple[str, ...] = ("fipro.anomaly.artifacts:SUMMARY", "fipro.segments.artifacts:SUMMARY")
+MODEL_SECTIONS: tuple[str, ...] = ("fipro.anomaly.artifacts:SUMMARY", "fipro.segments.artifacts:SUMMARY",
+                                   "fipro.health.artifacts:SUMMARY")
 
 
 def all_sections() -> list[Section]:

@@ -15,12 +15,14 @@ Laid out as the life-stage model's template (:mod:`fipro.lifestage`):
 """
 
 from fipro.health.artifacts import HANDOFF, REPORT, SCORES_FILE, SUMMARY, component_table, model_dir, save_artifacts
-from fipro.health.components import (COMPONENT_NAMES, COMPONENTS, TIERS, compute_components, peer_percentile,
+from fipro.health.components import (COMPONENT_BY_NAME, COMPONENT_NAMES, COMPONENTS, TIERS, TRANSIENT_WEIGHT, compute_components, peer_percentile,
                                      rule_weights, tier_of, weighted_score)
 from fipro.health.data import MODEL_NAME, HealthInputs, load_inputs
 from fipro.health.estimator import HealthWeights, RiskModel, grades_from_score
-from fipro.health.evaluation import fairness_table, load_labels
-from fipro.health.pipeline import HealthRun, describe_run, risk_inputs, run_quarter, score_table, worked_examples
+from fipro.health.evaluation import (compare_learners, fairness_table, load_labels, tier_mix_table,
+                                     transient_tradeoff)
+from fipro.health.pipeline import (RISK_MONOTONE, HealthRun, describe_run, fairness_sentence, measurement_table, risk_inputs, run_quarter,
+                                   score_table, worked_examples)
 from fipro.health.reasons import lowest
 from fipro.evaluation.registry import artifact_table
 

@@ -58,7 +58,9 @@ def save_artifacts(quarter: str, models: Mapping[str, Any], table: pd.DataFrame,
         calibration={"방법": "위험 확률: 학습에 쓰지 않은 고객으로 등위 회귀(isotonic) 보정"},
         limitations=["소득·저축·부채·신용점수가 없어 가계 재정이 아니라 소비 패턴의 건강을 잽니다",
                      "가중치 보정과 위험 모델은 합성 자료의 다음 분기 결과로 학습했습니다: 실제 자료에서는 규칙 점수만 씁니다",
-                     f"등급 경계 {', '.join(f'{n} {b:.0f}점' for n, b in TIERS)}는 FinHealth의 0–39/40–79/80–100을 따릅니다"],
+                     f"등급 경계({', '.join(f'{n} {b:.0f}점부터' for n, b in TIERS)}): FinHealth는 40점과 80점에서 나누지만, "
+                     "또래 백분위를 평균한 점수는 50점 근처에 모여 80점 경계로는 건강이 1% 안팎이라 건강 경계를 60점으로 내렸습니다",
+                     "가중치를 분기마다 다시 맞추므로, 등급 구성의 변화에는 고객의 변화와 가중치의 변화가 함께 들어 있습니다"],
         entry=entry, extra_sections={"구성 요소": component_table()},
     )
     card_path = cards.write_model_card(directory, card)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import contract, datasets
+from fipro.datasets import earlier_quarters
 
 MODEL_NAME = "health"
 PEER_COLUMNS: tuple[str, ...] = ("AGE", "LIFE_STAGE")
@@ -51,7 +52,9 @@ class HealthInputs:
     a component or model), ``LIFE_STAGE``, ``total``, ``credit``, ``check``,
     ``insurance``, ``essential``, ``discretionary``, ``prev_total`` / ``prev_credit``
     (NaN without a previous-quarter row), ``n_active`` (quarters with spending up to
-    this one), ``log_sd`` (sd of log(total + 20) over them, NaN below two).
+    this one), ``log_sd`` (sd of log(total + 20) over them, NaN below two),
+    ``now_<share>`` this quarter's and ``hist_<share>`` the mean over the active
+    quarters of each of ``SHARE_KINDS`` (0 where undefined; ``hist`` NaN with no activity).
     ``mix``: this quarter's detail shares (rows × details).
     """
 
@@ -63,67 +66,93 @@ class HealthInputs:
         return len(self.frame)
 
 
-def earlier_quarters(quarter: str, quarters=None) -> list[str]:
-    quarters = sorted(quarters if quarters is not None else datasets.available_quarters())
-    return [q for q in quarters if q < quarter]
+class _History:
+    """Running sums over a customer set's quarters with spending (log total, its square, the
+    shares) and the quarter right before, filled one earlier table at a time."""
+
+    def __init__(self, quarter: str, cur: pd.DataFrame):
+        seq = cur["SEQ"].astype(str).to_numpy()
+        self.index = pd.Index(seq)
+        if not self.index.is_unique:
+            raise ValueError(f"{quarter}: SEQ is not unique within the quarter")
+        self.quarter, self.cur, self.seq = quarter, cur, seq
+        n = len(cur)
+        total = cur["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)
+        lt = np.log(total + LOG_OFFSET)
+        active = total > 0
+        self.s1, self.s2 = np.where(active, lt, 0.0), np.where(active, lt ** 2, 0.0)
+        self.count = active.astype(np.int64)
+        self.now_shares = _shares(cur)
+        self.share_sum = np.where(active[:, None], self.now_shares, 0.0)
+        self.prev_total = np.full(n, np.nan)
+        self.prev_credit = np.full(n, np.nan)
+        self.seen = 0
+
+    def add(self, t: pd.DataFrame) -> None:
+        """An earlier quarter's table (newest first: the first one added is the previous quarter)."""
+        pos = self.index.get_indexer(t["SEQ"].astype(str).to_numpy())
+        hit = pos >= 0
+        tot = t["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)[hit]
+        if self.seen == 0:
+            self.prev_total[pos[hit]] = tot
+            self.prev_credit[pos[hit]] = t["CRDSL_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)[hit]
+        self.seen += 1
+        act = tot > 0
+        rows = pos[hit][act]
+        l = np.log(tot[act] + LOG_OFFSET)
+        self.s1[rows] += l
+        self.s2[rows] += l ** 2
+        self.count[rows] += 1
+        self.share_sum[rows] += _shares(t.iloc[np.flatnonzero(hit)[act]])
+
+    def inputs(self) -> HealthInputs:
+        cur, count = self.cur, self.count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.s1 / np.maximum(count, 1)
+            var = (self.s2 - count * mean ** 2) / np.maximum(count - 1, 1)
+        log_sd = np.where(count >= 2, np.sqrt(np.maximum(var, 0)), np.nan)
+        details = cur[list(contract.DETAIL_COLUMNS)].to_numpy(dtype=np.float64).clip(min=0)
+        detail_total = details.sum(1)
+        essential_mask = np.array([c in contract.ESSENTIAL_DETAILS for c in contract.DETAIL_COLUMNS])
+        mix = np.divide(details, detail_total[:, None], out=np.zeros_like(details), where=detail_total[:, None] > 0)
+        frame = pd.DataFrame({
+            "BAS_YH": cur["BAS_YH"].astype(str).to_numpy(), "SEQ": self.seq,
+            **{c: cur[c].astype(str).to_numpy() for c in ("AGE", "SEX_CD", "LIFE_STAGE")},
+            "total": cur["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
+            "credit": cur["CRDSL_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
+            "check": cur["CNF_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
+            "insurance": cur["INSU_AM"].to_numpy(dtype=np.float64).clip(min=0),
+            "essential": details[:, essential_mask].sum(1), "discretionary": details[:, ~essential_mask].sum(1),
+            "prev_total": self.prev_total, "prev_credit": self.prev_credit, "n_active": count, "log_sd": log_sd,
+            **{f"now_{k}": self.now_shares[:, j] for j, k in enumerate(SHARE_KINDS)},
+            **{f"hist_{k}": np.where(count > 0, self.share_sum[:, j] / np.maximum(count, 1), np.nan)
+               for j, k in enumerate(SHARE_KINDS)},
+        })
+        return HealthInputs(quarter=self.quarter, frame=frame, mix=mix.astype(np.float32))
 
 
-def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> HealthInputs:
+def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = None, *, with_previous: bool = False):
     """This quarter's spending and each customer's history from the earlier quarters.
 
     ``tables``: preloaded tables by quarter (tests); the processed tables otherwise.
+    ``with_previous``: also return the previous quarter's inputs (``None`` for the first
+    quarter), built in the same pass so that each table is read once.
     """
     def table(q: str) -> pd.DataFrame:
         return tables[q] if tables is not None else datasets.load_quarter(q, columns=list(TABLE_COLUMNS))
 
-    cur = table(quarter)
-    seq = cur["SEQ"].astype(str).to_numpy()
-    index = pd.Index(seq)
-    if not index.is_unique:
-        raise ValueError(f"{quarter}: SEQ is not unique within the quarter")
-    n = len(cur)
-    total = cur["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)
-    lt = np.log(total + LOG_OFFSET)
-    active = total > 0
-    s1, s2 = np.where(active, lt, 0.0), np.where(active, lt ** 2, 0.0)
-    count = active.astype(np.int64)
-    shares = _shares(cur)
-    share_sum = np.where(active[:, None], shares, 0.0)
-    prev_total = np.full(n, np.nan)
-    prev_credit = np.full(n, np.nan)
+    current = _History(quarter, table(quarter))
+    previous = None
     past = earlier_quarters(quarter, sorted(tables) if tables is not None else None)
-    for i, q in enumerate(reversed(past)):
+    for q in reversed(past):
         t = table(q)
-        pos = index.get_indexer(t["SEQ"].astype(str).to_numpy())
-        hit = pos >= 0
-        tot = t["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)[hit]
-        if i == 0:  # the quarter right before this one
-            prev_total[pos[hit]] = tot
-            prev_credit[pos[hit]] = t["CRDSL_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)[hit]
-        act = tot > 0
-        rows = pos[hit][act]
-        l = np.log(tot[act] + LOG_OFFSET)
-        s1[rows] += l
-        s2[rows] += l ** 2
-        count[rows] += 1
-        share_sum[rows] += _shares(t.iloc[np.flatnonzero(hit)[act]])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / np.maximum(count, 1)
-        var = (s2 - count * mean ** 2) / np.maximum(count - 1, 1)
-    log_sd = np.where(count >= 2, np.sqrt(np.maximum(var, 0)), np.nan)
-    details = cur[list(contract.DETAIL_COLUMNS)].to_numpy(dtype=np.float64).clip(min=0)
-    detail_total = details.sum(1)
-    essential_mask = np.array([c in contract.ESSENTIAL_DETAILS for c in contract.DETAIL_COLUMNS])
-    mix = np.divide(details, detail_total[:, None], out=np.zeros_like(details), where=detail_total[:, None] > 0)
-    frame = pd.DataFrame({
-        "BAS_YH": cur["BAS_YH"].astype(str).to_numpy(), "SEQ": seq,
-        **{c: cur[c].astype(str).to_numpy() for c in ("AGE", "SEX_CD", "LIFE_STAGE")},
-        "total": total, "credit": cur["CRDSL_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
-        "check": cur["CNF_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
-        "insurance": cur["INSU_AM"].to_numpy(dtype=np.float64).clip(min=0),
-        "essential": details[:, essential_mask].sum(1), "discretionary": details[:, ~essential_mask].sum(1),
-        "prev_total": prev_total, "prev_credit": prev_credit, "n_active": count, "log_sd": log_sd,
-        **{f"hist_{k}": np.where(count > 0, share_sum[:, j] / np.maximum(count, 1), np.nan)
-           for j, k in enumerate(SHARE_KINDS)},
-    })
-    return HealthInputs(quarter=quarter, frame=frame, mix=mix.astype(np.float32))
+        current.add(t)
+        if not with_previous:
+            continue
+        if previous is None:
+            previous = _History(q, t)
+        else:
+            previous.add(t)
+    if not with_previous:
+        return current.inputs()
+    return current.inputs(), (previous.inputs() if previous is not None else None)

@@ -3,14 +3,14 @@
 * :class:`HealthWeights` corrects the rule score's weights with the next-quarter adverse
   outcome: a logistic regression of the outcome on each component's shortfall
   ``(100 − c) / 100`` with non-negative coefficients (a lower component may only raise
-  the risk: the direction every component was built with), then
-  ``weights_ = (1 − blend) × rule weights + blend × learned weights`` — the score stays a
-  weighted mean of components a person can read, and half of it stays the stated rule.
-* :class:`RiskModel`: a gradient-boosted classifier (LightGBM) on the components and the
-  spending level, monotone decreasing in every component, its probability calibrated
-  by isotonic regression on customers it was not fitted on, and five grades from the
-  calibrated probability. Sex, age and life stage are not inputs (peers only enter
-  through the components' peer percentiles).
+  the risk: the direction every component was built with); the learned weights are the
+  coefficients scaled to sum to one, except that each transient component keeps a fixed
+  ``transient_weight``; then ``weights_ = (1 − blend) × rule weights + blend × learned``.
+  The score stays a weighted mean of components a person can read.
+* :class:`RiskModel`: a logistic regression (or LightGBM) on the raw spending measures
+  behind the components, monotone where the direction is known, its probability
+  calibrated (Platt scaling) on customers it was not fitted on, and five grades
+  from the calibrated probability. Sex, age and life stage are not inputs.
 """
 
 from __future__ import annotations
@@ -19,22 +19,42 @@ from typing import Optional
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fipro import config
-from fipro.health.components import COMPONENT_NAMES, TRANSIENT, rule_weights
+from fipro.health.components import COMPONENT_NAMES, TRANSIENT, TRANSIENT_WEIGHT, rule_weights
 
 N_GRADES = 5
 GRADE_SHARES = (0.30, 0.30, 0.20, 0.12, 0.08)  # grade 1 (lowest risk) … 5: a credit-grade-like pyramid
 
 
+def bounded_logistic(X: np.ndarray, y: np.ndarray, signs, l2: float) -> tuple[float, np.ndarray]:
+    """Ridge logistic regression whose coefficient j is >= 0 where ``signs[j] > 0``, <= 0 where
+    ``signs[j] < 0`` and free where 0 (L-BFGS-B): the fitted score is monotone in every signed input."""
+    n, k = X.shape
+
+    def loss(theta):
+        b, w = theta[0], theta[1:]
+        z = b + X @ w
+        p = expit(z)
+        value = np.mean(np.logaddexp(0, z) - y * z) + l2 * w @ w
+        grad = np.concatenate([[np.mean(p - y)], X.T @ (p - y) / n + 2 * l2 * w])
+        return value, grad
+
+    base = np.clip(y.mean(), 1e-6, 1 - 1e-6)
+    bounds = [(None, None)] + [(0, None) if s > 0 else (None, 0) if s < 0 else (None, None) for s in signs]
+    res = minimize(loss, np.r_[np.log(base / (1 - base)), np.zeros(k)], jac=True, method="L-BFGS-B", bounds=bounds)
+    return float(res.x[0]), res.x[1:]
+
+
 def _binary(y) -> np.ndarray:
-    kind = type_of_target(y)
+    kind = type_of_target(y, input_name="y", raise_unknown=True)
     if kind != "binary":
-        raise ValueError(f"only binary outcomes are supported, got {kind!r}")
+        raise ValueError(f"Only binary classification is supported. The type of the target is {kind}.")
     return y
 
 
@@ -45,6 +65,8 @@ class HealthWeights(ClassifierMixin, BaseEstimator):
     ----------
     blend : float in [0, 1]
         Share of the learned weights in ``weights_`` (0: the rule weights only).
+    transient_weight : float
+        The fixed learned weight of each ``TRANSIENT`` component (this quarter against the last).
     l2 : float
         Ridge penalty on the coefficients (keeps weights stable on small samples).
 
@@ -55,8 +77,9 @@ class HealthWeights(ClassifierMixin, BaseEstimator):
     classes_, n_features_in_
     """
 
-    def __init__(self, *, blend: float = 0.5, l2: float = 1e-3):
+    def __init__(self, *, blend: float = 1.0, transient_weight: float = TRANSIENT_WEIGHT, l2: float = 1e-3):
         self.blend = blend
+        self.transient_weight = transient_weight
         self.l2 = l2
 
     def __sklearn_tags__(self):
@@ -65,34 +88,25 @@ class HealthWeights(ClassifierMixin, BaseEstimator):
         return tags
 
     def fit(self, X, y):
-        if not 0 <= self.blend <= 1 or self.l2 < 0:
-            raise ValueError(f"blend must be in [0, 1] and l2 >= 0, got {self.blend!r}, {self.l2!r}")
+        if not 0 <= self.blend <= 1 or self.l2 < 0 or not 0 <= self.transient_weight * len(TRANSIENT) < 1:
+            raise ValueError(f"blend must be in [0, 1], l2 >= 0 and transient_weight in [0, 1 / {len(TRANSIENT)}), "
+                             f"got {self.blend!r}, {self.l2!r}, {self.transient_weight!r}")
         X, y = validate_data(self, X, y, dtype=np.float64)
         _binary(y)
         self.classes_, yi = np.unique(y, return_inverse=True)
         S = (100.0 - X) / 100.0
-        n, k = S.shape
-
-        def loss(theta):
-            b, w = theta[0], theta[1:]
-            z = b + S @ w
-            p = 1 / (1 + np.exp(-z))
-            value = np.mean(np.logaddexp(0, z) - yi * z) + self.l2 * w @ w
-            grad = np.concatenate([[np.mean(p - yi)], S.T @ (p - yi) / n + 2 * self.l2 * w])
-            return value, grad
-
-        base = np.clip(yi.mean(), 1e-6, 1 - 1e-6)
-        res = minimize(loss, np.r_[np.log(base / (1 - base)), np.zeros(k)], jac=True, method="L-BFGS-B",
-                       bounds=[(None, None)] + [(0, None)] * k)
-        self.intercept_, self.coef_ = float(res.x[0]), res.x[1:]
-        rule = rule_weights() if k == len(COMPONENT_NAMES) else np.full(k, 1 / k)
-        # transient components keep their rule weight: the outcome rewards them most, and
-        # they would make the score swing from quarter to quarter
-        fixed = np.array([n in TRANSIENT for n in COMPONENT_NAMES]) if k == len(COMPONENT_NAMES) else np.zeros(k, bool)
+        k = S.shape[1]
+        self.intercept_, self.coef_ = bounded_logistic(S, yi, np.ones(k), self.l2)
+        named = k == len(COMPONENT_NAMES)
+        rule = rule_weights() if named else np.full(k, 1 / k)
+        # transient components get a fixed weight: the outcome rewards them most, and a larger
+        # weight makes the score swing from quarter to quarter (the trade-off in the notebook)
+        fixed = np.array([n in TRANSIENT for n in COMPONENT_NAMES]) if named else np.zeros(k, bool)
         coef = np.where(fixed, 0.0, self.coef_)
         total = coef.sum()
-        learned = coef / total * (1 - rule[fixed].sum()) if total > 0 else rule
-        self.learned_weights_ = np.where(fixed, rule, learned)
+        share = self.transient_weight * fixed.sum()
+        learned = coef / total * (1 - share) if total > 0 else np.where(fixed, 0.0, rule) / rule[~fixed].sum() * (1 - share)
+        self.learned_weights_ = np.where(fixed, self.transient_weight, learned)
         self.weights_ = (1 - self.blend) * rule + self.blend * self.learned_weights_
         return self
 
@@ -102,28 +116,62 @@ class HealthWeights(ClassifierMixin, BaseEstimator):
         return self.intercept_ + ((100.0 - X) / 100.0) @ self.coef_
 
     def predict_proba(self, X) -> np.ndarray:
-        p = 1 / (1 + np.exp(-self.decision_function(X)))
+        p = expit(self.decision_function(X))
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
-class RiskModel(ClassifierMixin, BaseEstimator):
-    """LightGBM, monotone decreasing in the first ``n_monotone`` inputs, isotonic-calibrated.
+class _Platt:
+    """Platt scaling: a logistic regression on the logit of the learner's probability (two
+    parameters, so a calibration set of a few thousand customers does not add noise)."""
 
-    ``fit(X, y, X_cal=..., y_cal=...)``: the booster learns on ``X``; the isotonic map on
-    the held-out ``X_cal`` (without it, on ``X``). ``grade(p)``: 1 (lowest risk) … 5 at the
-    ``GRADE_SHARES`` quantiles of the calibrated probability on the fitted rows.
+    def fit(self, p: np.ndarray, y: np.ndarray) -> "_Platt":
+        self.intercept_, coef = bounded_logistic(self._logit(p)[:, None], y, [1], 0.0)
+        self.coef_ = float(coef[0])
+        return self
+
+    @staticmethod
+    def _logit(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p, 1e-9, 1 - 1e-9)
+        return np.log(p / (1 - p))
+
+    def predict(self, p: np.ndarray) -> np.ndarray:
+        return expit(self.intercept_ + self.coef_ * self._logit(p))
+
+
+class RiskModel(ClassifierMixin, BaseEstimator):
+    """A classifier monotone in the inputs with a known direction, isotonic-calibrated, graded.
+
+    ``learner="logistic"`` (default): a ridge logistic regression on standardised inputs whose
+    coefficient signs follow ``monotone`` (+1 risk rises with the input, −1 falls, 0 free).
+    ``learner="lightgbm"``: gradient-boosted trees with the same ``monotone_constraints``. The
+    logistic model is the default because it ranks better on held-out customers of the
+    synthetic data (0.77–0.79 against 0.76–0.77 on the sample; compared in every run by
+    :func:`fipro.health.evaluation.compare_learners`), costs a second at full scale and
+    reads as one weight per input.
+
+    ``fit(X, y, X_cal=..., y_cal=...)``: the learner on ``X``, the calibration map on the
+    held-out ``X_cal`` (without it, on ``X``): Platt scaling by default (``"sigmoid"``; on
+    the sample's 1,900 calibration customers isotonic regression's steps raised the
+    held-out ECE from 0.006-0.022 to 0.013-0.023), or ``"isotonic"``. ``grade(X)``: 1 (lowest risk) … 5 at the
+    ``GRADE_SHARES`` quantiles of the learner's probability on the fitted rows.
 
     Attributes
     ----------
-    booster_, calibrator_, grade_cuts_, classes_, n_features_in_
+    coef_, intercept_, mean_, scale_ (logistic) or booster_ (lightgbm); calibrator_,
+    grade_cuts_, classes_, n_features_in_
     """
 
-    def __init__(self, *, monotone: tuple = (), n_estimators: int = 200, learning_rate: float = 0.05,
-                 num_leaves: int = 15, min_child_samples: int = 50, n_jobs: Optional[int] = None, random_state: int = 0):
+    def __init__(self, *, monotone: tuple = (), learner: str = "logistic", calibration: str = "sigmoid", l2: float = 1e-4,
+                 n_estimators: int = 300, learning_rate: float = 0.03, num_leaves: int = 7,
+                 min_child_samples: int = 100, n_jobs: Optional[int] = None, random_state: int = 0):
         self.monotone = monotone
+        self.learner = learner
+        self.calibration = calibration
+        self.l2 = l2
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -137,48 +185,67 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return tags
 
     def fit(self, X, y, X_cal=None, y_cal=None):
-        import lightgbm as lgb
-
         X, y = validate_data(self, X, y, dtype=np.float64)
         _binary(y)
         self.classes_, yi = np.unique(y, return_inverse=True)
-        constraints = list(self.monotone) + [0] * (X.shape[1] - len(self.monotone))
-        if len(constraints) != X.shape[1]:
+        signs = list(self.monotone) + [0] * (X.shape[1] - len(self.monotone))
+        if len(signs) != X.shape[1]:
             raise ValueError(f"monotone has {len(self.monotone)} entries for {X.shape[1]} inputs")
-        self.booster_ = lgb.LGBMClassifier(
-            n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples, monotone_constraints=constraints,
-            monotone_constraints_method="advanced", subsample=0.8, subsample_freq=1, colsample_bytree=0.9,
-            n_jobs=self.n_jobs if self.n_jobs is not None else config.N_THREADS, random_state=self.random_state,
-            deterministic=True, force_row_wise=True, verbose=-1,
-        ).fit(X, yi)
+        if self.learner == "logistic":
+            self.mean_ = X.mean(0)
+            self.scale_ = np.where(X.std(0) > 0, X.std(0), 1.0)
+            self.intercept_, self.coef_ = bounded_logistic((X - self.mean_) / self.scale_, yi, signs, self.l2)
+        elif self.learner == "lightgbm":
+            import lightgbm as lgb
+
+            self.booster_ = lgb.LGBMClassifier(
+                n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
+                min_child_samples=self.min_child_samples, monotone_constraints=signs,
+                monotone_constraints_method="advanced", subsample=0.8, subsample_freq=1, colsample_bytree=0.9,
+                n_jobs=self.n_jobs if self.n_jobs is not None else config.N_THREADS, random_state=self.random_state,
+                deterministic=True, force_row_wise=True, verbose=-1,
+            ).fit(X, yi)
+        else:
+            raise ValueError(f"learner must be 'logistic' or 'lightgbm', got {self.learner!r}")
         if X_cal is not None:
             Xc = validate_data(self, X_cal, dtype=np.float64, reset=False)
             yc = np.searchsorted(self.classes_, np.asarray(y_cal))
         else:
             Xc, yc = X, yi
-        raw = self.booster_.predict_proba(Xc)[:, 1]
-        self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw, yc)
-        fitted = self.calibrator_.predict(self.booster_.predict_proba(X)[:, 1])
-        self.grade_cuts_ = np.quantile(fitted, np.cumsum(GRADE_SHARES)[:-1])
+        if self.calibration == "sigmoid":
+            self.calibrator_ = _Platt().fit(self._raw(Xc), yc)
+        elif self.calibration == "isotonic":
+            self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(self._raw(Xc), yc)
+        else:
+            raise ValueError(f"calibration must be 'sigmoid' or 'isotonic', got {self.calibration!r}")
+        # cut on the learner's probability: an isotonic map is a step function, and its ties
+        # would leave a grade empty
+        self.grade_cuts_ = np.quantile(self._raw(X), np.cumsum(GRADE_SHARES)[:-1])
         return self
 
-    def raw_proba(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+    def _raw(self, X: np.ndarray) -> np.ndarray:
+        if self.learner == "logistic":
+            return expit(self.intercept_ + ((X - self.mean_) / self.scale_) @ self.coef_)
         return self.booster_.predict_proba(X)[:, 1]
 
+    def raw_proba(self, X) -> np.ndarray:
+        """The learner's probability before calibration."""
+        check_is_fitted(self)
+        return self._raw(validate_data(self, X, dtype=np.float64, reset=False))
+
     def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self)
         p = self.calibrator_.predict(self.raw_proba(X))
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
         return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
 
-    def grade(self, probability: np.ndarray) -> np.ndarray:
-        """Grade 1 (lowest risk) … 5 from calibrated probabilities."""
-        check_is_fitted(self)
-        return 1 + np.searchsorted(self.grade_cuts_, np.asarray(probability), side="right")
+    def grade(self, X) -> np.ndarray:
+        """Grade 1 (lowest risk) … 5: the ``GRADE_SHARES`` quantiles of the learner's probability
+        on the fitted rows (the calibrated probability is non-decreasing in it)."""
+        return 1 + np.searchsorted(self.grade_cuts_, self.raw_proba(X), side="right")
 
 
 def grades_from_score(score: np.ndarray) -> np.ndarray:

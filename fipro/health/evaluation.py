@@ -82,10 +82,98 @@ def stability(prev_seq: np.ndarray, prev_score: np.ndarray, seq: np.ndarray, sco
     return {"stability_corr": float(np.corrcoef(a.loc[common], b.loc[common])[0, 1]), "stability_n": int(len(common))}
 
 
+PUBLISHED_MIX = {"FinHealth 미국 조사(2023)": {"취약": 0.17, "보통": 0.52, "건강": 0.31},
+                 "한국 조사(건강 비율)": {"취약": None, "보통": None, "건강": 0.17}}
+
+
+def tier_mix_table(score: np.ndarray) -> pd.DataFrame:
+    """Tier shares at this project's cuts and at FinHealth's, beside the published mixes (Korean)."""
+    from fipro.health.components import FINHEALTH_TIERS, tier_of
+
+    names = [t for t, _ in TIERS]
+    rows = {"이 점수, 경계 40·60점": pd.Series(tier_of(score)).value_counts(normalize=True),
+            "이 점수, FinHealth 경계 40·80점": pd.Series(tier_of(score, FINHEALTH_TIERS)).value_counts(normalize=True),
+            **{k: pd.Series(v, dtype=float) for k, v in PUBLISHED_MIX.items()}}
+    return pd.DataFrame({k: v.reindex(names) for k, v in rows.items()}).T.mul(100).round(1)
+
+
+def clean_customers(prev_quarter: str, prev_seq: np.ndarray, labels: pd.DataFrame) -> pd.Series:
+    """SEQ → True for customers with no planted anomaly in either quarter (absent counts as clean)."""
+    prev = load_labels(prev_quarter, prev_seq)
+    both = pd.concat([prev.set_index("SEQ")["anomaly_type"], labels.set_index("SEQ")["anomaly_type"]],
+                     axis=1, keys=["before", "now"])
+    return (both["before"].fillna("none") == "none") & (both["now"].fillna("none") == "none")
+
+
+def transient_tradeoff(run, grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)) -> Optional[pd.DataFrame]:
+    """Held-out AUC and quarter-to-quarter correlation of the score for each fixed weight of the
+    transient components (the fitted weight model refitted per value; ``None`` without truth or history)."""
+    from fipro.health.components import weighted_score
+    from fipro.health.estimator import HealthWeights
+    from fipro.health.pipeline import FIT_ROWS, fit_rows_of
+
+    if run.labels is None or run.previous is None:
+        return None
+    y = run.labels["adverse_next"].to_numpy()
+    train, test = fit_rows_of(run.roles, FIT_ROWS, 0), run.roles == "test"
+    prev_seq, seq = run.previous.frame["SEQ"].to_numpy(), run.inputs.frame["SEQ"].to_numpy()
+    clean = clean_customers(run.previous.quarter, prev_seq, run.labels)
+    rows = []
+    for w in grid:
+        model = HealthWeights(blend=run.weight_model.blend, transient_weight=w).fit(run.components.iloc[train], y[train])
+        score = weighted_score(run.components, model.weights_)
+        st = stability(prev_seq, weighted_score(run.previous_components, model.weights_), seq, score, clean)
+        rows.append({"변하는 항목 가중치": w, "건강 점수 AUC": _auc(y[test], 100 - score[test]),
+                     "분기 간 점수 상관": st["stability_corr"]})
+    return pd.DataFrame(rows)
+
+
+def compare_learners(run, max_rows: int = 50_000) -> Optional[pd.DataFrame]:
+    """The risk model's learners side by side on the same customers: held-out AUC and ECE after
+    calibration, and fit seconds (a seeded draw of at most ``max_rows`` training customers)."""
+    import time
+
+    from fipro.health.estimator import RiskModel
+    from fipro.health.pipeline import RISK_MONOTONE, fit_rows_of, risk_inputs
+
+    if run.labels is None:
+        return None
+    y = run.labels["adverse_next"].to_numpy()
+    X = risk_inputs(run.inputs)
+    train = fit_rows_of(run.roles, max_rows, 0)
+    cal, test = run.roles == "calibration", run.roles == "test"
+    rows = []
+    for learner in ("logistic", "lightgbm"):
+        start = time.perf_counter()
+        model = RiskModel(monotone=tuple(RISK_MONOTONE.values()), learner=learner, n_jobs=1).fit(
+            X.iloc[train], y[train], X[cal], y[cal])
+        p = model.predict_proba(X[test])[:, 1]
+        rows.append({"학습기": learner, "학습 고객": len(train), "AUC": _auc(y[test], p),
+                     "ECE": expected_calibration_error(y[test], p), "학습 초": time.perf_counter() - start})
+    return pd.DataFrame(rows).set_index("학습기")
+
+
+def fairness_gaps(frame: pd.DataFrame, health: np.ndarray, components: pd.DataFrame, weights, by: str) -> dict:
+    """The gap in mean score between the highest and lowest group of ``by`` and the component
+    that contributes most to it (weight × difference of the component means)."""
+    data = components[list(COMPONENT_NAMES)].assign(health_score=health, g=frame[by].astype(str).to_numpy())
+    means = data.groupby("g").mean()
+    hi, lo = means["health_score"].idxmax(), means["health_score"].idxmin()
+    contrib = (means.loc[hi, list(COMPONENT_NAMES)] - means.loc[lo, list(COMPONENT_NAMES)]) * (np.asarray(weights) / np.sum(weights))
+    top = contrib.abs().idxmax()
+    return {"high": contract.code_label(by, hi), "low": contract.code_label(by, lo),
+            "gap": float(means.loc[hi, "health_score"] - means.loc[lo, "health_score"]),
+            "component": top, "component_points": float(contrib[top])}
+
+
 def fairness_table(frame: pd.DataFrame, health: np.ndarray, components: pd.DataFrame, by: str) -> pd.DataFrame:
     """Mean score and components by ``by`` (``SEX_CD`` or ``AGE``), Korean labels."""
+    from fipro.health.components import COMPONENT_BY_NAME
+
     data = components[list(COMPONENT_NAMES)].assign(health_score=health, g=frame[by].to_numpy())
     tab = data.groupby("g").mean().round(1)
+    tab = tab[["health_score", *COMPONENT_NAMES]].rename(
+        columns={"health_score": "건강 점수", **{c: COMPONENT_BY_NAME[c].title_ko for c in COMPONENT_NAMES}})
     tab.insert(0, "고객 수", data.groupby("g").size())
     tab.index = [contract.code_label(by, str(c)) for c in tab.index]
     return tab

@@ -16,18 +16,21 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, split
+from fipro.evaluation.calibration import expected_calibration_error
 from fipro.health import evaluation as ev
 from fipro.health.artifacts import save_artifacts
-from fipro.health.components import (COMPONENT_NAMES, compute_components, peer_codes, peer_percentile,
+from fipro.health.components import (COMPONENT_BY_NAME, COMPONENT_NAMES, TIERS, compute_components, peer_codes, peer_percentile,
                                      rule_weights, tier_of, weighted_score)
-from fipro.health.data import LOG_OFFSET, HealthInputs, earlier_quarters, load_inputs
+from fipro.datasets import earlier_quarters
+from fipro.health.data import LOG_OFFSET, SHARE_KINDS, HealthInputs, load_inputs
 from fipro.health.estimator import HealthWeights, RiskModel, grades_from_score
 from fipro.health.reasons import lowest, reasons_for
 from fipro.timing import Laps
 
-BLEND = 0.5           # share of the outcome-learned weights in the score's weights
+BLEND = 1.0           # share of the outcome-learned weights (on synthetic data; 0.5 ranks worse and is no steadier per point of AUC)
 TEST_SIZE = 0.2       # held-out customers (evaluation only)
 CALIBRATION_SIZE = 0.2
+NO_HISTORY_SD = 0.35  # log-spending sd given to customers with under two active quarters (a typical value)
 FIT_ROWS = 200_000    # the risk model's training rows at full scale (a seeded draw of the train customers)
 
 
@@ -35,6 +38,8 @@ FIT_ROWS = 200_000    # the risk model's training rows at full scale (a seeded d
 class HealthRun:
     quarter: str
     inputs: HealthInputs
+    previous: Optional[HealthInputs]
+    previous_components: Optional[pd.DataFrame]
     components: pd.DataFrame
     weights: np.ndarray
     weight_model: Optional[HealthWeights]
@@ -48,24 +53,27 @@ class HealthRun:
     seconds: dict = field(default_factory=dict)
 
 
-RISK_MONOTONE = {"hist_credit_share": 1, "hist_care_share": 1, "hist_discretionary_share": -1, "fall": 1,
-                 "credit_rise": 1, "log_sd": 1, "log_total": 0, "n_active": 0}
+RISK_MONOTONE = {"hist_credit_share": 1, "hist_care_share": 1, "hist_discretionary_share": -1,
+                 "now_credit_share": 1, "now_care_share": 1, "now_discretionary_share": -1,
+                 "fall": 1, "credit_rise": 1, "log_sd": 1, "log_total": 0, "n_active": 0}
 
 
-def risk_inputs(inputs: HealthInputs, components: pd.DataFrame) -> pd.DataFrame:
-    """The risk model's inputs: the raw history measures behind the components (``RISK_MONOTONE``
-    gives each one's known direction; the percentile transforms lose what the booster can use)."""
+def risk_inputs(inputs: HealthInputs) -> pd.DataFrame:
+    """The risk model's inputs: the raw spending measures behind the components, this quarter's
+    and the history's (``RISK_MONOTONE`` gives each one's known direction; the components' peer
+    percentiles would hide the levels the outcome depends on). Sex, age and life stage are not inputs."""
     f = inputs.frame
     lt = np.log(f["total"].to_numpy() + LOG_OFFSET)
     prev = np.log(f["prev_total"].to_numpy() + LOG_OFFSET)
     credit = np.log(f["credit"].to_numpy() + LOG_OFFSET)
     prev_credit = np.log(f["prev_credit"].to_numpy() + LOG_OFFSET)
-    hist = {k: np.nan_to_num(f[k].to_numpy(), nan=float(np.nanmedian(f[k].to_numpy())) if f[k].notna().any() else 0.0)
-            for k in ("hist_credit_share", "hist_care_share", "hist_discretionary_share")}
-    return pd.DataFrame({**hist,
-                         "fall": np.nan_to_num(np.maximum(prev - lt, 0)), "credit_rise": np.nan_to_num(np.maximum(credit - prev_credit, 0)),
-                         "log_sd": np.nan_to_num(f["log_sd"].to_numpy(), nan=0.35), "log_total": lt,
-                         "n_active": f["n_active"].to_numpy()})
+    shares = [f"{when}_{k}" for when in ("hist", "now") for k in SHARE_KINDS]
+    filled = {k: f[k].fillna(f[k].median() if f[k].notna().any() else 0.0).to_numpy() for k in shares}
+    out = pd.DataFrame({**filled, "fall": np.nan_to_num(np.maximum(prev - lt, 0)),
+                        "credit_rise": np.nan_to_num(np.maximum(credit - prev_credit, 0)),
+                        "log_sd": np.nan_to_num(f["log_sd"].to_numpy(), nan=NO_HISTORY_SD), "log_total": lt,
+                        "n_active": f["n_active"].to_numpy(dtype=np.float64)})
+    return out[list(RISK_MONOTONE)]
 
 
 def score_table(inputs: HealthInputs, components: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
@@ -83,23 +91,22 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
                 fit_rows: int = FIT_ROWS, seed: int = config.RANDOM_SEED, n_jobs: Optional[int] = None) -> HealthRun:
     """Score, grade, evaluate (on synthetic data) and (``save``) record one quarter."""
     laps = Laps()
-    inputs = load_inputs(quarter)
+    inputs, previous = load_inputs(quarter, with_previous=True)
     laps.lap("load")
     comps = compute_components(inputs)
+    prev_comps = compute_components(previous) if previous is not None else None
     laps.lap("components")
     seq = inputs.frame["SEQ"].to_numpy()
     roles = split.customer_roles(seq, test_size=TEST_SIZE, calibration_size=CALIBRATION_SIZE, seed=seed)
     labels = ev.load_labels(quarter, seq) if truth else None
     weight_model = risk_model = None
     weights = rule_weights()
-    X = risk_inputs(inputs, comps)
     if labels is not None:
         y = labels["adverse_next"].to_numpy()
-        train = np.flatnonzero(roles == "train")
-        if len(train) > fit_rows:
-            train = np.sort(np.random.default_rng(seed).choice(train, fit_rows, replace=False))
+        train = fit_rows_of(roles, fit_rows, seed)
         weight_model = HealthWeights(blend=blend).fit(comps.iloc[train], y[train])
         weights = weight_model.weights_
+        X = risk_inputs(inputs)
         cal = roles == "calibration"
         risk_model = RiskModel(monotone=tuple(RISK_MONOTONE.values()), n_jobs=n_jobs,
                                random_state=seed).fit(X.iloc[train], y[train], X[cal], y[cal])
@@ -108,7 +115,7 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
     if risk_model is not None:
         p = risk_model.predict_proba(X)[:, 1]
         table["risk_probability"] = p.round(5)
-        table["risk_grade"] = risk_model.grade(p)
+        table["risk_grade"] = risk_model.grade(X)
     else:
         table["risk_probability"] = np.nan
         table["risk_grade"] = grades_from_score(table["health_score"].to_numpy())
@@ -119,18 +126,15 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
         test = roles == "test"
         evaluation = ev.evaluate(labels, test, table["health_score"].to_numpy(), table["tier"].to_numpy(),
                                  table["risk_probability"].to_numpy(), table["risk_grade"].to_numpy())
-    past = earlier_quarters(quarter)
-    stab = {"stability_corr": None, "stability_n": 0}
-    if past:
-        prev = load_inputs(past[-1])
-        prev_score = weighted_score(compute_components(prev), weights)
-        clean = None
-        if labels is not None:
-            prev_labels = ev.load_labels(past[-1], prev.frame["SEQ"].to_numpy())
-            both = pd.concat([prev_labels.set_index("SEQ")["anomaly_type"], labels.set_index("SEQ")["anomaly_type"]],
-                             axis=1, keys=["a", "b"])
-            clean = ((both["a"].fillna("none") == "none") & (both["b"].fillna("none") == "none"))
-        stab = ev.stability(prev.frame["SEQ"].to_numpy(), prev_score, seq, table["health_score"].to_numpy(), clean)
+        evaluation["risk_ece_before"] = expected_calibration_error(labels["adverse_next"].to_numpy()[test],
+                                                                   risk_model.raw_proba(X[test]))
+    stab = {"stability_corr": None, "stability_n": 0, "stability_all_corr": None}
+    if previous is not None:
+        prev_seq = previous.frame["SEQ"].to_numpy()
+        prev_score = weighted_score(prev_comps, weights)
+        stab["stability_all_corr"] = ev.stability(prev_seq, prev_score, seq, table["health_score"].to_numpy())["stability_corr"]
+        clean = ev.clean_customers(previous.quarter, prev_seq, labels) if labels is not None else None
+        stab.update(ev.stability(prev_seq, prev_score, seq, table["health_score"].to_numpy(), clean))
     laps.lap("evaluate")
     tier_shares = table["tier"].value_counts(normalize=True).to_dict()
     headline = {
@@ -146,7 +150,8 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
         headline["adverse_by_tier"] = evaluation["by_tier"]["다음 분기 악화 비율"].round(4).to_dict()
         headline["adverse_by_grade"] = {str(k): v for k, v in
                                         evaluation["by_grade"]["다음 분기 악화 비율"].round(4).to_dict().items()}
-    run = HealthRun(quarter=quarter, inputs=inputs, components=comps, weights=weights, weight_model=weight_model,
+    run = HealthRun(quarter=quarter, inputs=inputs, previous=previous, previous_components=prev_comps,
+                    components=comps, weights=weights, weight_model=weight_model,
                     risk_model=risk_model, table=table, labels=labels, roles=roles, evaluation=evaluation,
                     headline=headline, seconds=laps.seconds)
     if save:
@@ -156,27 +161,68 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
     return run
 
 
+def fit_rows_of(roles: np.ndarray, fit_rows: int, seed: int) -> np.ndarray:
+    """The training customers' positions, a seeded draw of ``fit_rows`` of them at full scale."""
+    train = np.flatnonzero(roles == "train")
+    if len(train) > fit_rows:
+        train = np.sort(np.random.default_rng(seed).choice(train, fit_rows, replace=False))
+    return train
+
+
 def describe_run(run: HealthRun) -> str:
     h = run.headline
     shares = ", ".join(f"{k} {100 * v:.1f}%" for k, v in h["tier_shares"].items())
-    source = ("규칙 가중치와 다음 분기 결과로 배운 가중치를 반씩 섞은 가중치" if h["weights_source"] == "blend"
+    source = (f"다음 분기 결과로 보정한 가중치(보정 몫 {h['blend']:.0%})" if h["weights_source"] == "blend"
               else "규칙 가중치(실제 자료에는 다음 분기 결과가 없어 보정할 수 없습니다)")
     return (f"{run.quarter} 고객 {h['n_customers']:,}명의 소비 건강 점수를 {source}로 계산했습니다. 평균 {h['mean_score']:.1f}점, "
             f"등급 구성 {shares}. 계산 {run.seconds.get('scoring', 0):.1f}초.")
 
 
 def worked_examples(run: HealthRun, n: int = 3) -> pd.DataFrame:
-    """One customer per tier where possible (pseudonymous labels)."""
+    """The median customer of each tier (pseudonymous labels): score, tier, grade, components, reason."""
     from fipro.privacy import pseudonym
 
     t = run.table
     picked = []
-    for tier in ("취약", "보통", "건강"):
+    for tier, _ in TIERS:
         rows = t.index[t["tier"] == tier]
         if len(rows):
-            picked.append(rows[len(rows) // 2])
+            order = t.loc[rows, "health_score"].sort_values(kind="stable").index
+            picked.append(order[len(order) // 2])
     picked = picked[:n]
     out = pd.DataFrame({"고객": [pseudonym(s) for s in t.loc[picked, "SEQ"]], "점수": t.loc[picked, "health_score"].round(1),
-                        "등급": t.loc[picked, "tier"], "위험 등급": t.loc[picked, "risk_grade"],
+                        "등급": t.loc[picked, "tier"], "또래 백분위": t.loc[picked, "peer_percentile"],
+                        "위험 등급": t.loc[picked, "risk_grade"], "위험 확률": t.loc[picked, "risk_probability"],
+                        **{COMPONENT_BY_NAME[c].title_ko: t.loc[picked, c].round(0) for c in COMPONENT_NAMES},
                         "이유": t.loc[picked, "reason"]})
     return out.reset_index(drop=True)
+
+
+def fairness_sentence(run: HealthRun) -> str:
+    """Korean sentences: the score gap by sex and by age band and the component behind each."""
+    parts = []
+    for by, word in (("SEX_CD", "성별"), ("AGE", "연령대")):
+        g = ev.fairness_gaps(run.inputs.frame, run.table["health_score"].to_numpy(), run.components, run.weights, by)
+        if g["gap"] < 1:
+            parts.append(f"{word}: 집단 간 평균 점수 차이가 {g['gap']:.1f}점으로 거의 없습니다.")
+        else:
+            parts.append(f"{word}: {g['high']}의 평균 점수가 {g['low']}보다 {g['gap']:.1f}점 높고, 그중 "
+                         f"{g['component_points']:+.1f}점이 '{COMPONENT_BY_NAME[g['component']].title_ko}'에서 옵니다.")
+    return " ".join(parts) + " 성별은 입력이 아니므로 성별 차이는 모두 성별에 따라 다른 소비 패턴에서 옵니다."
+
+
+def measurement_table(run: HealthRun) -> pd.DataFrame:
+    """The issue's validation targets beside this run's values (Korean); empty without truth."""
+    h = run.headline
+    if not h.get("has_truth"):
+        return pd.DataFrame(columns=["값", "상한", "목표", "충족"])
+    ceiling = h["ceiling_auc"]
+    rows = [("건강 점수 ROC-AUC (100 − 점수)", h["health_auc"], ceiling, "≥ 0.75", h["health_auc"] >= 0.75),
+            ("위험 확률 ROC-AUC", h["risk_auc"], ceiling, f"≥ 상한 − 0.06 = {ceiling - 0.06:.3f}",
+             h["risk_auc"] >= ceiling - 0.06),
+            ("위험 확률 ECE", h["risk_ece"], None, "≤ 0.02", h["risk_ece"] <= 0.02),
+            ("등급이 높을수록 악화 비율이 낮음", h["tiers_monotone"], None, "단조", h["tiers_monotone"]),
+            ("위험 등급이 나쁠수록 악화 비율이 높음", h["grades_monotone"], None, "단조", h["grades_monotone"]),
+            ("분기 간 점수 상관 (이상 없는 고객)", h["stability_corr"], None, "≥ 0.8",
+             None if h["stability_corr"] is None else h["stability_corr"] >= 0.8)]
+    return pd.DataFrame(rows, columns=["지표", "값", "상한", "목표", "충족"]).set_index("지표")

@@ -27,7 +27,7 @@ def lowest(components: pd.DataFrame, weights: np.ndarray, n: int = N_REASONS) ->
 
 def sentence(score: float, tier: str, percentile: float, low: list[str]) -> str:
     """One Korean paragraph: score, tier, peer percentile and the components that lower it."""
-    head = f"건강 점수 {score:.0f}점({tier}), 같은 연령대·라이프스테이지 중 상위 {max(100 - percentile, 1):.0f}%입니다."
+    head = f"건강 점수 {score:.0f}점({tier})으로, 같은 연령대·라이프스테이지 또래의 {percentile:.0f}%보다 높습니다."
     if not low:
         return head + " 크게 깎인 항목이 없습니다."
     marks = "①②③④"
