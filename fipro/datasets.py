@@ -173,6 +173,19 @@ def load_truth(quarter: Optional[str] = None, columns: Optional[Sequence[str]] =
     return pq.read_table(path, columns=list(columns) if columns is not None else None, filters=filters).to_pandas()
 
 
+def truth_rows(quarter: str, seq, columns: Sequence[str]) -> Optional[pd.DataFrame]:
+    """The truth file's ``columns`` for ``quarter``, one row per ``seq`` in that order (``SEQ``
+    first), or ``None`` on real data; a customer missing from the truth file is an error."""
+    truth = load_truth(quarter, columns=["SEQ", *[c for c in columns if c != "SEQ"]])
+    if truth is None:
+        return None
+    truth = truth.assign(SEQ=truth["SEQ"].astype(str)).set_index("SEQ")
+    missing = pd.Index(seq).difference(truth.index)
+    if len(missing):
+        raise KeyError(f"truth file has no row for {len(missing)} customers of {quarter}")
+    return truth.loc[seq].reset_index()
+
+
 # --- processed tables -------------------------------------------------------------------
 
 def processed_dir() -> Path:

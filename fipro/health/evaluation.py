@@ -22,14 +22,7 @@ from fipro.health.components import COMPONENT_NAMES, TIERS
 
 def load_labels(quarter: str, seq: np.ndarray) -> Optional[pd.DataFrame]:
     """``adverse_next``, ``stress_level``, ``anomaly_type`` aligned to ``seq`` (``None`` on real data)."""
-    truth = datasets.load_truth(quarter, columns=["SEQ", "adverse_next", "stress_level", "anomaly_type"])
-    if truth is None:
-        return None
-    truth = truth.assign(SEQ=truth["SEQ"].astype(str)).set_index("SEQ")
-    missing = pd.Index(seq).difference(truth.index)
-    if len(missing):
-        raise KeyError(f"truth file has no row for {len(missing)} customers of {quarter}")
-    return truth.loc[seq].reset_index()
+    return datasets.truth_rows(quarter, seq, ["adverse_next", "stress_level", "anomaly_type"])
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:

@@ -69,14 +69,7 @@ def load_truth(quarter: str, seq: np.ndarray) -> Optional[pd.DataFrame]:
 
     cols = ["SEQ", "segment", "segment_name", "anomaly_type",
             *[f"posterior_segment_{k}" for k in range(N_SEG)], *[f"customer_posterior_segment_{k}" for k in range(N_SEG)]]
-    truth = datasets.load_truth(quarter, columns=cols)
-    if truth is None:
-        return None
-    truth = truth.assign(SEQ=truth["SEQ"].astype(str)).set_index("SEQ")
-    missing = pd.Index(seq).difference(truth.index)
-    if len(missing):
-        raise KeyError(f"truth file has no row for {len(missing)} customers of {quarter}")
-    return truth.loc[seq].reset_index()
+    return datasets.truth_rows(quarter, seq, cols)
 
 
 def truth_scores(truth: pd.DataFrame, segment: np.ndarray, soft: np.ndarray) -> dict:
