@@ -12,7 +12,7 @@ SEED ?= 20231
 MEMORY_GB ?= 8
 ## Scale and steps of `make benchmark`
 BENCH_SCALE ?= full
-BENCH_STEPS ?= synth,ingest,features,lifestage,anomaly,segments,health,all
+BENCH_STEPS ?= synth,ingest,features,lifestage,anomaly,segments,health,recommendation,all
 BENCH_NOTEBOOKS ?=
 
 VENV ?= .venv
@@ -109,6 +109,8 @@ site: reports
 # learning curve are chosen once per run (selection.json), not per quarter.
 NB_DEPS_03_lifestage := 02_feature_engineering
 NB_FILES_03_lifestage := $(OUT)/models/lifestage/selection.json
+# recommendations use the quarter's segments (thin-history customers) and health tiers (products)
+NB_DEPS_07_recommendation := 05_clustering 06_health_score
 # On large quarters (`fipro jobs --large`: 100k rows or more) the model notebooks run
 # one quarter after another with every core (FIPRO_THREADS=nproc): the booster is their
 # bottleneck, and one 2-thread fit finishes a quarter within the 3-minute budget where

@@ -20,10 +20,13 @@ writes ``outputs/benchmarks/<step>.json``:
 - ``health``: one quarter's health and risk run, :func:`fipro.health.run_quarter` on the
   last quarter (the longest history), from loading to the scores (target ≤ 60 s; the
   evaluation against the truth file is timed apart);
+- ``recommendation``: one quarter's recommendations, :func:`fipro.recommend.run_quarter`
+  on the second-to-last quarter (so the next quarter's measurement runs too), from
+  loading to the reasons (target ≤ 120 s and ≤ 4 GB peak; the measurement is timed apart);
 - ``all``: the whole ``make all`` from the generated raw file to the last notebook of
   the last quarter (ingest, every notebook × every quarter, hand-off, reports, site),
   as one child process, with the peak memory of its whole process tree (targets: ≤ 30
-  minutes for notebooks 00–03 plus, per quarter, 2 minutes for notebook 04, 5 for 05 and 1 for 06, and ≤ 8 GB
+  minutes for notebooks 00–03 plus, per quarter, 2 minutes for notebook 04, 5 for 05, 1 for 06 and 2 for 07, and ≤ 8 GB
   at full scale), plus every executed notebook's own duration and each quarter's
   life-stage quality read from its metrics JSON.
 
@@ -48,13 +51,14 @@ import psutil
 from fipro import config
 from fipro.export import write_json_atomic
 
-STEPS = ("synth", "ingest", "features", "lifestage", "anomaly", "segments", "health", "all")
+STEPS = ("synth", "ingest", "features", "lifestage", "anomaly", "segments", "health", "recommendation", "all")
 BENCH_QUARTER = "2023q1"
 ANOMALY_QUARTER = "2023q4"  # the last quarter: the longest history to read
+RECOMMEND_QUARTER = "2023q3"  # the next quarter exists, so the measurement runs
 # make all's budget: 30 minutes for notebooks 00-03 (issue #8), plus 2 minutes per
 # quarter for each later model notebook (its issue's scale target)
 BASE_BUDGET_SECONDS = 1800
-NOTEBOOK_BUDGET_SECONDS = {"04_anomaly": 120, "05_clustering": 300, "06_health_score": 60}
+NOTEBOOK_BUDGET_SECONDS = {"04_anomaly": 120, "05_clustering": 300, "06_health_score": 60, "07_recommendation": 120}
 
 
 def run_measured(cmd: list[str], env: dict | None = None, poll_seconds: float = 0.05) -> dict:
@@ -213,6 +217,15 @@ def bench_health(home: Path, scale: str, seed: int) -> dict:
             "meets_target": seconds <= 60, "evaluation": ev}
 
 
+def bench_recommendation(home: Path, scale: str, seed: int) -> dict:
+    quarter = RECOMMEND_QUARTER
+    m, ev = _model_quarter(home, scale, seed, "recommend", quarter)
+    seconds = ev["seconds"]["recommending"]
+    return {**m, "scale": scale, "quarter": quarter, "recommending_seconds": seconds,
+            "evaluation_seconds": ev["seconds"].get("evaluate"), "target_recommending_seconds": 120,
+            "target_peak_rss_mb": 4096, "meets_target": seconds <= 120 and m["peak_rss_mb"] <= 4096, "evaluation": ev}
+
+
 def _notebook_durations(outputs: Path) -> list[dict]:
     """Each executed notebook's own duration (papermill records it in the notebook)."""
     import nbformat
@@ -271,7 +284,7 @@ def bench_all(home: Path, scale: str, seed: int, notebooks: Optional[list[str]] 
 
 
 BENCHES = {"synth": bench_synth, "ingest": bench_ingest, "features": bench_features, "lifestage": bench_lifestage,
-           "anomaly": bench_anomaly, "segments": bench_segments, "health": bench_health, "all": bench_all}
+           "anomaly": bench_anomaly, "segments": bench_segments, "health": bench_health, "recommendation": bench_recommendation, "all": bench_all}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,8 @@ KEY_COLUMN = "CUSTOMER_KEY"
 SQL_TYPES = ("TEXT", "INTEGER", "REAL")
 # each model: "module:attribute" of its Source (imported only when exporting)
 MODEL_SOURCES: tuple[str, ...] = ("fipro.lifestage.artifacts:HANDOFF", "fipro.anomaly.artifacts:HANDOFF",
-                                  "fipro.segments.artifacts:HANDOFF", "fipro.health.artifacts:HANDOFF")
+                                  "fipro.segments.artifacts:HANDOFF", "fipro.health.artifacts:HANDOFF",
+                                  "fipro.recommend.artifacts:HANDOFF")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from fipro.evaluation.cards import markdown_table
 from fipro.export import atomic_path
 
 MODEL_REPORTS: tuple[str, ...] = ("fipro.lifestage.artifacts:REPORT", "fipro.anomaly.artifacts:REPORT",
-                                  "fipro.segments.artifacts:REPORT", "fipro.health.artifacts:REPORT")
+                                  "fipro.segments.artifacts:REPORT", "fipro.health.artifacts:REPORT",
+                                  "fipro.recommend.artifacts:REPORT")
 
 
 @dataclass(frozen=True)

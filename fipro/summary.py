@@ -121,7 +121,7 @@ SECTIONS: list[Section] = [
 # Later models declare their section next to their artifacts ("module:attribute", imported
 # only when a summary is written, as fipro.handoff.MODEL_SOURCES).
 MODEL_SECTIONS: tuple[str, ...] = ("fipro.anomaly.artifacts:SUMMARY", "fipro.segments.artifacts:SUMMARY",
-                                   "fipro.health.artifacts:SUMMARY")
+                                   "fipro.health.artifacts:SUMMARY", "fipro.recommend.artifacts:SUMMARY")
 
 
 def all_sections() -> list[Section]:

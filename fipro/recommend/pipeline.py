@@ -1,0 +1,243 @@
+"""One quarter end to end: the function notebook 07 calls and ``make benchmark`` times.
+
+data (profiles and history) → rule and segment rankings of every eligible card → blend →
+non-card products by life stage, age band and health tier → reasons → measurement on the
+next quarter's spending (when there is one) → artifacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from fipro import config, datasets
+from fipro.products import BenefitEngine, Catalogue, load_catalogue
+from fipro.recommend import evaluation as ev
+from fipro.recommend.data import RecommendInputs, load_inputs, next_quarter, next_spend
+from fipro.recommend.estimator import (BenefitHistory, CardRanker, Ranking, blend, product_fit, segment_profiles,
+                                       settled, top_products)
+from fipro.recommend.reasons import card_reasons, product_reason
+from fipro.timing import Laps
+
+
+@dataclass
+class RecommendRun:
+    quarter: str
+    inputs: RecommendInputs
+    catalogue: Catalogue
+    ranker: CardRanker
+    ranking: Ranking
+    used: np.ndarray          # "rule" or "segment" per customer
+    eligible: np.ndarray
+    products: np.ndarray      # customers × N_PRODUCTS product positions
+    table: pd.DataFrame
+    measurement: Optional[dict]
+    headline: dict
+    artifacts: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    profile_comparison: Optional[pd.DataFrame] = None
+
+
+def health_tiers(quarter: str, seq: np.ndarray) -> Optional[np.ndarray]:
+    """Each customer's health tier from notebook 06's saved scores, or ``None`` before it ran."""
+    from fipro.health.artifacts import SCORES_FILE, model_dir
+
+    path = model_dir(quarter) / SCORES_FILE
+    if not path.exists():
+        return None
+    saved = pd.read_parquet(path, columns=["SEQ", "tier"])
+    return pd.Series(saved["tier"].to_numpy(), index=saved["SEQ"].astype(str)).reindex(seq).fillna("").to_numpy()
+
+
+def recommendation_rows(run_inputs: RecommendInputs, catalogue: Catalogue, ranking: Ranking, used: np.ndarray,
+                        card_reason: list[list[str]], products: np.ndarray, fit: np.ndarray,
+                        version: str, created_at: str) -> pd.DataFrame:
+    """The long table: up to ``TOP_K`` card rows and ``N_PRODUCTS`` product rows per customer."""
+    f = run_inputs.frame
+    parts = []
+    card_ids = np.array(catalogue.card_ids, dtype=object)
+    types = catalogue.cards["card_type"].to_numpy()
+    for r in range(ranking.top.shape[1]):
+        has = ranking.top[:, r] >= 0
+        card = ranking.top[has, r]
+        parts.append(pd.DataFrame({"BAS_YH": f["BAS_YH"].to_numpy()[has], "SEQ": f["SEQ"].to_numpy()[has],
+                                   "product_id": card_ids[card], "product_kind": types[card], "rank": r + 1,
+                                   "score": ranking.score[has, r].round(1),
+                                   "expected_monthly_benefit_won": ranking.score[has, r].round(0),
+                                   "reason": np.asarray(card_reason[r], dtype=object)[has],
+                                   "recommender": used[has]}))
+    p = catalogue.products
+    for r in range(products.shape[1]):
+        has = products[:, r] >= 0
+        pos = products[has, r]
+        reasons = [product_reason(n, why, s, a) for n, why, s, a in zip(
+            p["name_ko"].to_numpy()[pos], p["reason_ko"].to_numpy()[pos], f["LIFE_STAGE"].to_numpy()[has],
+            f["AGE"].to_numpy()[has])]
+        parts.append(pd.DataFrame({"BAS_YH": f["BAS_YH"].to_numpy()[has], "SEQ": f["SEQ"].to_numpy()[has],
+                                   "product_id": p["product_id"].to_numpy()[pos], "product_kind": p["kind"].to_numpy()[pos],
+                                   "rank": r + 1, "score": np.take_along_axis(fit[has], pos[:, None], 1)[:, 0],
+                                   "expected_monthly_benefit_won": np.nan, "reason": reasons,
+                                   "recommender": "life_stage_rule"}))
+    table = pd.concat(parts, ignore_index=True)
+    table["model_version"] = version
+    table["created_at"] = created_at
+    order = np.lexsort((table["rank"].to_numpy(), (table["recommender"] == "life_stage_rule").to_numpy(),
+                        pd.Index(f["SEQ"]).get_indexer(table["SEQ"])))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compare: bool = False,
+                seed: int = config.RANDOM_SEED, catalogue: Optional[Catalogue] = None) -> RecommendRun:
+    """Recommend for every customer of ``quarter``, measure on the next quarter and (``save``) record it."""
+    from fipro.recommend.artifacts import headline_of, save_artifacts, version_of
+
+    laps = Laps()
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    engine = BenefitEngine(catalogue)
+    ranker = CardRanker(engine)
+    history = BenefitHistory(ranker)
+    inputs = load_inputs(quarter, visit=history)
+    f = inputs.frame
+    laps.lap("load")
+    eligible = engine.eligible_cards(f["AGE"].to_numpy(), f["MBR_RK"].to_numpy())
+    n_active = f["n_active"].to_numpy()
+    seg_profile = segment_profiles(inputs.history, f["group"].to_numpy(), settled(n_active), inputs.history.sum(1))
+    segment_net = ranker.net(seg_profile, eligible)
+    expected, used = blend(history.mean(), n_active, segment_net)
+    ranking = ranker.rank_scores(expected, eligible)
+    laps.lap("rank")
+    tiers = health_tiers(quarter, f["SEQ"].to_numpy())
+    fit = product_fit(catalogue.products, f["LIFE_STAGE"].to_numpy(), f["AGE"].to_numpy(), tiers)
+    products = top_products(fit)
+    own = n_active > 0
+    profile = np.where(own[:, None], inputs.history, seg_profile)
+    reasons = []
+    for r in range(ranking.top.shape[1]):
+        chunked = []
+        for start in range(0, len(profile), ranker.chunk_rows):
+            stop = start + ranker.chunk_rows
+            chunked += card_reasons(engine, profile[start:stop], ranking.top[start:stop, r],
+                                    np.nan_to_num(ranking.score[start:stop, r]), ~own[start:stop])
+        reasons.append(chunked)
+    laps.lap("reasons")
+    laps.since_start("recommending")
+    measurement, comparison = None, None
+    later = next_quarter(quarter) if measure else None
+    if later is not None:
+        pos, outcome = next_spend(later, f["SEQ"].to_numpy())
+        measurement = {"next_quarter": later,
+                       **ev.measure(ranker, ranking.top[pos], eligible[pos], outcome, seed=seed),
+                       **ev.robustness(ranker, profile, eligible, seed)}
+        if compare:
+            comparison = ev.score_comparison(ranker, {
+                "이번 분기 지출의 혜택": ranker.net(inputs.now, eligible),
+                "지출 분기 평균 구성의 혜택": ranker.net(inputs.history, eligible),
+                "분기별 혜택의 평균(본인)": history.mean(),
+                "세그먼트 구성의 혜택": segment_net,
+                "추천: 본인 평균을 세그먼트 쪽으로 당김": ranking.net}, eligible, pos, outcome, seed)
+            measurement.update(ev.fixed_card_ceiling(ranker, f["SEQ"].to_numpy(), eligible, pos, outcome,
+                                                     datasets.available_quarters(), seed))
+    laps.lap("evaluate")
+    created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run = RecommendRun(quarter=quarter, inputs=inputs, catalogue=catalogue, ranker=ranker, ranking=ranking, used=used,
+                       eligible=eligible, products=products, table=pd.DataFrame(), measurement=measurement,
+                       headline={}, seconds=laps.seconds, profile_comparison=comparison)
+    run.headline = headline_of(run)
+    run.table = recommendation_rows(inputs, catalogue, ranking, used, reasons, products, fit, version_of(run), created_at)
+    if save:
+        run.artifacts = save_artifacts(run)
+        laps.lap("save")
+    run.headline["seconds"] = dict(laps.since_start("total"))
+    return run
+
+
+def describe_run(run: RecommendRun) -> str:
+    h = run.headline
+    text = (f"{run.quarter} 고객 {h['n_customers']:,}명에게 카드 {h['n_cards']}장 중 세 장과 금융상품 두 개를 추천했습니다. "
+            f"1순위 카드의 기대 순혜택은 평균 월 {h['mean_expected_benefit_won']:,.0f}원, 본인 지출로 고른 고객 "
+            f"{100 * h['rule_share']:.1f}%(나머지는 지출 기록이 없어 세그먼트로). 계산 {run.seconds.get('recommending', 0):.1f}초.")
+    if h["group_source"] != "segment":
+        text += " (세그먼트 결과가 없어 세그먼트 대신 같은 라이프스테이지의 지출 구성을 썼습니다.)"
+    return text
+
+
+def catalogue_overview(catalogue: Catalogue) -> pd.DataFrame:
+    """Cards with fee, 실적 floors, caps and benefits in one row each (Korean)."""
+    tiers = catalogue.tiers.sort_values(["card_id", "tier"]).groupby("card_id")
+    floors = tiers["min_monthly_spend_won"].apply(lambda s: " / ".join(f"{v / 10000:g}만" for v in s))
+    caps = tiers["shared_cap_won"].apply(lambda s: " / ".join("없음" if pd.isna(v) else f"{v:,.0f}" for v in s))
+    ben = catalogue.benefits.groupby("card_id")["description_ko"].apply(lambda s: "; ".join(s))
+    c = catalogue.cards.set_index("card_id")
+    return pd.DataFrame({"카드": c["issuer_ko"] + " " + c["name_ko"], "종류": c["card_type"].map({"credit": "신용", "check": "체크"}),
+                         "연회비(원)": c["annual_fee_won"], "기본 적립": c["base_rate"], "실적 구간(원)": floors,
+                         "통합할인한도(원)": caps, "혜택": ben}).rename_axis("id")
+
+
+def benefit_table(run: RecommendRun) -> tuple[str, pd.DataFrame]:
+    """The median-spending customer's benefit on every eligible card (pseudonymous label)."""
+    from fipro.privacy import pseudonym
+
+    profile = run.inputs.history
+    totals = profile.sum(1)
+    i = int(np.argsort(totals, kind="stable")[len(totals) // 2])
+    r = run.ranker.engine.evaluate(profile[i:i + 1])
+    c = run.catalogue.cards
+    table = pd.DataFrame({"카드": (c["issuer_ko"] + " " + c["name_ko"]).to_numpy(), "가입 가능": run.eligible[i],
+                          "실적 구간": r.tier[0], "총혜택(원/월)": r.gross[0].round(0),
+                          "연회비/12(원)": (c["annual_fee_won"].to_numpy() / 12).round(0), "순혜택(원/월)": r.net[0].round(0),
+                          "피킹률(%)": (100 * r.picking_rate[0]).round(2)}, index=pd.Index(c["card_id"].to_numpy(), name="id"))
+    return pseudonym(run.inputs.frame["SEQ"].iloc[i]), table.sort_values(["가입 가능", "순혜택(원/월)"], ascending=False,
+                                                                         kind="stable")
+
+
+def top_card_table(run: RecommendRun) -> pd.DataFrame:
+    """How many customers get each card first (Korean)."""
+    top1 = run.ranking.top[:, 0]
+    counts = pd.Series(top1[top1 >= 0]).value_counts()
+    names = [run.catalogue.card_name(run.catalogue.card_ids[int(i)]) for i in counts.index]
+    return pd.DataFrame({"카드": names, "고객 수": counts.to_numpy(), "비율": counts.to_numpy() / len(top1)})
+
+
+def benefit_by(run: RecommendRun, column: str) -> pd.DataFrame:
+    """Mean and median expected net benefit of the first card by ``column`` of the inputs frame."""
+    from fipro import contract
+
+    frame = pd.DataFrame({"g": run.inputs.frame[column].to_numpy(), "b": run.ranking.score[:, 0]})
+    tab = frame.groupby("g")["b"].agg(["size", "mean", "median"])
+    tab.columns = ["고객 수", "평균(원/월)", "중앙값(원/월)"]
+    if column == "LIFE_STAGE":
+        tab.index = [contract.LIFE_STAGE_CODES.get(i, i) for i in tab.index]
+    return tab
+
+
+def target_table(m: dict) -> pd.DataFrame:
+    """The issue's targets beside this quarter's measurement (Korean)."""
+    rows = [("사후 최선 대비 혜택 비율", m["oracle_share"], "≥ 0.90", m["oracle_share"] >= 0.9),
+            ("인기 카드 기준선 대비 배수", m["lift_over_popular"], "≥ 1.3", m["lift_over_popular"] >= 1.3),
+            ("참고: 한 장을 전 기간 들고 있는 사후 최선(미래 포함)", m.get("fixed_card_ceiling_share"), "", None),
+            ("사후 최선 카드가 3순위 안", m["oracle_in_top3"], "", None),
+            ("지출 ±15%에 1순위가 바뀌는 비율", m["rank_change_share"], "", None),
+            ("  그중 실적 구간 경계 근처 고객", m["near_floor_rank_change_share"], "", None)]
+    return pd.DataFrame(rows, columns=["지표", "값", "목표", "충족"]).set_index("지표")
+
+
+def worked_examples(run: RecommendRun, n: int = 3, seed: int = 0):
+    """(label, rows) for ``n`` seeded customers: their cards and products with reasons."""
+    from fipro.privacy import pseudonym
+
+    rng = np.random.default_rng(seed)
+    seqs = run.inputs.frame["SEQ"].to_numpy()
+    picked = np.sort(rng.choice(len(seqs), size=min(n, len(seqs)), replace=False))
+    names = {**{c: run.catalogue.card_name(c) for c in run.catalogue.card_ids},
+             **dict(zip(run.catalogue.products["product_id"], run.catalogue.products["name_ko"]))}
+    for i in picked:
+        rows = run.table[run.table["SEQ"] == seqs[i]]
+        yield pseudonym(seqs[i]), pd.DataFrame({"순위": rows["rank"].to_numpy(),
+                                                 "상품": [names[p] for p in rows["product_id"]],
+                                                 "방식": rows["recommender"].to_numpy(),
+                                                 "기대 월 순혜택(원)": rows["expected_monthly_benefit_won"].to_numpy(),
+                                                 "이유": rows["reason"].to_numpy()})
