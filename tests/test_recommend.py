@@ -1,0 +1,182 @@
+"""Recommenders: deterministic ranking and its tie rule, the shrinkage blend, segment profiles,
+the mean quarterly benefit, the next-quarter measurement and its baselines, product fit,
+reasons, and one quarter of the sample end to end (log, determinism, declarations)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_products import CAT, spend, write_catalogue
+
+from fipro import handoff, model_report, recommend, summary
+from fipro.products import CATEGORIES, BenefitEngine, load_catalogue
+from fipro.recommend import evaluation as ev
+from fipro.recommend.estimator import (PRIOR_QUARTERS, BenefitHistory, CardRanker, blend, order_cards, product_fit,
+                                       segment_profiles, top_products)
+from fipro.recommend.reasons import benefit_phrase, card_reasons
+
+
+@pytest.fixture()
+def ranker(tmp_path) -> CardRanker:
+    return CardRanker(BenefitEngine(load_catalogue(write_catalogue(tmp_path / "cat")), litre_price_won=2000))
+
+
+def test_order_breaks_ties_by_fee_then_card_order_and_skips_ineligible():
+    net = np.array([[5.0, 5.0, 5.0, 1.0], [-np.inf, 2.0, 3.0, -np.inf], [-np.inf] * 4])
+    fee = np.array([10.0, 0.0, 0.0, 0.0])
+    top = order_cards(net, fee, 3)
+    assert top.tolist() == [[1, 2, 0], [2, 1, -1], [-1, -1, -1]]
+
+
+def test_ranking_is_on_net_benefit_and_respects_eligibility(ranker):
+    profiles = np.vstack([spend(RESTRNT_AM=100000, GROCERY_AM=100000, DISTBP_AM=100000, FUEL_AM=100000),
+                          spend(GROCERY_AM=50000)])
+    eligible = np.array([[True, True, True], [True, True, False]])
+    r = ranker.rank(profiles, eligible)
+    assert r.top[0, 0] == 0 and r.score[0, 0] == pytest.approx(9000)  # X1: 10,000 − 1,000 fee
+    assert r.top[1].tolist() == [1, 0, -1]  # X2 1% = 500 beats X1's −1,000; X3 not eligible
+    assert np.isnan(r.score[1, 2])
+
+
+def test_blend_shrinks_own_history_toward_the_segment():
+    own = np.array([[100.0, 0.0], [100.0, 0.0], [7.0, 7.0]])
+    seg = np.array([[0.0, 100.0], [0.0, 100.0], [0.0, 90.0]])
+    mixed, used = blend(own, np.array([1, 4, 0]), seg)
+    k = PRIOR_QUARTERS
+    np.testing.assert_allclose(mixed[0], [100 / (1 + k), 100 * k / (1 + k)])
+    np.testing.assert_allclose(mixed[1], [400 / (4 + k), 100 * k / (4 + k)])
+    np.testing.assert_allclose(mixed[2], [0.0, 90.0])  # no spending yet: the segment alone
+    assert used.tolist() == ["rule", "rule", "segment"]
+
+
+def test_segment_profile_is_the_settled_mix_scaled_to_own_total():
+    history = np.zeros((4, len(CATEGORIES)))
+    history[0, CAT["GROCERY_AM"]], history[0, CAT["FUEL_AM"]] = 300, 100
+    history[1, CAT["GROCERY_AM"]], history[1, CAT["FUEL_AM"]] = 100, 300
+    history[2, CAT["TRVL_AM"]] = 1000  # not settled: does not shape the mix
+    groups = np.array(["a", "a", "a", "a"])
+    prof = segment_profiles(history, groups, np.array([True, True, False, False]), history.sum(1))
+    assert prof[2, CAT["GROCERY_AM"]] == pytest.approx(500) and prof[2, CAT["FUEL_AM"]] == pytest.approx(500)
+    assert prof[3].sum() == pytest.approx(400)  # never spent: the segment's median settled total
+    assert prof[2, CAT["TRVL_AM"]] == 0
+
+
+def test_benefit_history_is_the_mean_over_quarters_with_spending(ranker):
+    h = BenefitHistory(ranker, 2)
+    q1 = np.vstack([spend(RESTRNT_AM=400000)])
+    q2 = np.vstack([spend(RESTRNT_AM=100000)])
+    h(np.array([0]), q1)
+    h(np.array([0]), q2)
+    expected = (ranker.engine.evaluate(q1).net + ranker.engine.evaluate(q2).net) / 2
+    np.testing.assert_allclose(h.mean()[0], expected[0])
+    np.testing.assert_allclose(h.mean()[1], -ranker.engine.fee_month)  # no spending: only the fee
+
+
+def test_load_inputs_visits_each_quarter_once_with_its_spenders():
+    from conftest import raw_frame, raw_row
+
+    tables = {q: raw_frame([raw_row("a", q, GROCERY_AM=g, TOT_USE_AM=g), raw_row("b", q, GROCERY_AM=b, TOT_USE_AM=b)])
+              for q, g, b in (("2023q1", 100, 0), ("2023q2", 300, 50))}
+
+    class Recorder:
+        def start(self, n):
+            self.n, self.calls = n, []
+
+        def __call__(self, positions, won):
+            self.calls.append((positions.tolist(), won.sum(1).tolist()))
+
+    rec = Recorder()
+    inputs = recommend.load_inputs("2023q2", tables, groups=np.array(["S0", "S0"]), visit=rec)
+    assert rec.n == 2 and rec.calls == [([0, 1], [300000.0, 50000.0]), ([0], [100000.0])]
+    assert inputs.frame["n_active"].tolist() == [2, 1]
+    assert inputs.history[0, CAT["GROCERY_AM"]] == pytest.approx(200000)
+
+
+def test_measure_against_the_oracle_and_the_baselines(ranker):
+    eligible = np.ones((2, 3), bool)
+    outcome = np.vstack([spend(RESTRNT_AM=100000, GROCERY_AM=100000, DISTBP_AM=100000, FUEL_AM=100000),
+                         spend(TRVL_AM=600000)])
+    realised = ranker.net(outcome, eligible)
+    top = np.array([[0, 1, 2], [0, 1, 2]])  # card X1 first for both; X3 is the second's oracle
+    m = ev.measure(ranker, top, eligible, outcome, seed=0)
+    oracle = realised.max(1)
+    assert m["oracle_share"] == pytest.approx((realised[0, 0] + realised[1, 0]) / oracle.sum())
+    assert m["oracle_in_top3"] == 1.0 and m["oracle_top1"] == 0.5
+    assert m["mean_regret_won"] == pytest.approx(np.mean(oracle - realised[:, 0]))
+    assert ev.popular_card(np.array([2, 2, 1]), np.array([[True, True, False]] * 3)).tolist() == [1, 1, 1]
+    picks = ev.random_card(np.array([[False, True, False], [False, False, False]]), seed=1)
+    assert picks.tolist() == [1, -1]
+
+
+def test_coverage_and_diversity():
+    c = ev.coverage(np.array([[0, 1, -1], [0, 2, 1]]), 4)
+    assert c["catalogue_coverage"] == 0.75 and c["top1_entropy"] == 0.0 and c["top1_largest_share"] == 1.0
+
+
+def test_product_fit_follows_life_stage_age_and_health_tier():
+    products = pd.DataFrame({"product_id": ["P1", "P2", "P3"], "min_age": [20, 20, 60], "max_age": [30, 85, 85],
+                             "life_stages": ["NEW_JOB|UNI", "ALL", "RETIR"], "health_tiers": ["ALL", "취약", "ALL"]})
+    fit = product_fit(products, np.array(["NEW_JOB", "RETIR", "NEW_JOB"]), np.array(["25", "65", "40"]),
+                      np.array(["취약", "건강", "취약"]))
+    assert fit[0].tolist() == [1.25, 1.0, -np.inf]
+    assert fit[1].tolist() == [-np.inf, 0.5, 1.25]
+    assert top_products(fit).tolist() == [[0, 1], [2, 1], [1, -1]]
+
+
+def test_reasons_name_categories_and_won_amounts(ranker):
+    profiles = np.vstack([spend(RESTRNT_AM=100000, GROCERY_AM=100000, DISTBP_AM=100000, FUEL_AM=100000), spend()])
+    text = card_reasons(ranker.engine, profiles, np.array([0, -1]), np.array([9000.0, 0.0]), np.array([False, False]))
+    assert "일반/휴게음식 10% 할인(월 약 8,000원)" in text[0] and "분기 약 27,000원" in text[0] and "연회비 12,000원" in text[0]
+    assert "가입할 수 있는 카드가 없습니다" in text[1]
+    assert benefit_phrase("per_litre", 100) == "리터당 100원 할인"
+
+
+# --- one quarter of the sample ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_run(sample_quarters):
+    return recommend.run_quarter(sample_quarters[-2])
+
+
+def test_run_quarter_writes_the_log(sample_run, sample_quarters):
+    log = recommend.load_log(sample_quarters[-2])
+    assert list(log.columns) == list(recommend.LOG_COLUMNS)
+    cards = log[log["recommender"] != "life_stage_rule"]
+    assert cards.groupby("SEQ")["rank"].apply(list).map(lambda r: r == [1, 2, 3]).all()
+    assert cards["SEQ"].nunique() == len(sample_run.inputs)
+    assert cards.groupby("SEQ")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
+    assert (log["model_version"] == log["model_version"].iloc[0]).all()
+    assert log["reason"].str.len().gt(10).all()
+
+
+def test_sample_quarter_measurement(sample_run):
+    h = sample_run.headline
+    assert h["has_measurement"] and h["reach"] == 1.0
+    assert h["lift_over_popular"] >= 1.3  # the issue's target against the popular baseline
+    assert h["oracle_share"] > h["popular_oracle_share"] > h["random_oracle_share"]
+    assert h["oracle_share"] < 1 and 0 < h["oracle_in_top3"] <= 1
+    assert h["catalogue_coverage"] > 0.5
+
+
+def test_run_quarter_is_deterministic(sample_run, sample_quarters):
+    again = recommend.run_quarter(sample_quarters[-2], save=False, measure=False)
+    cols = [c for c in recommend.LOG_COLUMNS if c != "created_at"]
+    pd.testing.assert_frame_equal(again.table[cols], sample_run.table[cols])
+
+
+def test_the_last_quarter_has_no_measurement(sample_quarters):
+    run = recommend.run_quarter(sample_quarters[-1], save=False)
+    assert run.measurement is None and not run.headline["has_measurement"]
+
+
+def test_declarations_join_the_handoff_report_and_summary(sample_run, sample_quarters):
+    assert "fipro.recommend.artifacts:HANDOFF" in handoff.MODEL_SOURCES
+    assert "fipro.recommend.artifacts:REPORT" in model_report.MODEL_REPORTS
+    assert "fipro.recommend.artifacts:SUMMARY" in summary.MODEL_SECTIONS
+    rows = recommend.HANDOFF.load(sample_quarters[-2])
+    assert list(rows.columns) == ["BAS_YH", "SEQ", "TOP_PRODUCT", "TOP_PRODUCT_BENEFIT_WON"]
+    assert rows["SEQ"].is_unique and len(rows) == len(sample_run.inputs)
+    lines = recommend.artifacts.summary_lines(sample_run.headline)
+    assert any("추천" in line for line in lines) and any("사후 최선" in line for line in lines)
