@@ -46,6 +46,9 @@ def plot_oracle_shares(m: dict, title: str = "다음 분기 실제 지출로 잰
     fig, ax = plt.subplots(figsize=(6.5, 3))
     ax.barh(names[::-1], [100 * v for v in values[::-1]], color=["#BBBBBB", "#DD8452", "#55A868"])
     ax.axvline(90, color="#C44E52", ls="--", lw=1, label="목표 90%")
+    if m.get("fixed_card_ceiling_share") is not None:
+        ax.axvline(100 * m["fixed_card_ceiling_share"], color="#8172B2", ls=":", lw=1.5,
+                   label=f"참고: 전 기간 최선 카드 한 장 {100 * m['fixed_card_ceiling_share']:.0f}%")
     for y, v in enumerate(values[::-1]):
         ax.text(100 * v, y, f" {100 * v:.1f}%", va="center", fontsize=9)
     ax.set_xlim(min(0, 100 * min(values)) - 5, 110)

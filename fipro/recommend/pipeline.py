@@ -115,14 +115,13 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
     products = top_products(fit)
     own = n_active > 0
     profile = np.where(own[:, None], inputs.history, seg_profile)
-    reasons = []
-    for r in range(ranking.top.shape[1]):
-        chunked = []
-        for start in range(0, len(profile), ranker.chunk_rows):
-            stop = start + ranker.chunk_rows
-            chunked += card_reasons(engine, profile[start:stop], ranking.top[start:stop, r],
-                                    np.nan_to_num(ranking.score[start:stop, r]), ~own[start:stop])
-        reasons.append(chunked)
+    reasons = [[] for _ in range(ranking.top.shape[1])]
+    for start in range(0, len(profile), ranker.chunk_rows):
+        stop = start + ranker.chunk_rows
+        result = engine.evaluate(profile[start:stop])  # once per chunk, for every rank
+        for r in range(ranking.top.shape[1]):
+            reasons[r] += card_reasons(engine, profile[start:stop], ranking.top[start:stop, r],
+                                       np.nan_to_num(ranking.score[start:stop, r]), ~own[start:stop], result)
     laps.lap("reasons")
     laps.since_start("recommending")
     measurement, comparison = None, None

@@ -23,11 +23,11 @@ def _won(x: float) -> str:
 
 
 def card_reasons(engine: BenefitEngine, profiles: np.ndarray, cards: np.ndarray, net: np.ndarray,
-                 via_segment: np.ndarray) -> list[str]:
+                 via_segment: np.ndarray, result=None) -> list[str]:
     """One sentence per row: ``cards`` (card positions, −1 for none) recommended on ``profiles``
     (won per month) with expected ``net`` monthly benefit; ``via_segment`` marks rows ranked on
-    the segment's profile."""
-    result = engine.evaluate(profiles)
+    the segment's profile. ``result``: ``engine.evaluate(profiles)`` when already computed."""
+    result = result if result is not None else engine.evaluate(profiles)
     cat = engine.b_cat
     labels = [contract.LABEL_KO[c] for c in CATEGORIES]
     phrases = [benefit_phrase(m, v) for m, v in zip(engine.b_method, engine.b_value)]
