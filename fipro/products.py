@@ -236,7 +236,10 @@ def load_catalogue(directory: Optional[Path] = None) -> Catalogue:
 def monthly_won(amounts: np.ndarray) -> np.ndarray:
     """Contract amounts (``AMOUNT_UNIT_WON`` units, ``AMOUNT_PERIOD``) as won per month."""
     months = 3.0 if contract.AMOUNT_PERIOD == "quarter_total" else 1.0
-    return np.asarray(amounts, dtype=np.float64).clip(min=0) * contract.AMOUNT_UNIT_WON / months
+    won = np.array(amounts, dtype=np.float64)  # a copy, scaled in place
+    np.clip(won, 0, None, out=won)
+    won *= contract.AMOUNT_UNIT_WON / months
+    return won
 
 
 def age_value(codes) -> np.ndarray:

@@ -68,8 +68,8 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
     number of customers and which is then called as ``visit(positions, spend)`` once per
     quarter (this one first, then older ones) with the customers who spent in it, so that
     per-quarter results accumulate while each table is read once."""
-    def table(q: str) -> pd.DataFrame:
-        return tables[q] if tables is not None else datasets.load_quarter(q, columns=list(TABLE_COLUMNS))
+    def table(q: str, columns=TABLE_COLUMNS) -> pd.DataFrame:
+        return tables[q] if tables is not None else datasets.load_quarter(q, columns=list(columns))
 
     cur = table(quarter)
     seq = cur["SEQ"].astype(str).to_numpy()
@@ -84,10 +84,11 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         visit.start(len(cur))
         visit(np.flatnonzero(active), now[active])
     for q in earlier_quarters(quarter, sorted(tables) if tables is not None else None):
-        t = table(q)
+        t = table(q, ("SEQ", *CATEGORIES))
         pos = index.get_indexer(t["SEQ"].astype(str).to_numpy())
         hit = pos >= 0
-        spend = _spend(t.iloc[np.flatnonzero(hit)])
+        spend = _spend(t)[hit]
+        del t
         act = spend.sum(1) > 0
         rows = pos[hit][act]
         total[rows] += spend[act]
@@ -120,7 +121,7 @@ def next_spend(quarter: str, seq: np.ndarray, tables: Optional[Mapping[str, pd.D
     t = tables[quarter] if tables is not None else datasets.load_quarter(quarter, columns=["SEQ", *CATEGORIES])
     pos = pd.Index(seq).get_indexer(t["SEQ"].astype(str).to_numpy())
     hit = pos >= 0
-    return pos[hit], _spend(t.iloc[np.flatnonzero(hit)])
+    return pos[hit], _spend(t)[hit]
 
 
 def category_label(category: str) -> str:

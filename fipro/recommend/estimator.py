@@ -47,10 +47,9 @@ class Ranking:
 
 def order_cards(net: np.ndarray, fee: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` best card positions per row: net benefit descending, then fee, then card order."""
-    n, m = net.shape
-    # lexsort by (card position, fee, −net): the last key is the primary one
-    keys = (np.broadcast_to(np.arange(m), (n, m)), np.broadcast_to(fee, (n, m)), -net)
-    order = np.lexsort(keys, axis=-1)[:, :k]
+    # columns pre-ordered by (fee, card order); a stable sort on −net then keeps that order in ties
+    tie = np.lexsort((np.arange(len(fee)), fee))
+    order = tie[np.argsort(-net[:, tie], axis=1, kind="stable")[:, :k]]
     chosen = np.take_along_axis(net, order, 1)
     return np.where(np.isfinite(chosen), order, -1)
 
@@ -65,19 +64,21 @@ class CardRanker:
         self.fee = engine.catalogue.cards["annual_fee_won"].to_numpy(dtype=np.float64)
 
     def net(self, profiles: np.ndarray, eligible: np.ndarray) -> np.ndarray:
-        """Customers × cards expected net benefit (−inf where not eligible), in chunks."""
-        out = np.empty((len(profiles), len(self.fee)))
+        """Customers × cards expected net benefit (−inf where not eligible), in chunks; float32
+        (won amounts need no more, and 673k × cards matrices are many)."""
+        out = np.empty((len(profiles), len(self.fee)), dtype=np.float32)
         for start in range(0, len(profiles), self.chunk_rows):
             stop = start + self.chunk_rows
             out[start:stop] = self.engine.evaluate(profiles[start:stop]).net
-        return np.where(eligible, out, NOT_ELIGIBLE)
+        out[~eligible] = NOT_ELIGIBLE
+        return out
 
     def rank(self, profiles: np.ndarray, eligible: np.ndarray) -> Ranking:
         return self.rank_scores(self.net(profiles, eligible), eligible)
 
     def rank_scores(self, net: np.ndarray, eligible: np.ndarray) -> Ranking:
         """The top ``k`` of given customers × cards expected net benefits."""
-        net = np.where(eligible, net, NOT_ELIGIBLE)
+        net = np.where(eligible, net, np.float32(NOT_ELIGIBLE)).astype(np.float32, copy=False)
         top = order_cards(net, self.fee, self.k)
         score = np.where(top >= 0, np.take_along_axis(net, np.maximum(top, 0), 1), np.nan)
         return Ranking(top=top, score=score, net=net)
@@ -100,8 +101,8 @@ class BenefitHistory:
 
     def start(self, n: int) -> None:
         """Start over for ``n`` customers (:func:`fipro.recommend.data.load_inputs` calls it)."""
-        self.total = np.zeros((n, len(self.ranker.fee)))
-        self.count = np.zeros(n)
+        self.total = np.zeros((n, len(self.ranker.fee)), dtype=np.float32)
+        self.count = np.zeros(n, dtype=np.float32)
 
     def __call__(self, positions: np.ndarray, spend: np.ndarray) -> None:
         for start in range(0, len(positions), self.ranker.chunk_rows):
@@ -111,7 +112,8 @@ class BenefitHistory:
 
     def mean(self) -> np.ndarray:
         """Customers × cards mean net benefit (the fee's twelfth lost for customers who never spent)."""
-        return np.where(self.count[:, None] > 0, self.total / np.maximum(self.count, 1)[:, None], -self.ranker.engine.fee_month)
+        return np.where(self.count[:, None] > 0, self.total / np.maximum(self.count, 1)[:, None],
+                        -self.ranker.engine.fee_month.astype(np.float32))
 
 
 def segment_profiles(history: np.ndarray, groups: np.ndarray, settled_rows: np.ndarray,
@@ -143,7 +145,7 @@ def blend(own: np.ndarray, n_active: np.ndarray, segment: np.ndarray,
           prior_quarters: float = PRIOR_QUARTERS) -> tuple[np.ndarray, np.ndarray]:
     """Expected benefit shrunk toward the segment's, and which recommender dominates per
     customer (``rule`` with any quarter of own spending, ``segment`` without)."""
-    n = np.asarray(n_active, dtype=np.float64)[:, None]
+    n = np.asarray(n_active, dtype=np.float32)[:, None]
     own = np.where(n > 0, own, 0.0)
     denom = n + prior_quarters
     mixed = np.where(denom > 0, (n * own + prior_quarters * segment) / np.where(denom > 0, denom, 1.0), segment)

@@ -68,26 +68,28 @@ def recommendation_rows(run_inputs: RecommendInputs, catalogue: Catalogue, ranki
                                    "product_id": card_ids[card], "product_kind": types[card], "rank": r + 1,
                                    "score": ranking.score[has, r].round(1),
                                    "expected_monthly_benefit_won": ranking.score[has, r].round(0),
-                                   "reason": np.asarray(card_reason[r], dtype=object)[has],
+                                   "reason": pd.Series(card_reason[r])[has].to_numpy(),
                                    "recommender": used[has]}))
     p = catalogue.products
     for r in range(products.shape[1]):
         has = products[:, r] >= 0
         pos = products[has, r]
-        reasons = [product_reason(n, why, s, a) for n, why, s, a in zip(
-            p["name_ko"].to_numpy()[pos], p["reason_ko"].to_numpy()[pos], f["LIFE_STAGE"].to_numpy()[has],
-            f["AGE"].to_numpy()[has])]
+        # few distinct (product, life stage, age band) combinations: build each sentence once
+        combos = pd.MultiIndex.from_arrays([pos, f["LIFE_STAGE"].to_numpy()[has], f["AGE"].to_numpy()[has]])
+        codes, uniques = combos.factorize()
+        texts = np.array([product_reason(p["name_ko"].iloc[i], p["reason_ko"].iloc[i], st, a) for i, st, a in uniques],
+                         dtype=object)
+        reasons = pd.array(texts, dtype="str").take(codes) if len(codes) else pd.array([], dtype="str")
         parts.append(pd.DataFrame({"BAS_YH": f["BAS_YH"].to_numpy()[has], "SEQ": f["SEQ"].to_numpy()[has],
                                    "product_id": p["product_id"].to_numpy()[pos], "product_kind": p["kind"].to_numpy()[pos],
                                    "rank": r + 1, "score": np.take_along_axis(fit[has], pos[:, None], 1)[:, 0],
                                    "expected_monthly_benefit_won": np.nan, "reason": reasons,
                                    "recommender": "life_stage_rule"}))
+    # cards rank by rank, then products: no reordering copy of a 3.4M-row table at full scale
     table = pd.concat(parts, ignore_index=True)
     table["model_version"] = version
     table["created_at"] = created_at
-    order = np.lexsort((table["rank"].to_numpy(), (table["recommender"] == "life_stage_rule").to_numpy(),
-                        pd.Index(f["SEQ"]).get_indexer(table["SEQ"])))
-    return table.iloc[order].reset_index(drop=True)
+    return table
 
 
 def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compare: bool = False,
@@ -115,13 +117,19 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
     products = top_products(fit)
     own = n_active > 0
     profile = np.where(own[:, None], inputs.history, seg_profile)
-    reasons = [[] for _ in range(ranking.top.shape[1])]
+    # Arrow-backed strings, converted chunk by chunk: 2M Python strings at full scale would
+    # take over a gigabyte
+    chunks = [[] for _ in range(ranking.top.shape[1])]
     for start in range(0, len(profile), ranker.chunk_rows):
         stop = start + ranker.chunk_rows
         result = engine.evaluate(profile[start:stop])  # once per chunk, for every rank
         for r in range(ranking.top.shape[1]):
-            reasons[r] += card_reasons(engine, profile[start:stop], ranking.top[start:stop, r],
-                                       np.nan_to_num(ranking.score[start:stop, r]), ~own[start:stop], result)
+            chunks[r].append(pd.array(card_reasons(engine, profile[start:stop], ranking.top[start:stop, r],
+                                                   np.nan_to_num(ranking.score[start:stop, r]), ~own[start:stop],
+                                                   result), dtype="str"))
+    reasons = [pd.concat([pd.Series(c) for c in parts], ignore_index=True).array if parts else pd.array([], dtype="str")
+               for parts in chunks]
+    del chunks
     laps.lap("reasons")
     laps.since_start("recommending")
     measurement, comparison = None, None
@@ -141,6 +149,10 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
             measurement.update(ev.fixed_card_ceiling(ranker, f["SEQ"].to_numpy(), eligible, pos, outcome,
                                                      datasets.available_quarters(), seed))
     laps.lap("evaluate")
+    # the big intermediates go before the log is built (its peak is the run's peak at full scale)
+    del seg_profile, segment_net, expected, history, profile
+    if later is not None:
+        del outcome
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = RecommendRun(quarter=quarter, inputs=inputs, catalogue=catalogue, ranker=ranker, ranking=ranking, used=used,
                        eligible=eligible, products=products, table=pd.DataFrame(), measurement=measurement,
