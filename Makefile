@@ -56,7 +56,7 @@ install: $(STAMP)
 
 ## Run the whole analysis on the default data: data, ingest, every notebook per quarter, DB hand-off, reports, site
 .PHONY: all
-all: notebooks db-seed reports site
+all: notebooks db-seed reports site views
 
 ## Raw file (synthetic when no real one is in data/raw), its truth file and the data dictionary
 .PHONY: data
@@ -93,6 +93,20 @@ db-seed: notebooks
 reports: notebooks
 	$(PY) -m fipro model-report
 	$(PY) -m fipro summary
+
+## Lookup tables of the Voila views (outputs/<quarter>/views), built from the saved outputs
+.PHONY: views
+views: notebooks
+	$(PY) -m fipro views
+
+## Serve the customer and segment explorers with Voila on 127.0.0.1 only (the address is printed)
+VOILA_PORT ?= 8866
+.PHONY: voila
+voila: views
+	@echo "고객 탐색:     http://127.0.0.1:$(VOILA_PORT)/voila/render/customer_explorer.ipynb"
+	@echo "세그먼트 탐색: http://127.0.0.1:$(VOILA_PORT)/voila/render/segment_explorer.ipynb   (끝내려면 Ctrl+C)"
+	JUPYTER_PATH=notebooks/views/jupyter $(VENV)/bin/voila notebooks/views --Voila.ip=127.0.0.1 --port=$(VOILA_PORT) \
+	  --no-browser --template=fipro
 
 ## Report site in _site/: `quarto render` where Quarto is installed, else MkDocs Material (offline)
 .PHONY: site

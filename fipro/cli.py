@@ -14,6 +14,7 @@
     python -m fipro model-report             # outputs/reports/model_report.md from the saved models
     python -m fipro summary --quarter 2023q1 # Korean quarter summaries -> outputs/<quarter>/summary.md
     python -m fipro site                     # report site -> _site/ (Quarto if installed, else MkDocs)
+    python -m fipro views                    # lookup tables of the Voila views -> outputs/<quarter>/views
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ COMMANDS = {
     "model-report": "fipro.model_report",
     "summary": "fipro.summary",
     "site": "fipro.site",
+    "views": "fipro.views.data",
 }
 
 

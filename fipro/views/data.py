@@ -1,0 +1,193 @@
+"""What the Voila views read: per-quarter lookup tables built once from the saved outputs.
+
+A view must answer a click in under a second at full scale (673k customers), so it never
+loads a whole quarter per click and never retrains. :func:`build_quarter` (``make views``,
+after the notebooks) writes under ``outputs/<quarter>/views/``:
+
+* ``customers.parquet``: one row per customer, sorted by pseudonymous label, in row groups
+  of ``ROW_GROUP`` rows: label, ``SEQ``, demographics, this and the previous quarter's
+  spending by category, the health score and its components, the life-stage
+  probabilities, the anomaly score and reason, the segment, the map position, the top
+  recommendations. Reading one customer is a predicate on the sorted label column, so
+  Parquet's row-group statistics skip all but one group;
+* ``peers.parquet``: the mean spending by category of each peer group (age band × sex ×
+  life stage), for the customer's comparison chart;
+* ``map.parquet``: a seeded sample of at most ``MAP_POINTS`` customers per quarter
+  (stratified by segment) with map position, segment, life stage and health tier: the
+  segment explorer never sends 673k points to the browser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fipro import config, contract, datasets
+from fipro.export import atomic_path
+from fipro.privacy import unique_labels
+
+CATEGORIES: tuple[str, ...] = contract.DETAIL_COLUMNS
+ROW_GROUP = 8_192
+MAP_POINTS = 6_000
+PEER_KEYS = ("AGE", "SEX_CD", "LIFE_STAGE")
+N_RECOMMENDATIONS = 3
+
+
+def views_dir(quarter: str) -> Path:
+    return config.quarter_dir(quarter) / "views"
+
+
+def _write(frame: pd.DataFrame, path: Path, row_group: Optional[int] = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp, row_group_size=row_group)
+    return path
+
+
+def _saved(path: Path, columns=None) -> Optional[pd.DataFrame]:
+    return pd.read_parquet(path, columns=columns) if path.exists() else None
+
+
+def _by_seq(frame: Optional[pd.DataFrame], seq: pd.Index, columns: dict) -> pd.DataFrame:
+    """``frame``'s ``columns`` (renamed) aligned to ``seq``; NaN/None where a model did not run."""
+    if frame is None:
+        return pd.DataFrame({new: pd.Series([None] * len(seq), dtype=object) for new in columns.values()})
+    aligned = frame.assign(SEQ=frame["SEQ"].astype(str)).set_index("SEQ").reindex(seq)
+    return aligned[list(columns)].rename(columns=columns).reset_index(drop=True)
+
+
+def _recommendations(quarter: str, seq: pd.Index) -> pd.DataFrame:
+    """The top cards (product, expected benefit, reason) and the first non-card product per customer."""
+    from fipro.recommend.artifacts import log_path
+
+    log = _saved(log_path(quarter), ["SEQ", "product_id", "rank", "expected_monthly_benefit_won", "reason", "recommender"])
+    if log is None:
+        return pd.DataFrame(index=range(len(seq)))
+    log = log.assign(SEQ=log["SEQ"].astype(str))
+    cards = log[log["recommender"] != "life_stage_rule"]
+    out = {}
+    for r in range(1, N_RECOMMENDATIONS + 1):
+        part = cards[cards["rank"] == r].set_index("SEQ").reindex(seq)
+        out.update({f"rec{r}_product": part["product_id"].to_numpy(),
+                    f"rec{r}_benefit_won": part["expected_monthly_benefit_won"].to_numpy(),
+                    f"rec{r}_reason": part["reason"].to_numpy()})
+    first = log[(log["recommender"] == "life_stage_rule") & (log["rank"] == 1)].set_index("SEQ").reindex(seq)
+    out.update({"product1": first["product_id"].to_numpy(), "product1_reason": first["reason"].to_numpy()})
+    return pd.DataFrame(out)
+
+
+def build_quarter(quarter: str, seed: int = config.RANDOM_SEED) -> dict:
+    """Write the quarter's view tables from the processed data and the saved model outputs."""
+    from fipro.anomaly.artifacts import SCORES_FILE as ANOMALY_FILE, model_dir as anomaly_dir
+    from fipro.health.artifacts import SCORES_FILE as HEALTH_FILE, model_dir as health_dir
+    from fipro.health.components import COMPONENT_NAMES
+    from fipro.lifestage.artifacts import model_dir as lifestage_dir
+    from fipro.segments.artifacts import load_assignments
+
+    cur = datasets.load_quarter(quarter, columns=["SEQ", *PEER_KEYS, "MBR_RK", "TOT_USE_AM", "CRDSL_USE_AM",
+                                                  "CNF_USE_AM", *CATEGORIES])
+    seq = pd.Index(cur["SEQ"].astype(str).to_numpy())
+    frame = pd.DataFrame({"label": unique_labels(seq), "SEQ": seq.to_numpy(),
+                          **{c: cur[c].astype(str).to_numpy() for c in (*PEER_KEYS, "MBR_RK")},
+                          **{c: cur[c].to_numpy(dtype=np.float64) for c in ("TOT_USE_AM", "CRDSL_USE_AM", "CNF_USE_AM",
+                                                                             *CATEGORIES)}})
+    past = datasets.earlier_quarters(quarter)
+    if past:
+        prev = datasets.load_quarter(past[-1], columns=["SEQ", "TOT_USE_AM", *CATEGORIES])
+        prev = prev.assign(SEQ=prev["SEQ"].astype(str)).set_index("SEQ").reindex(seq)
+        frame["prev_TOT_USE_AM"] = prev["TOT_USE_AM"].to_numpy(dtype=np.float64)
+        for c in CATEGORIES:
+            frame[f"prev_{c}"] = prev[c].to_numpy(dtype=np.float64)
+    health = _saved(health_dir(quarter) / HEALTH_FILE)
+    parts = [frame,
+             _by_seq(health, seq, {"health_score": "health_score", "tier": "health_tier", "risk_grade": "risk_grade",
+                                   "risk_probability": "risk_probability", "reason": "health_reason",
+                                   **{c: f"health_{c}" for c in COMPONENT_NAMES}}),
+             _by_seq(_saved(anomaly_dir(quarter) / ANOMALY_FILE), seq,
+                     {"score": "anomaly_score", "rank": "anomaly_rank", "flagged": "anomaly_flagged",
+                      "reason": "anomaly_reason"})]
+    pred_path = lifestage_dir(quarter) / "predictions.parquet"
+    preds = _saved(pred_path)
+    if preds is not None:
+        proba = [c for c in preds.columns if c.startswith("proba_")]
+        parts.append(_by_seq(preds, seq, {"predicted": "lifestage_predicted", "probability": "lifestage_probability",
+                                          **{c: f"lifestage_{c}" for c in proba}}))
+    parts.append(_by_seq(load_assignments(quarter), seq, {"segment": "segment", "soft_segment": "soft_segment",
+                                                          "segment_name": "segment_name", "x": "map_x", "y": "map_y"}))
+    parts.append(_recommendations(quarter, seq))
+    table = pd.concat(parts, axis=1).sort_values("label", kind="stable").reset_index(drop=True)
+    out = views_dir(quarter)
+    paths = {"customers": _write(table, out / "customers.parquet", ROW_GROUP)}
+    peers = frame.groupby(list(PEER_KEYS))[["TOT_USE_AM", *CATEGORIES]].mean().reset_index()
+    peers["n"] = frame.groupby(list(PEER_KEYS)).size().to_numpy()
+    paths["peers"] = _write(peers, out / "peers.parquet")
+    paths["map"] = _write(map_sample(table, seed), out / "map.parquet")
+    return paths
+
+
+def map_sample(table: pd.DataFrame, seed: int, points: int = MAP_POINTS) -> pd.DataFrame:
+    """A seeded sample of at most ``points`` customers with a map position, stratified by segment."""
+    have = table[table["map_x"].notna()] if "map_x" in table else table.iloc[0:0]
+    if len(have) > points:
+        rng = np.random.default_rng(seed)
+        share = points / len(have)
+        keep = []
+        for _, rows in have.groupby("segment_name", sort=True).indices.items():
+            n = max(1, int(round(len(rows) * share)))
+            keep.append(np.sort(rng.choice(rows, min(n, len(rows)), replace=False)))
+        have = have.iloc[np.sort(np.concatenate(keep))]
+    cols = ["label", "map_x", "map_y", "segment", "segment_name", "LIFE_STAGE", "health_tier"]
+    return have[[c for c in cols if c in have.columns]].reset_index(drop=True)
+
+
+# --- lookups (what a click does) ----------------------------------------------------------------
+
+
+def search_labels(quarter: str, prefix: str, limit: int = 10) -> list[str]:
+    """Labels starting with ``prefix`` (sorted), read with a predicate on the sorted label column."""
+    prefix = prefix.strip()
+    if not prefix:
+        return []
+    path = views_dir(quarter) / "customers.parquet"
+    hi = prefix + "\uffff"
+    t = pq.read_table(path, columns=["label"], filters=[("label", ">=", prefix), ("label", "<", hi)])
+    return t.column("label").to_pylist()[:limit]
+
+
+def customer(quarter: str, label: str) -> Optional[pd.Series]:
+    """One customer's row by label (``None`` if unknown): one row group read, not the quarter."""
+    path = views_dir(quarter) / "customers.parquet"
+    t = pq.read_table(path, filters=[("label", "==", label)])
+    return t.to_pandas().iloc[0] if t.num_rows else None
+
+
+def peers(quarter: str, age: str, sex: str, stage: str) -> Optional[pd.Series]:
+    p = pd.read_parquet(views_dir(quarter) / "peers.parquet")
+    row = p[(p["AGE"] == age) & (p["SEX_CD"] == sex) & (p["LIFE_STAGE"] == stage)]
+    return row.iloc[0] if len(row) else None
+
+
+def built_quarters() -> list[str]:
+    """Quarters whose view tables exist."""
+    return [q for q in datasets.available_quarters() if (views_dir(q) / "customers.parquet").exists()]
+
+
+def main(argv=None) -> int:
+    """``python -m fipro views [--quarter Q]``: build the views' lookup tables (every quarter by default)."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m fipro views", description=main.__doc__)
+    parser.add_argument("--quarter", default=None)
+    args = parser.parse_args(argv)
+    quarters = [args.quarter] if args.quarter else datasets.available_quarters()
+    for q in quarters:
+        start = time.perf_counter()
+        paths = build_quarter(q)
+        print(f"[views] {q}: {paths['customers']} ({time.perf_counter() - start:.1f}초)")
+    return 0
