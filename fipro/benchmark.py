@@ -30,6 +30,11 @@ writes ``outputs/benchmarks/<step>.json``:
   at full scale), plus every executed notebook's own duration and each quarter's
   life-stage quality read from its metrics JSON.
 
+- ``views``: the Voila views on the last quarter of the ``all`` step's outputs: the time to
+  build their lookup tables, then Voila on 127.0.0.1 driven in headless chromium: each
+  view's first render (target ≤ 10 s) and each interaction, typing a customer or choosing
+  a segment (target ≤ 1 s).
+
 Later steps reuse the earlier steps' files when they are already there.
 """
 
@@ -51,7 +56,7 @@ import psutil
 from fipro import config
 from fipro.export import write_json_atomic
 
-STEPS = ("synth", "ingest", "features", "lifestage", "anomaly", "segments", "health", "recommendation", "all")
+STEPS = ("synth", "ingest", "features", "lifestage", "anomaly", "segments", "health", "recommendation", "all", "views")
 BENCH_QUARTER = "2023q1"
 ANOMALY_QUARTER = "2023q4"  # the last quarter: the longest history to read
 RECOMMEND_QUARTER = "2023q3"  # the next quarter exists, so the measurement runs
@@ -284,8 +289,41 @@ def bench_all(home: Path, scale: str, seed: int, notebooks: Optional[list[str]] 
                              and (slowest_03 is None or slowest_03 <= 180))}
 
 
+def bench_views(home: Path, scale: str, seed: int, n_clicks: int = 5) -> dict:
+    outputs = home / "outputs-all"
+    if not (outputs / "reports").exists():
+        bench_all(home, scale, seed)
+    env = {"FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(outputs)}
+    result_file = home / "views_eval.json"
+    code = (
+        "import json, sys, time, numpy as np, pandas as pd, pyarrow.parquet as pq\n"
+        "from fipro import datasets\n"
+        "from fipro.export import write_json_atomic\n"
+        "from fipro.segments.artifacts import PROFILES_FILE, model_dir\n"
+        "from fipro.views import data, serve\n"
+        "q = datasets.available_quarters()[-1]\n"
+        "t = time.perf_counter(); data.build_quarter(q); build = time.perf_counter() - t\n"
+        "labels = pq.read_table(data.views_dir(q) / 'customers.parquet', columns=['label']).column('label').to_pylist()\n"
+        f"pick = np.random.default_rng({seed}).choice(len(labels), {n_clicks}, replace=False)\n"
+        "names = list(pd.read_parquet(model_dir(q) / PROFILES_FILE)['name'])[1:4]\n"
+        "proc, url = serve.start_voila()\n"
+        "try:\n"
+        "    times = serve.time_views(url, [labels[i] for i in pick], names)\n"
+        "finally:\n"
+        "    serve.stop(proc)\n"
+        "write_json_atomic(sys.argv[1], {'quarter': q, 'customers': len(labels), 'build_seconds': build, **times})\n"
+    )
+    m = run_measured([sys.executable, "-c", code, str(result_file)], env)
+    ev = json.loads(result_file.read_text())
+    render = max(ev["customer_render_seconds"], ev["segment_render_seconds"])
+    clicks = ev["customer_clicks"] + ev["segment_clicks"]
+    return {**m, "scale": scale, **ev, "max_render_seconds": render, "max_click_seconds": max(clicks),
+            "target_render_seconds": 10, "target_click_seconds": 1,
+            "meets_target": render <= 10 and max(clicks) <= 1}
+
+
 BENCHES = {"synth": bench_synth, "ingest": bench_ingest, "features": bench_features, "lifestage": bench_lifestage,
-           "anomaly": bench_anomaly, "segments": bench_segments, "health": bench_health, "recommendation": bench_recommendation, "all": bench_all}
+           "anomaly": bench_anomaly, "segments": bench_segments, "health": bench_health, "recommendation": bench_recommendation, "all": bench_all, "views": bench_views}
 
 
 def main(argv: list[str] | None = None) -> int:

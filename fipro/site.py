@@ -52,6 +52,9 @@ def output_dir() -> Path:
     return config.PROJ_ROOT / "_site"
 
 
+VOILA_PORT = 8866  # the Makefile's VOILA_PORT default
+
+
 def notebook_stems() -> list[str]:
     """The numbered notebooks of ``notebooks/`` (the Makefile's ``NOTEBOOKS`` is the same glob)."""
     return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -215,6 +218,16 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
                                for c in contract.COLUMNS]).set_index("열")
     dict_page = _page(src / "dictionary.md", "데이터 사전", "원본 파일 `EDU_DATA_F`의 열입니다.\n\n"
                       + markdown_table(dictionary))
+    views = _page(src / "views.md", "탐색 화면", "\n\n".join([
+        "고객 한 명과 세그먼트를 직접 골라 보는 두 화면(Voila)입니다. 저장된 결과만 읽으며, 이 컴퓨터(127.0.0.1)에서만 열립니다.",
+        "시작하기: 프로젝트 폴더에서 `make voila`를 실행하면 주소가 출력됩니다(기본 포트 "
+        f"{VOILA_PORT}, 바꾸려면 `make voila VOILA_PORT=8900`). 끝내려면 Ctrl+C.",
+        f"- [고객 탐색](http://127.0.0.1:{VOILA_PORT}/voila/render/customer_explorer.ipynb): 가명 라벨 앞 4글자 이상을 "
+        "입력해 고객을 고르면 업종별 지출(또래 대비), 지난 분기 대비 변화, 소비 건강 점수와 구성 요소, 라이프스테이지 확률, "
+        "이상 소비, 추천 카드와 이유, 비슷한 고객, 요약 문장",
+        f"- [세그먼트 탐색](http://127.0.0.1:{VOILA_PORT}/voila/render/segment_explorer.ipynb): 소비 스타일 지도"
+        "(세그먼트·라이프스테이지·건강 등급, 층화 표본), 세그먼트 프로필, 분기별 규모, 지난 분기와의 이동",
+        "JupyterLab에서도 `notebooks/views/`의 두 노트북을 열어 같은 화면을 쓸 수 있습니다(`make lab`)."]))
     navbar = {"website": {"navbar": {"left": [
         {"text": "홈", "href": rel(home)},
         {"text": "분기", "menu": quarter_items},
@@ -222,6 +235,7 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
         {"text": "데이터 품질", "href": rel(quality)},
         {"text": "방법", "href": rel(methods)},
         {"text": "데이터 사전", "href": rel(dict_page)},
+        {"text": "탐색 화면", "href": rel(views)},
     ]}}}
     (src / "_navbar.yml").write_text(yaml.safe_dump(navbar, allow_unicode=True, sort_keys=False), encoding="utf-8")
     # MkDocs reads the MathJax URL per notebook page; the notebooks hold no maths, so a

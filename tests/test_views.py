@@ -4,13 +4,7 @@ real Voila on 127.0.0.1 and driven in headless Debian chromium (nothing loaded f
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -113,52 +107,23 @@ def test_a_failing_callback_shows_in_the_error_panel(built):
 
 # --- served by Voila, driven in a real browser --------------------------------------------------
 
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def voila(built):
-    port = _free_port()
-    exe = Path(sys.executable).with_name("voila")
-    views = config.PROJ_ROOT / "notebooks" / "views"
-    proc = subprocess.Popen([str(exe), str(views), f"--port={port}", "--Voila.ip=127.0.0.1", "--no-browser",
-                             "--template=fipro"],
-                            env={**os.environ, "JUPYTER_PATH": str(views / "jupyter")},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("Voila did not start within 90 s")
+    from fipro.views.serve import start_voila, stop
+
+    proc, url = start_voila()
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
-    executable = shutil.which("chromium")
-    assert executable, "Debian chromium is missing: `make test` installs it (target browser)"
+    from fipro.views.serve import launch_chromium
+
     with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        instance = launch_chromium(p)
         yield instance
         instance.close()
 
@@ -219,6 +184,18 @@ def test_customer_explorer_shows_the_chosen_customer(voila, browser, built):
     page.screenshot(path=str(_shots() / "customer_explorer.png"), full_page=True)
     assert problems == {"outside": [], "kernel_errors": []}, problems
     print(json.dumps({"render_seconds": round(render, 2)}))
+
+
+def test_timings_are_measured_in_the_browser(voila, browser, built):
+    from fipro.segments.artifacts import PROFILES_FILE, model_dir
+    from fipro.views.serve import time_views
+
+    quarter = built[-1]
+    labels = pq.read_table(data.views_dir(quarter) / "customers.parquet", columns=["label"]).column("label").to_pylist()
+    names = list(pd.read_parquet(model_dir(quarter) / PROFILES_FILE)["name"])
+    t = time_views(voila, [labels[5], labels[500]], names[1:3], browser=browser)
+    assert 0 < t["customer_render_seconds"] < 60 and len(t["customer_clicks"]) == 2 and len(t["segment_clicks"]) == 2
+    assert all(0 < x < 30 for x in t["customer_clicks"] + t["segment_clicks"])
 
 
 def test_segment_explorer_shows_a_segment(voila, browser, built):

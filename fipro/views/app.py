@@ -80,6 +80,8 @@ class CustomerExplorer(_App):
         self._names = self._product_names()
         self.search.observe(self.guarded(self._typed), names="value")
         self.quarter.observe(self.guarded(lambda _: self.show(self.search.value)), names="value")
+        if self.quarter.value:  # the similar-customer index loads with the page, not on the first click
+            self.guarded(self.similar_index)(self.quarter.value)
         self.widget = w.VBox([w.HBox([self.quarter, self.search]), self.error_panel, self.title, self.summary,
                               w.HTML("<h3>업종별 지출</h3>"), self.spending,
                               w.HTML("<h3>소비 건강</h3>"), self.health, w.HTML("<h3>라이프스테이지</h3>"), self.lifestage,
@@ -177,6 +179,9 @@ class SegmentExplorer(_App):
         from fipro.segments.artifacts import PROFILES_FILE, model_dir
 
         q = self.quarter.value
+        if q is None:
+            self.profile.value = "<p>탐색 표가 없습니다: 먼저 <code>make views</code>를 실행하세요.</p>"
+            return
         self.points = pd.read_parquet(data.views_dir(q) / "map.parquet")
         path = model_dir(q) / PROFILES_FILE
         self.profiles = pd.read_parquet(path) if path.exists() else pd.DataFrame()
