@@ -79,9 +79,11 @@ class CustomerExplorer(_App):
         self._index = {}
         self._names = self._product_names()
         self.search.observe(self.guarded(self._typed), names="value")
-        self.quarter.observe(self.guarded(lambda _: self.show(self.search.value)), names="value")
-        if self.quarter.value:  # the similar-customer index loads with the page, not on the first click
-            self.guarded(self.similar_index)(self.quarter.value)
+        self.quarter.observe(self.guarded(lambda change: (self._warm(change["new"]), self.show(self.search.value))),
+                             names="value")
+        self._lifestage = {}
+        if self.quarter.value:  # the indexes load with the page (in the background), not on the first click
+            self._warm(self.quarter.value)
         self.widget = w.VBox([w.HBox([self.quarter, self.search]), self.error_panel, self.title, self.summary,
                               w.HTML("<h3>업종별 지출</h3>"), self.spending,
                               w.HTML("<h3>소비 건강</h3>"), self.health, w.HTML("<h3>라이프스테이지</h3>"), self.lifestage,
@@ -107,6 +109,41 @@ class CustomerExplorer(_App):
         self.search.options = tuple(matches)
         if value in matches:
             self.show(value)
+
+    def _warm(self, quarter: str) -> None:
+        import threading
+
+        thread = threading.Thread(target=self.guarded(lambda: (self.similar_index(quarter), self.lifestage_model(quarter))),
+                                  daemon=True)
+        thread.start()
+        self._warming = thread
+
+    def lifestage_model(self, quarter: str):
+        """(model, features by SEQ) of the quarter's life-stage model, or ``None`` before notebook 03 ran."""
+        if quarter not in self._lifestage:
+            from fipro import datasets
+            from fipro.evaluation import registry
+            from fipro.lifestage.data import MODEL_NAME as LIFESTAGE
+            from fipro.lifestage.data import load_lifestage_data
+
+            try:
+                model = registry.load_model(datasets.model_dir(quarter, LIFESTAGE))
+                frame = load_lifestage_data(quarter)
+                self._lifestage[quarter] = (model, frame.set_index(frame["SEQ"].astype(str), drop=False))
+            except (FileNotFoundError, KeyError, ValueError):
+                self._lifestage[quarter] = None
+        return self._lifestage[quarter]
+
+    def lifestage_sentence(self, quarter: str, seq: str) -> str:
+        loaded = self.lifestage_model(quarter)
+        if loaded is None or seq not in loaded[1].index:
+            return ""
+        from fipro.lifestage.reasons import predict
+
+        try:
+            return str(predict(loaded[0], loaded[1].loc[[seq]], k=3)["sentence"].iloc[0])
+        except ValueError as err:  # a model saved by older code than the features: say so, keep the page
+            return f"라이프스테이지 이유를 계산하지 못했습니다(저장된 모델과 피처가 맞지 않음: 노트북 03을 다시 실행하세요). {err}"
 
     def similar_index(self, quarter: str):
         if quarter not in self._index:
@@ -136,7 +173,10 @@ class CustomerExplorer(_App):
         self.health.value = ("<p>노트북 06이 아직 실행되지 않았습니다.</p>" if ht is None else
                              f"<p class='score'>건강 점수 {float(row['health_score']):.1f}점 ({row['health_tier']}), "
                              f"위험 등급 {int(row['risk_grade'])}</p>" + _table_html(ht, ""))
-        self.lifestage.value = _table_html(panels.lifestage_table(row), "라이프스테이지 예측이 없습니다.")
+        if getattr(self, "_warming", None) is not None:
+            self._warming.join()
+        self.lifestage.value = (_table_html(panels.lifestage_table(row), "라이프스테이지 예측이 없습니다.") +
+                                f"<p>{self.lifestage_sentence(quarter, row['SEQ'])}</p>")
         flagged = bool(row.get("anomaly_flagged")) if row.get("anomaly_flagged") is not None else False
         self.anomaly.value = (f"<p>검토 대상: {'예' if flagged else '아니오'} (순위 {row.get('anomaly_rank')})</p>"
                               f"<p>{row.get('anomaly_reason') or ''}</p>")
