@@ -86,28 +86,28 @@ def time_views(url: str, labels: list[str], segments: list[str], timeout_ms: int
             finally:
                 instance.close()
     out = {"customer_clicks": [], "segment_clicks": []}
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) else r.abort())
-    start = time.perf_counter()
-    page.goto(f"{url}/voila/render/customer_explorer.ipynb", timeout=timeout_ms)
-    page.wait_for_selector(".fipro-search input", timeout=timeout_ms)
-    out["customer_render_seconds"] = time.perf_counter() - start
+
+    def open_view(name: str, ready: str):
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) else r.abort())
+        start = time.perf_counter()
+        page.goto(f"{url}/voila/render/{name}.ipynb", timeout=timeout_ms)
+        page.wait_for_selector(ready, timeout=timeout_ms)
+        return page, time.perf_counter() - start
+
+    def timed(action, condition: str, arg: str) -> float:
+        start = time.perf_counter()
+        action()
+        page.wait_for_function(condition, arg=arg, timeout=timeout_ms)
+        return time.perf_counter() - start
+
+    page, out["customer_render_seconds"] = open_view("customer_explorer", ".fipro-search input")
     for label in labels:
-        start = time.perf_counter()
-        page.locator(".fipro-search input").fill(label)
-        page.wait_for_function("l => (document.querySelector('.fipro-customer') || {}).innerText?.includes(l)",
-                               arg=label, timeout=timeout_ms)
-        out["customer_clicks"].append(time.perf_counter() - start)
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) else r.abort())
-    start = time.perf_counter()
-    page.goto(f"{url}/voila/render/segment_explorer.ipynb", timeout=timeout_ms)
-    page.wait_for_selector(".fipro-map img", timeout=timeout_ms)
-    out["segment_render_seconds"] = time.perf_counter() - start
+        out["customer_clicks"].append(timed(lambda: page.locator(".fipro-search input").fill(label),
+                                            "l => (document.querySelector('.fipro-customer') || {}).innerText?.includes(l)",
+                                            label))
+    page, out["segment_render_seconds"] = open_view("segment_explorer", ".fipro-map img")
     for name in segments:
-        start = time.perf_counter()
-        page.locator(".fipro-segment-select select").select_option(label=name)
-        page.wait_for_function("n => document.querySelector('.fipro-profile').innerText.includes(n)", arg=name,
-                               timeout=timeout_ms)
-        out["segment_clicks"].append(time.perf_counter() - start)
+        out["segment_clicks"].append(timed(lambda: page.locator(".fipro-segment-select select").select_option(label=name),
+                                           "n => document.querySelector('.fipro-profile').innerText.includes(n)", name))
     return out
