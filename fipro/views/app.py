@@ -82,8 +82,9 @@ class CustomerExplorer(_App):
         self.quarter.observe(self.guarded(lambda change: (self._warm(change["new"]), self.show(self.search.value))),
                              names="value")
         self._lifestage = {}
-        if self.quarter.value:  # the indexes load with the page (in the background), not on the first click
+        if self.quarter.value:  # the indexes load with the page, so no click waits for them
             self._warm(self.quarter.value)
+            self._warming.join()
         self.widget = w.VBox([w.HBox([self.quarter, self.search]), self.error_panel, self.title, self.summary,
                               w.HTML("<h3>업종별 지출</h3>"), self.spending,
                               w.HTML("<h3>소비 건강</h3>"), self.health, w.HTML("<h3>라이프스테이지</h3>"), self.lifestage,
