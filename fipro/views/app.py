@@ -114,10 +114,18 @@ class CustomerExplorer(_App):
     def _warm(self, quarter: str) -> None:
         import threading
 
-        thread = threading.Thread(target=self.guarded(lambda: (self.similar_index(quarter), self.lifestage_model(quarter))),
-                                  daemon=True)
+        thread = threading.Thread(target=self.guarded(lambda: (self.similar_index(quarter), self.lifestage_model(quarter),
+                                                                self._first_use())), daemon=True)
         thread.start()
         self._warming = thread
+
+    @staticmethod
+    def _first_use() -> None:
+        """Pay the one-off costs of the first click up front: SHAP's import and matplotlib's first figure."""
+        import fipro.lifestage.reasons  # noqa: F401 - imports shap
+        from fipro.figures import figure_png
+
+        figure_png(panels.plot_spending(pd.DataFrame({"업종": ["-"], "본인": [0.0], "또래 평균": [0.0]}), "-"))
 
     def lifestage_model(self, quarter: str):
         """(model, features by SEQ) of the quarter's life-stage model, or ``None`` before notebook 03 ran."""
