@@ -61,6 +61,32 @@ def test_total_spike_fires_on_a_broad_rise_and_not_on_a_modest_one():
     assert not fired_for(p, 0)["flags"]["total_spike"]
 
 
+def test_broad_rise_scores_a_rise_across_the_usual_categories_above_one_lumpy_category():
+    p = population()
+    usual = p["usual"]
+    broad = usual[6] * 2.0                       # every usual category doubles
+    lumpy = usual[6].copy()
+    lumpy[TRAVEL] += usual[6].sum()              # the same total rise, in one category
+    now = p["now"].copy()
+    now[6], now[7] = broad, lumpy
+    before = usual.copy()
+    before[7] = usual[6]
+    z = rules.precision_rise(now, before)
+    ordinary = np.delete(z, [6, 7])
+    assert z[6] > np.quantile(ordinary, 0.99) and z[6] > 2 * z[7]
+
+
+def test_broad_rise_needs_a_category_in_common_and_ignores_row_order():
+    rng = np.random.default_rng(1)
+    before = rng.lognormal(3, 1, (300, N_CAT)) * (rng.random((300, N_CAT)) < 0.6)
+    now = before * rng.lognormal(0, 0.3, (300, N_CAT)) * (rng.random((300, N_CAT)) < 0.9)
+    before[0], now[1] = np.nan, 0.0              # no history; no spending now
+    z = rules.precision_rise(now, before)
+    assert np.isnan(z[0]) and np.isnan(z[1]) and np.isfinite(z[2:]).all()
+    order = rng.permutation(300)
+    np.testing.assert_allclose(rules.precision_rise(now[order], before[order]), z[order])
+
+
 def test_category_burst_fires_on_one_category_and_not_on_a_small_rise():
     p = population()
     p["now"][1] = p["usual"][1].copy()
@@ -69,7 +95,7 @@ def test_category_burst_fires_on_one_category_and_not_on_a_small_rise():
     assert hit["flags"]["category_burst"] and hit["stats"]["burst_category"] == "TRVL_AM"
     assert "여행" in rules.rule_sentence("category_burst", hit["stats"])
     p["now"][1] = p["usual"][1].copy()
-    p["now"][1, TRAVEL] += 0.5 * p["usual"][1].sum()
+    p["now"][1, TRAVEL] = 4.0 * max(p["usual"][1, TRAVEL], np.median(p["now"][:, TRAVEL]))  # a big but ordinary trip
     assert not fired_for(p, 1)["flags"]["category_burst"]
 
 

@@ -181,14 +181,54 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
         head["combined_pk_share_of_yardstick"] = float(versus.loc["combined", "precision_at_k"] / pk_y) if pk_y else None
         head["yardstick_rows"] = int(yardstick.n_pooled_rows)
         head["yardstick_quarters"] = list(yardstick.pooled_quarters)
+    if yardstick is not None and len(yardstick.rows):
+        # the same table for the yardstick, on its rows (k = the planted anomalies among them)
+        theirs = recall_by_type(labels.iloc[yardstick.rows].reset_index(drop=True),
+                                {"yardstick": yardstick.probability}, medians)
+        by_type["recall_yardstick"] = theirs["recall_yardstick"].to_numpy()
     upper = by_type[by_type["크기 구간"] == "상위 절반"].set_index("type")
     lower = by_type[by_type["크기 구간"] == "하위 절반"].set_index("type")
     head["recall_upper_half"] = {t: float(upper.loc[t, "recall_combined"]) for t in upper.index}
     head["recall_lower_half"] = {t: float(lower.loc[t, "recall_combined"]) for t in lower.index}
+    if "recall_yardstick" in upper:
+        head["yardstick_recall_upper_half"] = {t: float(upper.loc[t, "recall_yardstick"]) for t in upper.index}
     head["combined_beats_parts_ap"] = bool(table.loc["combined", "average_precision"]
                                            > max(table.loc["rules", "average_precision"],
                                                  table.loc["model", "average_precision"]))
     return AnomalyEvaluation(scores=table, by_type=by_type, versus_yardstick=versus, medians=medians, headline=head)
+
+
+UPPER_HALF_RECALL_TARGET = 0.8
+# why a planted type stays hard on this stand-in (what the generator does, in Korean)
+HARD_WHY_KO = {
+    "category_burst": "가전·가구·여행처럼 한 번에 큰돈이 드는 업종은 평범한 고객에게도 분기마다 큰 지출이 흔해, "
+                      "심어 둔 급증이 자연스러운 목돈 지출과 겹칩니다",
+    "mix_shift": "총액은 그대로 두고 구성만 다른 라이프스테이지 쪽으로 옮기는데, 업종별 분기 변동이 커서 옮겨 간 구성이 "
+                 "평소의 흔들림 안에 묻힙니다",
+    "total_spike": "배수가 작으면 분기마다의 자연스러운 총액 변동과 겹칩니다",
+    "dormant_burst": "배수가 작으면 쉬었다 돌아온 고객의 평범한 재개와 구별되지 않습니다",
+}
+
+
+def describe_hard_types(ev: AnomalyEvaluation, target: float = UPPER_HALF_RECALL_TARGET) -> str:
+    """Korean sentences: which planted types stay under the recall target in their upper half, and why."""
+    bt = ev.by_type
+    upper = bt[bt["크기 구간"] == "상위 절반"].set_index("type")
+    lower = bt[bt["크기 구간"] == "하위 절반"].set_index("type")
+    lines = []
+    for t in upper.index:
+        r = upper.loc[t, "recall_combined"]
+        if not np.isfinite(r) or upper.loc[t, "n"] == 0:
+            continue
+        yard = upper.loc[t, "recall_yardstick"] if "recall_yardstick" in upper else np.nan
+        yard_text = f"; 지도학습 기준 {yard:.2f}" if np.isfinite(yard) else ""
+        name = TYPE_LABEL_KO.get(t, t)
+        if r < target:
+            lines.append(f"- **{name}**: 상위 절반 재현율 {r:.2f}(목표 {target}{yard_text}). {HARD_WHY_KO.get(t, '')}.")
+        else:
+            lines.append(f"- {name}: 상위 절반 재현율 {r:.2f}(목표 {target} 이상{yard_text}), 하위 절반 "
+                         f"{lower.loc[t, 'recall_combined']:.2f}. 하위 절반이 어려운 이유: {HARD_WHY_KO.get(t, '')}.")
+    return "\n".join(lines)
 
 
 def display_scores(table: pd.DataFrame) -> pd.DataFrame:

@@ -75,7 +75,7 @@ def combined_score(rule_score: np.ndarray, model_score: np.ndarray) -> np.ndarra
 
 def yardstick_frame(inputs: AnomalyInputs, stats: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """The yardstick's inputs: the model's, the amounts now and before, the history counts."""
-    X = model_inputs(stats, inputs.frame["total"])
+    X = model_inputs(stats)
     now = pd.DataFrame(np.log1p(inputs.amounts), columns=[f"now_{i}" for i in range(inputs.amounts.shape[1])])
     before = pd.DataFrame(np.nan_to_num(np.log1p(inputs.prev_amounts), nan=-1.0),
                           columns=[f"before_{i}" for i in range(inputs.amounts.shape[1])])
@@ -116,7 +116,7 @@ def score_inputs(inputs: AnomalyInputs, *, thresholds: Mapping[str, float], flag
     flags = rules.fired(stats, thresholds)
     laps.lap("rules")
     seq = inputs.frame["SEQ"].astype(str).to_numpy()
-    X = model_inputs(stats, inputs.frame["total"])
+    X = model_inputs(stats)
     model = fit_anomaly(X.iloc[np.argsort(seq, kind="stable")], params, fit_rows=fit_rows, seed=seed, n_jobs=n_jobs)
     s_model = model.anomaly_score(X)
     laps.lap("model")
