@@ -96,6 +96,14 @@ def write_json_atomic(path: Path, payload: Any) -> Path:
     return path
 
 
+def write_parquet_atomic(frame, path: Path) -> Path:
+    """Write a DataFrame as Parquet (no index) through :func:`atomic_path`; return ``path``."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return path
+
+
 def save_metrics(quarter: str, name: str, metrics: dict) -> Path:
     """Record a notebook's headline numbers as ``outputs/<quarter>/<name>.json``.
 

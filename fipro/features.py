@@ -70,7 +70,7 @@ import pyarrow.parquet as pq
 from scipy import special
 
 from fipro import config, contract, datasets
-from fipro.export import atomic_path, write_json_atomic
+from fipro.export import write_json_atomic, write_parquet_atomic
 
 # --- the feature contract -------------------------------------------------------------
 
@@ -649,10 +649,7 @@ def write_features(feature_df: pd.DataFrame, path: Path) -> Path:
     """Write a features frame as Parquet through :func:`fipro.export.atomic_path`: two
     processes may build the same quarter (``make -j2``); each writes its own temporary
     file and the rename is atomic, so a reader never sees half a file."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        feature_df.to_parquet(tmp, index=False)
-    return path
+    return write_parquet_atomic(feature_df, path)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,15 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
+def test_parquet_write_roundtrips_without_the_index_and_leaves_no_temporary_files(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"SEQ": ["b", "a"], "x": [1.5, 2.5]}, index=[7, 3])
+    path = export.write_parquet_atomic(frame, tmp_path / "t.parquet")
+    assert path == tmp_path / "t.parquet" and [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame.reset_index(drop=True))
+
+
 def test_pseudonym_is_stable_and_hides_the_id():
     label = pseudonym("100023")
     assert label == pseudonym("100023") != pseudonym("100024")

@@ -29,6 +29,14 @@ def test_registry_entry_has_required_fields_and_loads(tmp_path, fitted):
     assert (loaded.predict(X) == model.predict(X)).all()
 
 
+def test_artifact_paths_name_the_registered_files_and_the_extra_ones(tmp_path, fitted):
+    model, X = fitted
+    entry = registry.register_model(model, tmp_path / "m", name="toy", data_hash=registry.data_hash(X), metrics={})
+    paths = registry.artifact_paths(tmp_path / "m", entry, scores=tmp_path / "m" / "scores.parquet")
+    assert paths["model"].exists() and paths["registry"].exists() and paths["version"] == entry["version"]
+    assert paths["scores"] == tmp_path / "m" / "scores.parquet" and paths["directory"] == tmp_path / "m"
+
+
 def test_version_depends_on_content_not_on_time(tmp_path, fitted):
     model, X = fitted
     h = registry.data_hash(X)

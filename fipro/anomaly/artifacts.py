@@ -17,7 +17,7 @@ from fipro.anomaly.data import MODEL_NAME
 from fipro.anomaly.estimator import OneSidedIsolationForest
 from fipro.anomaly.rules import RULE_BY_NAME, RULE_NAMES, RULES
 from fipro.evaluation import cards, registry
-from fipro.export import atomic_path
+from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source
 from fipro.model_report import Metric, ModelReport
 from fipro.summary import Section
@@ -53,24 +53,22 @@ def save_artifacts(quarter: str, model: OneSidedIsolationForest, table: pd.DataF
                       "고객 화면의 '평소와 다른 소비' 알림",
                       "자동 차단이나 불이익 결정에는 쓰지 않습니다(사람의 검토가 전제)"],
         data_range=data_range,
-        features=[f"{len(X.columns)}개 입력: 순위 규칙(총액·업종·휴면 후 급증)의 통계(고객 본인 과거·또래 대비 편차), "
-                  "직전 무이용 분기 수, 총액 수준",
+        features=[f"{len(X.columns)}개 입력: 규칙(총액·업종·휴면 후 급증)의 통계(고객 본인 과거·또래 대비 편차), "
+                  "평소 이용 업종 전반의 상승(업종·금액 수준별 변동으로 가중한 로그 변화), 직전 무이용 분기 수",
                   "상승만 이상으로 봅니다(음의 편차는 0으로 자름)"],
         metrics=metric_block if metric_block is not None else dict(headline),
         calibration={"방법": "없음 (순위 점수; 확률이 아님)"},
         limitations=["합성 데이터의 심어 둔 이상으로 검증됨: 실제 이상(부정 사용 등)의 모습은 다를 수 있습니다",
                      "작은 이상(각 유형 크기의 하위 절반)은 고객의 평소 변동과 겹쳐 잘 드러나지 않습니다",
+                     "한 업종 급증은 목돈 지출(가전·가구·여행 등)과 겹쳐 큰 것도 절반 이상 놓치고, 총액을 유지한 "
+                     "지출 구성 변화는 정답을 보고 학습한 기준도 가르지 못합니다",
                      "첫 분기 고객은 본인 이력이 없어 또래와만 비교합니다",
                      "기준값은 자료의 분포로 정했고 정답 라벨로 조정하지 않았습니다"],
         entry=entry, extra_sections={"규칙과 기준값": rules_block},
     )
     card_path = cards.write_model_card(directory, card)
-    scores_path = directory / SCORES_FILE
-    with atomic_path(scores_path) as tmp:
-        table[list(SCORE_COLUMNS)].to_parquet(tmp, index=False)
-    return {"directory": directory, "model": directory / registry.MODEL_FILE,
-            "registry": directory / registry.REGISTRY_FILE, "card": card_path, "scores": scores_path,
-            "version": entry["version"]}
+    scores = write_parquet_atomic(table[list(SCORE_COLUMNS)], directory / SCORES_FILE)
+    return registry.artifact_paths(directory, entry, card=card_path, scores=scores)
 
 
 def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:

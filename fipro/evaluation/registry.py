@@ -158,6 +158,14 @@ def load_model(directory: Path):
     return joblib.load(path)
 
 
+def artifact_paths(directory: Path, entry: Mapping[str, Any], **files: Path) -> dict:
+    """What a model's ``save_artifacts`` returns: its folder, model and registry files,
+    the other ``files`` it wrote (name → path) and the registered version."""
+    directory = Path(directory)
+    return {"directory": directory, "model": directory / MODEL_FILE, "registry": directory / REGISTRY_FILE,
+            **files, "version": entry["version"]}
+
+
 def artifact_table(artifacts: Mapping[str, Any]) -> pd.DataFrame:
     """Files a model's ``save_artifacts`` wrote (its returned mapping): name and size."""
     rows = [{"파일": Path(p).name, "크기(KB)": round(Path(p).stat().st_size / 1024, 1)}

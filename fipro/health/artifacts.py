@@ -15,7 +15,7 @@ import pandas as pd
 
 from fipro import datasets
 from fipro.evaluation import cards, registry
-from fipro.export import atomic_path
+from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source
 from fipro.health.components import COMPONENT_NAMES, COMPONENTS, PILLAR_KO, TIERS
 from fipro.health.data import MODEL_NAME
@@ -65,11 +65,8 @@ def save_artifacts(quarter: str, models: Mapping[str, Any], table: pd.DataFrame,
     )
     card_path = cards.write_model_card(directory, card)
     scores_path = directory / SCORES_FILE
-    with atomic_path(scores_path) as tmp:
-        table[list(SCORE_COLUMNS)].to_parquet(tmp, index=False)
-    return {"directory": directory, "model": directory / registry.MODEL_FILE,
-            "registry": directory / registry.REGISTRY_FILE, "card": card_path, "scores": scores_path,
-            "version": entry["version"]}
+    write_parquet_atomic(table[list(SCORE_COLUMNS)], scores_path)
+    return registry.artifact_paths(directory, entry, card=card_path, scores=scores_path)
 
 
 def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:

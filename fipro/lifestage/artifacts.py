@@ -15,7 +15,7 @@ import pandas as pd
 from fipro import datasets
 from fipro.evaluation import baselines, cards, registry
 from fipro.evaluation.registry import artifact_table  # noqa: F401  (part of this step's interface)
-from fipro.export import atomic_path
+from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source
 from fipro.model_report import Metric, ModelReport
 from fipro.lifestage.data import MODEL_NAME, TARGET
@@ -105,12 +105,9 @@ def save_artifacts(quarter: str, model: LifeStageClassifier, frame: pd.DataFrame
         extra_sections=sections or None,
     )
     card_path = cards.write_model_card(directory, card)
-    pred_path = directory / PREDICTIONS_FILE
-    with atomic_path(pred_path) as tmp:
-        prediction_table(model, frame, roles, proba=quarter_proba).to_parquet(tmp, index=False)
-    return {"directory": directory, "model": directory / registry.MODEL_FILE,
-            "registry": directory / registry.REGISTRY_FILE, "card": card_path, "predictions": pred_path,
-            "version": entry["version"]}
+    pred_path = write_parquet_atomic(prediction_table(model, frame, roles, proba=quarter_proba),
+                                     directory / PREDICTIONS_FILE)
+    return registry.artifact_paths(directory, entry, card=card_path, predictions=pred_path)
 
 
 def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from fipro import config, datasets
 from fipro.evaluation import cards, registry
-from fipro.export import atomic_path
+from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source
 from fipro.model_report import Metric, ModelReport
 from fipro.products import CATALOGUE_DIR, LITRE_PRICE_WON
@@ -115,11 +115,8 @@ def save_artifacts(run, directory: Optional[Path] = None) -> dict:
         entry=entry, extra_sections={"카탈로그 카드": catalogue_table},
     )
     card_path = cards.write_model_card(directory, card)
-    path = log_path(run.quarter)
-    with atomic_path(path) as tmp:
-        run.table[list(LOG_COLUMNS)].to_parquet(tmp, index=False)
-    return {"directory": directory, "model": directory / registry.MODEL_FILE,
-            "registry": directory / registry.REGISTRY_FILE, "card": card_path, "log": path, "version": entry["version"]}
+    path = write_parquet_atomic(run.table[list(LOG_COLUMNS)], log_path(run.quarter))
+    return registry.artifact_paths(directory, entry, card=card_path, log=path)
 
 
 def load_log(quarter: str) -> Optional[pd.DataFrame]:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from fipro import datasets
 from fipro.evaluation import cards, registry
-from fipro.export import atomic_path
+from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source
 from fipro.model_report import Metric, ModelReport
 from fipro.segments.data import CATEGORIES, MODEL_NAME
@@ -39,12 +39,6 @@ NOISE_NAME = "미분류"
 def model_dir(quarter: str) -> Path:
     """``outputs/<quarter>/models/segments``."""
     return datasets.model_dir(quarter, MODEL_NAME)
-
-
-def _write(frame: pd.DataFrame, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-    return path
 
 
 def index_frame(table: pd.DataFrame, space: np.ndarray, traits: np.ndarray) -> pd.DataFrame:
@@ -98,15 +92,14 @@ def save_artifacts(quarter: str, model: SegmentModel, table: pd.DataFrame, space
         entry=entry,
     )
     card_path = cards.write_model_card(directory, card)
-    assignments = _write(table[list(ASSIGNMENT_COLUMNS)], directory / ASSIGNMENTS_FILE)
-    index = _write(index_frame(table, space, traits), directory / INDEX_FILE)
+    assignments = write_parquet_atomic(table[list(ASSIGNMENT_COLUMNS)], directory / ASSIGNMENTS_FILE)
+    index = write_parquet_atomic(index_frame(table, space, traits), directory / INDEX_FILE)
     prof = profiles.copy()
     prof["top_categories"] = prof["top_categories"].map(lambda v: ",".join(v))
     prof["top_lifts"] = prof["top_lifts"].map(lambda v: ",".join(f"{x:.2f}" for x in v))
-    prof_path = _write(prof.reset_index(), directory / PROFILES_FILE)
-    return {"directory": directory, "model": directory / registry.MODEL_FILE,
-            "registry": directory / registry.REGISTRY_FILE, "card": card_path, "assignments": assignments,
-            "index": index, "profiles": prof_path, "version": entry["version"]}
+    prof_path = write_parquet_atomic(prof.reset_index(), directory / PROFILES_FILE)
+    return registry.artifact_paths(directory, entry, card=card_path, assignments=assignments, index=index,
+                                   profiles=prof_path)
 
 
 def load_assignments(quarter: str, columns=None) -> Optional[pd.DataFrame]:
