@@ -245,3 +245,17 @@ def test_run_quarter_on_the_sample_saves_the_interface(sample_quarters):
     assert "anomaly" in [s.name for s in handoff.model_sources()]
     text = summary.portfolio_summary_ko(quarter)
     assert "이상 탐지" in text and f"{int(m['n_flagged']):,}명" in text
+
+
+def test_recall_figure_gives_every_scorer_its_own_colour():
+    from matplotlib.colors import to_hex
+
+    from fipro.figures import anomaly as an_fig
+
+    by_type = pd.DataFrame({"type": ["total_spike"] * 2, "유형": ["총액 급증"] * 2, "크기 구간": ["하위 절반", "상위 절반"],
+                            "recall_rules": [0.2, 0.8], "recall_model": [0.3, 0.7], "recall_combined": [0.3, 0.9],
+                            "recall_yardstick": [0.4, 0.9]})
+    fig = an_fig.plot_recall_by_magnitude(by_type)
+    legend = fig.axes[0].get_legend()
+    colours = {t.get_text(): to_hex(h.get_facecolor()) for t, h in zip(legend.get_texts(), legend.legend_handles)}
+    assert set(colours) == {"규칙", "모델", "결합", "지도학습 기준"} and len(set(colours.values())) == 4

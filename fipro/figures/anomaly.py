@@ -76,7 +76,7 @@ def plot_recall_by_magnitude(by_type: pd.DataFrame, title: str = "유형·크기
     long["점수"] = long["점수"].str.replace("recall_", "").map(lambda s: SCORER_LABELS.get(s, s))
     fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(by_type) + 2), 3.6))
     sns.barplot(data=long, x="구간", y="재현율", hue="점수", ax=ax,
-                palette=[SCORER_COLORS[k] for k in ("rules", "model", "combined")][: len(cols)])
+                palette=[SCORER_COLORS.get(c.removeprefix("recall_"), "#8C8C8C") for c in cols])
     ax.axhline(0.8, color="#C44E52", lw=0.8, ls="--")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("")
