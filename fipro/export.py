@@ -96,11 +96,13 @@ def write_json_atomic(path: Path, payload: Any) -> Path:
     return path
 
 
-def write_parquet_atomic(frame, path: Path) -> Path:
-    """Write a DataFrame as Parquet (no index) through :func:`atomic_path`; return ``path``."""
+def write_parquet_atomic(frame, path: Path, **options) -> Path:
+    """Write a DataFrame as Parquet (no index) through :func:`atomic_path`; return ``path``.
+
+    ``options`` go to the Parquet writer (e.g. ``row_group_size``)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
+        frame.to_parquet(tmp, index=False, **options)
     return path
 
 

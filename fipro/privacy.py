@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 
 
 def pseudonym(seq: str, salt: str = "fipro", digits: int = 6) -> str:
@@ -26,7 +27,5 @@ def unique_labels(seqs) -> list[str]:
     """Pseudonyms for distinct ids, unique among them: the short label, or the 12-digit one for
     ids whose short labels collide (the same customer keeps the short label wherever it is unique)."""
     short = [pseudonym(str(s)) for s in seqs]
-    counts: dict[str, int] = {}
-    for label in short:
-        counts[label] = counts.get(label, 0) + 1
+    counts = Counter(short)
     return [label if counts[label] == 1 else pseudonym(str(s), digits=LONG_DIGITS) for s, label in zip(seqs, short)]

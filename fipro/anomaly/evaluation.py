@@ -181,7 +181,6 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
         head["combined_pk_share_of_yardstick"] = float(versus.loc["combined", "precision_at_k"] / pk_y) if pk_y else None
         head["yardstick_rows"] = int(yardstick.n_pooled_rows)
         head["yardstick_quarters"] = list(yardstick.pooled_quarters)
-    if yardstick is not None and len(yardstick.rows):
         # the same table for the yardstick, on its rows (k = the planted anomalies among them)
         theirs = recall_by_type(labels.iloc[yardstick.rows].reset_index(drop=True),
                                 {"yardstick": yardstick.probability}, medians)
@@ -212,22 +211,19 @@ HARD_WHY_KO = {
 
 def describe_hard_types(ev: AnomalyEvaluation, target: float = UPPER_HALF_RECALL_TARGET) -> str:
     """Korean sentences: which planted types stay under the recall target in their upper half, and why."""
-    bt = ev.by_type
-    upper = bt[bt["크기 구간"] == "상위 절반"].set_index("type")
-    lower = bt[bt["크기 구간"] == "하위 절반"].set_index("type")
+    h = ev.headline
     lines = []
-    for t in upper.index:
-        r = upper.loc[t, "recall_combined"]
-        if not np.isfinite(r) or upper.loc[t, "n"] == 0:
+    for t, r in h["recall_upper_half"].items():
+        if not np.isfinite(r):  # no planted anomaly of this type in the upper half
             continue
-        yard = upper.loc[t, "recall_yardstick"] if "recall_yardstick" in upper else np.nan
+        yard = h.get("yardstick_recall_upper_half", {}).get(t, np.nan)
         yard_text = f"; 지도학습 기준 {yard:.2f}" if np.isfinite(yard) else ""
         name = TYPE_LABEL_KO.get(t, t)
         if r < target:
             lines.append(f"- **{name}**: 상위 절반 재현율 {r:.2f}(목표 {target}{yard_text}). {HARD_WHY_KO.get(t, '')}.")
         else:
             lines.append(f"- {name}: 상위 절반 재현율 {r:.2f}(목표 {target} 이상{yard_text}), 하위 절반 "
-                         f"{lower.loc[t, 'recall_combined']:.2f}. 하위 절반이 어려운 이유: {HARD_WHY_KO.get(t, '')}.")
+                         f"{h['recall_lower_half'][t]:.2f}. 하위 절반이 어려운 이유: {HARD_WHY_KO.get(t, '')}.")
     return "\n".join(lines)
 
 

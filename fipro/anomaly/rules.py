@@ -27,9 +27,10 @@ MAD), so 3.5 keeps a normal tail of 1 in 4,300; a quiet spell is itself evidence
 dormant customer needs only 2. A category burst of 8 means one category alone grew by
 eight times what the customer (or, for a light user, a typical user) spends there:
 lumpy purchases (a car, furniture, a trip) make big rises common, and on the sample 8
-sits near the 99.5th percentile of the statistic (the 99th is 6.3–7.4). :func:`threshold_table` shows where each
-threshold falls in the quarter's distribution (the notebook prints it), which is what
-to look at before moving a threshold on a real file.
+sits near the 99.5th percentile of the statistic (the 99th is 6.3–7.4).
+:func:`threshold_table` shows where each threshold falls in the quarter's distribution
+(the notebook prints it), which is what to look at before moving a threshold on a real
+file.
 
 A customer's rule score (:func:`rule_score`) ranks by the rarest of the ranking rules
 (``RANKING_RULES``: all but the mix rule, see there): each
@@ -88,7 +89,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {r.name: r.threshold for r in RULES}
 # The mix rule flags and explains, but does not rank: its statistic separates the planted
 # mix shifts no better than chance (sample average precision 0.003 at a base rate of
 # 0.002; the supervised yardstick does no better), and added to the ranking it only adds
-# noise. The model leaves it out too (estimator.model_input_names).
+# noise. The model leaves it out too (estimator.model_inputs).
 RANKING_RULES: tuple[str, ...] = ("total_spike", "category_burst", "dormant_burst")
 
 
@@ -178,8 +179,9 @@ def rule_statistics(inputs: AnomalyInputs) -> pd.DataFrame:
     """Each rule's statistic per customer, with what the Korean reason needs.
 
     Columns: ``stat_<rule>`` (NaN where the rule cannot apply), ``broad_rise`` (robust z
-    of :func:`precision_rise`; NaN without own history), ``baseline`` (``own``, ``peers``), ``usual_total`` (the baseline's total), ``total_ratio``,
-    ``burst_category``, ``burst_amount`` (rise over the baseline, 천원), ``quiet_run``.
+    of :func:`precision_rise`; NaN without own history), ``baseline`` (``own``,
+    ``peers``), ``usual_total`` (the baseline's total), ``total_ratio``, ``burst_category``,
+    ``burst_amount`` (rise over the baseline, 천원), ``quiet_run``.
     """
     f = inputs.frame
     n = len(f)

@@ -24,11 +24,10 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fipro import config, contract, datasets
-from fipro.export import atomic_path
+from fipro.export import write_parquet_atomic
 from fipro.privacy import unique_labels
 
 CATEGORIES: tuple[str, ...] = contract.DETAIL_COLUMNS
@@ -40,13 +39,6 @@ N_RECOMMENDATIONS = 3
 
 def views_dir(quarter: str) -> Path:
     return config.quarter_dir(quarter) / "views"
-
-
-def _write(frame: pd.DataFrame, path: Path, row_group: Optional[int] = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp, row_group_size=row_group)
-    return path
 
 
 def _saved(path: Path, columns=None) -> Optional[pd.DataFrame]:
@@ -86,7 +78,7 @@ def build_quarter(quarter: str, seed: int = config.RANDOM_SEED) -> dict:
     from fipro.anomaly.artifacts import SCORES_FILE as ANOMALY_FILE, model_dir as anomaly_dir
     from fipro.health.artifacts import SCORES_FILE as HEALTH_FILE, model_dir as health_dir
     from fipro.health.components import COMPONENT_NAMES
-    from fipro.lifestage.artifacts import model_dir as lifestage_dir
+    from fipro.lifestage.artifacts import PREDICTIONS_FILE, model_dir as lifestage_dir
     from fipro.segments.artifacts import load_assignments
 
     cur = datasets.load_quarter(quarter, columns=["SEQ", *PEER_KEYS, "MBR_RK", "TOT_USE_AM", "CRDSL_USE_AM",
@@ -111,8 +103,7 @@ def build_quarter(quarter: str, seed: int = config.RANDOM_SEED) -> dict:
              _by_seq(_saved(anomaly_dir(quarter) / ANOMALY_FILE), seq,
                      {"score": "anomaly_score", "rank": "anomaly_rank", "flagged": "anomaly_flagged",
                       "reason": "anomaly_reason"})]
-    pred_path = lifestage_dir(quarter) / "predictions.parquet"
-    preds = _saved(pred_path)
+    preds = _saved(lifestage_dir(quarter) / PREDICTIONS_FILE)
     if preds is not None:
         proba = [c for c in preds.columns if c.startswith("proba_")]
         parts.append(_by_seq(preds, seq, {"predicted": "lifestage_predicted", "probability": "lifestage_probability",
@@ -122,11 +113,11 @@ def build_quarter(quarter: str, seed: int = config.RANDOM_SEED) -> dict:
     parts.append(_recommendations(quarter, seq))
     table = pd.concat(parts, axis=1).sort_values("label", kind="stable").reset_index(drop=True)
     out = views_dir(quarter)
-    paths = {"customers": _write(table, out / "customers.parquet", ROW_GROUP)}
+    paths = {"customers": write_parquet_atomic(table, out / "customers.parquet", row_group_size=ROW_GROUP)}
     peers = frame.groupby(list(PEER_KEYS))[["TOT_USE_AM", *CATEGORIES]].mean().reset_index()
     peers["n"] = frame.groupby(list(PEER_KEYS)).size().to_numpy()
-    paths["peers"] = _write(peers, out / "peers.parquet")
-    paths["map"] = _write(map_sample(table, seed), out / "map.parquet")
+    paths["peers"] = write_parquet_atomic(peers, out / "peers.parquet")
+    paths["map"] = write_parquet_atomic(map_sample(table, seed), out / "map.parquet")
     return paths
 
 

@@ -66,12 +66,12 @@ def lifestage_table(row: pd.Series, top: int = 3) -> Optional[pd.DataFrame]:
 
 
 def recommendation_table(row: pd.Series, names: dict) -> Optional[pd.DataFrame]:
-    if "rec1_product" not in row.index or row["rec1_product"] is None:
+    if pd.isna(row.get("rec1_product")):
         return None
     rows = []
     for r in range(1, N_RECOMMENDATIONS + 1):
         pid = row.get(f"rec{r}_product")
-        if pid is None or (isinstance(pid, float) and np.isnan(pid)):
+        if pd.isna(pid):
             continue
         rows.append({"순위": r, "카드": names.get(pid, pid), "기대 월 순혜택(원)": _num(row[f"rec{r}_benefit_won"]),
                      "이유": row[f"rec{r}_reason"]})
@@ -89,9 +89,9 @@ def summary_sentences(row: pd.Series, names: Optional[dict] = None) -> list[str]
             lines.append(f"소비 기반 위험 등급 {int(row['risk_grade'])} (1 = 가장 낮음 … 5).")
     if row.get("anomaly_flagged") is True or row.get("anomaly_flagged") == 1:
         lines.append(f"이상 소비 검토 대상입니다: {row['anomaly_reason']}")
-    if row.get("segment_name") is not None and not (isinstance(row.get("segment_name"), float)):
+    if not pd.isna(row.get("segment_name")):
         lines.append(f"소비 스타일 세그먼트: {row['segment_name']}.")
-    if row.get("rec1_product") is not None and not isinstance(row.get("rec1_product"), float):
+    if not pd.isna(row.get("rec1_product")):
         lines.append(f"추천 카드: {names.get(row['rec1_product'], row['rec1_product'])} — {row['rec1_reason']}")
     return lines
 
