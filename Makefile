@@ -21,7 +21,6 @@ STAMP := $(VENV)/.installed
 OUT := $(or $(FIPRO_OUTPUTS_DIR),outputs)
 PROCESSED := $(or $(FIPRO_DATA_DIR),data)/processed
 MANIFEST := $(PROCESSED)/manifest.json
-FIPRO_SRC := $(shell find fipro -name '*.py' 2>/dev/null)
 # the numbered notebooks in notebooks/: the one list the runner, the Makefile and the site share
 NOTEBOOKS := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb))))
 
@@ -69,10 +68,15 @@ data: $(STAMP)
 ingest: data
 	$(PY) -m fipro ingest
 
+## Each customer's history, built once per quarter from the previous quarter's (data/processed/history/<quarter>)
+.PHONY: history
+history: ingest
+	$(PY) -m fipro history
+
 ## Execute every stale notebook for every quarter into outputs/<quarter>/, with progress
 .PHONY: notebooks
-notebooks: ingest
-	@set -e; quarters="$$($(PY) -m fipro quarters)"; \
+notebooks: history
+	@set -e; $(PY) -m fipro stamps; quarters="$$($(PY) -m fipro quarters)"; \
 	jobs="$(if $(filter command line,$(origin JOBS)),$(JOBS),$$($(PY) -m fipro jobs --memory-gb $(MEMORY_GB)))"; \
 	serial="$$( [ "$$($(PY) -m fipro jobs --large)" = 1 ] && echo '$(MODEL_NOTEBOOKS)' || true)"; \
 	stems=$$($(MAKE) --no-print-directory -n run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial" | grep -o -- ' -m fipro run [^ ]*' | awk '{print $$4}' || true); \
@@ -113,18 +117,24 @@ voila: views
 site: reports
 	$(PY) -m fipro site
 
-# One file target per executed notebook, so make re-runs only what is stale:
-# the notebook, the fipro code or the ingested data changed. NB_DEPS_<stem> lists
-# notebooks whose outputs it reads, for every quarter: the life-stage temporal check
-# reads the next quarter's features, so all features are built before any model.
-# The runner prints "[완료 n/N] … · 경과 · 남은 시간" itself (FIPRO_PROGRESS), hence the
-# silent recipe.
+# One file target per executed notebook, so make re-runs only what is stale: the
+# notebook, the fipro modules it imports (its code stamp, outputs/.stamps/code-<stem>.txt,
+# rewritten only when their digest changes) or its quarter's history state (rewritten only
+# when a table up to that quarter, or the history code, changed). What a notebook reads
+# of other notebooks and of the next quarter is in outputs/.stamps/deps.mk, written by
+# `fipro stamps` (see fipro.stamps): the life-stage model reads its quarter's features and
+# those of the quarters it pools; the notebooks that measure on the next quarter (03, 07)
+# re-run when it arrives; 07 reads the quarter's segments and health tiers. A delivery
+# with one more quarter therefore runs that quarter's notebooks and the previous quarter's
+# 03 and 07, nothing else. The runner prints "[완료 n/N] … · 경과 · 남은 시간" itself
+# (FIPRO_PROGRESS), hence the silent recipe.
 # NB_FILES_<stem> lists other files it needs: the life-stage model's tuning and
 # learning curve are chosen once per run (selection.json), not per quarter.
-NB_DEPS_03_lifestage := 02_feature_engineering
+STAMPS := $(OUT)/.stamps
+HISTORY_DIR := $(PROCESSED)/history
+HISTORY_PARTS := core style benefit
 NB_FILES_03_lifestage := $(OUT)/models/lifestage/selection.json
-# recommendations use the quarter's segments (thin-history customers) and health tiers (products)
-NB_DEPS_07_recommendation := 05_clustering 06_health_score
+-include $(STAMPS)/deps.mk
 # On large quarters (`fipro jobs --large`: 100k rows or more) the model notebooks run
 # one quarter after another with every core (FIPRO_THREADS=nproc): the booster is their
 # bottleneck, and one 2-thread fit finishes a quarter within the 3-minute budget where
@@ -133,7 +143,7 @@ MODEL_NOTEBOOKS := 03_lifestage
 SERIAL_NOTEBOOKS ?=
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 define NOTEBOOK_RULE
-$(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(FIPRO_SRC) $(MANIFEST) $(NB_FILES_$(2)) $(foreach d,$(NB_DEPS_$(2)),$(foreach q,$(QUARTERS),$(OUT)/$(q)/$(d).ipynb))
+$(OUT)/$(1)/$(2).ipynb: notebooks/$(2).ipynb $(STAMPS)/code-$(2).txt $(foreach p,$(HISTORY_PARTS),$(HISTORY_DIR)/$(1)/$(p).json) $(NB_FILES_$(2))
 	@$(if $(filter $(2),$(SERIAL_NOTEBOOKS)),FIPRO_THREADS=$(NPROC) )$(PY) -m fipro run $(2) --quarter $(1)
 endef
 # order-only: quarter i's serial notebook waits for quarter i-1's
@@ -141,13 +151,14 @@ define SERIAL_RULE
 $(OUT)/$(word $(2),$(QUARTERS))/$(1).ipynb: | $(OUT)/$(word $(3),$(QUARTERS))/$(1).ipynb
 endef
 
-# Once per run, after every other notebook of every quarter: the grid and the learning
-# curve (reused while data and model code are unchanged, see fipro.lifestage.selection).
-# Nothing else can run beside it then, so it takes every core: OpenMP boosters sharing
-# two cores with another busy process slow down many times over.
-$(OUT)/models/lifestage/selection.json: $(FIPRO_SRC) $(MANIFEST) $(foreach q,$(QUARTERS),$(foreach n,$(filter-out 03_lifestage,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
+# Once per run, after every other notebook of every quarter (order only): the grid and
+# the learning curve, kept across deliveries until the model's code changes or
+# RESELECT_AFTER_QUARTERS quarters have arrived since (see fipro.lifestage.selection);
+# `fipro select` rewrites the file only when it selects again. Nothing else can run
+# beside it then, so it takes every core: OpenMP boosters sharing two cores with another
+# busy process slow down many times over.
+$(OUT)/models/lifestage/selection.json: $(STAMPS)/code-lifestage-selection.txt | $(foreach q,$(QUARTERS),$(foreach n,$(filter-out 03_lifestage,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
 	@FIPRO_THREADS=$$(nproc) $(PY) -m fipro select
-	@touch $@
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
 # The segment notebook compares its quarter's assignments with the previous quarter's
 # saved run (stability between two independent fits), so quarter i always follows i-1:

@@ -3,6 +3,7 @@
     python -m fipro synth --scale sample     # synthetic raw file + truth (skips if present)
     python -m fipro dictionary               # data dictionary xlsx/csv from the contract
     python -m fipro ingest                   # raw file -> validated per-quarter Parquet
+    python -m fipro history                  # customer history states -> data/processed/history/<quarter>
     python -m fipro features --quarter 2023q1   # shared features -> data/processed/features
     python -m fipro quarters                 # quarters found in the processed data
     python -m fipro run 00_data_check --quarter 2023q1   # execute one notebook
@@ -27,6 +28,7 @@ COMMANDS = {
     "synth": "fipro.synth",
     "dictionary": "fipro.dictionary",
     "ingest": "fipro.ingest",
+    "history": "fipro.history",
     "features": "fipro.features",
     "quarters": "fipro.runner",
     "run": "fipro.runner",

@@ -63,34 +63,28 @@ def test_segment_profile_is_the_settled_mix_scaled_to_own_total():
 
 
 def test_benefit_history_is_the_mean_over_quarters_with_spending(ranker):
-    h = BenefitHistory(ranker, 2)
-    q1 = np.vstack([spend(RESTRNT_AM=400000)])
-    q2 = np.vstack([spend(RESTRNT_AM=100000)])
-    h(np.array([0]), q1)
-    h(np.array([0]), q2)
-    expected = (ranker.engine.evaluate(q1).net + ranker.engine.evaluate(q2).net) / 2
-    np.testing.assert_allclose(h.mean()[0], expected[0])
-    np.testing.assert_allclose(h.mean()[1], -ranker.engine.fee_month)  # no spending: only the fee
+    q1 = np.vstack([spend(RESTRNT_AM=400000), spend()])
+    q2 = np.vstack([spend(RESTRNT_AM=100000), spend()])
+    net = [ranker.engine.evaluate(q).net for q in (q1, q2)]
+    h = BenefitHistory(total=net[0][:1].sum(0, keepdims=True) + net[1][:1], count=np.array([2.0]),
+                       fee_month=ranker.engine.fee_month)
+    np.testing.assert_allclose(h.mean()[0], (net[0][0] + net[1][0]) / 2)
+    never = BenefitHistory(total=np.zeros((1, len(ranker.fee))), count=np.zeros(1), fee_month=ranker.engine.fee_month)
+    np.testing.assert_allclose(never.mean()[0], -ranker.engine.fee_month)  # no spending: only the fee
 
 
-def test_load_inputs_visits_each_quarter_once_with_its_spenders():
+def test_load_inputs_sums_each_quarter_with_spending_once():
     from conftest import raw_frame, raw_row
 
     tables = {q: raw_frame([raw_row("a", q, GROCERY_AM=g, TOT_USE_AM=g), raw_row("b", q, GROCERY_AM=b, TOT_USE_AM=b)])
               for q, g, b in (("2023q1", 100, 0), ("2023q2", 300, 50))}
-
-    class Recorder:
-        def start(self, n):
-            self.n, self.calls = n, []
-
-        def __call__(self, positions, won):
-            self.calls.append((positions.tolist(), won.sum(1).tolist()))
-
-    rec = Recorder()
-    inputs = recommend.load_inputs("2023q2", tables, groups=np.array(["S0", "S0"]), visit=rec)
-    assert rec.n == 2 and rec.calls == [([0, 1], [300000.0, 50000.0]), ([0], [100000.0])]
+    inputs = recommend.load_inputs("2023q2", tables, groups=np.array(["S0", "S0"]))
     assert inputs.frame["n_active"].tolist() == [2, 1]
     assert inputs.history[0, CAT["GROCERY_AM"]] == pytest.approx(200000)
+    assert inputs.benefit_count.tolist() == [2, 1]
+    net = BenefitEngine(load_catalogue()).evaluate(np.vstack([spend(GROCERY_AM=w) for w in (100000, 300000, 50000)])).net
+    np.testing.assert_allclose(inputs.benefit_sum[0], net[0] + net[1], rtol=1e-5)
+    np.testing.assert_allclose(inputs.benefit_sum[1], net[2], rtol=1e-5)
 
 
 def test_measure_against_the_oracle_and_the_baselines(ranker):

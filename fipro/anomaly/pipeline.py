@@ -20,7 +20,7 @@ from fipro.datasets import earlier_quarters
 from fipro.timing import Laps
 from fipro.anomaly import rules
 from fipro.anomaly.artifacts import save_artifacts
-from fipro.anomaly.data import AnomalyInputs, load_tables, quarter_inputs
+from fipro.anomaly.data import AnomalyInputs, quarter_inputs
 from fipro.anomaly.estimator import DEFAULT_PARAMS, OneSidedIsolationForest, fit_anomaly, model_inputs
 from fipro.anomaly.evaluation import (YARDSTICK_POOL_BELOW, AnomalyEvaluation, Yardstick, display_scores, evaluate,
                                       fit_yardstick, load_labels)
@@ -92,12 +92,10 @@ def _yardstick(quarter: str, inputs: AnomalyInputs, stats: pd.DataFrame, labels:
     frames = [yardstick_frame(inputs, stats, labels)]
     if len(inputs) < YARDSTICK_POOL_BELOW:
         # a small quarter has too few planted anomalies to learn from: pool earlier ones
-        past = earlier_quarters(quarter)
-        tables = load_tables([*past, quarter]) if past else {}
-        for q in reversed(past):
+        for q in reversed(earlier_quarters(quarter)):
             if sum(len(f) for f in frames) >= YARDSTICK_POOL_BELOW:
                 break
-            inp = quarter_inputs(q, tables)
+            inp = quarter_inputs(q)
             lab = load_labels(q, inp.frame["SEQ"].to_numpy())
             frames.append(yardstick_frame(inp, rules.rule_statistics(inp), lab))
     return fit_yardstick(frames, quarter, seed=seed, n_jobs=n_jobs)

@@ -6,9 +6,16 @@ on a stratified sample of that size instead of every training row. Both are meas
 once per run on one reference quarter (the latest, so every quarter's data is in),
 among that quarter's *training* customers only (an inner split by customer: the
 test customers never influence a choice), and recorded in
-``outputs/models/lifestage/selection.json``. Every quarter's notebook reads that
-file; the first run to need it computes it under a file lock, so quarters running in
-parallel compute it once and get the same answer whichever starts first.
+``outputs/models/lifestage/selection.json`` with the quarter it was chosen on. Every
+quarter's notebook reads that file; the first run to need it computes it under a file
+lock, so quarters running in parallel compute it once and get the same answer whichever
+starts first.
+
+A selection is kept across deliveries (a new quarter must not re-tune and so re-run every
+quarter's model) until one of the documented triggers (:func:`reselect_reason`): the
+code that decides it changed (``selection.py``, ``estimator.py``, ``data.py``), the
+settings changed (seed, pooling, grid), the reference quarter's table changed or left the
+data, or :data:`RESELECT_AFTER_QUARTERS` quarters have arrived since it was chosen.
 """
 
 from __future__ import annotations
@@ -29,13 +36,17 @@ import pandas as pd
 
 from fipro import config, datasets, export, split
 from fipro.evaluation import metrics
+from fipro.history import table_digest
 from fipro.lifestage.data import (CODES, DEFAULT_HISTORY, MODEL_NAME, TARGET, available_features,
                                   load_lifestage_data, sample_training_rows, train_test_rows)
 from fipro.lifestage.estimator import DEFAULT_PARAMS, fit_lifestage
 
 SELECTION_FILE = "selection.json"
 # Bump when the selection procedure changes, so an old selection.json is not reused.
-SELECTION_VERSION = 3
+SELECTION_VERSION = 4
+# quarters that may arrive before the selection is made again on the latest one: a year of
+# deliveries (the grid's winner and the learning curve's plateau move slowly with the data)
+RESELECT_AFTER_QUARTERS = 4
 DEFAULT_GRID: dict[str, list] = {"class_weight": [None, "balanced"]}
 GRID_ROWS = 25_000            # rows per grid fit: enough to rank two settings, a fraction of the cost
 # Tree size is tuned only where the grid is fitted at about the rows the model will use
@@ -67,6 +78,7 @@ class ModelSelection:
     tolerance: float = PLATEAU_TOLERANCE
     seconds: float = 0.0
     key: str = ""
+    reference_digest: str = ""
     version: int = SELECTION_VERSION
 
     def grid_table(self) -> pd.DataFrame:
@@ -108,16 +120,28 @@ def _source_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def selection_key(reference_quarter: str, *, seed: int, history: int, grid: Mapping[str, list]) -> str:
-    """Fingerprint of everything a selection depends on: data, code, settings."""
-    manifest = datasets.manifest_path()
-    data = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16] if manifest.exists() else "no-manifest"
-    feats = datasets.features_path(reference_quarter)
-    fstamp = str(feats.stat().st_mtime_ns) if feats.exists() else "no-features"
-    payload = json.dumps({"data": data, "features": fstamp, "code": _source_digest(), "q": reference_quarter,
-                          "seed": seed, "history": history, "grid": {k: list(v) for k, v in grid.items()},
-                          "version": SELECTION_VERSION}, sort_keys=True, default=str)
+def selection_key(*, seed: int, history: int, grid: Mapping[str, list]) -> str:
+    """Fingerprint of the code and settings a selection depends on (the data is checked apart,
+    see :func:`reselect_reason`, so that a new quarter does not by itself re-tune)."""
+    payload = json.dumps({"code": _source_digest(), "seed": seed, "history": history,
+                          "grid": {k: list(v) for k, v in grid.items()}, "version": SELECTION_VERSION},
+                         sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def reselect_reason(saved: Mapping[str, Any], key: str, quarters: Sequence[str]) -> Optional[str]:
+    """Why a saved selection must be made again on these ``quarters``, or ``None`` to keep it."""
+    ref = saved.get("reference_quarter", "")
+    if saved.get("key") != key:
+        return "code or settings changed"
+    if ref not in quarters:
+        return f"reference quarter {ref!r} is no longer in the data"
+    if saved.get("reference_digest") != table_digest(ref):
+        return f"reference quarter {ref} changed"
+    since = len([q for q in quarters if q > ref])
+    if since >= RESELECT_AFTER_QUARTERS:
+        return f"{since} quarters since {ref} (reselect after {RESELECT_AFTER_QUARTERS})"
+    return None
 
 
 def curve_sizes(n_pool: int, first: int = FIRST_CURVE_ROWS, most: int = MAX_CURVE_ROWS) -> list[int]:
@@ -260,20 +284,20 @@ def _locked(path: Path) -> Iterator[None]:
 def load_or_select(*, seed: int = config.RANDOM_SEED, history: int = DEFAULT_HISTORY,
                    grid: Optional[Mapping[str, list]] = None, n_threads: Optional[int] = None,
                    progress: bool = True) -> ModelSelection:
-    """This run's selection: read ``selection.json`` if it fits the data and code, else select and save it."""
-    ref = reference_quarter()
+    """This run's selection: read ``selection.json`` unless :func:`reselect_reason` gives a reason,
+    else select on the latest quarter and save it."""
     key_grid = (dict(grid) if grid is not None else
                 {**DEFAULT_GRID, **{f"{k} (small pool)": v for k, v in SMALL_DATA_GRID.items()}})
-    key = selection_key(ref, seed=seed, history=history, grid=key_grid)
+    key = selection_key(seed=seed, history=history, grid=key_grid)
     path = selection_path()
     with _locked(path):
         if path.exists():
             saved = json.loads(path.read_text(encoding="utf-8"))
-            if saved.get("key") == key:
+            if reselect_reason(saved, key, datasets.available_quarters()) is None:
                 return ModelSelection(**saved)
+        ref = reference_quarter()
         found = select_model(ref, grid=grid, history=history, seed=seed, n_threads=n_threads, progress=progress)
-        # selecting may have built the reference quarter's features: fingerprint what is there now
-        found.key = selection_key(ref, seed=seed, history=history, grid=key_grid)
+        found.key, found.reference_digest = key, table_digest(ref)
         export.write_json_atomic(path, asdict(found))
     return found
 

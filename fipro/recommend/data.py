@@ -4,21 +4,23 @@ Per customer of the quarter: this quarter's spend per detail category (won per m
 the mean over the customer's quarters with spending up to this one (the profile the rule
 recommender ranks cards on), the number of such quarters and of categories used this
 quarter (how informative the customer's own history is), age band, grade, life stage,
-and the customer's segment from notebook 05 when it has run. Earlier quarters are read
-one at a time; later quarters only by :func:`next_spend`, for the measurement.
+and the customer's segment from notebook 05 when it has run. The past comes from the
+history states (:mod:`fipro.history`), including the ``benefit`` part declared here; later
+quarters are read only by :func:`next_spend`, for the measurement.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
 
-from fipro import contract, datasets
-from fipro.datasets import earlier_quarters
-from fipro.products import CATEGORIES, monthly_won
+from fipro import contract, datasets, history
+from fipro.products import CATALOGUE_DIR, CATEGORIES, BenefitEngine, Catalogue, load_catalogue, monthly_won
+from fipro.recommend.estimator import CHUNK_ROWS
 
 MODEL_NAME = "recommendation"
 TABLE_COLUMNS: tuple[str, ...] = ("BAS_YH", "SEQ", "AGE", "SEX_CD", "MBR_RK", "LIFE_STAGE", "TOT_USE_AM", *CATEGORIES)
@@ -32,13 +34,17 @@ class RecommendInputs:
     up to this one), ``n_categories`` (categories used this quarter), ``group`` (segment from
     notebook 05, or the life stage when segments have not run), ``group_source``.
     ``now``: this quarter's won per month (customers × ``CATEGORIES``); ``history``: the mean
-    over the active quarters (zeros without any).
+    over the active quarters (zeros without any); ``benefit_sum`` / ``benefit_count``: every
+    card's net monthly benefit summed over those quarters and their number (the rule
+    recommender's expected benefit, :class:`~fipro.recommend.estimator.BenefitHistory`).
     """
 
     quarter: str
     frame: pd.DataFrame
     now: np.ndarray
     history: np.ndarray
+    benefit_sum: np.ndarray
+    benefit_count: np.ndarray
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -60,42 +66,52 @@ def segment_groups(quarter: str, seq: np.ndarray) -> Optional[np.ndarray]:
     return mapped.fillna(-1).astype(int).astype(str).radd("S").to_numpy()
 
 
-def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = None,
-                groups: Optional[np.ndarray] = None,
-                visit=None) -> RecommendInputs:
-    """This quarter's spending and each customer's history; ``tables`` for tests, ``groups``
-    to override the segment lookup. ``visit``: an object whose ``start(n)`` is called with the
-    number of customers and which is then called as ``visit(positions, spend)`` once per
-    quarter (this one first, then older ones) with the customers who spent in it, so that
-    per-quarter results accumulate while each table is read once."""
-    def table(q: str, columns=TABLE_COLUMNS) -> pd.DataFrame:
-        return tables[q] if tables is not None else datasets.load_quarter(q, columns=list(columns))
+def _benefit_part(catalogue: Catalogue) -> history.Part:
+    """Running sum of every card's monthly net benefit on each active quarter's spending."""
+    engine = BenefitEngine(catalogue)
 
-    cur = table(quarter)
+    def contribute(t: pd.DataFrame) -> np.ndarray:
+        spend = _spend(t)
+        out = np.empty((len(spend), len(catalogue.card_ids)), dtype=np.float32)
+        for start in range(0, len(spend), CHUNK_ROWS):  # bounded memory at full scale
+            out[start:start + CHUNK_ROWS] = engine.evaluate(spend[start:start + CHUNK_ROWS]).net
+        return out
+
+    files = [str(p) for p in sorted(CATALOGUE_DIR.glob("*.csv"))]
+    return history.running_sum("benefit", CATEGORIES, catalogue.card_ids, contribute, dtype=np.float32,
+                               sources=(__file__, history.module_file("fipro.products"), *files))
+
+
+@lru_cache(maxsize=1)
+def benefit_history_part() -> history.Part:
+    """The ``benefit`` part of the history states, on the committed catalogue (declared in
+    :data:`fipro.history.HISTORY_PARTS`; a change to the catalogue rebuilds it)."""
+    return _benefit_part(load_catalogue())
+
+
+def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = None,
+                groups: Optional[np.ndarray] = None, catalogue: Optional[Catalogue] = None) -> RecommendInputs:
+    """This quarter's spending and each customer's history up to it (:mod:`fipro.history`).
+
+    ``tables``: tables by quarter held in memory (tests); ``groups`` overrides the segment
+    lookup; ``catalogue``: a catalogue other than the committed one, whose benefit history is
+    then folded over the quarters here instead of read from the saved states.
+    """
+    src = history.source(tables)
+    cur = src.table(quarter, TABLE_COLUMNS)
     seq = cur["SEQ"].astype(str).to_numpy()
-    index = pd.Index(seq)
-    if not index.is_unique:
+    if not pd.Index(seq).is_unique:
         raise ValueError(f"{quarter}: SEQ is not unique within the quarter")
     now = _spend(cur)
-    active = now.sum(1) > 0
-    total = np.where(active[:, None], now, 0.0)
-    count = active.astype(np.int64)
-    if visit is not None:
-        visit.start(len(cur))
-        visit(np.flatnonzero(active), now[active])
-    for q in earlier_quarters(quarter, sorted(tables) if tables is not None else None):
-        t = table(q, ("SEQ", *CATEGORIES))
-        pos = index.get_indexer(t["SEQ"].astype(str).to_numpy())
-        hit = pos >= 0
-        spend = _spend(t)[hit]
-        del t
-        act = spend.sum(1) > 0
-        rows = pos[hit][act]
-        total[rows] += spend[act]
-        count[rows] += 1
-        if visit is not None:
-            visit(rows, spend[act])
-    history = total / np.maximum(count, 1)[:, None]
+    state = history.aligned(src, quarter, seq, "core",
+                            ["n_detail_active", *(f"category_sum_{c}" for c in CATEGORIES)])
+    count = state["n_detail_active"].to_numpy().astype(np.int64)
+    history_mean = monthly_won(state[[f"category_sum_{c}" for c in CATEGORIES]].to_numpy()) / np.maximum(count, 1)[:, None]
+    if catalogue is None:
+        benefit = history.aligned(src, quarter, seq, "benefit")
+    else:
+        p = _benefit_part(catalogue)
+        benefit = history.aligned_state(p, history.fold(p, src, quarter), seq)
     if groups is None:
         groups = segment_groups(quarter, seq) if tables is None else None
     source = "segment" if groups is not None else "life_stage"
@@ -107,7 +123,9 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         "n_active": count, "n_categories": (now > 0).sum(1), "group": np.asarray(groups, dtype=str),
         "group_source": source,
     })
-    return RecommendInputs(quarter=quarter, frame=frame, now=now, history=history)
+    return RecommendInputs(quarter=quarter, frame=frame, now=now, history=history_mean,
+                           benefit_sum=benefit[[c for c in benefit.columns if c.startswith("sum_")]].to_numpy(np.float32),
+                           benefit_count=benefit["n"].to_numpy(np.float32))
 
 
 def next_quarter(quarter: str) -> Optional[str]:

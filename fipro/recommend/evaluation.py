@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from fipro import history
 from fipro.recommend.estimator import NOT_ELIGIBLE, CardRanker, order_cards
 
 JITTER = 0.15
@@ -121,27 +122,18 @@ def score_comparison(ranker: CardRanker, scores: dict, eligible: np.ndarray, pos
 
 
 def fixed_card_ceiling(ranker: CardRanker, seq: np.ndarray, eligible: np.ndarray, pos: np.ndarray,
-                       outcome: np.ndarray, quarters: list, seed: int, max_customers: int = 100_000) -> dict:
+                       outcome: np.ndarray, last_quarter: str, seed: int, max_customers: int = 100_000) -> dict:
     """A clairvoyant reference, not a model: each customer's best single card over *all* the
-    quarters (the next one included), measured like the recommender. It shows how much of the
-    per-quarter oracle any card held for a whole period can reach when spending varies from
-    quarter to quarter. On a seeded draw of at most ``max_customers`` measured customers."""
-    from fipro import datasets
-    from fipro.products import CATEGORIES, monthly_won
-
+    quarters up to ``last_quarter`` (the next one included), measured like the recommender. It
+    shows how much of the per-quarter oracle any card held for a whole period can reach when
+    spending varies from quarter to quarter. On a seeded draw of at most ``max_customers``
+    measured customers; the mean benefits come from the ``benefit`` history state of
+    ``last_quarter`` (the committed catalogue's)."""
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(len(pos), min(len(pos), max_customers), replace=False))
-    who = pd.Index(np.asarray(seq)[pos[keep]])
-    total = np.zeros((len(who), len(ranker.fee)))
-    count = np.zeros(len(who))
-    for q in quarters:
-        t = datasets.load_quarter(q, columns=["SEQ", *CATEGORIES])
-        at = who.get_indexer(t["SEQ"].astype(str).to_numpy())
-        hit = at >= 0
-        spend = monthly_won(t[list(CATEGORIES)].to_numpy()[hit])
-        active = spend.sum(1) > 0
-        total[at[hit][active]] += ranker.net(spend[active], np.ones((active.sum(), len(ranker.fee)), bool))
-        count[at[hit][active]] += 1
+    state = history.aligned(history.source(), last_quarter, np.asarray(seq)[pos[keep]], "benefit")
+    total = history.matrix(state, "benefit", "sum").astype(np.float64)
+    count = state["n"].to_numpy(dtype=np.float64)
     best = ranker.rank_scores(total / np.maximum(count, 1)[:, None], eligible[pos[keep]]).top
     m = measure(ranker, best, eligible[pos[keep]], outcome[keep], seed=seed)
     return {"fixed_card_ceiling_share": m["oracle_share"], "fixed_card_ceiling_customers": int(len(keep))}

@@ -98,11 +98,12 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
     from fipro.recommend.artifacts import headline_of, save_artifacts, version_of
 
     laps = Laps()
+    # the committed catalogue's benefit history is read from the saved states; another is folded here
+    inputs = load_inputs(quarter, catalogue=catalogue)
     catalogue = catalogue if catalogue is not None else load_catalogue()
     engine = BenefitEngine(catalogue)
     ranker = CardRanker(engine)
-    history = BenefitHistory(ranker)
-    inputs = load_inputs(quarter, visit=history)
+    history = BenefitHistory(inputs.benefit_sum, inputs.benefit_count, engine.fee_month)
     f = inputs.frame
     laps.lap("load")
     eligible = engine.eligible_cards(f["AGE"].to_numpy(), f["MBR_RK"].to_numpy())
@@ -147,7 +148,7 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
                 "세그먼트 구성의 혜택": segment_net,
                 "추천: 본인 평균을 세그먼트 쪽으로 당김": ranking.net}, eligible, pos, outcome, seed)
             measurement.update(ev.fixed_card_ceiling(ranker, f["SEQ"].to_numpy(), eligible, pos, outcome,
-                                                     datasets.available_quarters(), seed))
+                                                     datasets.available_quarters()[-1], seed))
     laps.lap("evaluate")
     # the big intermediates go before the log is built (its peak is the run's peak at full scale)
     del seg_profile, segment_net, expected, history, profile

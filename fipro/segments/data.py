@@ -14,7 +14,8 @@ A style is a habit that outlasts one quarter, so the model reads the mean of the
 the customer's quarters with spending up to this one (never later ones): on the sample
 a single quarter's style recovers the planted segments at ARI 0.11–0.28 with k-means,
 the mean over the history at 0.53–0.55 (notebook 05 shows the comparison).
-Earlier quarters are read one at a time, so memory holds one quarter's table at once.
+The running sum of the style is kept in the history states (:mod:`fipro.history`), so a
+quarter reads its own table and one state, however many quarters came before.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from fipro import contract, datasets
-from fipro.datasets import earlier_quarters
+from fipro import contract
+from fipro import history as _history
 
 MODEL_NAME = "segments"
 CATEGORIES: tuple[str, ...] = contract.DETAIL_COLUMNS
@@ -104,73 +105,50 @@ def quarter_style(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return style, active
 
 
-class _History:
-    """Running sum and count of one quarter's customers' styles over the quarters added."""
+STYLE_HISTORY = _history.running_sum("style", TABLE_COLUMNS[2:], STYLE_COLUMNS, lambda t: quarter_style(t)[0],
+                                    dtype=np.float32, sources=(__file__,))
 
-    def __init__(self, quarter: str, table: pd.DataFrame):
-        self.quarter, self.table = quarter, table
-        self.index = pd.Index(table["SEQ"].astype(str).to_numpy())
-        if not self.index.is_unique:
-            raise ValueError(f"{quarter}: SEQ is not unique within the quarter")
-        self.total = np.zeros((len(table), len(STYLE_COLUMNS)), np.float32)
-        self.count = np.zeros(len(table), np.int16)
 
-    def add(self, seq: np.ndarray, style: np.ndarray, active: np.ndarray) -> None:
-        pos = self.index.get_indexer(seq)
-        keep = (pos >= 0) & active
-        self.total[pos[keep]] += style[keep]
-        self.count[pos[keep]] += 1
-
-    def inputs(self) -> SegmentInputs:
-        cur = self.table
-        mean = np.divide(self.total, self.count[:, None].astype(np.float32), out=np.zeros_like(self.total),
-                         where=self.count[:, None] > 0)
-        frame = pd.DataFrame({"BAS_YH": cur["BAS_YH"].astype(str).to_numpy(), "SEQ": self.index.to_numpy(),
-                              **{c: cur[c].astype(str).to_numpy() for c in ("AGE", "SEX_CD", "LIFE_STAGE", "MBR_RK")},
-                              "total": cur["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
-                              "credit": cur["CRDSL_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
-                              "n_style_quarters": self.count})
-        return SegmentInputs(quarter=self.quarter, frame=frame, style=mean,
-                             amounts=cur[list(CATEGORIES)].to_numpy(dtype=np.float32).clip(min=0))
+def _inputs(src, quarter: str, history_mean: bool = True) -> SegmentInputs:
+    cur = src.table(quarter, TABLE_COLUMNS)
+    seq = cur["SEQ"].astype(str).to_numpy()
+    if not pd.Index(seq).is_unique:
+        raise ValueError(f"{quarter}: SEQ is not unique within the quarter")
+    if history_mean:
+        state = _history.aligned(src, quarter, seq, "style")
+        count = state["n"].to_numpy(np.int16)
+        total = _history.matrix(state, "style", "sum").astype(np.float32)
+    else:
+        style, active = quarter_style(cur)
+        count = active.astype(np.int16)
+        total = np.where(active[:, None], style, np.float32(0))
+    mean = np.divide(total, count[:, None].astype(np.float32), out=np.zeros_like(total), where=count[:, None] > 0)
+    frame = pd.DataFrame({"BAS_YH": cur["BAS_YH"].astype(str).to_numpy(), "SEQ": seq,
+                          **{c: cur[c].astype(str).to_numpy() for c in ("AGE", "SEX_CD", "LIFE_STAGE", "MBR_RK")},
+                          "total": cur["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
+                          "credit": cur["CRDSL_USE_AM"].to_numpy(dtype=np.float64).clip(min=0),
+                          "n_style_quarters": count})
+    return SegmentInputs(quarter=quarter, frame=frame, style=mean,
+                         amounts=cur[list(CATEGORIES)].to_numpy(dtype=np.float32).clip(min=0))
 
 
 def load_inputs(quarter: str, *, history: bool = True, tables: Optional[dict] = None,
                 with_previous: bool = False):
     """This quarter's customers with the mean style over their quarters with spending up to this one.
 
-    ``history=False``: this quarter's style alone (the single-quarter comparison above).
-    ``tables``: preloaded tables by quarter (tests); read from the processed tables otherwise.
-    ``with_previous``: return ``(this quarter, previous quarter or None)``, the previous
-    quarter's customers with their history up to it, from the same pass (each quarter's
-    table is read and its style computed once).
+    The running sum of the style is the ``style`` part of the history states
+    (:data:`STYLE_HISTORY`, built once per quarter). ``history=False``: this quarter's
+    style alone (the single-quarter comparison above). ``tables``: tables by quarter held
+    in memory (tests); the processed tables and saved states otherwise. ``with_previous``:
+    return ``(this quarter, previous quarter or None)``, the previous quarter's customers
+    with their history up to it.
     """
-    def table(q: str) -> pd.DataFrame:
-        return tables[q] if tables is not None else datasets.load_quarter(q, columns=list(TABLE_COLUMNS))
-
-    quarters = sorted(tables) if tables is not None else None
-    past = earlier_quarters(quarter, quarters) if history or with_previous else []
-    cur = _History(quarter, table(quarter))
-    s, act = quarter_style(cur.table)
-    cur.add(cur.index.to_numpy(), s, act)
-    prev = None
-    # newest first: the previous quarter's own table opens its history
-    for q in reversed(past):
-        if with_previous and prev is None:
-            prev = _History(q, table(q))
-            t = prev.table
-        elif history:
-            t = table(q)
-        else:
-            break
-        s, act = quarter_style(t)
-        seq = t["SEQ"].astype(str).to_numpy()
-        if history:
-            cur.add(seq, s, act)
-        if prev is not None:
-            prev.add(seq, s, act)
-    if with_previous:
-        return cur.inputs(), (prev.inputs() if prev is not None else None)
-    return cur.inputs()
+    src = _history.source(tables)
+    current = _inputs(src, quarter, history)
+    if not with_previous:
+        return current
+    before = _history.previous_quarter(quarter, src.quarters)
+    return current, (_inputs(src, before, history) if before is not None else None)
 
 
 def stratified_sample(frame: pd.DataFrame, n: int, seed: int, strata: Sequence[str] = ("LIFE_STAGE", "AGE")) -> np.ndarray:

@@ -18,7 +18,8 @@ import pandas as pd
 from fipro import config, contract
 from fipro.segments import evaluation as ev
 from fipro.segments.artifacts import NOISE_NAME, load_assignments, save_artifacts
-from fipro.segments.data import SegmentInputs, earlier_quarters, load_inputs, stratified_sample
+from fipro.datasets import earlier_quarters
+from fipro.segments.data import SegmentInputs, load_inputs, stratified_sample
 from fipro.segments.estimator import DEFAULT_PARAMS, MapEmbedder, SegmentModel, fit_segments
 from fipro.segments.profiles import profile_segments, profile_table
 from fipro.segments.similarity import SimilarityIndex, trait_scores

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from fipro import config, contract, datasets
+from fipro import config, contract, datasets, history
 from fipro.export import write_parquet_atomic
 from fipro.privacy import unique_labels
 
@@ -88,13 +88,14 @@ def build_quarter(quarter: str, seed: int = config.RANDOM_SEED) -> dict:
                           **{c: cur[c].astype(str).to_numpy() for c in (*PEER_KEYS, "MBR_RK")},
                           **{c: cur[c].to_numpy(dtype=np.float64) for c in ("TOT_USE_AM", "CRDSL_USE_AM", "CNF_USE_AM",
                                                                              *CATEGORIES)}})
-    past = datasets.earlier_quarters(quarter)
-    if past:
-        prev = datasets.load_quarter(past[-1], columns=["SEQ", "TOT_USE_AM", *CATEGORIES])
-        prev = prev.assign(SEQ=prev["SEQ"].astype(str)).set_index("SEQ").reindex(seq)
-        frame["prev_TOT_USE_AM"] = prev["TOT_USE_AM"].to_numpy(dtype=np.float64)
-        for c in CATEGORIES:
-            frame[f"prev_{c}"] = prev[c].to_numpy(dtype=np.float64)
+    before = history.previous_quarter(quarter, datasets.available_quarters())
+    if before is not None:
+        # the previous quarter's amounts: the last ones the history state of that quarter holds
+        last = history.aligned(history.source(), before, seq, "core",
+                               ["last_quarter", *(f"last_{c}" for c in ("TOT_USE_AM", *CATEGORIES))])
+        was_there = last["last_quarter"].to_numpy() == before
+        for c in ("TOT_USE_AM", *CATEGORIES):
+            frame[f"prev_{c}"] = np.where(was_there, last[f"last_{c}"].to_numpy(dtype=np.float64), np.nan)
     health = _saved(health_dir(quarter) / HEALTH_FILE)
     parts = [frame,
              _by_seq(health, seq, {"health_score": "health_score", "tier": "health_tier", "risk_grade": "risk_grade",
