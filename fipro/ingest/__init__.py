@@ -7,7 +7,8 @@ Layout written under ``config.PROCESSED_DIR`` (or ``--out-dir``)::
     customer_quarter/<quarter>.parquet   accepted rows, contract columns and order
     rejects.parquet                      one row per rejected physical line
     rejects.csv                          the same, for people (never read by code)
-    manifest.json                        source, size, hash, counts, time (written last)
+    manifest.json                        source, size, hash, counts, a digest per quarter
+                                         table, time (written last)
 
 What is accepted
 ----------------
@@ -78,6 +79,27 @@ and modification time are unchanged is skipped at once; if only the time changed
 file is hashed and skipped when the digest matches. A skipped run does not touch the
 manifest, so ``make`` sees the data as up to date. ``force=True`` always re-ingests.
 
+Each quarter table also gets a content digest (``quarter_digests`` in the manifest,
+read with :func:`fipro.datasets.quarter_digest`; how it is computed and why in
+:mod:`fipro.ingest.tables`): it changes when and only when the quarter's accepted rows
+change, whatever their order and whatever else the file holds. When a changed file is
+ingested (the same file with a quarter appended, say), the whole file is scanned and
+validated as always (rejects and counts are the whole file's), but a quarter whose digest
+equals the last run's keeps its previous table file untouched (same bytes, same mtime,
+so ``make`` sees no change; listed in ``quarters_reused``); new and changed quarters get
+new files, and the tables of quarters the file no longer holds are removed. The previous
+file is kept only if it is still the one the manifest describes (``quarter_files``:
+size and mtime). ``force=True`` writes every table anew. A manifest written before the
+digests existed is not skipped: the next run ingests once and records them.
+
+Manifest fields of the tables::
+
+    "quarters":         {"2022q1": 9625, ...}              rows per quarter table
+    "quarter_digests":  {"2022q1": "06b569f9...", ...}     64 hex digits per table
+    "digest_algorithm": "sha256 of the column types, ... (duckdb 2.0.1)"
+    "quarter_files":    {"2022q1": {"size": 472247, "mtime_ns": 1796538240860383985}, ...}
+    "quarters_reused":  ["2022q1", ...]                    tables kept as they were this run
+
 Speed and memory
 ----------------
 DuckDB does the heavy lifting in one scan: ``read_csv`` with explicit types and strict
@@ -109,7 +131,8 @@ Where things live
 :mod:`fipro.ingest.sql`                DuckDB's reader and the main pass's SQL from the rules
 :mod:`fipro.ingest.rejects`            finding rejected lines, naming their reason, the
                                        rejects files, :func:`sql_check_lines`
-:mod:`fipro.ingest.tables`             the quarter tables' final form and the swap-in
+:mod:`fipro.ingest.tables`             the quarter tables' final form, their digests,
+                                       the swap-in that keeps unchanged tables
 :mod:`fipro.ingest.workdirs`           temporary work folders, removing a dead run's
 :mod:`fipro.ingest.run`                :func:`ingest_raw` (the run, the manifest) and
                                        the command line :func:`main`

@@ -178,5 +178,3 @@ def write_rejects(rejects: list[dict], parquet_path: Path, csv_path: Path) -> No
         writer.writerow(["line", "reason", "column", "raw_value", "reason_ko"])
         for r in rejects:
             writer.writerow([r["line"], r["reason"], r["column"], r["value"], REASON_KO.get(r["reason"], "")])
-
-

@@ -27,7 +27,6 @@ def in_list(values) -> str:
     return "(" + ", ".join(quote(v) for v in values) + ")"
 
 
-
 _QUARTER_PATTERN = r"[0-9]{4}q[1-4]"
 _YYYYMM_PATTERN = r"[0-9]{4}(0[1-9]|1[0-2])"
 # Amounts are read as DECIMAL(18,3) where a fraction may occur: DuckDB rounds the fourth
@@ -240,5 +239,3 @@ def check_line(line: bytes | str, header=None) -> dict:
     if not failing:
         return {"reason": None, "column": "", "value": "", "reasons": ""}
     return verdict(failing[0], cells.get(failing[0].column, ""), failing)
-
-

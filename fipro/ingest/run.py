@@ -17,14 +17,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fipro import datasets
-from fipro.datasets import REJECT_COLUMNS, read_manifest
+from fipro.datasets import REJECT_COLUMNS, TABLE_DIR, read_manifest
 from fipro.export import write_json_atomic
 from fipro.ingest.rejects import cross_check, reader_verdicts, recheck, scan_lines
 from fipro.ingest.rules import REASONS, quote
 from fipro.ingest.sniff import (HASH_ALGORITHM, RawFileError, Shape, file_digest, find_raw_file, read_shape,
                                 scan_flags, transcode)
 from fipro.ingest.sql import REJECT_PART, connect, create_enums, main_query, read_csv_sql
-from fipro.ingest.tables import finalise_tables, swap_in
+from fipro.ingest.tables import (DIGEST_ALGORITHM, finalise_tables, quarter_digests, reusable_quarters, swap_in,
+                                 table_file_facts)
 from fipro.ingest.workdirs import make_work_dir, remove_dead_work_dirs
 
 DESCRIPTION = "Raw EDU_DATA_F file -> validated, typed per-quarter Parquet tables."
@@ -42,6 +43,7 @@ class IngestResult:
     quarters: list = field(default_factory=list)
     skipped: bool = False
     seconds: float = 0.0
+    reused: list = field(default_factory=list)  # quarters whose previous table file was kept as it was
 
     def summary(self) -> str:
         """One line a person reads: what was used, what came out."""
@@ -49,10 +51,10 @@ class IngestResult:
             return (f"{self.source}: unchanged since the last ingest "
                     f"({self.rows_accepted:,} rows accepted then); nothing to do")
         reasons = ", ".join(f"{k} {v:,}" for k, v in self.rejects_by_reason.items()) or "none"
+        kept = f" (unchanged, kept as they were: {' '.join(self.reused)})" if self.reused else ""
         return (f"{self.source}: read {self.rows_read:,} rows = accepted {self.rows_accepted:,}"
                 f" + rejected {self.rows_rejected:,} (reasons: {reasons}); quarters "
-                f"{' '.join(self.quarters)}; {self.seconds:.1f} s")
-
+                f"{' '.join(self.quarters)}{kept}; {self.seconds:.1f} s")
 
 
 _T0 = [time.perf_counter()]
@@ -61,7 +63,6 @@ _T0 = [time.perf_counter()]
 def _log(progress: bool, message: str) -> None:
     if progress:
         print(f"[ingest {time.perf_counter() - _T0[0]:5.1f}s] {message}", file=sys.stderr, flush=True)
-
 
 
 def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: bool = True) -> IngestResult:
@@ -74,7 +75,8 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
     processed_dir : path-like, optional
         Output folder; default ``config.PROCESSED_DIR`` (read at call time).
     force : bool
-        Re-ingest even when the manifest says the file is unchanged.
+        Re-ingest even when the manifest says the file is unchanged, and write every
+        quarter table anew (no table is kept for an unchanged digest).
     progress : bool
         Print stages to stderr and show DuckDB's progress bar.
 
@@ -107,18 +109,20 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
                             rows_accepted=old.get("rows_accepted", 0), rows_rejected=old.get("rows_rejected", 0),
                             rejects_by_reason=dict(old.get("rejects_by_reason", {})),
                             quarters=list(old.get("quarters", {})), skipped=True,
-                            seconds=round(time.perf_counter() - start, 3))
+                            seconds=round(time.perf_counter() - start, 3), reused=list(old.get("quarters", {})))
 
     same_file = bool(old) and old.get("source") == str(path) and old.get("size") == stat.st_size
     tables_present = bool(old) and all(
         datasets.quarter_table_path(q, processed_dir).exists() for q in old.get("quarters", {}))
-    if not force and same_file and tables_present and old.get("mtime_ns") == stat.st_mtime_ns:
+    # a manifest from before the per-quarter digests is not skipped: the run records them
+    up_to_date = same_file and tables_present and "quarter_digests" in old
+    if not force and up_to_date and old.get("mtime_ns") == stat.st_mtime_ns:
         return skipped()
     shape = read_shape(path)
     pool = ThreadPoolExecutor(max_workers=1)
-    # hashlib releases the GIL: the digest runs beside DuckDB unless the skip decision needs it
+    # hashlib releases the GIL: the file hash runs beside DuckDB unless the skip decision needs it
     hashing = pool.submit(file_digest, path)
-    if not force and same_file and tables_present:
+    if not force and up_to_date:
         if old.get("hash", {}).get("hexdigest") == hashing.result()[0]:
             pool.shutdown()
             return skipped()
@@ -131,9 +135,10 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
     work = make_work_dir(processed_dir)
     try:
         result = _ingest_into(work, path, shape, count_rows, progress)
-        digest = hashing.result()[0]
+        file_hash = hashing.result()[0]
         rows_read = count_rows()
         quarters = result.pop("quarters")
+        digests = result.pop("digests")
         by_reason = result.pop("rejects_by_reason")
         rejects = result.pop("rejects")
         rows_rejected = sum(by_reason.values())
@@ -141,7 +146,9 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
         if rows_accepted + rows_rejected != rows_read:
             raise RuntimeError(f"{path}: accepted {rows_accepted:,} + rejected {rows_rejected:,} "
                                f"!= read {rows_read:,}; nothing written")
-        swap_in(work, processed_dir, rejects)
+        reused = [] if force else reusable_quarters(old, digests, processed_dir)
+        swap_in(work, processed_dir, rejects, keep=reused)
+        table_files = {q: table_file_facts(datasets.quarter_table_path(q, processed_dir).stat()) for q in quarters}
         seconds = round(time.perf_counter() - start, 2)
         manifest = {
             "source": str(path),
@@ -149,7 +156,7 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
             "synthetic": kind == "synthetic stand-in",
             "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns,
-            "hash": {"algorithm": HASH_ALGORITHM, "hexdigest": digest},
+            "hash": {"algorithm": HASH_ALGORITHM, "hexdigest": file_hash},
             "encoding": shape.encoding,
             "bom": shape.bom,
             "line_end": "CRLF" if shape.line_end == "\r\n" else "LF",
@@ -158,6 +165,10 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
             "rows_rejected": rows_rejected,
             "rejects_by_reason": by_reason,
             "quarters": quarters,
+            "quarter_digests": digests,
+            "digest_algorithm": DIGEST_ALGORITHM,
+            "quarter_files": table_files,
+            "quarters_reused": reused,
             "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": seconds,
         }
@@ -167,10 +178,9 @@ def ingest_raw(path=None, processed_dir=None, force: bool = False, progress: boo
         shutil.rmtree(work, ignore_errors=True)
     res = IngestResult(source=path, rows_read=rows_read, rows_accepted=rows_accepted,
                        rows_rejected=rows_rejected, rejects_by_reason=by_reason,
-                       quarters=sorted(quarters), skipped=False, seconds=seconds)
+                       quarters=sorted(quarters), skipped=False, seconds=seconds, reused=reused)
     _log(progress, res.summary())
     return res
-
 
 
 def _ingest_into(work: Path, path: Path, shape: Shape, rows_read_fn, progress: bool) -> dict:
@@ -246,6 +256,8 @@ def _ingest_into(work: Path, path: Path, shape: Shape, rows_read_fn, progress: b
                     kept_first.append(row["line"])
         _log(progress, "moving tables into place")
         quarters = finalise_tables(con, work, quarter_dirs, dup_keys, kept_first)
+        _log(progress, "digesting the quarter tables")
+        digests = quarter_digests(con, {q: work / TABLE_DIR / f"{q}.parquet" for q in quarters})
         for r in rejects:  # the offending cell as it stands in the file
             idx = header_index.get(r["column"])
             if idx is not None and r["reason"] not in ("short line", "long line"):
@@ -254,11 +266,10 @@ def _ingest_into(work: Path, path: Path, shape: Shape, rows_read_fn, progress: b
         by_reason = {}
         for r in sorted(rejects, key=lambda r: REASONS.index(r["reason"]) if r["reason"] in REASONS else 99):
             by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
-        return {"quarters": quarters, "rejects_by_reason": by_reason,
+        return {"quarters": quarters, "digests": digests, "rejects_by_reason": by_reason,
                 "rejects": sorted(rejects, key=lambda r: r["line"])}
     finally:
         con.close()
-
 
 
 def main(argv=None) -> int:

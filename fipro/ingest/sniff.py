@@ -34,7 +34,6 @@ class RawFileError(ValueError):
         super().__init__(f"{self.path}: {message}")
 
 
-
 # --- finding the raw file --------------------------------------------------------
 
 def find_raw_file(raw_dir=None) -> Path:
@@ -159,5 +158,3 @@ def scan_flags(path: Path) -> Flags:
             if space and upper_q and dot:
                 break
     return Flags(space, upper_q, dot)
-
-

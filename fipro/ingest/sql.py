@@ -134,5 +134,3 @@ def connect(temp_dir: Path, progress: bool):
     })
     con.execute(f"SET enable_progress_bar = {'true' if progress else 'false'}")
     return con
-
-

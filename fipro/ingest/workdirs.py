@@ -80,5 +80,3 @@ def remove_dead_work_dirs(processed_dir: Path | None = None) -> list[Path]:
         except FileNotFoundError:  # another ingest starting now removed it first
             continue
     return removed
-
-
