@@ -87,7 +87,10 @@ ingested (the same file with a quarter appended, say), the whole file is scanned
 validated as always (rejects and counts are the whole file's), but a quarter whose digest
 equals the last run's keeps its previous table file untouched (same bytes, same mtime,
 so ``make`` sees no change; listed in ``quarters_reused``); new and changed quarters get
-new files, and the tables of quarters the file no longer holds are removed. The previous
+new files, and the tables of quarters the file no longer holds are removed. (The one scan
+still writes every quarter into the work folder, and the copy of an unchanged quarter is
+dropped there: which quarters changed is known only after the scan, and a second pass
+to write only them would cost more than the writing it saves.) The previous
 file is kept only if it is still the one the manifest describes (``quarter_files``:
 size and mtime). ``force=True`` writes every table anew. A manifest written before the
 digests existed is not skipped: the next run ingests once and records them.

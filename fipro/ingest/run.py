@@ -276,7 +276,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fipro ingest", description=DESCRIPTION)
     parser.add_argument("--raw", type=Path, help="raw file (default: found in data/raw, real first)")
     parser.add_argument("--out-dir", type=Path, help="processed folder (default: data/processed)")
-    parser.add_argument("--force", action="store_true", help="re-ingest even if the file is unchanged")
+    parser.add_argument("--force", action="store_true", help="re-ingest even if the file is unchanged, writing every quarter table anew")
     parser.add_argument("--no-progress", action="store_true", help="no stage messages or progress bar")
     args = parser.parse_args(argv)
     try:
