@@ -90,7 +90,8 @@ so ``make`` sees no change; listed in ``quarters_reused``); new and changed quar
 new files, and the tables of quarters the file no longer holds are removed. (The one scan
 still writes every quarter into the work folder, and the copy of an unchanged quarter is
 dropped there: which quarters changed is known only after the scan, and a second pass
-to write only them would cost more than the writing it saves.) The previous
+to write only them would cost more than the writing it saves: on a 767 k-row file a scan
+that only digests took 2.9 s, the scan that writes every quarter 5.1 s.) The previous
 file is kept only if it is still the one the manifest describes (``quarter_files``:
 size and mtime). ``force=True`` writes every table anew. A manifest written before the
 digests existed is not skipped: the next run ingests once and records them.
