@@ -19,8 +19,10 @@ other quarters. Chosen over a digest of the sorted content because it is about n
 times cheaper: on the eight tables of a 767 k-row file (1/7 of full scale, 2 shared
 cores) the sum took 0.18 s of CPU (0.32 s wall), an md5 of the rows' text aggregated in
 ``SEQ`` order 1.6 s (3.8 s wall; it must also hold or spill the sorted text), an
-order-free sum of per-row md5s 2.0 s (5.3 s wall). In a whole ingest of that file the
-digest step took a median 0.36 s beside about 6.5 s. A changed table keeps its digest
+order-free sum of per-row md5s 2.0 s (5.3 s wall). In a whole ingest the digest step
+took a median 0.36 s of about 6.5 s on that file and 1.1 s of about 23 s on a 2.3 M-row
+one (so about 2.6 s at the full 5.38 M rows; whole-ingest times with and without it
+were within the shared machine's noise). A changed table keeps its digest
 only if the sums of 64-bit row hashes collide (about one chance in 2**64). DuckDB's
 ``hash()`` is not promised stable across DuckDB versions, so :data:`DIGEST_ALGORITHM`
 names the version and a manifest written by another version reuses nothing (every
