@@ -44,6 +44,9 @@ from fipro.export import atomic_path
 from fipro.ingest.rejects import write_rejects
 from fipro.ingest.rules import quote
 
+DIGEST_ALGORITHM = ("sha256 of the column types, the row count and the sum of DuckDB hash() of each row's "
+                    f"contract columns (duckdb {duckdb.__version__})")
+
 
 def finalise_tables(con, work: Path, quarter_dirs: dict, dup_keys: set, kept_first: list) -> dict[str, int]:
     """Each quarter's table as ``work/customer_quarter/<quarter>.parquet``; rows per quarter.
@@ -100,10 +103,6 @@ def swap_in(work: Path, processed_dir: Path, rejects: list[dict], keep=()) -> No
         new_tables.rename(current)
         for quarter in keep:
             os.replace(retired / f"{quarter}.parquet", current / f"{quarter}.parquet")
-
-
-DIGEST_ALGORITHM = ("sha256 of the column types, the row count and the sum of DuckDB hash() of each row's "
-                    f"contract columns (duckdb {duckdb.__version__})")
 
 
 def quarter_digests(con, tables: dict[str, Path]) -> dict[str, str]:
