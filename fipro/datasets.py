@@ -280,6 +280,27 @@ def read_manifest(processed_dir: Optional[Path] = None) -> dict:
         return json.load(fh)
 
 
+def quarter_digest(quarter: str, processed_dir: Optional[Path] = None) -> Optional[str]:
+    """The content digest of one quarter's table, as the last ingest recorded it.
+
+    64 hexadecimal digits (see :mod:`fipro.ingest.tables`) that change when and only when
+    the quarter's accepted rows change, whatever their order and whatever the raw file
+    holds for other quarters: what a step that reads one quarter can depend on.
+
+    Returns
+    -------
+    str or None
+        ``None`` when that quarter is not ingested, or the manifest predates the digests.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> quarter_digest("2023q1", Path(tempfile.mkdtemp())) is None
+    True
+    """
+    return read_manifest(processed_dir).get("quarter_digests", {}).get(normalise_quarter(quarter))
+
+
 def features_path(quarter: str, processed_dir: Optional[Path] = None) -> Path:
     """A quarter's feature cache: ``data/processed/features/<quarter>.parquet``."""
     return _processed(processed_dir) / FEATURES_DIR / f"{normalise_quarter(quarter)}.parquet"

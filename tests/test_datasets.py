@@ -164,3 +164,18 @@ def test_features_load_features_uses_the_datasets_cache_path(tmp_path):
     frame = features.load_features("2023q1", tmp_path)
     assert datasets.features_path("2023q1", tmp_path).is_file()
     assert frame["SEQ"].tolist() == ["a"]
+
+
+def test_quarter_digest_reads_the_manifest(tmp_path, moved):
+    assert datasets.quarter_digest("2023q1", tmp_path) is None  # nothing ingested
+    datasets.manifest_path(tmp_path).write_text('{"quarters": {"2023q1": 3}}')  # written before the digests
+    assert datasets.quarter_digest("2023q1", tmp_path) is None
+    datasets.manifest_path(tmp_path).write_text(
+        '{"quarters": {"2023q1": 3}, "quarter_digests": {"2023q1": "' + "ab" * 32 + '"}}')
+    assert datasets.quarter_digest("2023Q1", tmp_path) == "ab" * 32
+    assert datasets.quarter_digest("2023q2", tmp_path) is None
+    config.PROCESSED_DIR.mkdir(parents=True)
+    datasets.manifest_path().write_text('{"quarter_digests": {"2022q4": "' + "cd" * 32 + '"}}')
+    assert datasets.quarter_digest("2022q4") == "cd" * 32  # config's folder when none is given
+    with pytest.raises(ValueError, match="2023-1"):
+        datasets.quarter_digest("2023-1", tmp_path)
