@@ -313,7 +313,8 @@ def generate_frame(n_customers: int, seed: int = config.RANDOM_SEED) -> tuple[pd
     raw : DataFrame
         ``contract.COLUMN_NAMES`` in order: codes as strings, amounts as int64.
     truth : DataFrame
-        One row per raw row, same order (see the module docstring).
+        One row per raw row, same order: the posteriors (:mod:`fipro.synth.posterior`),
+        the segment, the anomalies and the stress (this module's docstring).
 
     Examples
     --------

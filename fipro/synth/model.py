@@ -89,7 +89,7 @@ def region_effects(region: str, part: int) -> dict:
 
 
 class Model:
-    """All parameter arrays of the generator, derived once from the tables above.
+    """All parameter arrays of the generator, derived once from the tables in :mod:`fipro.synth.params`.
 
     Index order: age (AGES), sex (SEXES), grade (GRADES), region (REGIONS),
     life stage (STAGES), segment, sub-level, quarter (config.QUARTERS),

@@ -46,7 +46,8 @@ P_JOIN, P_LEAVE, P_GAP = 0.04, 0.04, 0.02
 
 
 def expected_quarters() -> float:
-    """Exact expected quarters present per customer under the presence draws below."""
+    """Exact expected quarters present per customer under the presence draws
+    (``P_JOIN``, ``P_LEAVE``, ``P_GAP`` as :mod:`fipro.synth.generate` draws them)."""
     T, e = N_Q, 0.0
     for f in range(T):
         pf = 1 - P_JOIN if f == 0 else P_JOIN / (T - 1)

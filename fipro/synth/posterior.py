@@ -17,7 +17,8 @@ enter the likelihood through r_c, grade through the level and mix, quarter throu
 the prior and seasonality. Conditioning set: every observed column of the row
 except LIFE_STAGE (BAS_YH, AGE, SEX_CD, MBR_RK, ATT_YM, HOUS_SIDO_NM, both digital
 flags, all amounts; the remainder is TOT minus the detail sum). Persistent
-per-customer parts are built so each row's marginal is exactly the model above:
+per-customer parts are built so each row's marginal is exactly the model
+(:mod:`fipro.synth.model`):
 Gamma(rho r) + Gamma((1-rho) r) = Gamma(r), and a uniform that is reused with
 probability rho is still uniform. The posterior is single-row: it ignores the
 customer's other quarters.
