@@ -1,5 +1,4 @@
-"""Comparing customers and groups: peer comparison (the seed's compare_service) and
-the group summaries behind the EDA notebook (the seed's dashboard_service).
+"""Comparing one customer with their peers (the seed's compare_service).
 
 :func:`peer_comparison` places one customer against their peers (same age band × sex ×
 life stage by default): the percentile of the total and of each upper category among
@@ -7,7 +6,7 @@ the peers, and the categories whose share of spending differs most from the peer
 Korean sentences. A group with fewer than ``min_peers`` other customers falls back to a
 wider group by dropping the last grouping column, then the next (life stage, then sex,
 then age band), and says so. A customer appears in any output only as
-:func:`fipro.privacy.pseudonym`.
+:func:`fipro.privacy.pseudonym`. The group summaries of the EDA are in :mod:`fipro.eda`.
 
 Percentile rule (mid-rank, among the peers, the customer excluded)::
 
@@ -23,8 +22,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from fipro import config, contract
 from fipro.privacy import pseudonym
@@ -38,7 +35,8 @@ GROUP_COLUMN_KO: dict[str, str] = {
 }
 
 
-def _as_str(series: pd.Series) -> pd.Series:
+def stripped_strings(series: pd.Series) -> pd.Series:
+    """Codes or ids as stripped strings, missing values kept missing (also used by :mod:`fipro.eda`)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         # strip the few categories, then take them by code (not every row's string)
         categories = pd.Series(series.cat.categories).astype("string").str.strip().array
@@ -47,7 +45,8 @@ def _as_str(series: pd.Series) -> pd.Series:
     return series.astype("string").str.strip()
 
 
-def _value_label(column: str, value: str) -> str:
+def value_label(column: str, value: str) -> str:
+    """Korean label of a code of ``column``; the value itself for a column without a code table."""
     if column in contract.CODE_TABLES:
         return contract.code_label(column, value)
     return str(value)
@@ -57,7 +56,7 @@ def group_description_ko(by: Sequence[str], values: Sequence[str]) -> str:
     """``("AGE","SEX_CD"), ("30","2")`` → ``"30~34세 · 여"``; no columns → ``"전체 고객"``."""
     if not by:
         return "전체 고객"
-    return " · ".join(_value_label(c, v) for c, v in zip(by, values))
+    return " · ".join(value_label(c, v) for c, v in zip(by, values))
 
 
 def mid_rank_percentile(value: float, peers: np.ndarray) -> float:
@@ -156,7 +155,7 @@ class PeerComparison:
 def _peer_mask(frame: pd.DataFrame, by: Sequence[str], values: Sequence[str]) -> np.ndarray:
     mask = np.ones(len(frame), dtype=bool)
     for column, value in zip(by, values):
-        mask &= (_as_str(frame[column]) == value).fillna(False).to_numpy(dtype=bool)
+        mask &= (stripped_strings(frame[column]) == value).fillna(False).to_numpy(dtype=bool)
     return mask
 
 
@@ -195,13 +194,13 @@ def peer_comparison(
     missing = [c for c in by if c not in quarter_df.columns]
     if missing:
         raise ValueError(f"grouping columns not in the frame: {missing}")
-    seqs = _as_str(quarter_df["SEQ"])
+    seqs = stripped_strings(quarter_df["SEQ"])
     is_customer = (seqs == str(seq)).fillna(False).to_numpy(dtype=bool)
     if not is_customer.any():
         raise KeyError("customer not in this quarter")
     position = int(np.flatnonzero(is_customer)[0])
     row = quarter_df.iloc[position]
-    quarters = _as_str(quarter_df["BAS_YH"]).str.lower().dropna().unique()
+    quarters = stripped_strings(quarter_df["BAS_YH"]).str.lower().dropna().unique()
     quarter = str(quarters[0]) if len(quarters) == 1 else None
 
     reasons: list[str] = []
@@ -283,302 +282,3 @@ def example_customer(quarter_df: pd.DataFrame, by: Sequence[str] = ("AGE", "SEX_
     seqs = eligible.tolist()
     keys = [pseudonym(s, salt=salt) for s in seqs]
     return str(seqs[min(range(len(keys)), key=keys.__getitem__)])  # first of the smallest key
-
-
-# --- group summaries for the EDA -----------------------------------------------------
-
-
-def population_table(quarter_df: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Customers per code of ``column`` in code-table order: ``code``, ``label_ko``,
-    ``customers``, ``share`` (missing codes as ``결측``)."""
-    codes = list(contract.CODE_TABLES[column])
-    values = _as_str(quarter_df[column])
-    counts = values.value_counts(dropna=False)
-    rows = [(c, contract.code_label(column, c), int(counts.get(c, 0))) for c in codes]
-    n_missing = int(values.isna().sum())
-    if n_missing:
-        rows.append((None, "결측", n_missing))
-    out = pd.DataFrame(rows, columns=["code", "label_ko", "customers"])
-    out["share"] = out["customers"] / max(len(quarter_df), 1)
-    return out
-
-
-def category_share_by(quarter_df: pd.DataFrame, by: Optional[str] = None,
-                      columns: Sequence[str] = contract.UPPER_COLUMNS) -> pd.DataFrame:
-    """Pooled share of each category in the group's total spending (sum of the category
-    / sum of ``TOT_USE_AM``), one row per group in code order (``by=None``: one row
-    ``전체``). Columns are the Korean category labels; the index the group's Korean label."""
-    columns = list(columns)
-    frame = quarter_df[columns + ["TOT_USE_AM"]].astype("float64")
-    if by is None:
-        sums = frame.sum().to_frame("전체").T
-    else:
-        key = _as_str(quarter_df[by])
-        sums = frame.groupby(key.to_numpy(), dropna=True).sum()
-        order = [c for c in contract.CODE_TABLES.get(by, {}) if c in sums.index] or list(sums.index)
-        sums = sums.loc[order]
-        sums.index = [_value_label(by, c) for c in order]
-    shares = sums[columns].div(sums["TOT_USE_AM"].where(sums["TOT_USE_AM"] > 0), axis=0).fillna(0.0)
-    shares.columns = [contract.label(c) for c in columns]
-    shares.index.name = contract.label(by) if by else None
-    return shares
-
-
-def mean_amount_by(quarter_df: pd.DataFrame, by: str,
-                   columns: Sequence[str] = ("TOT_USE_AM", "CRDSL_USE_AM", "CNF_USE_AM")) -> pd.DataFrame:
-    """Mean amount per customer (천원) of ``columns`` per group, in code order, Korean labels."""
-    key = _as_str(quarter_df[by])
-    means = quarter_df[list(columns)].astype("float64").groupby(key.to_numpy(), dropna=True).mean()
-    order = [c for c in contract.CODE_TABLES.get(by, {}) if c in means.index] or list(means.index)
-    means = means.loc[order]
-    means.index = pd.Index([_value_label(by, c) for c in order], name=contract.label(by))
-    means.columns = [contract.label(c) for c in columns]
-    return means
-
-
-def total_share_by(quarter_df: pd.DataFrame, by: str) -> pd.Series:
-    """Share of the quarter's total spending held by each group (e.g. grade)."""
-    key = _as_str(quarter_df[by])
-    sums = quarter_df["TOT_USE_AM"].astype("float64").groupby(key.to_numpy(), dropna=True).sum()
-    order = [c for c in contract.CODE_TABLES.get(by, {}) if c in sums.index] or list(sums.index)
-    sums = sums.loc[order]
-    out = sums / sums.sum() if sums.sum() > 0 else sums * 0.0
-    out.index = pd.Index([_value_label(by, c) for c in order], name=contract.label(by))
-    return out.rename("총이용금액 비중")
-
-
-def quarter_change(current: pd.DataFrame, previous: Optional[pd.DataFrame]) -> pd.DataFrame:
-    """Change of total spending per category against the previous quarter.
-
-    One row per compared column (total, then upper categories): ``label_ko``,
-    ``current_mean``, ``previous_mean`` (mean per customer, 천원), ``change_pct`` (of the
-    mean), and ``stayer_change_pct``: the change over customers present in both quarters
-    (so customers joining or leaving do not masquerade as a change in behaviour).
-    Without a previous quarter the previous and change columns are NaN.
-    """
-    columns = list(COMPARED_COLUMNS)
-    cur_mean = current[columns].astype("float64").mean()
-    out = pd.DataFrame({"category": columns, "label_ko": [contract.label(c) for c in columns],
-                        "current_mean": cur_mean.to_numpy()})
-    if previous is None or previous.empty:
-        out["previous_mean"] = np.nan
-        out["change_pct"] = np.nan
-        out["stayer_change_pct"] = np.nan
-        return out
-    prev_mean = previous[columns].astype("float64").mean()
-    out["previous_mean"] = prev_mean.to_numpy()
-    out["change_pct"] = np.where(prev_mean > 0, (cur_mean / prev_mean.where(prev_mean > 0) - 1) * 100, np.nan)
-    cur_seq, prev_seq = _seq_array(current["SEQ"]), _seq_array(previous["SEQ"])
-    # hash joins in Arrow: a customer is a stayer when its SEQ is in both quarters
-    in_prev = _is_in(cur_seq, prev_seq)
-    in_cur = _is_in(prev_seq, cur_seq)
-    cur_sum = current.loc[in_prev, columns].astype("float64").sum()
-    prev_sum = previous.loc[in_cur, columns].astype("float64").sum()
-    out["stayer_change_pct"] = np.where(prev_sum > 0, (cur_sum / prev_sum.where(prev_sum > 0) - 1) * 100, np.nan)
-    out["stayers"] = int(pc.count_distinct(cur_seq.filter(pa.array(in_prev)), mode="only_valid").as_py())
-    return out
-
-
-def _seq_array(series: pd.Series) -> pa.Array:
-    """Customer ids as a stripped Arrow string array (missing stays null)."""
-    return pa.array(_as_str(series).array).cast(pa.large_string())
-
-
-def _is_in(values: pa.Array, others: pa.Array) -> np.ndarray:
-    """Whether each of ``values`` occurs among the non-null ``others`` (null → False)."""
-    mask = pc.is_in(values, value_set=others.drop_null(), skip_nulls=True)
-    return mask.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-
-
-def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None) -> dict:
-    """Headline numbers of a quarter (summarised by :func:`eda_summary_ko`, recorded by
-    notebook 01 through :func:`eda_metrics`)."""
-    tot = current["TOT_USE_AM"].astype("float64")
-    credit = current["CRDSL_USE_AM"].astype("float64").sum()
-    check = current["CNF_USE_AM"].astype("float64").sum()
-    pooled = category_share_by(current).iloc[0]
-    by_stage = mean_amount_by(current, "LIFE_STAGE", ("TOT_USE_AM",)).iloc[:, 0]
-    by_age = mean_amount_by(current, "AGE", ("TOT_USE_AM",)).iloc[:, 0]
-    detail = category_share_by(current, columns=contract.DETAIL_COLUMNS).iloc[0]
-    change = quarter_change(current, previous)
-    digital = _as_str(current["DIGT_CHNL_USE_YN"])
-    return {
-        "customers": int(len(current)),
-        "mean_total": float(tot.mean()) if len(tot) else float("nan"),
-        "median_total": float(tot.median()) if len(tot) else float("nan"),
-        "zero_total_share": float((tot <= 0).mean()) if len(tot) else float("nan"),
-        "credit_share": float(credit / (credit + check)) if credit + check > 0 else float("nan"),
-        "digital_use_share": float((digital == "Y").mean()),
-        "top_upper_category": str(pooled.idxmax()),
-        "top_upper_share": float(pooled.max()),
-        "top_detail_category": str(detail.idxmax()),
-        "top_detail_share": float(detail.max()),
-        "top_life_stage_by_mean_total": str(by_stage.idxmax()) if len(by_stage) else None,
-        "top_age_by_mean_total": str(by_age.idxmax()) if len(by_age) else None,
-        "total_change_pct": float(change.loc[0, "change_pct"]),
-        "total_stayer_change_pct": float(change.loc[0, "stayer_change_pct"]),
-    }
-
-
-def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: PeerComparison,
-                headlines: Optional[dict] = None) -> dict:
-    """Everything notebook 01 records in ``outputs/<quarter>/eda.json``.
-
-    Parameters
-    ----------
-    current, previous : DataFrame
-        The quarter and the one before it (None when there is none), as
-        :func:`fipro.features.load_quarter_pair` returns them. Not modified.
-    peer : PeerComparison
-        The worked example of the notebook (:func:`peer_comparison`).
-    headlines : dict, optional
-        :func:`eda_headlines` of the same two frames, if already computed (the notebook
-        computes them once for its summary and its record).
-
-    Returns
-    -------
-    dict
-        :func:`eda_headlines` plus ``life_stage_shares`` (code -> share of customers, in
-        code order), ``example_customer`` (pseudonym), ``example_group``,
-        ``example_n_peers``, ``example_fell_back`` and ``example_total_percentile``
-        (the example's percentile of the total among its peers). Plain Python values,
-        NaN where a number is undefined (no previous quarter).
-    """
-    total = peer.percentiles.set_index("category").loc["TOT_USE_AM", "percentile"]
-    stages = _as_str(current["LIFE_STAGE"]).value_counts(normalize=True)
-    return {
-        **(eda_headlines(current, previous) if headlines is None else headlines),
-        "life_stage_shares": {str(c): float(stages[c]) for c in contract.LIFE_STAGE_CODES if c in stages.index},
-        "example_customer": peer.customer,
-        "example_group": peer.group_ko,
-        "example_n_peers": int(peer.n_peers),
-        "example_fell_back": bool(peer.fell_back),
-        "example_total_percentile": float(total),
-    }
-
-
-def eda_summary_ko(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None,
-                   headlines: Optional[dict] = None) -> str:
-    """A few Korean sentences on the quarter, generated from :func:`eda_headlines`
-    (``headlines``: those of the same frames, if already computed)."""
-    h = eda_headlines(current, previous) if headlines is None else headlines
-    s = [
-        f"이번 분기 고객은 {h['customers']:,}명이며, 1인당 총이용금액({contract.AMOUNT_PERIOD_LABEL})은 "
-        f"평균 {contract.format_amount(h['mean_total'])}, 중앙값 {contract.format_amount(h['median_total'])}입니다.",
-        f"지출 비중이 가장 큰 상위 업종은 {h['top_upper_category']}({h['top_upper_share']:.1%}), "
-        f"세부 업종은 {h['top_detail_category']}({h['top_detail_share']:.1%})입니다.",
-        f"1인당 총이용금액은 라이프스테이지 중 {h['top_life_stage_by_mean_total']}, "
-        f"연령대 중 {h['top_age_by_mean_total']}에서 가장 큽니다.",
-        f"카드 이용액 중 신용카드 비중은 {h['credit_share']:.1%}이고, "
-        f"디지털채널을 이용한 고객은 {h['digital_use_share']:.1%}입니다.",
-    ]
-    if not np.isnan(h["total_change_pct"]):
-        word = "늘었" if h["total_change_pct"] > 0 else "줄었"
-        s.append(
-            f"전분기보다 1인당 총이용금액이 {abs(h['total_change_pct']):.1f}% {word}고, "
-            f"두 분기 모두 있는 고객만 보면 {h['total_stayer_change_pct']:+.1f}%입니다."
-        )
-    else:
-        s.append("전분기 자료가 없어 분기 변화는 계산하지 않았습니다.")
-    if h["zero_total_share"] > 0:
-        s.append(f"이용금액이 0인 고객이 {h['zero_total_share']:.1%} 있습니다.")
-    return " ".join(s)
-
-
-# --- patterns by sex, region and season (notebook 01) -------------------------------
-
-def sex_ratio(quarter_df: pd.DataFrame, columns: Sequence[str] = contract.DETAIL_COLUMNS) -> pd.DataFrame:
-    """Mean amount per customer (천원) of each category for women and men, and their ratio.
-
-    Returns one row per category (Korean label), sorted from the most female to the most
-    male: ``여성``, ``남성`` (means) and ``여성/남성`` (ratio; NaN when men spend nothing).
-    """
-    columns = list(columns)
-    sex = _as_str(quarter_df["SEX_CD"]).to_numpy()
-    means = quarter_df[columns].astype("float64").groupby(sex).mean()
-    women = means.loc["2"] if "2" in means.index else pd.Series(np.nan, index=columns)
-    men = means.loc["1"] if "1" in means.index else pd.Series(np.nan, index=columns)
-    out = pd.DataFrame({"여성": women.to_numpy(), "남성": men.to_numpy()}, index=[contract.label(c) for c in columns])
-    out["여성/남성"] = out["여성"] / out["남성"].where(out["남성"] > 0)
-    out.index.name = "업종"
-    return out.sort_values("여성/남성", ascending=False)
-
-
-def region_index(quarter_df: pd.DataFrame, columns: Sequence[str] = contract.DETAIL_COLUMNS) -> pd.DataFrame:
-    """Mean amount per customer in each region group as an index (all customers = 100).
-
-    Groups are ``contract.SIDO_GROUP`` (수도권, 광역시, 도 지역); one row per category
-    (Korean label), one column per group, sorted by the provinces' index minus the capital
-    region's (the categories that set the provinces apart first).
-    """
-    columns = list(columns)
-    group = _as_str(quarter_df["HOUS_SIDO_NM"]).map(contract.SIDO_GROUP).map(contract.REGION_GROUP_KO)
-    amounts = quarter_df[columns].astype("float64")
-    overall = amounts.mean()
-    means = amounts.groupby(group.to_numpy()).mean()
-    order = [g for g in contract.REGION_GROUP_KO.values() if g in means.index]
-    index = (means.loc[order] / overall.where(overall > 0) * 100).T
-    index.index = [contract.label(c) for c in columns]
-    index.index.name = "업종"
-    index.columns.name = "지역"
-    if {"수도권", "도 지역"} <= set(index.columns):
-        index = index.loc[(index["도 지역"] - index["수도권"]).sort_values(ascending=False).index]
-    return index
-
-
-def quarter_means(quarters: Sequence[str], columns: Sequence[str] = contract.DETAIL_COLUMNS,
-                  processed_dir=None) -> pd.DataFrame:
-    """Mean amount per customer (천원) of each column in each quarter (rows: quarters).
-
-    Reads only ``columns`` of each quarter's ingested table and averages them in Arrow
-    (notebook 01 calls it for every quarter: 0.7 s instead of 3.7 s at full scale).
-    """
-    import pyarrow.parquet as pq
-
-    from fipro import datasets
-
-    rows = {}
-    for q in quarters:
-        table = pq.read_table(datasets.quarter_table_path(q, processed_dir), columns=list(columns))
-        rows[q] = {c: pc.mean(table[c]).as_py() for c in columns}
-    return pd.DataFrame(rows, columns=list(quarters)).T.astype("float64").rename_axis("BAS_YH")
-
-
-def seasonal_index(means: pd.DataFrame) -> pd.DataFrame:
-    """Mean per customer in each quarter of the year as an index (the category's mean over
-    all quarters = 100), from :func:`quarter_means`.
-
-    Rows are categories (Korean labels) sorted by their seasonal swing (max - min),
-    columns ``1분기`` … ``4분기`` (only those present).
-    """
-    quarter_of_year = pd.Index([int(str(q)[-1]) for q in means.index])
-    by_q = means.groupby(quarter_of_year.to_numpy()).mean()
-    index = (by_q / means.mean().where(means.mean() > 0) * 100).T
-    index.columns = [f"{q}분기" for q in index.columns]
-    index.index = [contract.label(c) for c in means.columns]
-    index.index.name = "업종"
-    return index.loc[(index.max(1) - index.min(1)).sort_values(ascending=False).index]
-
-
-def patterns_summary_ko(sex: pd.DataFrame, region: pd.DataFrame, season: Optional[pd.DataFrame] = None,
-                        top: int = 3) -> str:
-    """Korean sentences on the tables of :func:`sex_ratio`, :func:`region_index` and
-    :func:`seasonal_index` (the categories that differ most)."""
-    ratio = sex["여성/남성"].dropna()
-    lines = [f"- 여성이 더 많이 쓰는 업종: " + ", ".join(f"{c} {v:.1f}배" for c, v in ratio.head(top).items())
-             + "; 남성이 더 많이 쓰는 업종: " + ", ".join(f"{c} {1 / v:.1f}배" for c, v in ratio[ratio > 0].tail(top)[::-1].items())
-             + " (1인당 평균 금액 비)."]
-    if {"수도권", "도 지역"} <= set(region.columns):
-        gap = (region["도 지역"] - region["수도권"]).dropna()
-        lines.append("- 도 지역이 수도권보다 많이 쓰는 업종: " + ", ".join(
-            f"{c} ({region.at[c, '도 지역']:.0f} 대 {region.at[c, '수도권']:.0f})" for c in gap.head(top).index)
-            + "; 수도권이 더 많이 쓰는 업종: " + ", ".join(
-            f"{c} ({region.at[c, '수도권']:.0f} 대 {region.at[c, '도 지역']:.0f})" for c in gap.tail(top)[::-1].index)
-            + " (전체 평균 = 100).")
-    if season is not None and season.shape[1] >= 2:
-        lines.append("- 계절성이 큰 업종: " + ", ".join(
-            f"{c} ({season.loc[c].idxmax()} 최고 {season.loc[c].max():.0f}, {season.loc[c].idxmin()} 최저 "
-            f"{season.loc[c].min():.0f})" for c in season.index[:top + 2]) + " (연평균 = 100).")
-    else:
-        lines.append("- 계절성은 분기가 둘 이상 있어야 볼 수 있습니다.")
-    return "\n".join(lines)

@@ -224,6 +224,13 @@ def earlier_quarters(quarter: str, quarters: Optional[Sequence[str]] = None) -> 
     return [q for q in quarters if q < quarter]
 
 
+def previous_quarter(quarter: str) -> str:
+    """The quarter before: ``previous_quarter("2023q1") == "2022q4"``."""
+    q = normalise_quarter(quarter)
+    year, n = int(q[:4]), int(q[5])
+    return f"{year - 1}q4" if n == 1 else f"{year}q{n - 1}"
+
+
 def load_quarter(quarter: str, columns: Optional[Sequence[str]] = None,
                  processed_dir: Optional[Path] = None) -> pd.DataFrame:
     """One quarter's accepted rows as a DataFrame in the contract's column order.

@@ -34,7 +34,7 @@ from typing import Optional, Sequence
 import pandas as pd
 import yaml
 
-from fipro import config, contract, datasets, export, model_report, summary
+from fipro import config, contract, datasets, eda, export, model_report, summary
 from fipro.evaluation.cards import markdown_table
 
 MIN_GROUP = 10  # smallest group whose aggregate may be published
@@ -120,9 +120,9 @@ def trends_table(quarters: Sequence[str]) -> pd.DataFrame:
 
 def category_trends(quarters: Sequence[str]) -> pd.DataFrame:
     """Mean amount per customer of each upper category (rows) by quarter (columns), formatted."""
-    from fipro import compare
-
-    means = compare.quarter_means(quarters, columns=contract.UPPER_COLUMNS).T
+    # one quarter in memory at a time: the generator loads each as quarter_means asks
+    frames = ((q, datasets.load_quarter(q, columns=contract.UPPER_COLUMNS)) for q in quarters)
+    means = eda.quarter_means(frames, columns=contract.UPPER_COLUMNS).T
     out = means.map(lambda v: SUPPRESSED if v != v else contract.format_amount(v))
     out.index = [contract.label(c) for c in means.index]
     out.index.name = "업종"

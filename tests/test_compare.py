@@ -1,5 +1,5 @@
-"""Peer comparison and group summaries: percentiles on a known frame, the fallback to a
-wider group, pseudonyms only, and the EDA summaries."""
+"""Peer comparison: percentiles on a known frame, the fallback to a wider group,
+pseudonyms only (the EDA summaries are tested in test_eda.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import raw_frame, raw_row
-from fipro import compare, config, contract, runner
+from fipro import compare, contract
 from fipro.privacy import pseudonym
 
 
@@ -113,7 +113,6 @@ def test_unknown_customer_raises(peers_of_ten):
 def test_input_frame_not_modified(peers_of_ten):
     before = peers_of_ten.copy(deep=True)
     compare.peer_comparison(peers_of_ten, "C")
-    compare.eda_summary_ko(peers_of_ten, peers_of_ten)
     pd.testing.assert_frame_equal(peers_of_ten, before)
 
 
@@ -123,200 +122,7 @@ def test_example_customer_is_deterministic_and_has_a_full_group(peers_of_ten):
     assert not compare.peer_comparison(peers_of_ten, seq).fell_back
 
 
-def test_category_shares_by_group_are_pooled():
-    df = raw_frame([raw_row("a", TOT_USE_AM=100, FSBZ_AM=100),
-                    raw_row("b", LIFE_STAGE="RETIR", TOT_USE_AM=300, DIST_AM=150)], categorical=True)
-    overall = compare.category_share_by(df)
-    assert overall.loc["전체", "요식업"] == pytest.approx(0.25)
-    assert overall.loc["전체", "유통"] == pytest.approx(150 / 400)
-    by_stage = compare.category_share_by(df, "LIFE_STAGE")
-    assert list(by_stage.index) == ["신혼", "은퇴"]  # code order, Korean labels
-    assert by_stage.loc["은퇴", "유통"] == pytest.approx(0.5)
-
-
-def test_quarter_change_separates_stayers():
-    prev = raw_frame([raw_row("a", "2022q4", TOT_USE_AM=100), raw_row("b", "2022q4", TOT_USE_AM=100)],
-                     categorical=True)
-    cur = raw_frame([raw_row("a", TOT_USE_AM=150), raw_row("c", TOT_USE_AM=30)], categorical=True)
-    change = compare.quarter_change(cur, prev).set_index("category")
-    assert change.loc["TOT_USE_AM", "change_pct"] == pytest.approx(-10.0)  # mean 100 → 90
-    assert change.loc["TOT_USE_AM", "stayer_change_pct"] == pytest.approx(50.0)  # a: 100 → 150
-    assert compare.quarter_change(cur, None)["change_pct"].isna().all()
-
-
-def test_quarter_change_matches_ids_as_stripped_strings_and_ignores_missing_ids():
-    prev = raw_frame([raw_row("a", "2022q4", TOT_USE_AM=100), raw_row("b", "2022q4", TOT_USE_AM=100)])
-    cur = raw_frame([raw_row("a", TOT_USE_AM=150), raw_row("c", TOT_USE_AM=30)])
-    cur["SEQ"] = pd.Series([" a ", None], dtype="object")
-    change = compare.quarter_change(cur, prev)
-    assert change.loc[0, "stayer_change_pct"] == pytest.approx(50.0)  # " a " is a
-    assert change.loc[0, "stayers"] == 1
-
-
-def test_as_str_of_a_categorical_equals_the_string_conversion():
+def test_stripped_strings_of_a_categorical_equals_the_string_conversion():
     s = pd.Series(pd.Categorical([" 30", None, "40", "30 "], categories=[" 30", "40", "30 ", "50"]),
                   index=[5, 6, 7, 8], name="AGE")
-    pd.testing.assert_series_equal(compare._as_str(s), s.astype("string").str.strip())
-
-
-def test_headlines_computed_once_give_the_same_summary_and_metrics(two_quarters):
-    current, previous = two_quarters
-    peer = compare.peer_comparison(current, compare.example_customer(current, min_peers=1), min_peers=1)
-    h = compare.eda_headlines(current, previous)
-    assert compare.eda_summary_ko(current, previous, headlines=h) == compare.eda_summary_ko(current, previous)
-    with_h = compare.eda_metrics(current, previous, peer, headlines=h)
-    assert with_h.keys() == compare.eda_metrics(current, previous, peer).keys()
-
-
-def test_eda_summary_is_generated_from_the_numbers(peers_of_ten):
-    text = compare.eda_summary_ko(peers_of_ten)
-    h = compare.eda_headlines(peers_of_ten)
-    assert f"{h['customers']:,}명" in text and h["top_upper_category"] in text
-    assert "전분기 자료가 없어" in text
-
-
-@pytest.fixture
-def two_quarters():
-    """a: 30~34 신혼, digital, 100 = 요식업 (일반/휴게음식), credit 60 + check 40;
-    b: 60~64 은퇴, 300 with 유통 150 (세부 150), all credit; c: 30~34 신혼 spending nothing.
-    The quarter before: a spent 50, d (gone since) 150."""
-    current = raw_frame([
-        raw_row("a", TOT_USE_AM=100, CRDSL_USE_AM=60, CNF_USE_AM=40, FSBZ_AM=100, RESTRNT_AM=100,
-                DIGT_CHNL_USE_YN="Y"),
-        raw_row("b", AGE="60", LIFE_STAGE="RETIR", TOT_USE_AM=300, CRDSL_USE_AM=300, DIST_AM=150, DISTBNP_AM=150),
-        raw_row("c"),
-    ], categorical=True)
-    previous = raw_frame([raw_row("a", "2022q4", TOT_USE_AM=50), raw_row("d", "2022q4", TOT_USE_AM=150)],
-                         categorical=True)
-    return current, previous
-
-
-def test_eda_metrics_records_headlines_and_the_worked_example(two_quarters):
-    current, previous = two_quarters
-    peer = compare.peer_comparison(current, "a", min_peers=1)  # the only peer: c, who spent 0
-    m = compare.eda_metrics(current, previous, peer)
-    assert m == {
-        "customers": 3,
-        "mean_total": pytest.approx(400 / 3),
-        "median_total": 100.0,
-        "zero_total_share": pytest.approx(1 / 3),
-        "credit_share": pytest.approx(360 / 400),
-        "digital_use_share": pytest.approx(1 / 3),
-        "top_upper_category": "유통",
-        "top_upper_share": pytest.approx(150 / 400),
-        "top_detail_category": contract.label("DISTBNP_AM"),
-        "top_detail_share": pytest.approx(150 / 400),
-        "top_life_stage_by_mean_total": "은퇴",  # 300 against (100 + 0) / 2
-        "top_age_by_mean_total": "60~64세",
-        "total_change_pct": pytest.approx(100 * ((400 / 3) / 100 - 1)),  # mean 100 → 133.3
-        "total_stayer_change_pct": pytest.approx(100.0),  # a: 50 → 100
-        "life_stage_shares": {"NEW_WED": pytest.approx(2 / 3), "RETIR": pytest.approx(1 / 3)},
-        "example_customer": pseudonym("a"),
-        "example_group": "30~34세 · 여 · 신혼",
-        "example_n_peers": 1,
-        "example_fell_back": False,
-        "example_total_percentile": 100.0,
-    }
-    assert all(type(v) in (int, float, str, bool, dict) for v in m.values())  # JSON-ready, no numpy scalars
-    assert all(type(v) is float for v in m["life_stage_shares"].values())
-
-
-def test_eda_metrics_without_a_previous_quarter_leaves_the_change_undefined(two_quarters):
-    current, previous = two_quarters
-    before = current.copy(deep=True)
-    m = compare.eda_metrics(current, None, compare.peer_comparison(current, "a", min_peers=1))
-    assert np.isnan(m["total_change_pct"]) and np.isnan(m["total_stayer_change_pct"])
-    pd.testing.assert_frame_equal(current, before)
-
-
-def _mid_rank(value: float, peers: pd.Series) -> float:
-    return 100.0 * ((peers < value).sum() + 0.5 * (peers == value).sum()) / len(peers)
-
-
-def test_notebook_01_records_the_eda_headlines(sample_quarters):
-    from test_notebooks import figure_problems
-
-    from fipro import config, export, ingest
-
-    quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
-    path = runner.run_notebook("01_eda", quarter)
-    assert figure_problems(path) == []
-    m = export.load_metrics(quarter, "eda")
-    current = ingest.load_quarter(quarter)
-    assert m["customers"] == len(current)
-    assert 100 < m["mean_total"] < 2000  # 천원; the real file's mean is ≈ 372
-    assert m["mean_total"] == pytest.approx(current["TOT_USE_AM"].mean())
-    assert m["credit_share"] == pytest.approx(current["CRDSL_USE_AM"].sum()
-                                              / (current["CRDSL_USE_AM"].sum() + current["CNF_USE_AM"].sum()))
-    assert m["digital_use_share"] == pytest.approx((current["DIGT_CHNL_USE_YN"].astype(str) == "Y").mean())
-    assert m["top_upper_category"] in {contract.label(c) for c in contract.UPPER_COLUMNS}
-    assert m["total_change_pct"] is None or -50 < m["total_change_pct"] < 50
-    # the worked example: picked with the injected seed, a full peer group, its percentile by hand
-    seq = compare.example_customer(current, min_peers=10, salt=str(config.RANDOM_SEED))
-    assert m["example_customer"] == pseudonym(seq) and m["example_fell_back"] is False
-    row = current.loc[current["SEQ"].astype(str) == seq].iloc[0]
-    same = (current["AGE"] == row["AGE"]) & (current["SEX_CD"] == row["SEX_CD"]) & (
-        current["LIFE_STAGE"] == row["LIFE_STAGE"]) & (current["SEQ"].astype(str) != seq)
-    assert m["example_n_peers"] == same.sum() >= 10
-    assert m["example_total_percentile"] == pytest.approx(_mid_rank(row["TOT_USE_AM"], current.loc[same, "TOT_USE_AM"]))
-    # the sex, region and season section is written from this data, not typed
-    import nbformat
-
-    text = "\n".join(o.get("data", {}).get("text/markdown", "") for c in nbformat.read(path, as_version=4).cells
-                     if c.cell_type == "code" for o in c.get("outputs", []))
-    sex = compare.sex_ratio(current)
-    assert f"여성이 더 많이 쓰는 업종: {sex.index[0]} {sex['여성/남성'].iloc[0]:.1f}배" in text
-    assert "도 지역이 수도권보다 많이 쓰는 업종: " + compare.region_index(current).index[0] in text
-    assert "계절성이 큰 업종: " in text
-
-
-# --- patterns by sex, region and season ----------------------------------------------
-
-def _pattern_rows():
-    """Two women in 서울 (clothing 30 and 10), a man in 서울 (fuel 40) and a man in 전남
-    (fuel 80, farming 20)."""
-    return raw_frame([
-        raw_row("w1", TOT_USE_AM=30, CLOTH_AM=30),
-        raw_row("w2", TOT_USE_AM=10, CLOTH_AM=10),
-        raw_row("m1", SEX_CD="1", TOT_USE_AM=40, FUEL_AM=40),
-        raw_row("m2", SEX_CD="1", HOUS_SIDO_NM="전남", TOT_USE_AM=100, FUEL_AM=80, AGRICTR_AM=20),
-    ], categorical=True)
-
-
-def test_sex_ratio_compares_means_per_customer_most_female_first():
-    ratio = compare.sex_ratio(_pattern_rows(), columns=["CLOTH_AM", "FUEL_AM"])
-    cloth, fuel = contract.label("CLOTH_AM"), contract.label("FUEL_AM")
-    assert ratio.loc[cloth, "여성"] == pytest.approx(20) and ratio.loc[fuel, "남성"] == pytest.approx(60)
-    assert np.isnan(ratio.loc[cloth, "여성/남성"])  # men spend nothing on clothing: no ratio
-    assert ratio.loc[fuel, "여성/남성"] == 0
-    assert list(ratio.index) == [fuel, cloth]  # NaN ratios sort last
-
-
-def test_region_index_is_100_for_everyone_and_splits_capital_from_provinces():
-    index = compare.region_index(_pattern_rows(), columns=["FUEL_AM", "AGRICTR_AM"])
-    assert list(index.columns) == ["수도권", "도 지역"]  # groups present, in contract order
-    fuel, farm = contract.label("FUEL_AM"), contract.label("AGRICTR_AM")
-    assert index.loc[fuel, "수도권"] == pytest.approx(100 * (40 / 3) / 30)  # capital mean / overall mean
-    assert index.loc[farm, "도 지역"] == pytest.approx(400) and index.loc[farm, "수도권"] == 0
-    assert list(index.index) == [farm, fuel]  # the most provincial category first
-
-
-def test_seasonal_index_averages_the_same_quarter_of_each_year(tmp_path):
-    means = pd.DataFrame({"TRVL_AM": [10.0, 20, 50, 20, 10, 20, 50, 20], "BOOK_AM": [10.0] * 8},
-                         index=pd.Index(list(config.QUARTERS), name="BAS_YH"))
-    index = compare.seasonal_index(means)
-    travel = index.loc[contract.label("TRVL_AM")]
-    assert list(index.columns) == ["1분기", "2분기", "3분기", "4분기"]
-    assert travel["3분기"] == pytest.approx(200) and travel["1분기"] == pytest.approx(40)
-    assert index.index[0] == contract.label("TRVL_AM")  # largest swing first
-    text = compare.patterns_summary_ko(compare.sex_ratio(_pattern_rows()), compare.region_index(_pattern_rows()), index)
-    assert "여행업 (3분기 최고 200, 1분기 최저 40)" in text and "농업" in text
-
-
-def test_quarter_means_read_each_quarter(sample_quarters):
-    from fipro import datasets
-
-    means = compare.quarter_means(sample_quarters[:2], columns=["FUEL_AM"])
-    first = datasets.load_quarter(sample_quarters[0], columns=["FUEL_AM"])
-    assert list(means.index) == sample_quarters[:2]
-    assert means.iloc[0, 0] == pytest.approx(first["FUEL_AM"].mean())
+    pd.testing.assert_series_equal(compare.stripped_strings(s), s.astype("string").str.strip())

@@ -207,17 +207,17 @@ def test_write_feature_schema_to_a_path(tmp_path):
 
 
 def test_previous_quarter_and_quarter_spelling():
-    assert features.previous_quarter("2023q1") == "2022q4"
-    assert features.previous_quarter("2023Q3") == "2023q2"
+    assert datasets.previous_quarter("2023q1") == "2022q4"
+    assert datasets.previous_quarter("2023Q3") == "2023q2"
     with pytest.raises(ValueError):
-        features.normalise_quarter("2023-1")
+        datasets.normalise_quarter("2023-1")
 
 
 def test_features_on_the_sample_stay_in_their_ranges(sample_quarters):
     quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
     f = features.build_features(datasets.load_quarter(quarter),
-                                datasets.load_quarter(features.previous_quarter(quarter))
-                                if features.previous_quarter(quarter) in sample_quarters else None)
+                                datasets.load_quarter(datasets.previous_quarter(quarter))
+                                if datasets.previous_quarter(quarter) in sample_quarters else None)
     for spec in features.FEATURE_SPECS:
         values = f[spec.name]
         if spec.value_range is None:
@@ -311,12 +311,12 @@ def _age(path, seconds: float = 10.0) -> None:
 
 
 def test_cache_is_stale_when_the_data_contract_changes(processed, tmp_path_factory, monkeypatch):
-    assert Path(contract.__file__).resolve() in features.CODE_INPUTS
+    assert Path(contract.__file__).resolve() in features.cache.CODE_INPUTS
     features.load_features("2023q1", processed)
     assert features.is_fresh("2023q1", processed)
     contract_copy = tmp_path_factory.mktemp("code") / "contract.py"
     contract_copy.write_text("# edited")
-    monkeypatch.setattr(features, "CODE_INPUTS", (*features.CODE_INPUTS, contract_copy))
+    monkeypatch.setattr(features.cache, "CODE_INPUTS", (*features.cache.CODE_INPUTS, contract_copy))
     cache = datasets.features_path("2023q1", processed)
     future = cache.stat().st_mtime + 5
     os.utime(contract_copy, (future, future))  # the contract edited after the cache was written

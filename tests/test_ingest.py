@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import raw_row
+from messy import write_messy
 
 from fipro import benchmark, config, contract, datasets, ingest, synth
 
@@ -60,8 +61,8 @@ def _write(path: Path, lines: list[str], line_end: str = "\n") -> Path:
     ("EDU_DATA_F.dat", "cp949", False, "\r\n"),
 ])
 def test_each_defect_is_rejected_with_its_line_and_reason(tmp_path, name, encoding, bom, line_end):
-    manifest = synth.write_messy(tmp_path / "raw" / name, n_customers=120, seed=SEED,
-                                 encoding=encoding, bom=bom, line_end=line_end)
+    manifest = write_messy(tmp_path / "raw" / name, n_customers=120, seed=SEED,
+                           encoding=encoding, bom=bom, line_end=line_end)
     result = _ingest(tmp_path / "raw" / name, tmp_path / "proc")
     rejects = ingest.load_rejects(tmp_path / "proc")
     got = dict(zip(rejects["line"].astype(int), rejects["reason"]))
@@ -74,8 +75,8 @@ def test_each_defect_is_rejected_with_its_line_and_reason(tmp_path, name, encodi
 
 
 def test_normalisable_variants_are_accepted_in_normal_form(tmp_path):
-    manifest = synth.write_messy(tmp_path / "raw.csv", n_customers=120, seed=SEED, encoding="utf-8",
-                                 defects={"upper_q": 3, "padded_codes": 3})
+    manifest = write_messy(tmp_path / "raw.csv", n_customers=120, seed=SEED, encoding="utf-8",
+                           defects={"upper_q": 3, "padded_codes": 3})
     result = _ingest(tmp_path / "raw.csv", tmp_path / "proc")
     assert result.rows_rejected == 0
     assert all(q == q.lower() for q in result.quarters)
@@ -136,8 +137,8 @@ def test_duplicate_key_keeps_the_first_line(tmp_path, good_raw):
 
 
 def test_rejects_csv_lists_line_reason_column_and_raw_value(tmp_path):
-    synth.write_messy(tmp_path / "raw.csv", n_customers=120, seed=SEED, encoding="utf-8",
-                      defects={"non_numeric_amount": 1})
+    write_messy(tmp_path / "raw.csv", n_customers=120, seed=SEED, encoding="utf-8",
+                defects={"non_numeric_amount": 1})
     _ingest(tmp_path / "raw.csv", tmp_path / "proc")
     table = pd.read_csv(tmp_path / "proc" / "rejects.csv", dtype=str, keep_default_na=False)
     assert list(table.columns) == ["line", "reason", "column", "raw_value", "reason_ko"]

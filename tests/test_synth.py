@@ -1,4 +1,4 @@
-"""Tests for fipro.synth: format, determinism, realism, planted truth, messy variant.
+"""Tests for fipro.synth: format, determinism, realism, planted truth.
 
 The realism checks run on one sample-size frame generated once per module; each
 states its tolerance next to the published fact it checks (data-contract.md).
@@ -101,7 +101,7 @@ def test_same_seed_gives_byte_identical_files_and_other_seed_differs(small_file,
 
 
 def test_output_does_not_depend_on_chunk_size(tmp_path, monkeypatch):
-    monkeypatch.setattr(synth, "BLOCK_CUSTOMERS", 100)
+    monkeypatch.setattr(synth.generate, "BLOCK_CUSTOMERS", 100)
     one = synth.write_synthetic(tmp_path / "1" / "x.csv", n_customers=350, seed=3, chunk_customers=100)
     many = synth.write_synthetic(tmp_path / "2" / "x.csv", n_customers=350, seed=3, chunk_customers=1000)
     assert one.read_bytes() == many.read_bytes()
@@ -159,7 +159,7 @@ def test_write_synthetic_rejects_unknown_scale(tmp_path):
 
 
 def test_full_scale_aims_at_the_real_row_count():
-    assert abs(synth.SCALES["full"] * synth._expected_quarters() - synth.ROWS_REAL) / synth.ROWS_REAL < 0.002
+    assert abs(synth.SCALES["full"] * synth.params.expected_quarters() - synth.ROWS_REAL) / synth.ROWS_REAL < 0.002
 
 
 # --- published facts --------------------------------------------------------------
@@ -277,7 +277,7 @@ def test_travel_peaks_in_the_third_quarter(raw):
 
 
 def test_life_stage_transitions_are_few_and_plausible(raw):
-    allowed = {(a, b) for a, b, _, _ in synth._TRANSITIONS}
+    allowed = {(a, b) for a, b, _, _ in synth.params.TRANSITIONS}
     ordered = raw.sort_values(["SEQ", "BAS_YH"])
     prev = ordered.groupby("SEQ")["LIFE_STAGE"].shift()
     moves = ordered.loc[prev.notna() & (prev != ordered["LIFE_STAGE"])]
@@ -552,66 +552,7 @@ def test_stress_is_driven_by_credit_share(raw, truth):
     assert stats.spearmanr(credit, truth["stress_level"], nan_policy="omit").statistic > 0.2
 
 
-# --- messy variant ------------------------------------------------------------------
-
-def test_messy_file_holds_exactly_the_declared_defects(tmp_path):
-    path = tmp_path / "EDU_DATA_F.dat"
-    manifest = synth.write_messy(path, n_customers=60, seed=1)
-    data = path.read_bytes()
-    assert not data.startswith(b"\xef\xbb\xbf") and b"\r\n" not in data
-    with pytest.raises(UnicodeDecodeError):
-        data.decode("utf-8")  # Korean text in CP949
-    lines = data.decode("cp949").split("\n")[:-1]
-    assert len(lines) == manifest["n_lines"] and lines[0] == ",".join(contract.COLUMN_NAMES)
-    cols = list(contract.COLUMN_NAMES)
-    fields = {n: lines[n - 1].split(",") for n in range(1, len(lines) + 1)}
-    d = manifest["defects"]
-    assert set(d) == set(synth.MESSY_DEFECTS) and all(len(v) == 2 for v in d.values())
-    assert all("Q" in fields[n][0] for n in d["upper_q"])
-    for n in d["padded_codes"]:
-        col = manifest["lines"][n]["column"]
-        value = fields[n][cols.index(col)]
-        assert value != value.strip() and value.strip() in contract.CODE_TABLES[col]
-    for name, check in (("blank_amount", lambda v: v == ""), ("negative_amount", lambda v: v.startswith("-")),
-                        ("non_numeric_amount", lambda v: v != "" and not v.lstrip("-").isdigit())):
-        for n in d[name]:
-            assert check(fields[n][cols.index(manifest["lines"][n]["column"])]), name
-    for n in d["unknown_code"]:
-        col = manifest["lines"][n]["column"]
-        assert fields[n][cols.index(col)] not in contract.CODE_TABLES[col]
-    assert all(len(fields[n]) < 55 for n in d["short_line"])
-    for n in d["duplicate_key"]:
-        assert lines[n - 1] == lines[manifest["duplicate_of"][n] - 1]
-    # every other line is clean: 55 fields, codes in the contract
-    flagged = set(manifest["lines"])
-    for n in range(2, len(lines) + 1):
-        if n not in flagged:
-            row = dict(zip(cols, fields[n]))
-            assert len(fields[n]) == 55 and row["BAS_YH"] in config.QUARTERS and row["AGE"] in contract.AGE_CODES
-    saved = json.loads(path.with_name(path.name + ".manifest.json").read_text(encoding="utf-8"))
-    assert saved["defects"] == d
-
-
-def test_messy_writer_is_parameterisable(tmp_path):
-    path = tmp_path / "edu_data_F.csv"
-    manifest = synth.write_messy(path, n_customers=30, seed=2, defects={"short_line": 3}, encoding="utf-8",
-                                 bom=True, line_end="\r\n")
-    data = path.read_bytes()
-    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\r\n") == manifest["n_lines"]
-    assert list(manifest["defects"]) == ["short_line"] and len(manifest["defects"]["short_line"]) == 3
-    assert set(manifest["lines"]) == set(manifest["defects"]["short_line"])
-
-
-def test_messy_writer_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError):
-        synth.write_messy(tmp_path / "x.dat", defects=["typo"])
-    with pytest.raises(ValueError):
-        synth.write_messy(tmp_path / "x.dat", bom=True)  # BOM with CP949
-
-
-def test_cli_writes_messy_file_and_synthetic_file(tmp_path, monkeypatch, capsys):
-    assert synth.main(["--messy", str(tmp_path / "m.dat"), "--seed", "3"]) == 0
-    assert (tmp_path / "m.dat").exists() and (tmp_path / "m.dat.manifest.json").exists()
+def test_cli_writes_synthetic_file(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(synth.SCALES, "sample", 100)
     assert synth.main(["--scale", "sample", "--seed", "4", "--out-dir", str(tmp_path / "raw")]) == 0
     assert synth.is_synthetic(tmp_path / "raw" / config.RAW_FILENAME)
@@ -634,13 +575,13 @@ def test_files_appear_whole_or_not_at_all(tmp_path, monkeypatch):
     path = synth.write_synthetic(tmp_path / "edu_data_F.csv", n_customers=50, seed=3)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert sorted(before) == ["edu_data_F.csv", "edu_data_F.csv.synth.json", "edu_data_F.truth.parquet"]
-    real_tables = synth._generate_tables
+    real_tables = synth.generate.generate_tables
 
     def dies_after_one_chunk(*args, **kwargs):
         yield next(real_tables(*args, **kwargs))
         raise MemoryError("killed half way")
 
-    monkeypatch.setattr(synth, "_generate_tables", dies_after_one_chunk)
+    monkeypatch.setattr(synth.generate, "generate_tables", dies_after_one_chunk)
     with pytest.raises(MemoryError):
         synth.write_synthetic(path, n_customers=50, seed=4)
     after = sorted(p.name for p in tmp_path.iterdir())

@@ -1,7 +1,7 @@
 """Figures of notebooks 01 (EDA) and 02 (feature engineering).
 
-Each function takes a table from :mod:`fipro.compare` / :mod:`fipro.features` (or a
-quarter frame) and returns a closed matplotlib Figure with Korean labels through
+Each function takes a table from :mod:`fipro.eda` / :mod:`fipro.compare` /
+:mod:`fipro.features` (or a quarter frame) and returns a closed matplotlib Figure with Korean labels through
 :func:`fipro.figures.finish` (shown once, as a PNG, as a cell's value). Amounts are
 shown in 만원 (raw 천원 / 10) with the unit and period in the axis label.
 """
@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from fipro import compare, contract, features
+from fipro import compare, contract, eda, features
 from fipro.figures import finish, plt, sns, use_style
 
 MANWON_PER_RAW = contract.AMOUNT_UNIT_WON / 10_000  # raw 천원 → 만원
@@ -32,7 +32,7 @@ def plot_population(quarter_df: pd.DataFrame) -> "plt.Figure":
     columns = ("AGE", "SEX_CD", "MBR_RK", "HOUS_SIDO_NM", "LIFE_STAGE", "DIGT_CHNL_USE_YN")
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     for ax, column in zip(axes.flat, columns):
-        table = compare.population_table(quarter_df, column)
+        table = eda.population_table(quarter_df, column)
         sns.barplot(data=table, y="label_ko", x="share", ax=ax, color=sns.color_palette()[0], orient="h")
         ax.set_title(f"{contract.label(column)} (고객 수 비율)")
         ax.set_xlabel("고객 비율")
@@ -43,7 +43,7 @@ def plot_population(quarter_df: pd.DataFrame) -> "plt.Figure":
 
 
 def plot_category_shares(shares: pd.Series, title: str = "업종별 지출 비중") -> "plt.Figure":
-    """Horizontal bars of category shares (a row of :func:`compare.category_share_by`)."""
+    """Horizontal bars of category shares (a row of :func:`eda.category_share_by`)."""
     use_style()
     shares = shares.sort_values(ascending=True)
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(shares) + 1.5))
@@ -57,7 +57,7 @@ def plot_category_shares(shares: pd.Series, title: str = "업종별 지출 비�
 
 
 def plot_share_heatmap(shares_by_group: pd.DataFrame, title: str) -> "plt.Figure":
-    """Heat map of category shares per group (:func:`compare.category_share_by`)."""
+    """Heat map of category shares per group (:func:`eda.category_share_by`)."""
     use_style()
     fig, ax = plt.subplots(figsize=(1.0 * shares_by_group.shape[1] + 3, 0.45 * shares_by_group.shape[0] + 2))
     sns.heatmap(shares_by_group * 100, annot=True, fmt=".1f", cmap="YlGnBu", ax=ax,
@@ -70,7 +70,7 @@ def plot_share_heatmap(shares_by_group: pd.DataFrame, title: str) -> "plt.Figure
 
 
 def plot_mean_amount_by(means: pd.DataFrame, title: str, stacked: bool = False) -> "plt.Figure":
-    """Mean amount per customer per group (:func:`compare.mean_amount_by`), in 만원."""
+    """Mean amount per customer per group (:func:`eda.mean_amount_by`), in 만원."""
     use_style()
     fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(means) + 3), 4.5))
     (means * MANWON_PER_RAW).plot.bar(ax=ax, stacked=stacked, width=0.8)
@@ -83,7 +83,7 @@ def plot_mean_amount_by(means: pd.DataFrame, title: str, stacked: bool = False) 
 
 
 def plot_total_share_by(shares: pd.Series, title: str) -> "plt.Figure":
-    """Share of the quarter's total spending per group (:func:`compare.total_share_by`)."""
+    """Share of the quarter's total spending per group (:func:`eda.total_share_by`)."""
     use_style()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.bar(shares.index.astype(str), shares.to_numpy(), color=sns.color_palette()[1])
@@ -97,7 +97,7 @@ def plot_total_share_by(shares: pd.Series, title: str) -> "plt.Figure":
 
 
 def plot_quarter_change(change: pd.DataFrame, title: str = "전분기 대비 1인당 이용금액 변화") -> "plt.Figure":
-    """Change in % of the mean per category (:func:`compare.quarter_change`), all customers
+    """Change in % of the mean per category (:func:`eda.quarter_change`), all customers
     and customers present in both quarters."""
     use_style()
     fig, ax = plt.subplots(figsize=(9, 5))
@@ -117,7 +117,7 @@ def plot_quarter_change(change: pd.DataFrame, title: str = "전분기 대비 1�
 
 
 def plot_sex_ratio(ratio: pd.DataFrame, top: int = 8, title: str = "여성과 남성의 업종별 1인당 이용금액 비") -> "plt.Figure":
-    """Women's over men's mean amount per category (:func:`compare.sex_ratio`), the ``top``
+    """Women's over men's mean amount per category (:func:`eda.sex_ratio`), the ``top``
     most female and most male categories, on a log scale centred on 1 (equal)."""
     use_style()
     r = ratio["여성/남성"].dropna()
@@ -139,7 +139,7 @@ def plot_sex_ratio(ratio: pd.DataFrame, top: int = 8, title: str = "여성과 �
 
 def plot_index_heatmap(index: pd.DataFrame, title: str, top: Optional[int] = 12,
                        label: str = "지수 (전체 = 100)") -> "plt.Figure":
-    """Heat map of an index table (:func:`compare.region_index`, :func:`compare.seasonal_index`):
+    """Heat map of an index table (:func:`eda.region_index`, :func:`eda.seasonal_index`):
     rows are categories in the table's order (the ``top`` first), 100 = average."""
     use_style()
     from matplotlib.colors import TwoSlopeNorm
