@@ -5,6 +5,7 @@
     python -m fipro ingest                   # raw file -> validated per-quarter Parquet
     python -m fipro history                  # customer history states -> data/processed/history/<quarter>
     python -m fipro features --quarter 2023q1   # shared features -> data/processed/features
+    python -m fipro stamps                   # what `make` reads to re-run only what changed (outputs/.stamps)
     python -m fipro quarters                 # quarters found in the processed data
     python -m fipro run 00_data_check --quarter 2023q1   # execute one notebook
     python -m fipro jobs                     # parallel notebook jobs for the ingested scale
@@ -30,6 +31,7 @@ COMMANDS = {
     "ingest": "fipro.ingest",
     "history": "fipro.history",
     "features": "fipro.features",
+    "stamps": "fipro.stamps",
     "quarters": "fipro.runner",
     "run": "fipro.runner",
     "jobs": "fipro.runner",

@@ -330,12 +330,11 @@ def _meta_path(quarter: str, name: str) -> Path:
 
 
 def table_digest(quarter: str) -> str:
-    """The ingested table's digest: the manifest's per-quarter digest when ingest records one,
-    else the Parquet file's size and modification time (ingest rewrites a table only when it
-    changed)."""
-    digests = datasets.read_manifest().get("quarter_digests") or {}
-    if quarter in digests:
-        return str(digests[quarter])
+    """The ingested table's content digest (:func:`fipro.datasets.quarter_digest`), or, for a
+    manifest written before ingest recorded digests, the file's size and modification time."""
+    digest = datasets.quarter_digest(quarter)
+    if digest is not None:
+        return digest
     st = datasets.quarter_table_path(quarter).stat()
     return f"{st.st_size}:{st.st_mtime_ns}"
 
