@@ -105,7 +105,7 @@ def test_life_stage_declares_its_columns_from_its_saved_predictions(tmp_path, mo
     from fipro.lifestage import artifacts
 
     monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
-    assert artifacts.handoff_rows("2023q1") is None  # not run yet: the columns stay empty
+    assert artifacts.HANDOFF.load("2023q1") is None  # not run yet: the columns stay empty
     directory = artifacts.model_dir("2023q1")
     directory.mkdir(parents=True)
     pd.DataFrame({"BAS_YH": ["2023q1"], "SEQ": ["C1"], "predicted": ["RETIR"], "probability": [0.8]}) \
@@ -114,7 +114,7 @@ def test_life_stage_declares_its_columns_from_its_saved_predictions(tmp_path, mo
                                                           "data_hash": "x", "model_file": "m", "model_sha256": "y",
                                                           "parameters": {}, "metrics": {}, "created": "now",
                                                           "estimator": "e", "data_range": {}, "environment": {}}))
-    rows = artifacts.handoff_rows("2023q1")
+    rows = artifacts.HANDOFF.load("2023q1")
     assert rows.to_dict("records") == [{"BAS_YH": "2023q1", "SEQ": "C1", "LIFE_STAGE_PRED": "RETIR",
                                         "LIFE_STAGE_PROB": 0.8, "LIFE_STAGE_MODEL_VERSION": "lifestage-abc"}]
     assert [c.name for c in artifacts.HANDOFF.columns] == list(rows.columns[2:])
