@@ -157,15 +157,16 @@ MEASUREMENT_COLUMNS = ("값", "상한", "목표", "충족")
 def targets_frame(headline: Mapping[str, Any], targets: Sequence[Target]) -> pd.DataFrame:
     """The ``targets`` beside this run's ``headline`` values (Korean), one row per shown target.
 
-    Columns ``값``, ``상한``, ``목표``, ``충족`` indexed by ``지표``; empty (with those
-    columns) when no target applies, e.g. the truth-only rows on a real file.
+    Columns ``값``, ``상한`` (only when a target names a ceiling), ``목표``, ``충족``
+    indexed by ``지표``; empty (with those columns) when no target applies, e.g. the
+    truth-only rows on a real file.
 
     Examples
     --------
     >>> t = targets_frame({"auc": 0.8, "has_truth": True},
     ...                       [Target("auc", "AUC", at_least=0.75, needs="has_truth")])
-    >>> t.loc["AUC", "목표"], bool(t.loc["AUC", "충족"])
-    ('≥ 0.75', True)
+    >>> t.loc["AUC", "목표"], bool(t.loc["AUC", "충족"]), list(t.columns)
+    ('≥ 0.75', True, ['값', '목표', '충족'])
     """
     rows = []
     for t in targets:
@@ -177,7 +178,8 @@ def targets_frame(headline: Mapping[str, Any], targets: Sequence[Target]) -> pd.
         ceiling = headline_value(headline, t.ceiling)
         label = t.label_ko(headline) if callable(t.label_ko) else t.label_ko
         rows.append((label, value, ceiling, t.goal_ko(ceiling), t.met(value, ceiling)))
-    return pd.DataFrame(rows, columns=["지표", *MEASUREMENT_COLUMNS]).set_index("지표")
+    table = pd.DataFrame(rows, columns=["지표", *MEASUREMENT_COLUMNS]).set_index("지표")
+    return table if any(t.ceiling for t in targets) else table.drop(columns="상한")
 
 
 def model_dir_of(name: str) -> Callable[[str], Path]:
