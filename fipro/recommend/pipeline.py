@@ -218,8 +218,9 @@ def benefit_by(run: RecommendRun, column: str) -> pd.DataFrame:
     return tab
 
 
-def worked_examples(run: RecommendRun, n: int = 3, seed: int = 0):
+def worked_examples(run: RecommendRun, n: int = 3, seed: Optional[int] = None):
     """(label, rows) for ``n`` seeded customers: their cards and products with reasons."""
+    seed = config.RANDOM_SEED if seed is None else seed
     rng = np.random.default_rng(seed)
     seqs = run.inputs.frame["SEQ"].to_numpy()
     picked = np.sort(rng.choice(len(seqs), size=min(n, len(seqs)), replace=False))

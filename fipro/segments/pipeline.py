@@ -161,8 +161,9 @@ def describe_run(run: SegmentRun) -> str:
     return text
 
 
-def worked_query(run: SegmentRun, k: int = 5, seed: int = 0) -> tuple[str, pd.DataFrame, str]:
+def worked_query(run: SegmentRun, k: int = 5, seed: Optional[int] = None) -> tuple[str, pd.DataFrame, str]:
     """(pseudonymous label, neighbours table, Korean sentence) for one seeded customer with a segment."""
+    seed = config.RANDOM_SEED if seed is None else seed
     rows = np.flatnonzero(run.table["segment"].to_numpy() >= 0)
     seq = str(run.table["SEQ"].to_numpy()[rows[np.random.default_rng(seed).integers(len(rows))]])
     return pseudonym(seq), run.index.query(seq, k + 1), run.index.describe(seq, k)
