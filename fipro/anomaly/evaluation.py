@@ -1,8 +1,8 @@
 """Evaluation step: rules, model and combined score against the planted anomalies and a yardstick.
 
 On the synthetic stand-in the truth file marks every planted anomaly with its type and
-magnitude (``datasets.load_truth``); on a real file there is no truth and every
-function here returns ``None``, so the notebook shows the flags without these tables.
+magnitude (read with ``datasets.truth_rows``); on a real file there is no truth and
+:func:`load_labels` returns ``None``, so the notebook shows the flags without these tables.
 
 The yardstick is a supervised LightGBM classifier trained on the truth labels with
 customer-grouped cross-validation (never used for flagging): what these inputs can
