@@ -186,6 +186,18 @@ def truth_rows(quarter: str, seq, columns: Sequence[str]) -> Optional[pd.DataFra
     return truth.loc[seq].reset_index()
 
 
+def truth_columns(prefix: str = "") -> list[str]:
+    """Names of the truth file's columns starting with ``prefix``, in file order (``[]`` on real data).
+
+    Read from the Parquet schema only, so a model finds e.g. how many planted segments
+    there are without importing the generator.
+    """
+    raw = raw_file()
+    if raw is None or not is_synthetic(raw) or not truth_path(raw).is_file():
+        return []
+    return [name for name in pq.read_schema(truth_path(raw)).names if name.startswith(prefix)]
+
+
 # --- processed tables -------------------------------------------------------------------
 
 def processed_dir() -> Path:
@@ -333,4 +345,4 @@ def feedback_path(name: str) -> Path:
 __all__ = ["available_quarters", "feedback_path", "features_path", "is_synthetic", "load_quarter",
            "load_rejects", "load_truth", "manifest_path", "model_dir", "normalise_quarter", "processed_dir",
            "quarter_table_path", "raw_candidates", "raw_file", "read_manifest", "read_sidecar",
-           "rejects_path", "run_model_dir", "sidecar_path", "truth_path"]
+           "rejects_path", "run_model_dir", "sidecar_path", "truth_columns", "truth_path"]

@@ -48,11 +48,28 @@ MODEL_SOURCES: tuple[str, ...] = ("fipro.lifestage.artifacts:HANDOFF", "fipro.an
 
 @dataclass(frozen=True)
 class Column:
-    """One hand-off column: name, SQL type (``SQL_TYPES``) and Korean description."""
+    """One hand-off column: name, SQL type (``SQL_TYPES``) and Korean description.
+
+    A model's column also names the column of its saved table it is read from
+    (``source``) and, optionally, how it is converted (``convert``: Series → values);
+    see :meth:`Source.from_table`.
+    """
 
     name: str
     sql_type: str
     description_ko: str
+    source: Optional[str] = None
+    convert: Optional[Callable[[pd.Series], object]] = None
+
+
+def rounded(digits: int) -> Callable[[pd.Series], pd.Series]:
+    """A ``Column.convert`` that rounds to ``digits``."""
+    return lambda values: values.round(digits)
+
+
+def as_int(values: pd.Series) -> pd.Series:
+    """A ``Column.convert`` to integers (flags and codes saved as bool or int)."""
+    return values.astype(int)
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,39 @@ class Source:
     name: str
     columns: tuple[Column, ...]
     load: Callable[[str], Optional[pd.DataFrame]]
+
+    @classmethod
+    def from_table(cls, name: str, columns: Sequence[Column], table: Callable[[str], Path], *,
+                   where: Optional[Callable[[pd.DataFrame], pd.Series]] = None, where_columns: Sequence[str] = (),
+                   constants: Optional[Callable[[str], dict]] = None) -> "Source":
+        """A model's source read from the Parquet table it saved for a quarter (``table(quarter)``).
+
+        Each column is its ``source`` column (converted by ``convert``); ``where`` keeps
+        some rows (reading ``where_columns`` too); ``constants(quarter)`` gives the
+        columns without a ``source`` (one value per quarter). ``load`` returns ``None``
+        while the table does not exist (the model has not run for that quarter).
+        """
+        columns = tuple(columns)
+
+        def load(quarter: str) -> Optional[pd.DataFrame]:
+            path = table(quarter)
+            if not path.exists():
+                return None
+            read = list(dict.fromkeys(["BAS_YH", "SEQ", *(c.source for c in columns if c.source), *where_columns]))
+            saved = pd.read_parquet(path, columns=read)
+            if where is not None:
+                saved = saved[where(saved)]
+            out = pd.DataFrame({"BAS_YH": saved["BAS_YH"], "SEQ": saved["SEQ"]})
+            fixed = constants(quarter) if constants is not None else {}
+            for c in columns:
+                if c.source is None:
+                    out[c.name] = fixed[c.name]
+                else:
+                    out[c.name] = c.convert(saved[c.source]) if c.convert is not None else saved[c.source]
+            return out
+
+        load.__doc__ = f"The {name} model's hand-off columns of a quarter (``None`` before it ran)."
+        return cls(name, columns, load)
 
 
 _QUARTER_COLUMNS = ("AGE", "SEX_CD", "MBR_RK", "HOUS_SIDO_NM", "DIGT_CHNL_USE_YN", "LIFE_STAGE",
@@ -236,6 +286,7 @@ def import_customer_quarter(database: Path, seed: Optional[Path] = None, engine:
     cols = ", ".join(f'"{c["column"]}" {c["type"]}' for c in meta["columns"])
     ddl = f'CREATE TABLE {SEED_TABLE} ({cols}, PRIMARY KEY ("{KEY_COLUMN}", "BAS_YH"))'
     if engine == "duckdb":
+        # duckdb is needed only by this import path (the SQLite one needs nothing)
         import duckdb
 
         with duckdb.connect(str(database)) as con:

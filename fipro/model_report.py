@@ -21,6 +21,7 @@ from fipro import config, datasets
 from fipro.evaluation import registry
 from fipro.evaluation.cards import markdown_table
 from fipro.export import atomic_path
+from fipro.handoff import declared
 
 MODEL_REPORTS: tuple[str, ...] = ("fipro.lifestage.artifacts:REPORT", "fipro.anomaly.artifacts:REPORT",
                                   "fipro.segments.artifacts:REPORT", "fipro.health.artifacts:REPORT",
@@ -48,8 +49,6 @@ class ModelReport:
 
 def declared_reports() -> list[ModelReport]:
     """The declared model reports, in ``MODEL_REPORTS`` order."""
-    from fipro.handoff import declared
-
     return declared(MODEL_REPORTS)
 
 
@@ -85,6 +84,7 @@ def display_table(report: ModelReport, table: pd.DataFrame) -> pd.DataFrame:
 
 def metric_figures(report: ModelReport, table: pd.DataFrame, out_dir: Path) -> list[str]:
     """Save one figure per headline metric into ``out_dir``; returns their Markdown image lines."""
+    # matplotlib loads with fipro.figures (seconds); every model's artifacts import this module for its declarations
     from fipro.figures import save_figure
 
     lines = []
@@ -97,6 +97,7 @@ def metric_figures(report: ModelReport, table: pd.DataFrame, out_dir: Path) -> l
 
 def plot_metric(table: pd.DataFrame, metric: Metric, title: str):
     """The metric by quarter, with its ceiling as a dashed line where there is one."""
+    # matplotlib loads with fipro.figures (seconds); every model's artifacts import this module for its declarations
     from fipro.figures import finish, plt, use_style
 
     use_style()

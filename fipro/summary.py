@@ -2,10 +2,11 @@
 
 :func:`portfolio_summary_ko` writes the portfolio summary of a quarter from
 ``outputs/<quarter>/<name>.json`` (and the previous quarter's, for changes), one
-section per entry of ``SECTIONS``; :func:`customer_summary_ko` writes one customer's
-(spending against peers, life stage with its reasons). Sections are declarations: a
-later model adds a :class:`Section` (its metrics file and a template function) to
-``SECTIONS``, and the site and notebooks pick it up. Amounts are shown with
+section per entry of ``SECTIONS``, then one per model (``MODEL_SECTIONS``);
+:func:`customer_summary_ko` writes one customer's (spending against peers, life stage
+with its reasons). Sections are declarations: a model declares a :class:`Section` (its
+metrics file and a template function) next to its artifacts and lists it in
+``MODEL_SECTIONS``, and the site and notebooks pick it up. Amounts are shown with
 :func:`fipro.contract.format_amount` (원/만원/억원). No sentence is written for one
 dataset: every number comes from the saved metrics, and a section whose metrics are
 missing says so instead of guessing.
@@ -19,6 +20,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from fipro import config, contract, datasets, export
 from fipro.export import atomic_path
+from fipro.handoff import declared
 
 Metrics = Mapping[str, object]
 
@@ -82,19 +84,6 @@ def life_stage_mix_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str
     return lines
 
 
-def life_stage_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
-    """The life-stage model's headline (``lifestage.json``) and the mix it sees."""
-    lines = [f"라이프스테이지 모델의 평가 고객 매크로 F1: {m['model_macro_f1']:.3f} (연령대 × 성별 규칙 "
-             f"{m['age_rule_macro_f1']:.3f} 대비 {m['model_macro_f1'] - m['age_rule_macro_f1']:+.3f})."]
-    ceiling = m.get("ceiling_macro_f1")
-    if ceiling is not None:
-        lines.append(f"합성 자료의 이론적 상한(정확한 사후확률) {ceiling:.3f} 대비: "
-                     f"{m['model_macro_f1'] - ceiling:+.3f}.")
-    if prev and prev.get("model_macro_f1") is not None:
-        lines.append(f"전분기 모델 대비 매크로 F1 변화: {m['model_macro_f1'] - prev['model_macro_f1']:+.3f}.")
-    return lines
-
-
 def rejected_rows(m: Metrics) -> int:
     """Rows of the quarter that ingest rejected, summed over the reasons (``data_quality.json``)."""
     rejects = m.get("rejects_this_quarter") or {}
@@ -115,19 +104,17 @@ SECTIONS: list[Section] = [
     Section("portfolio", "고객 구성", "eda", portfolio_lines),
     Section("spending", "소비 변화", "eda", spending_lines),
     Section("life_stage_mix", "라이프스테이지 구성", "eda", life_stage_mix_lines),
-    Section("lifestage", "라이프스테이지 모델", "lifestage", life_stage_lines),
     Section("quality", "데이터 품질", "data_quality", quality_lines),
 ]
-# Later models declare their section next to their artifacts ("module:attribute", imported
-# only when a summary is written, as fipro.handoff.MODEL_SOURCES).
-MODEL_SECTIONS: tuple[str, ...] = ("fipro.anomaly.artifacts:SUMMARY", "fipro.segments.artifacts:SUMMARY",
-                                   "fipro.health.artifacts:SUMMARY", "fipro.recommend.artifacts:SUMMARY")
+# Each model declares its section next to its artifacts ("module:attribute", imported only
+# when a summary is written, as fipro.handoff.MODEL_SOURCES); they follow the sections above.
+MODEL_SECTIONS: tuple[str, ...] = ("fipro.lifestage.artifacts:SUMMARY", "fipro.anomaly.artifacts:SUMMARY",
+                                   "fipro.segments.artifacts:SUMMARY", "fipro.health.artifacts:SUMMARY",
+                                   "fipro.recommend.artifacts:SUMMARY")
 
 
 def all_sections() -> list[Section]:
     """``SECTIONS`` then the declared model sections, in ``MODEL_SECTIONS`` order."""
-    from fipro.handoff import declared
-
     return [*SECTIONS, *declared(MODEL_SECTIONS)]
 
 

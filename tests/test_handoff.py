@@ -105,7 +105,7 @@ def test_life_stage_declares_its_columns_from_its_saved_predictions(tmp_path, mo
     from fipro.lifestage import artifacts
 
     monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
-    assert artifacts.handoff_rows("2023q1") is None  # not run yet: the columns stay empty
+    assert artifacts.HANDOFF.load("2023q1") is None  # not run yet: the columns stay empty
     directory = artifacts.model_dir("2023q1")
     directory.mkdir(parents=True)
     pd.DataFrame({"BAS_YH": ["2023q1"], "SEQ": ["C1"], "predicted": ["RETIR"], "probability": [0.8]}) \
@@ -114,9 +114,26 @@ def test_life_stage_declares_its_columns_from_its_saved_predictions(tmp_path, mo
                                                           "data_hash": "x", "model_file": "m", "model_sha256": "y",
                                                           "parameters": {}, "metrics": {}, "created": "now",
                                                           "estimator": "e", "data_range": {}, "environment": {}}))
-    rows = artifacts.handoff_rows("2023q1")
+    rows = artifacts.HANDOFF.load("2023q1")
     assert rows.to_dict("records") == [{"BAS_YH": "2023q1", "SEQ": "C1", "LIFE_STAGE_PRED": "RETIR",
                                         "LIFE_STAGE_PROB": 0.8, "LIFE_STAGE_MODEL_VERSION": "lifestage-abc"}]
     assert [c.name for c in artifacts.HANDOFF.columns] == list(rows.columns[2:])
     assert artifacts.HANDOFF in handoff.model_sources()
     np.testing.assert_array_equal(rows["LIFE_STAGE_PROB"], [0.8])
+
+
+def test_a_source_from_a_saved_table_reads_filters_and_converts_its_columns(tmp_path):
+    table = tmp_path / "scores.parquet"
+    source = handoff.Source.from_table("toy", (
+        handoff.Column("TOY_SCORE", "REAL", "점수", "score", handoff.rounded(1)),
+        handoff.Column("TOY_FLAG", "INTEGER", "표시", "flagged", handoff.as_int),
+        handoff.Column("TOY_VERSION", "TEXT", "버전")),
+        lambda quarter: table, where=lambda t: t["rank"] == 1, where_columns=("rank",),
+        constants=lambda quarter: {"TOY_VERSION": f"v-{quarter}"})
+    assert source.load("2023q1") is None  # not saved yet: the columns stay empty
+    pd.DataFrame({"BAS_YH": ["2023q1"] * 3, "SEQ": ["A", "B", "C"], "score": [0.14, 0.26, 0.9],
+                  "flagged": [True, False, True], "rank": [1, 1, 2]}).to_parquet(table)
+    rows = source.load("2023q1")
+    assert rows.to_dict("records") == [
+        {"BAS_YH": "2023q1", "SEQ": "A", "TOY_SCORE": 0.1, "TOY_FLAG": 1, "TOY_VERSION": "v-2023q1"},
+        {"BAS_YH": "2023q1", "SEQ": "B", "TOY_SCORE": 0.3, "TOY_FLAG": 0, "TOY_VERSION": "v-2023q1"}]

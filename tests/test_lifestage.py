@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -164,7 +165,7 @@ def test_calibration_is_scikit_learns_on_customers_kept_out_of_the_fit(fitted):
 
 def test_model_beats_age_rule_on_toy(fitted):
     model, train, test = fitted
-    ev = lifestage.evaluate_model(model, lifestage.fit_baselines(train), test)
+    ev = lifestage.evaluate(model, lifestage.fit_baselines(train), test)
     c = ev.comparison
     assert c.loc["model", "macro_f1"] > c.loc["age_rule", "macro_f1"] >= c.loc["majority", "macro_f1"]
     assert ev.confusion.index.tolist()[0] in contract.LIFE_STAGE_CODES.values()
@@ -423,6 +424,12 @@ def test_temporal_check_reuses_the_model_or_refits_without_later_quarters(fitted
     assert "마지막 분기" in back["note"]
 
 
+def saved_run(model, data, roles, headline, *, selection=None, evaluation=None) -> SimpleNamespace:
+    """The parts of a run that ``lifestage.save_artifacts(quarter, run)`` reads."""
+    return SimpleNamespace(quarter="2023q1", model=model, labelled=data, roles=roles, headline=headline,
+                           selection=selection, evaluation=evaluation, ceiling=None, quarter_proba=None)
+
+
 def test_saved_model_stands_in_for_a_refit_only_when_it_is_one(fitted, data, tmp_path, monkeypatch):
     from fipro.lifestage.evaluation import saved_fit
 
@@ -430,22 +437,22 @@ def test_saved_model_stands_in_for_a_refit_only_when_it_is_one(fitted, data, tmp
     monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
     roles = np.where(data["SEQ"].isin(test["SEQ"]), "test", "train")
     selection = sel.ModelSelection(params=dict(SMALL), train_rows=None, key="run-key")
-    lifestage.save_artifacts("2023q1", model, data, roles, {"feedback_applied": 0}, selection=selection)
+    lifestage.save_artifacts("2023q1", saved_run(model, data, roles, {"feedback_applied": 0}, selection=selection))
     reused = saved_fit("2023q1", "run-key")
     assert reused is not None
     np.testing.assert_allclose(reused.predict_proba(test[lifestage.feature_columns()]),
                                model.predict_proba(test[lifestage.feature_columns()]))
     assert saved_fit("2023q1", "another-run") is None  # other data, code or settings
     assert saved_fit("2023q1", "") is None and saved_fit("2023q2", "run-key") is None
-    lifestage.save_artifacts("2023q1", model, data, roles, {"feedback_applied": 3}, selection=selection)
+    lifestage.save_artifacts("2023q1", saved_run(model, data, roles, {"feedback_applied": 3}, selection=selection))
     assert saved_fit("2023q1", "run-key") is None  # corrections: a refit would differ
 
 
 def test_artifacts_written_with_required_fields(fitted, data, tmp_path):
     model, train, test = fitted
     roles = np.where(data["SEQ"].isin(test["SEQ"]), "test", "train")
-    ev = lifestage.evaluate_model(model, lifestage.fit_baselines(train), test)
-    paths = lifestage.save_artifacts("2023q1", model, data, roles, {"model_macro_f1": 0.9}, evaluation=ev,
+    ev = lifestage.evaluate(model, lifestage.fit_baselines(train), test)
+    paths = lifestage.save_artifacts("2023q1", saved_run(model, data, roles, {"model_macro_f1": 0.9}, evaluation=ev),
                                      directory=tmp_path / "lifestage")
     entry = registry.load_entry(paths["directory"])
     assert entry["name"] == "lifestage" and entry["data_range"]["n_test_rows"] == int((roles == "test").sum())

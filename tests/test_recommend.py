@@ -93,7 +93,7 @@ def test_measure_against_the_oracle_and_the_baselines(ranker):
                          spend(TRVL_AM=600000)])
     realised = ranker.net(outcome, eligible)
     top = np.array([[0, 1, 2], [0, 1, 2]])  # card X1 first for both; X3 is the second's oracle
-    m = ev.measure(ranker, top, eligible, outcome, seed=0)
+    m = ev.evaluate(ranker, top, eligible, outcome, seed=0)
     oracle = realised.max(1)
     assert m["oracle_share"] == pytest.approx((realised[0, 0] + realised[1, 0]) / oracle.sum())
     assert m["oracle_in_top3"] == 1.0 and m["oracle_top1"] == 0.5

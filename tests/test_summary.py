@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fipro import config, export, summary
+from fipro.lifestage import artifacts as lifestage_artifacts
 
 EDA = {"customers": 1234, "mean_total": 372.0, "median_total": 250.0, "zero_total_share": 0.05,
        "credit_share": 0.75, "digital_use_share": 0.5, "top_upper_category": "요식업", "top_upper_share": 0.22,
@@ -32,7 +33,7 @@ def test_life_stage_mix_and_its_change():
 
 
 def test_model_and_quality_sentences():
-    assert summary.life_stage_lines(LIFESTAGE, {"model_macro_f1": 0.70}) == [
+    assert lifestage_artifacts.summary_lines(LIFESTAGE, {"model_macro_f1": 0.70}) == [
         "라이프스테이지 모델의 평가 고객 매크로 F1: 0.720 (연령대 × 성별 규칙 0.410 대비 +0.310).",
         "합성 자료의 이론적 상한(정확한 사후확률) 0.710 대비: +0.010.",
         "전분기 모델 대비 매크로 F1 변화: +0.020."]
@@ -47,7 +48,7 @@ def test_summary_reads_saved_metrics_and_a_new_section_joins_by_declaration(tmp_
     export.save_metrics("2023q2", "data_quality", QUALITY)
     later = summary.Section("risk", "위험 점수", "risk", lambda m, prev: [f"고위험 고객 {m['high']:,}명."])
     export.save_metrics("2023q2", "risk", {"high": 12})
-    text = summary.portfolio_summary_ko("2023q2", sections=[*summary.SECTIONS, later])
+    text = summary.portfolio_summary_ko("2023q2", sections=[*summary.all_sections(), later])
     assert text.startswith("## 2023q2 분기 요약")
     assert "### 위험 점수\n- 고위험 고객 12명." in text
     assert "(+5.0%p)" in text  # the change reads the previous quarter's saved mix

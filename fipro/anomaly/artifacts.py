@@ -8,33 +8,39 @@ rule names, comma-separated), ``reason`` (Korean, for the flagged and the review
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import pandas as pd
 
-from fipro import datasets
 from fipro.anomaly.data import MODEL_NAME
-from fipro.anomaly.estimator import OneSidedIsolationForest
+from fipro.anomaly.evaluation import display_scores
 from fipro.anomaly.rules import RULE_BY_NAME, RULE_NAMES, RULES
 from fipro.evaluation import cards, registry
 from fipro.export import write_parquet_atomic
-from fipro.handoff import Column, Source
+from fipro.handoff import Column, Source, as_int, rounded
 from fipro.model_report import Metric, ModelReport
+from fipro.modelrun import model_dir_of
 from fipro.summary import Section
+
+if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
+    from fipro.anomaly.pipeline import AnomalyRun
 
 SCORES_FILE = "scores.parquet"
 SCORE_COLUMNS = ("BAS_YH", "SEQ", "score", "rank", "flagged", "rules", "reason")
 
 
-def model_dir(quarter: str) -> Path:
-    """``outputs/<quarter>/models/anomaly``."""
-    return datasets.model_dir(quarter, MODEL_NAME)
+model_dir = model_dir_of(MODEL_NAME)
 
 
-def save_artifacts(quarter: str, model: OneSidedIsolationForest, table: pd.DataFrame, X: pd.DataFrame,
-                   headline: Mapping[str, Any], *, thresholds: Mapping[str, float],
-                   metric_block: Optional[pd.DataFrame] = None, directory: Optional[Path] = None) -> dict:
-    """Write ``scores.parquet``, the model, its registry entry and model card for a quarter."""
+def save_artifacts(quarter: str, run: "AnomalyRun", *, directory: Optional[Path] = None) -> dict:
+    """Write ``scores.parquet``, the model, its registry entry and model card for a quarter.
+
+    Reads ``run.model``, ``run.table``, ``run.X`` (the model's inputs), ``run.headline``,
+    ``run.thresholds`` and, on synthetic data, ``run.evaluation`` (its score table goes
+    into the card).
+    """
+    model, table, X, headline, thresholds = run.model, run.table, run.X, run.headline, run.thresholds
+    metric_block = display_scores(run.evaluation.scores) if run.evaluation is not None else None
     directory = Path(directory) if directory is not None else model_dir(quarter)
     data_hash = registry.data_hash(pd.concat([table[["BAS_YH", "SEQ"]].reset_index(drop=True),
                                               X.reset_index(drop=True)], axis=1))
@@ -71,16 +77,6 @@ def save_artifacts(quarter: str, model: OneSidedIsolationForest, table: pd.DataF
     return registry.artifact_paths(directory, entry, card=card_path, scores=scores)
 
 
-def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:
-    """This quarter's scores as DB hand-off columns (``None`` before the model ran)."""
-    path = model_dir(quarter) / SCORES_FILE
-    if not path.exists():
-        return None
-    table = pd.read_parquet(path, columns=["BAS_YH", "SEQ", "score", "flagged"])
-    return pd.DataFrame({"BAS_YH": table["BAS_YH"], "SEQ": table["SEQ"], "ANOMALY_SCORE": table["score"].round(4),
-                         "ANOMALY_FLAG": table["flagged"].astype(int)})
-
-
 def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None) -> list[str]:
     """The quarter summary's anomaly section: flagged customers, counts by rule, change."""
     lines = [f"이상 점수 상위 {100 * m['flag_share']:.1f}%인 고객 {int(m['n_flagged']):,}명을 검토 대상으로 표시했습니다 "
@@ -102,9 +98,10 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
 
 # declarations: DB hand-off (fipro.handoff.MODEL_SOURCES), model report
 # (fipro.model_report.MODEL_REPORTS) and quarter summary (fipro.summary.MODEL_SECTIONS)
-HANDOFF = Source(MODEL_NAME, (Column("ANOMALY_SCORE", "REAL", "이상 점수 (클수록 이례적; 분기 안 순위용)"),
-                              Column("ANOMALY_FLAG", "INTEGER", "검토 대상 표시 (1 = 분기 상위 이상 점수)")),
-                 handoff_rows)
+HANDOFF = Source.from_table(MODEL_NAME, (
+    Column("ANOMALY_SCORE", "REAL", "이상 점수 (클수록 이례적; 분기 안 순위용)", "score", rounded(4)),
+    Column("ANOMALY_FLAG", "INTEGER", "검토 대상 표시 (1 = 분기 상위 이상 점수)", "flagged", as_int)),
+    lambda quarter: model_dir(quarter) / SCORES_FILE)
 REPORT = ModelReport(MODEL_NAME, "이상 탐지", (
     Metric("combined_average_precision", "결합 점수 평균 정밀도", ceiling="yardstick_average_precision"),
     Metric("combined_precision_at_k", "결합 점수 정밀도@k", ceiling="yardstick_precision_at_k"),

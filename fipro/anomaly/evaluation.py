@@ -1,8 +1,8 @@
 """Evaluation step: rules, model and combined score against the planted anomalies and a yardstick.
 
 On the synthetic stand-in the truth file marks every planted anomaly with its type and
-magnitude (``datasets.load_truth``); on a real file there is no truth and every
-function here returns ``None``, so the notebook shows the flags without these tables.
+magnitude (read with ``datasets.truth_rows``); on a real file there is no truth and
+:func:`load_labels` returns ``None``, so the notebook shows the flags without these tables.
 
 The yardstick is a supervised LightGBM classifier trained on the truth labels with
 customer-grouped cross-validation (never used for flagging): what these inputs can
@@ -11,6 +11,7 @@ separate at all, the practical ceiling the unsupervised scores are measured agai
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
@@ -22,6 +23,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from fipro import config, datasets
 from fipro.anomaly.rules import ranking
+from fipro.modelrun import Target, targets_frame
 
 TYPE_LABEL_KO = {"total_spike": "총액 급증", "category_burst": "업종 급증", "mix_shift": "구성 변화",
                  "dormant_burst": "휴면 후 급증"}
@@ -36,14 +38,8 @@ YARDSTICK_POOL_BELOW = 50_000  # smaller quarters pool earlier quarters' rows (c
 
 def load_labels(quarter: str, seq: Sequence[str]) -> Optional[pd.DataFrame]:
     """``anomaly_type`` and ``anomaly_magnitude`` in ``seq`` order (``None`` on a real file)."""
-    truth = datasets.load_truth(quarter, columns=["SEQ", "anomaly_type", "anomaly_magnitude"])
-    if truth is None:
-        return None
-    truth = truth.set_index(truth["SEQ"].astype(str))
-    missing = pd.Index(seq).difference(truth.index)
-    if len(missing):
-        raise ValueError(f"truth file lacks {len(missing)} customers of {quarter}, e.g. {list(missing[:3])}")
-    return truth.loc[list(seq), ["anomaly_type", "anomaly_magnitude"]].reset_index(drop=True)
+    truth = datasets.truth_rows(quarter, list(seq), ["anomaly_type", "anomaly_magnitude"])
+    return truth.drop(columns="SEQ") if truth is not None else None
 
 
 def magnitude_medians(labels: pd.DataFrame) -> dict[str, float]:
@@ -113,7 +109,7 @@ class Yardstick:
     seconds: float = 0.0
 
 
-def fit_yardstick(frames: Sequence[pd.DataFrame], quarter: str, *, seed: int = config.RANDOM_SEED,
+def fit_yardstick(frames: Sequence[pd.DataFrame], quarter: str, *, seed: Optional[int] = None,
                   n_jobs: Optional[int] = None, max_rows: int = YARDSTICK_MAX_ROWS) -> Yardstick:
     """Customer-grouped cross-validated LightGBM on the truth labels.
 
@@ -121,8 +117,7 @@ def fit_yardstick(frames: Sequence[pd.DataFrame], quarter: str, *, seed: int = c
     ``row`` (position in its quarter) and the yardstick's input columns. The folds group
     a customer's rows, so no customer is scored by a model that saw them.
     """
-    import time
-
+    seed = config.RANDOM_SEED if seed is None else seed
     t0 = time.perf_counter()
     data = pd.concat(frames, ignore_index=True)
     if len(data) > max_rows:  # prevalence kept: a seeded uniform sample
@@ -225,6 +220,23 @@ def describe_hard_types(ev: AnomalyEvaluation, target: float = UPPER_HALF_RECALL
             lines.append(f"- {name}: 상위 절반 재현율 {r:.2f}(목표 {target} 이상{yard_text}), 하위 절반 "
                          f"{h['recall_lower_half'][t]:.2f}. 하위 절반이 어려운 이유: {HARD_WHY_KO.get(t, '')}.")
     return "\n".join(lines)
+
+
+# the measurement table's rows (measurement_table): the combined score beside the yardstick, and
+# each planted type's upper-half recall against UPPER_HALF_RECALL_TARGET
+TARGETS = (
+    Target("combined_average_precision", "결합 점수 평균 정밀도", ceiling="yardstick_average_precision", needs="has_truth"),
+    Target("combined_precision_at_k", "결합 점수 정밀도@k", ceiling="yardstick_precision_at_k", needs="has_truth"),
+    Target("combined_beats_parts_ap", "결합 점수의 평균 정밀도가 규칙·모델보다 높음", holds="더 높음", needs="has_truth"),
+    *(Target(f"recall_upper_half.{t}", f"{name}: 상위 절반 재현율", at_least=UPPER_HALF_RECALL_TARGET,
+             ceiling=f"yardstick_recall_upper_half.{t}", needs="has_truth") for t, name in TYPE_LABEL_KO.items()),
+    Target("flag_share", "검토 대상 비율"),
+)
+
+
+def measurement_table(run) -> pd.DataFrame:
+    """This run's headline beside ``TARGETS`` (Korean; the truth rows only on synthetic data)."""
+    return targets_frame(run.headline, TARGETS)
 
 
 def display_scores(table: pd.DataFrame) -> pd.DataFrame:

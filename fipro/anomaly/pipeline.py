@@ -9,21 +9,23 @@ data only) → artifacts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from dataclasses import dataclass
+from typing import ClassVar, Mapping, Optional
 
 import numpy as np
 import pandas as pd
 
-from fipro import config, datasets
+from fipro import config
 from fipro.datasets import earlier_quarters
+from fipro.modelrun import ModelRun
+from fipro.privacy import pseudonym
 from fipro.timing import Laps
 from fipro.anomaly import rules
 from fipro.anomaly.artifacts import save_artifacts
-from fipro.anomaly.data import AnomalyInputs, quarter_inputs
+from fipro.anomaly.data import MODEL_NAME, AnomalyInputs, quarter_inputs
 from fipro.anomaly.estimator import DEFAULT_PARAMS, OneSidedIsolationForest, fit_anomaly, model_inputs
-from fipro.anomaly.evaluation import (YARDSTICK_POOL_BELOW, AnomalyEvaluation, Yardstick, display_scores, evaluate,
-                                      fit_yardstick, load_labels)
+from fipro.anomaly.evaluation import (YARDSTICK_POOL_BELOW, AnomalyEvaluation, Yardstick, evaluate, fit_yardstick,
+                                      load_labels)
 from fipro.anomaly.reasons import fired_names, model_pushes, reasons_for
 
 FLAG_SHARE = 0.01   # the review list: the top 1% of the quarter (a review team's capacity, a parameter)
@@ -31,11 +33,12 @@ REVIEW_N = 50       # rows of the review table the notebook shows
 FIT_ROWS = 100_000  # the forest draws 2,048 rows per tree; a sample bounds the fit's memory at full scale
 
 
-@dataclass
-class AnomalyRun:
+@dataclass(kw_only=True)
+class AnomalyRun(ModelRun):
     """Everything one quarter's run produced (what notebook 04 shows)."""
 
-    quarter: str
+    model_name: ClassVar[str] = MODEL_NAME
+
     inputs: AnomalyInputs
     stats: pd.DataFrame
     flags: pd.DataFrame
@@ -47,14 +50,9 @@ class AnomalyRun:
     labels: Optional[pd.DataFrame]
     yardstick: Optional[Yardstick]
     evaluation: Optional[AnomalyEvaluation]
-    headline: dict
-    artifacts: dict = field(default_factory=dict)
-    seconds: dict = field(default_factory=dict)
 
     def review_table(self, n: int = REVIEW_N) -> pd.DataFrame:
         """The top ``n`` of the ranking with their rules and reasons (pseudonymous labels)."""
-        from fipro.privacy import pseudonym
-
         top = self.table.nsmallest(n, "rank")
         out = pd.DataFrame({"순위": top["rank"].to_numpy(), "고객": [pseudonym(s) for s in top["SEQ"]],
                             "점수": top["score"].round(2).to_numpy(), "규칙": top["rules"].to_numpy(),
@@ -102,13 +100,14 @@ def _yardstick(quarter: str, inputs: AnomalyInputs, stats: pd.DataFrame, labels:
 
 
 def score_inputs(inputs: AnomalyInputs, *, thresholds: Mapping[str, float], flag_share: float = FLAG_SHARE,
-                 fit_rows: int = FIT_ROWS, params: Optional[Mapping] = None, seed: int = config.RANDOM_SEED,
+                 fit_rows: int = FIT_ROWS, params: Optional[Mapping] = None, seed: Optional[int] = None,
                  n_jobs: Optional[int] = None, laps: Optional[Laps] = None) -> dict:
     """Rules, model, combined ranking and reasons for one quarter's inputs (no files read or written).
 
     The forest is fitted on the rows in ``SEQ`` order, so the scores and the ranking do
     not depend on the order the rows come in. ``laps``: record the steps' seconds there.
     """
+    seed = config.RANDOM_SEED if seed is None else seed
     laps = laps if laps is not None else Laps()
     stats = rules.rule_statistics(inputs)
     flags = rules.fired(stats, thresholds)
@@ -134,12 +133,13 @@ def score_inputs(inputs: AnomalyInputs, *, thresholds: Mapping[str, float], flag
 
 def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = None, flag_share: float = FLAG_SHARE,
                 fit_rows: int = FIT_ROWS, params: Optional[Mapping] = None, truth: bool = True,
-                save: bool = True, seed: int = config.RANDOM_SEED, n_jobs: Optional[int] = None) -> AnomalyRun:
+                save: bool = True, seed: Optional[int] = None, n_jobs: Optional[int] = None) -> AnomalyRun:
     """Score, explain, evaluate (on synthetic data) and (``save``) record one quarter.
 
     ``truth=False`` skips the comparison with the truth file even where one exists
     (what a real file gets).
     """
+    seed = config.RANDOM_SEED if seed is None else seed
     if not 0 < flag_share < 1:
         raise ValueError(f"flag_share must be in (0, 1), got {flag_share!r}")
     thresholds = {**rules.DEFAULT_THRESHOLDS, **dict(thresholds or {})}
@@ -174,13 +174,8 @@ def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = Non
     }
     run = AnomalyRun(quarter=quarter, inputs=inputs, stats=stats, flags=flags, X=X, model=model, scores=scores,
                      table=table, thresholds=thresholds, labels=labels, yardstick=yard, evaluation=ev,
-                     headline=headline, seconds=laps.seconds)
-    if save:
-        run.artifacts = save_artifacts(quarter, model, table, X, headline, thresholds=thresholds,
-                                       metric_block=display_scores(ev.scores) if ev is not None else None)
-        laps.lap("save")
-    headline["seconds"] = dict(laps.since_start("total"))
-    return run
+                     headline=headline)
+    return run.finish(laps, save_artifacts if save else None)
 
 
 def describe_run(run: AnomalyRun) -> str:
@@ -197,8 +192,6 @@ def describe_run(run: AnomalyRun) -> str:
 
 def worked_examples(run: AnomalyRun, n: int = 3) -> pd.DataFrame:
     """``n`` flagged customers, each with a different first rule where possible (pseudonymous labels)."""
-    from fipro.privacy import pseudonym
-
     flagged = run.table[run.table["flagged"]].sort_values("rank")
     picked, seen = [], set()
     for idx, rules_fired in zip(flagged.index, flagged["rules"]):

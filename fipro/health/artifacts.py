@@ -9,25 +9,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import pandas as pd
 
-from fipro import datasets
 from fipro.evaluation import cards, registry
 from fipro.export import write_parquet_atomic
-from fipro.handoff import Column, Source
+from fipro.handoff import Column, Source, as_int, rounded
 from fipro.health.components import COMPONENT_NAMES, COMPONENTS, PILLAR_KO, TIERS
 from fipro.health.data import MODEL_NAME
 from fipro.model_report import Metric, ModelReport
+from fipro.modelrun import model_dir_of
 from fipro.summary import Section
+
+if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
+    from fipro.health.pipeline import HealthRun
 
 SCORES_FILE = "scores.parquet"
 SCORE_COLUMNS = ("BAS_YH", "SEQ", "health_score", "tier", *COMPONENT_NAMES, "risk_grade", "risk_probability", "reason")
 
 
-def model_dir(quarter: str) -> Path:
-    return datasets.model_dir(quarter, MODEL_NAME)
+model_dir = model_dir_of(MODEL_NAME)
 
 
 def component_table() -> pd.DataFrame:
@@ -36,8 +38,11 @@ def component_table() -> pd.DataFrame:
                           "근거": c.why} for c in COMPONENTS])
 
 
-def save_artifacts(quarter: str, models: Mapping[str, Any], table: pd.DataFrame, headline: Mapping[str, Any], *,
-                   metric_block: Optional[pd.DataFrame] = None, directory: Optional[Path] = None) -> dict:
+def save_artifacts(quarter: str, run: "HealthRun", *, directory: Optional[Path] = None) -> dict:
+    """Write ``scores.parquet``, the models (weights and risk; ``None`` on real data), their registry
+    entry and model card for a quarter, from ``run.table`` and ``run.headline``."""
+    models = {"weights": run.weight_model, "risk": run.risk_model}
+    table, headline = run.table, run.headline
     directory = Path(directory) if directory is not None else model_dir(quarter)
     data_hash = registry.data_hash(table[["BAS_YH", "SEQ", *COMPONENT_NAMES]].reset_index(drop=True))
     data_range = {"quarters": [quarter], "n_rows": int(len(table)),
@@ -54,7 +59,7 @@ def save_artifacts(quarter: str, models: Mapping[str, Any], table: pd.DataFrame,
         data_range=data_range,
         features=["네 기둥(지출·저축·차입·계획) × 두 구성 요소, 각 0–100 (아래 표)",
                   "또래는 같은 연령대 × 라이프스테이지; 성별은 어느 구성 요소나 모델에도 쓰지 않습니다"],
-        metrics=metric_block if metric_block is not None else dict(headline),
+        metrics=dict(headline),
         calibration={"방법": "위험 확률: 학습에 쓰지 않은 고객으로 등위 회귀(isotonic) 보정"},
         limitations=["소득·저축·부채·신용점수가 없어 가계 재정이 아니라 소비 패턴의 건강을 잽니다",
                      "가중치 보정과 위험 모델은 합성 자료의 다음 분기 결과로 학습했습니다: 실제 자료에서는 규칙 점수만 씁니다",
@@ -67,15 +72,6 @@ def save_artifacts(quarter: str, models: Mapping[str, Any], table: pd.DataFrame,
     scores_path = directory / SCORES_FILE
     write_parquet_atomic(table[list(SCORE_COLUMNS)], scores_path)
     return registry.artifact_paths(directory, entry, card=card_path, scores=scores_path)
-
-
-def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:
-    path = model_dir(quarter) / SCORES_FILE
-    if not path.exists():
-        return None
-    t = pd.read_parquet(path, columns=["BAS_YH", "SEQ", "health_score", "tier", "risk_grade"])
-    return pd.DataFrame({"BAS_YH": t["BAS_YH"], "SEQ": t["SEQ"], "HEALTH_SCORE": t["health_score"].round(1),
-                         "HEALTH_TIER": t["tier"], "RISK_GRADE": t["risk_grade"].astype(int)})
 
 
 def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None) -> list[str]:
@@ -93,10 +89,11 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
     return lines
 
 
-HANDOFF = Source(MODEL_NAME, (Column("HEALTH_SCORE", "REAL", "소비 건강 점수 (0–100, 높을수록 건강)"),
-                              Column("HEALTH_TIER", "TEXT", "건강 등급 (취약/보통/건강)"),
-                              Column("RISK_GRADE", "INTEGER", "소비 기반 위험 등급 (1 = 가장 낮음 … 5)")),
-                 handoff_rows)
+HANDOFF = Source.from_table(MODEL_NAME, (
+    Column("HEALTH_SCORE", "REAL", "소비 건강 점수 (0–100, 높을수록 건강)", "health_score", rounded(1)),
+    Column("HEALTH_TIER", "TEXT", "건강 등급 (취약/보통/건강)", "tier"),
+    Column("RISK_GRADE", "INTEGER", "소비 기반 위험 등급 (1 = 가장 낮음 … 5)", "risk_grade", as_int)),
+    lambda quarter: model_dir(quarter) / SCORES_FILE)
 REPORT = ModelReport(MODEL_NAME, "소비 건강 점수·위험 등급", (
     Metric("health_auc", "건강 점수 ROC-AUC (다음 분기 악화)", ceiling="ceiling_auc"),
     Metric("risk_auc", "위험 확률 ROC-AUC", ceiling="ceiling_auc"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -27,9 +28,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fipro import config
 from fipro.health.components import COMPONENT_NAMES, TRANSIENT, TRANSIENT_WEIGHT, rule_weights
+from fipro.health.data import LOG_OFFSET, SHARE_KINDS, HealthInputs
 
 N_GRADES = 5
 GRADE_SHARES = (0.30, 0.30, 0.20, 0.12, 0.08)  # grade 1 (lowest risk) … 5: a credit-grade-like pyramid
+FIT_ROWS = 200_000    # the risk model's training rows at full scale (a seeded draw of the train customers)
+NO_HISTORY_SD = 0.35  # log-spending sd given to customers with under two active quarters (a typical value)
 
 
 def bounded_logistic(X: np.ndarray, y: np.ndarray, signs, l2: float) -> tuple[float, np.ndarray]:
@@ -254,3 +258,36 @@ def grades_from_score(score: np.ndarray) -> np.ndarray:
     risk = 100.0 - np.asarray(score, dtype=float)
     cuts = np.quantile(risk, np.cumsum(GRADE_SHARES)[:-1])
     return 1 + np.searchsorted(cuts, risk, side="right")
+
+
+# --- the risk model's inputs and training rows (the pipeline and the evaluation share them) ---
+
+RISK_MONOTONE = {"hist_credit_share": 1, "hist_care_share": 1, "hist_discretionary_share": -1,
+                 "now_credit_share": 1, "now_care_share": 1, "now_discretionary_share": -1,
+                 "fall": 1, "credit_rise": 1, "log_sd": 1, "log_total": 0, "n_active": 0}
+
+
+def risk_inputs(inputs: HealthInputs) -> pd.DataFrame:
+    """The risk model's inputs: the raw spending measures behind the components, this quarter's
+    and the history's (``RISK_MONOTONE`` gives each one's known direction; the components' peer
+    percentiles would hide the levels the outcome depends on). Sex, age and life stage are not inputs."""
+    f = inputs.frame
+    lt = np.log(f["total"].to_numpy() + LOG_OFFSET)
+    prev = np.log(f["prev_total"].to_numpy() + LOG_OFFSET)
+    credit = np.log(f["credit"].to_numpy() + LOG_OFFSET)
+    prev_credit = np.log(f["prev_credit"].to_numpy() + LOG_OFFSET)
+    shares = [f"{when}_{k}" for when in ("hist", "now") for k in SHARE_KINDS]
+    filled = {k: f[k].fillna(f[k].median() if f[k].notna().any() else 0.0).to_numpy() for k in shares}
+    out = pd.DataFrame({**filled, "fall": np.nan_to_num(np.maximum(prev - lt, 0)),
+                        "credit_rise": np.nan_to_num(np.maximum(credit - prev_credit, 0)),
+                        "log_sd": np.nan_to_num(f["log_sd"].to_numpy(), nan=NO_HISTORY_SD), "log_total": lt,
+                        "n_active": f["n_active"].to_numpy(dtype=np.float64)})
+    return out[list(RISK_MONOTONE)]
+
+
+def fit_rows_of(roles: np.ndarray, fit_rows: int, seed: int) -> np.ndarray:
+    """The training customers' positions, a seeded draw of ``fit_rows`` of them at full scale."""
+    train = np.flatnonzero(roles == "train")
+    if len(train) > fit_rows:
+        train = np.sort(np.random.default_rng(seed).choice(train, fit_rows, replace=False))
+    return train

@@ -9,6 +9,7 @@ customers (``split.customer_roles``), never on the ones the weights or the risk 
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import numpy as np
@@ -17,7 +18,9 @@ from sklearn.metrics import roc_auc_score
 
 from fipro import contract, datasets
 from fipro.evaluation.calibration import expected_calibration_error
-from fipro.health.components import COMPONENT_NAMES, TIERS
+from fipro.health.components import COMPONENT_BY_NAME, COMPONENT_NAMES, FINHEALTH_TIERS, TIERS, tier_of, weighted_score
+from fipro.modelrun import Target, targets_frame
+from fipro.health.estimator import FIT_ROWS, RISK_MONOTONE, HealthWeights, RiskModel, fit_rows_of, risk_inputs
 
 
 def load_labels(quarter: str, seq: np.ndarray) -> Optional[pd.DataFrame]:
@@ -61,6 +64,28 @@ def evaluate(labels: pd.DataFrame, test: np.ndarray, health: np.ndarray, tiers: 
     return out
 
 
+MIN_HEALTH_AUC = 0.75        # the score's ROC-AUC on the next-quarter outcome
+RISK_AUC_BELOW_CEILING = 0.06  # the risk probability's ROC-AUC at most this far below the stress ceiling
+MAX_RISK_ECE = 0.02
+MIN_STABILITY_CORR = 0.8     # the score's correlation between consecutive quarters (customers without anomalies)
+# the validation targets beside this run's values (measurement_table); all need the planted outcome
+TARGETS = (
+    Target("health_auc", "건강 점수 ROC-AUC (100 − 점수)", at_least=MIN_HEALTH_AUC, ceiling="ceiling_auc",
+           needs="has_truth"),
+    Target("risk_auc", "위험 확률 ROC-AUC", below_ceiling=RISK_AUC_BELOW_CEILING, ceiling="ceiling_auc",
+           needs="has_truth"),
+    Target("risk_ece", "위험 확률 ECE", at_most=MAX_RISK_ECE, needs="has_truth"),
+    Target("tiers_monotone", "등급이 높을수록 악화 비율이 낮음", holds="단조", needs="has_truth"),
+    Target("grades_monotone", "위험 등급이 나쁠수록 악화 비율이 높음", holds="단조", needs="has_truth"),
+    Target("stability_corr", "분기 간 점수 상관 (이상 없는 고객)", at_least=MIN_STABILITY_CORR, needs="has_truth"),
+)
+
+
+def measurement_table(run) -> pd.DataFrame:
+    """The validation targets beside this run's values (Korean); empty without truth."""
+    return targets_frame(run.headline, TARGETS)
+
+
 def stability(prev_seq: np.ndarray, prev_score: np.ndarray, seq: np.ndarray, score: np.ndarray,
               clean: Optional[pd.Series] = None) -> dict:
     """Pearson correlation of the score between consecutive quarters for customers in both
@@ -81,8 +106,6 @@ PUBLISHED_MIX = {"FinHealth 미국 조사(2023)": {"취약": 0.17, "보통": 0.5
 
 def tier_mix_table(score: np.ndarray) -> pd.DataFrame:
     """Tier shares at this project's cuts and at FinHealth's, beside the published mixes (Korean)."""
-    from fipro.health.components import FINHEALTH_TIERS, tier_of
-
     names = [t for t, _ in TIERS]
     rows = {"이 점수, 경계 40·60점": pd.Series(tier_of(score)).value_counts(normalize=True),
             "이 점수, FinHealth 경계 40·80점": pd.Series(tier_of(score, FINHEALTH_TIERS)).value_counts(normalize=True),
@@ -101,10 +124,6 @@ def clean_customers(prev_quarter: str, prev_seq: np.ndarray, labels: pd.DataFram
 def transient_tradeoff(run, grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)) -> Optional[pd.DataFrame]:
     """Held-out AUC and quarter-to-quarter correlation of the score for each fixed weight of the
     transient components (the fitted weight model refitted per value; ``None`` without truth or history)."""
-    from fipro.health.components import weighted_score
-    from fipro.health.estimator import HealthWeights
-    from fipro.health.pipeline import FIT_ROWS, fit_rows_of
-
     if run.labels is None or run.previous is None:
         return None
     y = run.labels["adverse_next"].to_numpy()
@@ -124,11 +143,6 @@ def transient_tradeoff(run, grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)) -
 def compare_learners(run, max_rows: int = 50_000) -> Optional[pd.DataFrame]:
     """The risk model's learners side by side on the same customers: held-out AUC and ECE after
     calibration, and fit seconds (a seeded draw of at most ``max_rows`` training customers)."""
-    import time
-
-    from fipro.health.estimator import RiskModel
-    from fipro.health.pipeline import RISK_MONOTONE, fit_rows_of, risk_inputs
-
     if run.labels is None:
         return None
     y = run.labels["adverse_next"].to_numpy()
@@ -161,8 +175,6 @@ def fairness_gaps(frame: pd.DataFrame, health: np.ndarray, components: pd.DataFr
 
 def fairness_table(frame: pd.DataFrame, health: np.ndarray, components: pd.DataFrame, by: str) -> pd.DataFrame:
     """Mean score and components by ``by`` (``SEX_CD`` or ``AGE``), Korean labels."""
-    from fipro.health.components import COMPONENT_BY_NAME
-
     data = components[list(COMPONENT_NAMES)].assign(health_score=health, g=frame[by].to_numpy())
     tab = data.groupby("g").mean().round(1)
     tab = tab[["health_score", *COMPONENT_NAMES]].rename(

@@ -9,8 +9,8 @@ the grades come from the score (``risk_probability`` is left empty).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 import numpy as np
 import pandas as pd
@@ -21,22 +21,25 @@ from fipro.health import evaluation as ev
 from fipro.health.artifacts import save_artifacts
 from fipro.health.components import (COMPONENT_BY_NAME, COMPONENT_NAMES, TIERS, compute_components, peer_codes, peer_percentile,
                                      rule_weights, tier_of, weighted_score)
-from fipro.datasets import earlier_quarters
-from fipro.health.data import LOG_OFFSET, SHARE_KINDS, HealthInputs, load_inputs
-from fipro.health.estimator import HealthWeights, RiskModel, grades_from_score
+from fipro.health.data import MODEL_NAME, HealthInputs, load_inputs
+from fipro.health.estimator import (FIT_ROWS, RISK_MONOTONE, HealthWeights, RiskModel, fit_rows_of, grades_from_score,
+                                   risk_inputs)
 from fipro.health.reasons import lowest, reasons_for
+from fipro.modelrun import ModelRun
+from fipro.privacy import pseudonym
 from fipro.timing import Laps
 
 BLEND = 1.0           # share of the outcome-learned weights (on synthetic data; 0.5 ranks worse and is no steadier per point of AUC)
 TEST_SIZE = 0.2       # held-out customers (evaluation only)
 CALIBRATION_SIZE = 0.2
-NO_HISTORY_SD = 0.35  # log-spending sd given to customers with under two active quarters (a typical value)
-FIT_ROWS = 200_000    # the risk model's training rows at full scale (a seeded draw of the train customers)
 
 
-@dataclass
-class HealthRun:
-    quarter: str
+@dataclass(kw_only=True)
+class HealthRun(ModelRun):
+    """Everything one quarter's run produced (what notebook 06 shows)."""
+
+    model_name: ClassVar[str] = MODEL_NAME
+
     inputs: HealthInputs
     previous: Optional[HealthInputs]
     previous_components: Optional[pd.DataFrame]
@@ -48,32 +51,6 @@ class HealthRun:
     labels: Optional[pd.DataFrame]
     roles: np.ndarray
     evaluation: Optional[dict]
-    headline: dict
-    artifacts: dict = field(default_factory=dict)
-    seconds: dict = field(default_factory=dict)
-
-
-RISK_MONOTONE = {"hist_credit_share": 1, "hist_care_share": 1, "hist_discretionary_share": -1,
-                 "now_credit_share": 1, "now_care_share": 1, "now_discretionary_share": -1,
-                 "fall": 1, "credit_rise": 1, "log_sd": 1, "log_total": 0, "n_active": 0}
-
-
-def risk_inputs(inputs: HealthInputs) -> pd.DataFrame:
-    """The risk model's inputs: the raw spending measures behind the components, this quarter's
-    and the history's (``RISK_MONOTONE`` gives each one's known direction; the components' peer
-    percentiles would hide the levels the outcome depends on). Sex, age and life stage are not inputs."""
-    f = inputs.frame
-    lt = np.log(f["total"].to_numpy() + LOG_OFFSET)
-    prev = np.log(f["prev_total"].to_numpy() + LOG_OFFSET)
-    credit = np.log(f["credit"].to_numpy() + LOG_OFFSET)
-    prev_credit = np.log(f["prev_credit"].to_numpy() + LOG_OFFSET)
-    shares = [f"{when}_{k}" for when in ("hist", "now") for k in SHARE_KINDS]
-    filled = {k: f[k].fillna(f[k].median() if f[k].notna().any() else 0.0).to_numpy() for k in shares}
-    out = pd.DataFrame({**filled, "fall": np.nan_to_num(np.maximum(prev - lt, 0)),
-                        "credit_rise": np.nan_to_num(np.maximum(credit - prev_credit, 0)),
-                        "log_sd": np.nan_to_num(f["log_sd"].to_numpy(), nan=NO_HISTORY_SD), "log_total": lt,
-                        "n_active": f["n_active"].to_numpy(dtype=np.float64)})
-    return out[list(RISK_MONOTONE)]
 
 
 def score_table(inputs: HealthInputs, components: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
@@ -88,8 +65,9 @@ def score_table(inputs: HealthInputs, components: pd.DataFrame, weights: np.ndar
 
 
 def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save: bool = True,
-                fit_rows: int = FIT_ROWS, seed: int = config.RANDOM_SEED, n_jobs: Optional[int] = None) -> HealthRun:
+                fit_rows: int = FIT_ROWS, seed: Optional[int] = None, n_jobs: Optional[int] = None) -> HealthRun:
     """Score, grade, evaluate (on synthetic data) and (``save``) record one quarter."""
+    seed = config.RANDOM_SEED if seed is None else seed
     laps = Laps()
     inputs, previous = load_inputs(quarter, with_previous=True)
     laps.lap("load")
@@ -153,20 +131,8 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
     run = HealthRun(quarter=quarter, inputs=inputs, previous=previous, previous_components=prev_comps,
                     components=comps, weights=weights, weight_model=weight_model,
                     risk_model=risk_model, table=table, labels=labels, roles=roles, evaluation=evaluation,
-                    headline=headline, seconds=laps.seconds)
-    if save:
-        run.artifacts = save_artifacts(quarter, {"weights": weight_model, "risk": risk_model}, table, headline)
-        laps.lap("save")
-    headline["seconds"] = dict(laps.since_start("total"))
-    return run
-
-
-def fit_rows_of(roles: np.ndarray, fit_rows: int, seed: int) -> np.ndarray:
-    """The training customers' positions, a seeded draw of ``fit_rows`` of them at full scale."""
-    train = np.flatnonzero(roles == "train")
-    if len(train) > fit_rows:
-        train = np.sort(np.random.default_rng(seed).choice(train, fit_rows, replace=False))
-    return train
+                    headline=headline)
+    return run.finish(laps, save_artifacts if save else None)
 
 
 def describe_run(run: HealthRun) -> str:
@@ -180,8 +146,6 @@ def describe_run(run: HealthRun) -> str:
 
 def worked_examples(run: HealthRun, n: int = 3) -> pd.DataFrame:
     """The median customer of each tier (pseudonymous labels): score, tier, grade, components, reason."""
-    from fipro.privacy import pseudonym
-
     t = run.table
     picked = []
     for tier, _ in TIERS:
@@ -209,20 +173,3 @@ def fairness_sentence(run: HealthRun) -> str:
             parts.append(f"{word}: {g['high']}의 평균 점수가 {g['low']}보다 {g['gap']:.1f}점 높고, 그중 "
                          f"{g['component_points']:+.1f}점이 '{COMPONENT_BY_NAME[g['component']].title_ko}'에서 옵니다.")
     return " ".join(parts) + " 성별은 입력이 아니므로 성별 차이는 모두 성별에 따라 다른 소비 패턴에서 옵니다."
-
-
-def measurement_table(run: HealthRun) -> pd.DataFrame:
-    """The issue's validation targets beside this run's values (Korean); empty without truth."""
-    h = run.headline
-    if not h.get("has_truth"):
-        return pd.DataFrame(columns=["값", "상한", "목표", "충족"])
-    ceiling = h["ceiling_auc"]
-    rows = [("건강 점수 ROC-AUC (100 − 점수)", h["health_auc"], ceiling, "≥ 0.75", h["health_auc"] >= 0.75),
-            ("위험 확률 ROC-AUC", h["risk_auc"], ceiling, f"≥ 상한 − 0.06 = {ceiling - 0.06:.3f}",
-             h["risk_auc"] >= ceiling - 0.06),
-            ("위험 확률 ECE", h["risk_ece"], None, "≤ 0.02", h["risk_ece"] <= 0.02),
-            ("등급이 높을수록 악화 비율이 낮음", h["tiers_monotone"], None, "단조", h["tiers_monotone"]),
-            ("위험 등급이 나쁠수록 악화 비율이 높음", h["grades_monotone"], None, "단조", h["grades_monotone"]),
-            ("분기 간 점수 상관 (이상 없는 고객)", h["stability_corr"], None, "≥ 0.8",
-             None if h["stability_corr"] is None else h["stability_corr"] >= 0.8)]
-    return pd.DataFrame(rows, columns=["지표", "값", "상한", "목표", "충족"]).set_index("지표")

@@ -21,18 +21,19 @@ Shared parts (metrics, calibration, baselines, SHAP, registry, cards) live in
 """
 
 from fipro.evaluation.baselines import GroupMajorityClassifier
-from fipro.lifestage.artifacts import artifact_table, model_dir, prediction_table, save_artifacts
+from fipro.lifestage.artifacts import (HANDOFF, REPORT, SUMMARY, artifact_table, model_dir, prediction_table,
+                                       save_artifacts)
 from fipro.lifestage.data import (CODE_NAMES, CODES, DEFAULT_HISTORY, MODEL_DISPLAY, MODEL_NAME, TARGET,
                                   available_features, class_distribution, current_rows, feature_columns, load_lifestage_data,
                                   pooled_quarters, sample_training_rows, train_test_rows)
 from fipro.lifestage.estimator import DEFAULT_PARAMS, LifeStageClassifier, fit_lifestage
-from fipro.lifestage.evaluation import (Evaluation, bayes_ceiling, comparison_table_ko, describe_ceiling,
-                                        describe_temporal, evaluate_model, fit_baselines, load_posterior,
+from fipro.lifestage.evaluation import (TARGETS, Evaluation, bayes_ceiling, comparison_table_ko, describe_ceiling,
+                                        describe_temporal, evaluate, fit_baselines, load_labels, measurement_table,
                                         temporal_check, uses_previous_quarter)
 from fipro.lifestage.feedback import (FEEDBACK_COLUMNS, apply_feedback, describe_feedback, feedback_effect,
                                       feedback_path, feedback_report_table, feedback_summary, read_feedback,
                                       validate_feedback)
-from fipro.lifestage.pipeline import LifeStageRun, describe_fit, headline_metrics, run_quarter
+from fipro.lifestage.pipeline import LifeStageRun, describe_run, headline_metrics, run_quarter
 from fipro.lifestage.reasons import (example_reasons, explain, feature_label_ko, feature_labels_ko, predict,
                                      predict_customer, reason_phrases, shap_importance)
 from fipro.lifestage.selection import ModelSelection, load_or_select, select_model

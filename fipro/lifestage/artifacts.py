@@ -7,28 +7,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-from fipro import datasets
 from fipro.evaluation import baselines, cards, registry
 from fipro.evaluation.registry import artifact_table  # noqa: F401  (part of this step's interface)
 from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source
 from fipro.model_report import Metric, ModelReport
+from fipro.modelrun import model_dir_of
 from fipro.lifestage.data import MODEL_NAME, TARGET
 from fipro.lifestage.estimator import LifeStageClassifier
-from fipro.lifestage.evaluation import Evaluation, comparison_table_ko, uses_previous_quarter
-from fipro.lifestage.selection import ModelSelection
+from fipro.lifestage.evaluation import comparison_table_ko, uses_previous_quarter
+from fipro.summary import Metrics, Section
+
+if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
+    from fipro.lifestage.pipeline import LifeStageRun
 
 PREDICTIONS_FILE = "predictions.parquet"
 
 
-def model_dir(quarter: str) -> Path:
-    """``outputs/<quarter>/models/lifestage``."""
-    return datasets.model_dir(quarter, MODEL_NAME)
+model_dir = model_dir_of(MODEL_NAME)
 
 
 def prediction_table(model: LifeStageClassifier, frame: pd.DataFrame, roles: Optional[Sequence[str]] = None,
@@ -46,19 +47,20 @@ def prediction_table(model: LifeStageClassifier, frame: pd.DataFrame, roles: Opt
     return baselines.probability_frame(proba, model.classes_, keys)
 
 
-def save_artifacts(quarter: str, model: LifeStageClassifier, frame: pd.DataFrame, roles: Sequence[str],
-                   headline: Mapping[str, Any], *, selection: Optional[ModelSelection] = None,
-                   evaluation: Optional[Evaluation] = None, ceiling: Optional[dict] = None,
-                   directory: Optional[Path] = None, quarter_proba: Optional[np.ndarray] = None) -> dict:
+def save_artifacts(quarter: str, run: "LifeStageRun", *, directory: Optional[Path] = None) -> dict:
     """Write model, registry entry, model card and ``predictions.parquet`` for a quarter.
 
-    ``frame`` is the labelled rows (after feedback, possibly pooled with other
-    quarters), ``roles`` each row's split role; the data hash covers the training rows'
-    features and labels. Predictions cover ``quarter``'s own rows only
-    (``quarter_proba``: their calibrated probabilities, when already predicted).
+    Reads ``run.model``, ``run.labelled`` (the labelled rows after feedback, possibly
+    pooled with other quarters), ``run.roles`` (each row's split role), ``run.headline``
+    and, where present, ``run.selection``, ``run.evaluation``, ``run.ceiling`` and
+    ``run.quarter_proba``. The data hash covers the training rows' features and labels.
+    Predictions cover ``quarter``'s own rows only (``quarter_proba``: their calibrated
+    probabilities, when already predicted).
     """
+    model, frame, headline = run.model, run.labelled, run.headline
+    selection, evaluation, ceiling, quarter_proba = run.selection, run.evaluation, run.ceiling, run.quarter_proba
     directory = Path(directory) if directory is not None else model_dir(quarter)
-    roles = np.asarray(roles).astype(str)
+    roles = np.asarray(run.roles).astype(str)
     names = list(model.feature_names_in_)
     train = frame[roles != "test"]
     data_hash = registry.data_hash(train[["BAS_YH", "SEQ", *names, TARGET]])
@@ -110,28 +112,35 @@ def save_artifacts(quarter: str, model: LifeStageClassifier, frame: pd.DataFrame
     return registry.artifact_paths(directory, entry, card=card_path, predictions=pred_path)
 
 
-def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:
-    """This quarter's predictions as DB hand-off columns (``None`` before the model ran)."""
-    directory = model_dir(quarter)
-    path = directory / PREDICTIONS_FILE
-    if not path.exists():
-        return None
-    table = pd.read_parquet(path, columns=["BAS_YH", "SEQ", "predicted", "probability"])
-    table = table.rename(columns={"predicted": "LIFE_STAGE_PRED", "probability": "LIFE_STAGE_PROB"})
-    table["LIFE_STAGE_MODEL_VERSION"] = registry.load_entry(directory)["version"]
-    return table
+def summary_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
+    """The quarter summary's life-stage section (``lifestage.json``): the model against the rule and the ceiling."""
+    lines = [f"라이프스테이지 모델의 평가 고객 매크로 F1: {m['model_macro_f1']:.3f} (연령대 × 성별 규칙 "
+             f"{m['age_rule_macro_f1']:.3f} 대비 {m['model_macro_f1'] - m['age_rule_macro_f1']:+.3f})."]
+    ceiling = m.get("ceiling_macro_f1")
+    if ceiling is not None:
+        lines.append(f"합성 자료의 이론적 상한(정확한 사후확률) {ceiling:.3f} 대비: "
+                     f"{m['model_macro_f1'] - ceiling:+.3f}.")
+    if prev and prev.get("model_macro_f1") is not None:
+        lines.append(f"전분기 모델 대비 매크로 F1 변화: {m['model_macro_f1'] - prev['model_macro_f1']:+.3f}.")
+    return lines
 
 
-# the model's declaration for the DB hand-off (fipro.handoff.MODEL_SOURCES)
-HANDOFF = Source(MODEL_NAME, (Column("LIFE_STAGE_PRED", "TEXT", "예측 라이프스테이지 (코드)"),
-                              Column("LIFE_STAGE_PROB", "REAL", "예측 라이프스테이지의 보정된 확률 (0~1)"),
-                              Column("LIFE_STAGE_MODEL_VERSION", "TEXT", "예측한 라이프스테이지 모델의 버전 (registry)")),
-                 handoff_rows)
+def _version(quarter: str) -> dict:
+    return {"LIFE_STAGE_MODEL_VERSION": registry.load_entry(model_dir(quarter))["version"]}
 
-# the model's declaration for the model report (fipro.model_report.MODEL_REPORTS)
+
+# declarations: DB hand-off (fipro.handoff.MODEL_SOURCES), model report
+# (fipro.model_report.MODEL_REPORTS) and quarter summary (fipro.summary.MODEL_SECTIONS)
+HANDOFF = Source.from_table(MODEL_NAME, (
+    Column("LIFE_STAGE_PRED", "TEXT", "예측 라이프스테이지 (코드)", "predicted"),
+    Column("LIFE_STAGE_PROB", "REAL", "예측 라이프스테이지의 보정된 확률 (0~1)", "probability"),
+    Column("LIFE_STAGE_MODEL_VERSION", "TEXT", "예측한 라이프스테이지 모델의 버전 (registry)")),
+    lambda quarter: model_dir(quarter) / PREDICTIONS_FILE, constants=_version)
+
 REPORT = ModelReport(MODEL_NAME, "라이프스테이지 분류기", (
     Metric("model_macro_f1", "평가 고객 매크로 F1", ceiling="ceiling_macro_f1"),
     Metric("model_accuracy", "평가 고객 정확도", ceiling="ceiling_accuracy"),
     Metric("ece_after", "보정 후 ECE", higher_is_better=False),
     Metric("temporal_macro_f1", "시간 검증 매크로 F1"),
 ))
+SUMMARY = Section(MODEL_NAME, "라이프스테이지 모델", MODEL_NAME, summary_lines)

@@ -7,29 +7,31 @@ of defaults, so what the notebook shows is what the benchmark measures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 import pandas as pd
 
 from fipro import config, datasets, split
+from fipro.modelrun import ModelRun
 from fipro.timing import Laps
 from fipro.lifestage import feedback as fb
 from fipro.lifestage.artifacts import save_artifacts
-from fipro.lifestage.data import (DEFAULT_HISTORY, available_features, load_lifestage_data, sample_training_rows,
-                                  train_test_rows)
+from fipro.lifestage.data import (DEFAULT_HISTORY, MODEL_NAME, available_features, load_lifestage_data,
+                                  sample_training_rows, train_test_rows)
 from fipro.lifestage.estimator import LifeStageClassifier, fit_lifestage
-from fipro.lifestage.evaluation import (Evaluation, bayes_ceiling, evaluate_model, fit_baselines, load_posterior,
+from fipro.lifestage.evaluation import (Evaluation, bayes_ceiling, evaluate, fit_baselines, load_labels,
                                         temporal_check, uses_previous_quarter)
 from fipro.lifestage.selection import ModelSelection, load_or_select
 
 
-@dataclass
-class LifeStageRun:
+@dataclass(kw_only=True)
+class LifeStageRun(ModelRun):
     """Everything one quarter's run produced (what notebook 03 shows)."""
 
-    quarter: str
+    model_name: ClassVar[str] = MODEL_NAME
+
     data: pd.DataFrame
     labelled: pd.DataFrame
     feedback_report: pd.DataFrame
@@ -45,15 +47,13 @@ class LifeStageRun:
     ceiling: Optional[dict]
     temporal: Optional[dict]
     effect: Optional[dict]
-    headline: dict
-    artifacts: dict = field(default_factory=dict)
-    seconds: dict = field(default_factory=dict)
+    quarter_proba: Optional[np.ndarray] = None  # the quarter's rows' calibrated probabilities (saved predictions)
 
 
 def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: float = 0.2,
                 calibration: str = "temperature", temporal: bool = True,
                 feedback: Optional[pd.DataFrame] = None, selection: Optional[ModelSelection] = None,
-                save: bool = True, seed: int = config.RANDOM_SEED, n_threads: Optional[int] = None) -> LifeStageRun:
+                save: bool = True, seed: Optional[int] = None, n_threads: Optional[int] = None) -> LifeStageRun:
     """Fit, evaluate and (``save``) record the life-stage model of one quarter.
 
     Steps: load the quarter (pooled with ``history`` others when small); apply user
@@ -64,6 +64,7 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     baselines and the Bayes ceiling; run the temporal check; measure the corrections'
     effect; write the artifacts.
     """
+    seed = config.RANDOM_SEED if seed is None else seed
     laps = Laps()
     data = load_lifestage_data(quarter, history=history)
     laps.lap("load")
@@ -87,8 +88,8 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     in_quarter = (labelled["BAS_YH"] == quarter).to_numpy()
     raw_all, proba_all = model.predict_proba_pair(labelled.loc[in_quarter, list(model.feature_names_in_)])
     is_test = (np.asarray(roles) == "test")[in_quarter]
-    evaluation = evaluate_model(model, baselines, test, proba_pair=(raw_all[is_test], proba_all[is_test]))
-    ceiling = bayes_ceiling(test, load_posterior(quarter))
+    evaluation = evaluate(model, baselines, test, proba_pair=(raw_all[is_test], proba_all[is_test]))
+    ceiling = bayes_ceiling(test, load_labels(quarter, test["SEQ"]))
     laps.lap("evaluate")
     model_quarters = sorted(fit_rows["BAS_YH"].astype(str).unique())
     temp = (temporal_check(quarter, model, selection.params, model_quarters=model_quarters, test_size=test_size,
@@ -110,13 +111,8 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     run = LifeStageRun(quarter=quarter, data=data, labelled=labelled, feedback_report=report, feedback_counts=counts,
                        roles=roles, train=train, test=test, fit_rows=fit_rows, baselines=baselines,
                        selection=selection, model=model, evaluation=evaluation, ceiling=ceiling, temporal=temp,
-                       effect=effect, headline=headline, seconds=laps.seconds)
-    if save:
-        run.artifacts = save_artifacts(quarter, model, labelled, roles, headline, selection=selection,
-                                       evaluation=evaluation, ceiling=ceiling, quarter_proba=proba_all)
-        laps.lap("save")
-    headline["seconds"] = dict(laps.since_start("total"))
-    return run
+                       effect=effect, quarter_proba=proba_all, headline=headline)
+    return run.finish(laps, save_artifacts if save else None)
 
 
 def headline_metrics(evaluation: Evaluation, *, ceiling: Optional[dict], temporal: Optional[dict],
@@ -153,7 +149,7 @@ def headline_metrics(evaluation: Evaluation, *, ceiling: Optional[dict], tempora
     return out
 
 
-def describe_fit(run: LifeStageRun) -> str:
+def describe_run(run: LifeStageRun) -> str:
     """A Korean sentence on the training set, the stopping point and the time spent."""
     h = run.headline
     pooled = f" {h['history_note']}." if h.get("history_note") else ""

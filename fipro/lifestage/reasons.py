@@ -75,8 +75,9 @@ def shap_explanation(model: LifeStageClassifier, X: pd.DataFrame) -> explainabil
 
 
 def explain(model: LifeStageClassifier, frame: pd.DataFrame, *, max_rows: int = 200,
-            seed: int = config.RANDOM_SEED) -> explainability.ShapExplanation:
+            seed: Optional[int] = None) -> explainability.ShapExplanation:
     """SHAP values of the booster (raw log-odds per class) on a seeded sample of rows."""
+    seed = config.RANDOM_SEED if seed is None else seed
     rows = frame if len(frame) <= max_rows else frame.sample(max_rows, random_state=seed)
     return shap_explanation(model, _model_frame(model, rows))
 
@@ -140,9 +141,10 @@ def predict_customer(seq: str, quarter: str, model: Optional[LifeStageClassifier
     return predict(model, rows, k=k).iloc[0]
 
 
-def example_reasons(model: LifeStageClassifier, frame: pd.DataFrame, n: int = 5, seed: int = config.RANDOM_SEED,
+def example_reasons(model: LifeStageClassifier, frame: pd.DataFrame, n: int = 5, seed: Optional[int] = None,
                     k: int = 3) -> pd.DataFrame:
     """A few customers' predictions with reasons, pseudonymised for display (no raw SEQ)."""
+    seed = config.RANDOM_SEED if seed is None else seed
     rows = frame.sample(min(n, len(frame)), random_state=seed)
     pred = predict(model, rows, k=k)
     return pd.DataFrame({

@@ -15,12 +15,13 @@ and the benefit rules in :mod:`fipro.products`:
 ==============  ==============================================================
 """
 
-from fipro.recommend.artifacts import HANDOFF, LOG_COLUMNS, REPORT, SUMMARY, load_log, log_path, model_dir
+from fipro.recommend.artifacts import (HANDOFF, LOG_COLUMNS, REPORT, SUMMARY, load_log, log_path, model_dir,
+                                       save_artifacts)
 from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs
 from fipro.recommend.estimator import BenefitHistory, CardRanker, blend, order_cards, segment_profiles, settled
-from fipro.recommend.evaluation import measurement_table
+from fipro.recommend.evaluation import TARGETS, baseline_table, evaluate, measurement_table
 from fipro.recommend.pipeline import (RecommendRun, benefit_by, benefit_table, catalogue_overview, describe_run,
-                                      run_quarter, target_table, top_card_table, worked_examples)
+                                      run_quarter, top_card_table, worked_examples)
 from fipro.evaluation.registry import artifact_table
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -13,20 +13,25 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import numpy as np
 import pandas as pd
 
-from fipro import config, datasets
+from fipro import config
 from fipro.evaluation import cards, registry
 from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source
 from fipro.model_report import Metric, ModelReport
+from fipro.modelrun import model_dir_of
 from fipro.products import CATALOGUE_DIR, LITRE_PRICE_WON
 from fipro.recommend import estimator as est
 from fipro.recommend.data import MODEL_NAME
+from fipro.recommend.evaluation import coverage
 from fipro.summary import Section
+
+if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
+    from fipro.recommend.pipeline import RecommendRun
 
 LOG_FILE = "recommendations.parquet"
 LOG_COLUMNS = ("BAS_YH", "SEQ", "product_id", "product_kind", "rank", "score", "expected_monthly_benefit_won", "reason",
@@ -37,8 +42,7 @@ def log_path(quarter: str) -> Path:
     return config.quarter_dir(quarter) / LOG_FILE
 
 
-def model_dir(quarter: str) -> Path:
-    return datasets.model_dir(quarter, MODEL_NAME)
+model_dir = model_dir_of(MODEL_NAME)
 
 
 def catalogue_hash() -> str:
@@ -82,14 +86,14 @@ def headline_of(run) -> dict:
 
 
 def est_coverage(run) -> dict:
-    from fipro.recommend.evaluation import coverage
-
     return coverage(run.ranking.top, len(run.catalogue.card_ids))
 
 
-def save_artifacts(run, directory: Optional[Path] = None) -> dict:
-    directory = Path(directory) if directory is not None else model_dir(run.quarter)
-    data_range = {"quarters": [run.quarter], "n_rows": int(len(run.inputs)),
+def save_artifacts(quarter: str, run: "RecommendRun", *, directory: Optional[Path] = None) -> dict:
+    """Write the recommendation log (``outputs/<quarter>/recommendations.parquet``), the catalogue and
+    parameters as used, the registry entry and the model card, from ``run``."""
+    directory = Path(directory) if directory is not None else model_dir(quarter)
+    data_range = {"quarters": [quarter], "n_rows": int(len(run.inputs)),
                   "history": "이번 분기까지의 지출 분기(고객 본인), 측정만 다음 분기"}
     model = {"catalogue": run.catalogue, "parameters": parameters()}
     entry = registry.register_model(model, directory, name=MODEL_NAME, data_hash=_data_hash(run),
@@ -115,24 +119,13 @@ def save_artifacts(run, directory: Optional[Path] = None) -> dict:
         entry=entry, extra_sections={"카탈로그 카드": catalogue_table},
     )
     card_path = cards.write_model_card(directory, card)
-    path = write_parquet_atomic(run.table[list(LOG_COLUMNS)], log_path(run.quarter))
+    path = write_parquet_atomic(run.table[list(LOG_COLUMNS)], log_path(quarter))
     return registry.artifact_paths(directory, entry, card=card_path, log=path)
 
 
 def load_log(quarter: str) -> Optional[pd.DataFrame]:
     path = log_path(quarter)
     return pd.read_parquet(path) if path.exists() else None
-
-
-def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:
-    path = log_path(quarter)
-    if not path.exists():
-        return None
-    t = pd.read_parquet(path, columns=["BAS_YH", "SEQ", "product_id", "rank", "recommender", "expected_monthly_benefit_won"])
-    top = t[(t["rank"] == 1) & (t["recommender"] != "life_stage_rule")]
-    return pd.DataFrame({"BAS_YH": top["BAS_YH"].to_numpy(), "SEQ": top["SEQ"].to_numpy(),
-                         "TOP_PRODUCT": top["product_id"].to_numpy(),
-                         "TOP_PRODUCT_BENEFIT_WON": top["expected_monthly_benefit_won"].to_numpy()})
 
 
 def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None) -> list[str]:
@@ -147,9 +140,11 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
     return lines
 
 
-HANDOFF = Source(MODEL_NAME, (Column("TOP_PRODUCT", "TEXT", "1순위 추천 카드 id (data/reference/products/cards.csv)"),
-                              Column("TOP_PRODUCT_BENEFIT_WON", "REAL", "1순위 카드의 기대 월 순혜택 (원)")),
-                 handoff_rows)
+HANDOFF = Source.from_table(MODEL_NAME, (
+    Column("TOP_PRODUCT", "TEXT", "1순위 추천 카드 id (data/reference/products/cards.csv)", "product_id"),
+    Column("TOP_PRODUCT_BENEFIT_WON", "REAL", "1순위 카드의 기대 월 순혜택 (원)", "expected_monthly_benefit_won")),
+    log_path, where=lambda log: (log["rank"] == 1) & (log["recommender"] != "life_stage_rule"),
+    where_columns=("rank", "recommender"))
 REPORT = ModelReport(MODEL_NAME, "상품 추천", (
     Metric("oracle_share", "사후 최선 대비 혜택 비율"),
     Metric("popular_oracle_share", "가장 많이 추천된 카드의 사후 최선 대비 비율"),

@@ -10,15 +10,25 @@ catalogue coverage and diversity across customers.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pandas as pd
 
 from fipro import history
-from fipro.recommend.estimator import NOT_ELIGIBLE, CardRanker, order_cards
+from fipro.modelrun import Target, targets_frame
+from fipro.recommend.estimator import CardRanker, order_cards
 
 JITTER = 0.15
+MIN_ORACLE_SHARE = 0.9   # of the hindsight-best card's benefit on the next quarter
+MIN_LIFT_OVER_POPULAR = 1.3
+# the targets beside this quarter's measurement (measurement_table); all need the next quarter
+TARGETS = (
+    Target("oracle_share", "사후 최선 대비 혜택 비율", at_least=MIN_ORACLE_SHARE, needs="has_measurement"),
+    Target("lift_over_popular", "인기 카드 기준선 대비 배수", at_least=MIN_LIFT_OVER_POPULAR, needs="has_measurement"),
+    Target("fixed_card_ceiling_share", "참고: 한 장을 전 기간 들고 있는 사후 최선(미래 포함)", needs="has_measurement"),
+    Target("oracle_in_top3", "사후 최선 카드가 3순위 안", needs="has_measurement"),
+    Target("rank_change_share", f"지출 ±{JITTER:.0%}에 1순위가 바뀌는 비율", needs="has_measurement"),
+    Target("near_floor_rank_change_share", "  그중 실적 구간 경계 근처 고객", needs="has_measurement"),
+)
 
 
 def popular_card(top1: np.ndarray, eligible: np.ndarray) -> np.ndarray:
@@ -41,7 +51,7 @@ def _pick(net: np.ndarray, cards: np.ndarray) -> np.ndarray:
     return np.where(cards >= 0, np.take_along_axis(net, np.maximum(cards, 0)[:, None], 1)[:, 0], np.nan)
 
 
-def measure(ranker: CardRanker, top: np.ndarray, eligible: np.ndarray, outcome: np.ndarray, *, seed: int) -> dict:
+def evaluate(ranker: CardRanker, top: np.ndarray, eligible: np.ndarray, outcome: np.ndarray, *, seed: int) -> dict:
     """Realised benefit on the next quarter (``outcome``: those customers' won per month; ``top``,
     ``eligible`` for the same customers) for the recommender, the baselines and the oracle."""
     realised = ranker.net(outcome, eligible)
@@ -99,13 +109,18 @@ def coverage(top: np.ndarray, n_cards: int) -> dict:
             "top1_largest_share": float(counts.max() / counts.sum()) if counts.sum() else float("nan")}
 
 
-def measurement_table(m: dict) -> pd.DataFrame:
-    """The recommender beside the baselines (Korean)."""
+def baseline_table(m: dict) -> pd.DataFrame:
+    """The recommender beside the baselines (Korean); ``m``: :func:`evaluate`'s numbers."""
     rows = [("추천(1순위)", m["oracle_share"], m["mean_regret_won"]),
             ("가장 많이 추천된 카드", m["popular_oracle_share"], m["popular_mean_regret_won"]),
             ("무작위 가입 가능 카드", m["random_oracle_share"], m["random_mean_regret_won"])]
     table = pd.DataFrame(rows, columns=["방법", "사후 최선 대비 혜택 비율", "평균 후회(원/월)"]).set_index("방법")
     return table
+
+
+def measurement_table(run) -> pd.DataFrame:
+    """The targets beside this quarter's measurement (Korean); empty without a next quarter."""
+    return targets_frame(run.headline, TARGETS)
 
 
 def score_comparison(ranker: CardRanker, scores: dict, eligible: np.ndarray, pos: np.ndarray,
@@ -115,7 +130,7 @@ def score_comparison(ranker: CardRanker, scores: dict, eligible: np.ndarray, pos
     rows = {}
     for name, score in scores.items():
         top = ranker.rank_scores(score, eligible).top[pos]
-        m = measure(ranker, top, eligible[pos], outcome, seed=seed)
+        m = evaluate(ranker, top, eligible[pos], outcome, seed=seed)
         rows[name] = {"사후 최선 대비 혜택 비율": m["oracle_share"], "최선 카드가 3순위 안": m["oracle_in_top3"],
                       "평균 후회(원/월)": m["mean_regret_won"]}
     return pd.DataFrame(rows).T
@@ -135,5 +150,5 @@ def fixed_card_ceiling(ranker: CardRanker, seq: np.ndarray, eligible: np.ndarray
     total = history.matrix(state, "benefit", "sum").astype(np.float64)
     count = state["n"].to_numpy(dtype=np.float64)
     best = ranker.rank_scores(total / np.maximum(count, 1)[:, None], eligible[pos[keep]]).top
-    m = measure(ranker, best, eligible[pos[keep]], outcome[keep], seed=seed)
+    m = evaluate(ranker, best, eligible[pos[keep]], outcome[keep], seed=seed)
     return {"fixed_card_ceiling_share": m["oracle_share"], "fixed_card_ceiling_customers": int(len(keep))}

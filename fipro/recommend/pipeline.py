@@ -7,26 +7,33 @@ next quarter's spending (when there is one) → artifacts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional
+from typing import ClassVar, Optional
 
 import numpy as np
 import pandas as pd
 
-from fipro import config, datasets
+from fipro import config, contract, datasets
+from fipro.health.artifacts import SCORES_FILE, model_dir
+from fipro.modelrun import ModelRun
+from fipro.privacy import pseudonym
 from fipro.products import BenefitEngine, Catalogue, load_catalogue
 from fipro.recommend import evaluation as ev
-from fipro.recommend.data import RecommendInputs, load_inputs, next_quarter, next_spend
+from fipro.recommend.artifacts import headline_of, save_artifacts, version_of
+from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs, next_quarter, next_spend
 from fipro.recommend.estimator import (BenefitHistory, CardRanker, Ranking, blend, product_fit, segment_profiles,
                                        settled, top_products)
 from fipro.recommend.reasons import card_reasons, product_reason
 from fipro.timing import Laps
 
 
-@dataclass
-class RecommendRun:
-    quarter: str
+@dataclass(kw_only=True)
+class RecommendRun(ModelRun):
+    """Everything one quarter's run produced (what notebook 07 shows)."""
+
+    model_name: ClassVar[str] = MODEL_NAME
+
     inputs: RecommendInputs
     catalogue: Catalogue
     ranker: CardRanker
@@ -36,16 +43,11 @@ class RecommendRun:
     products: np.ndarray      # customers × N_PRODUCTS product positions
     table: pd.DataFrame
     measurement: Optional[dict]
-    headline: dict
-    artifacts: dict = field(default_factory=dict)
-    seconds: dict = field(default_factory=dict)
     profile_comparison: Optional[pd.DataFrame] = None
 
 
 def health_tiers(quarter: str, seq: np.ndarray) -> Optional[np.ndarray]:
     """Each customer's health tier from notebook 06's saved scores, or ``None`` before it ran."""
-    from fipro.health.artifacts import SCORES_FILE, model_dir
-
     path = model_dir(quarter) / SCORES_FILE
     if not path.exists():
         return None
@@ -93,10 +95,9 @@ def recommendation_rows(run_inputs: RecommendInputs, catalogue: Catalogue, ranki
 
 
 def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compare: bool = False,
-                seed: int = config.RANDOM_SEED, catalogue: Optional[Catalogue] = None) -> RecommendRun:
+                seed: Optional[int] = None, catalogue: Optional[Catalogue] = None) -> RecommendRun:
     """Recommend for every customer of ``quarter``, measure on the next quarter and (``save``) record it."""
-    from fipro.recommend.artifacts import headline_of, save_artifacts, version_of
-
+    seed = config.RANDOM_SEED if seed is None else seed
     laps = Laps()
     # the committed catalogue's benefit history is read from the saved states; another is folded here
     inputs = load_inputs(quarter, catalogue=catalogue)
@@ -138,7 +139,7 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
     if later is not None:
         pos, outcome = next_spend(later, f["SEQ"].to_numpy())
         measurement = {"next_quarter": later,
-                       **ev.measure(ranker, ranking.top[pos], eligible[pos], outcome, seed=seed),
+                       **ev.evaluate(ranker, ranking.top[pos], eligible[pos], outcome, seed=seed),
                        **ev.robustness(ranker, profile, eligible, seed)}
         if compare:
             comparison = ev.score_comparison(ranker, {
@@ -157,14 +158,10 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = RecommendRun(quarter=quarter, inputs=inputs, catalogue=catalogue, ranker=ranker, ranking=ranking, used=used,
                        eligible=eligible, products=products, table=pd.DataFrame(), measurement=measurement,
-                       headline={}, seconds=laps.seconds, profile_comparison=comparison)
+                       headline={}, profile_comparison=comparison)
     run.headline = headline_of(run)
     run.table = recommendation_rows(inputs, catalogue, ranking, used, reasons, products, fit, version_of(run), created_at)
-    if save:
-        run.artifacts = save_artifacts(run)
-        laps.lap("save")
-    run.headline["seconds"] = dict(laps.since_start("total"))
-    return run
+    return run.finish(laps, save_artifacts if save else None)
 
 
 def describe_run(run: RecommendRun) -> str:
@@ -191,8 +188,6 @@ def catalogue_overview(catalogue: Catalogue) -> pd.DataFrame:
 
 def benefit_table(run: RecommendRun) -> tuple[str, pd.DataFrame]:
     """The median-spending customer's benefit on every eligible card (pseudonymous label)."""
-    from fipro.privacy import pseudonym
-
     profile = run.inputs.history
     totals = profile.sum(1)
     i = int(np.argsort(totals, kind="stable")[len(totals) // 2])
@@ -216,8 +211,6 @@ def top_card_table(run: RecommendRun) -> pd.DataFrame:
 
 def benefit_by(run: RecommendRun, column: str) -> pd.DataFrame:
     """Mean and median expected net benefit of the first card by ``column`` of the inputs frame."""
-    from fipro import contract
-
     frame = pd.DataFrame({"g": run.inputs.frame[column].to_numpy(), "b": run.ranking.score[:, 0]})
     tab = frame.groupby("g")["b"].agg(["size", "mean", "median"])
     tab.columns = ["고객 수", "평균(원/월)", "중앙값(원/월)"]
@@ -226,21 +219,9 @@ def benefit_by(run: RecommendRun, column: str) -> pd.DataFrame:
     return tab
 
 
-def target_table(m: dict) -> pd.DataFrame:
-    """The issue's targets beside this quarter's measurement (Korean)."""
-    rows = [("사후 최선 대비 혜택 비율", m["oracle_share"], "≥ 0.90", m["oracle_share"] >= 0.9),
-            ("인기 카드 기준선 대비 배수", m["lift_over_popular"], "≥ 1.3", m["lift_over_popular"] >= 1.3),
-            ("참고: 한 장을 전 기간 들고 있는 사후 최선(미래 포함)", m.get("fixed_card_ceiling_share"), "", None),
-            ("사후 최선 카드가 3순위 안", m["oracle_in_top3"], "", None),
-            ("지출 ±15%에 1순위가 바뀌는 비율", m["rank_change_share"], "", None),
-            ("  그중 실적 구간 경계 근처 고객", m["near_floor_rank_change_share"], "", None)]
-    return pd.DataFrame(rows, columns=["지표", "값", "목표", "충족"]).set_index("지표")
-
-
-def worked_examples(run: RecommendRun, n: int = 3, seed: int = 0):
+def worked_examples(run: RecommendRun, n: int = 3, seed: Optional[int] = None):
     """(label, rows) for ``n`` seeded customers: their cards and products with reasons."""
-    from fipro.privacy import pseudonym
-
+    seed = config.RANDOM_SEED if seed is None else seed
     rng = np.random.default_rng(seed)
     seqs = run.inputs.frame["SEQ"].to_numpy()
     picked = np.sort(rng.choice(len(seqs), size=min(n, len(seqs)), replace=False))

@@ -19,10 +19,10 @@ from fipro.segments.artifacts import (ASSIGNMENTS_FILE, HANDOFF, INDEX_FILE, NOI
 from fipro.segments.data import (CATEGORIES, MODEL_NAME, STYLE_COLUMNS, SegmentInputs, load_inputs, quarter_style,
                                  stratified_sample)
 from fipro.segments.estimator import DEFAULT_PARAMS, MapEmbedder, SegmentModel, fit_segments
-from fipro.segments.evaluation import agreement_table, compare_methods, dbcv, internal_scores, truth_scores
-from fipro.segments.pipeline import (FIT_ROWS, SegmentRun, assign, describe_run, measurement_table, query_latency,
-                                     map_groups, size_history,
-                                     run_quarter, worked_query)
+from fipro.segments.evaluation import (TARGETS, agreement_table, compare_methods, dbcv, evaluate, load_labels,
+                                       measurement_table)
+from fipro.segments.pipeline import (FIT_ROWS, SegmentRun, assign, describe_run, map_groups, query_latency, run_quarter,
+                                     size_history, worked_query)
 from fipro.segments.profiles import name_segments, profile_segments, profile_table
 from fipro.segments.similarity import SimilarityIndex, trait_scores
 from fipro.evaluation.registry import artifact_table

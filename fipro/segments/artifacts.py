@@ -15,19 +15,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import numpy as np
 import pandas as pd
 
-from fipro import datasets
 from fipro.evaluation import cards, registry
 from fipro.export import write_parquet_atomic
-from fipro.handoff import Column, Source
+from fipro.handoff import Column, Source, as_int
 from fipro.model_report import Metric, ModelReport
+from fipro.modelrun import model_dir_of
 from fipro.segments.data import CATEGORIES, MODEL_NAME
-from fipro.segments.estimator import SegmentModel
+from fipro.segments.similarity import SimilarityIndex
 from fipro.summary import Section
+
+if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
+    from fipro.segments.pipeline import SegmentRun
 
 ASSIGNMENTS_FILE = "assignments.parquet"
 INDEX_FILE = "index.parquet"
@@ -36,9 +39,7 @@ ASSIGNMENT_COLUMNS = ("BAS_YH", "SEQ", "segment", "soft_segment", "segment_name"
 NOISE_NAME = "미분류"
 
 
-def model_dir(quarter: str) -> Path:
-    """``outputs/<quarter>/models/segments``."""
-    return datasets.model_dir(quarter, MODEL_NAME)
+model_dir = model_dir_of(MODEL_NAME)
 
 
 def index_frame(table: pd.DataFrame, space: np.ndarray, traits: np.ndarray) -> pd.DataFrame:
@@ -50,8 +51,6 @@ def index_frame(table: pd.DataFrame, space: np.ndarray, traits: np.ndarray) -> p
 
 def load_index(quarter: str):
     """The saved similar-customer index of a quarter (a :class:`SimilarityIndex`)."""
-    from fipro.segments.similarity import SimilarityIndex
-
     d = model_dir(quarter)
     idx = pd.read_parquet(d / INDEX_FILE)
     names = pd.read_parquet(d / ASSIGNMENTS_FILE, columns=["SEQ", "segment_name"]).set_index("SEQ")["segment_name"]
@@ -60,10 +59,14 @@ def load_index(quarter: str):
     return SimilarityIndex(idx["SEQ"].to_numpy(), space, traits, names.reindex(idx["SEQ"]).to_numpy())
 
 
-def save_artifacts(quarter: str, model: SegmentModel, table: pd.DataFrame, space: np.ndarray, traits: np.ndarray,
-                   profiles: pd.DataFrame, headline: Mapping[str, Any], *, fit_rows: int,
-                   metric_block: Optional[pd.DataFrame] = None, directory: Optional[Path] = None) -> dict:
-    """Write the assignments, the index, the profiles, the model, its registry entry and card."""
+def save_artifacts(quarter: str, run: "SegmentRun", *, directory: Optional[Path] = None) -> dict:
+    """Write the assignments, the index, the profiles, the model, its registry entry and card.
+
+    Reads ``run.model``, ``run.table``, ``run.space``, the index's traits, the profiles'
+    summary and ``run.headline`` (with ``fit_rows``).
+    """
+    model, table, space, traits, headline = run.model, run.table, run.space, run.index.traits, run.headline
+    profiles, fit_rows = run.profile["summary"], headline["fit_rows"]
     directory = Path(directory) if directory is not None else model_dir(quarter)
     data_hash = registry.data_hash(pd.concat([table[["BAS_YH", "SEQ"]].reset_index(drop=True),
                                               pd.DataFrame(space[:, :4])], axis=1))
@@ -83,7 +86,7 @@ def save_artifacts(quarter: str, model: SegmentModel, table: pd.DataFrame, space
         features=[f"업종 {len(CATEGORIES)}개 × (이용 여부, 이용 금액, 지출 비중)의 또래(연령대×성별×라이프스테이지) 대비 편차",
                   "고객의 이번 분기까지 지출 분기 평균(습관은 한 분기보다 오래 갑니다)",
                   f"표준화 → 주성분 {space.shape[1]}개(스타일 공간) → 앞 {model.cluster_centers_.shape[1]}개로 k-means"],
-        metrics=metric_block if metric_block is not None else dict(headline),
+        metrics=dict(headline),
         calibration={"방법": "없음 (군집; 확률이 아님)"},
         limitations=["세그먼트 경계는 연속적인 소비 스타일 위의 선입니다: 경계 근처 고객은 분기마다 옮겨 갈 수 있습니다",
                      "UMAP + HDBSCAN은 겹치는 스타일에서 잡음 비율이 크거나 조각이 많아 비교용으로만 보고합니다",
@@ -106,15 +109,6 @@ def load_assignments(quarter: str, columns=None) -> Optional[pd.DataFrame]:
     """A quarter's saved assignments (``None`` before the model ran)."""
     path = model_dir(quarter) / ASSIGNMENTS_FILE
     return pd.read_parquet(path, columns=list(columns) if columns else None) if path.exists() else None
-
-
-def handoff_rows(quarter: str) -> Optional[pd.DataFrame]:
-    """This quarter's segments as DB hand-off columns (``None`` before the model ran)."""
-    table = load_assignments(quarter, ["BAS_YH", "SEQ", "segment", "segment_name"])
-    if table is None:
-        return None
-    return pd.DataFrame({"BAS_YH": table["BAS_YH"], "SEQ": table["SEQ"], "SEGMENT": table["segment"].astype(int),
-                         "SEGMENT_NAME": table["segment_name"]})
 
 
 def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None) -> list[str]:
@@ -143,9 +137,10 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
 
 # declarations: DB hand-off (fipro.handoff.MODEL_SOURCES), model report
 # (fipro.model_report.MODEL_REPORTS) and quarter summary (fipro.summary.MODEL_SECTIONS)
-HANDOFF = Source(MODEL_NAME, (Column("SEGMENT", "INTEGER", "소비 스타일 세그먼트 번호 (-1 = 미분류)"),
-                              Column("SEGMENT_NAME", "TEXT", "세그먼트 이름 (특징 업종에서 자동 생성)")),
-                 handoff_rows)
+HANDOFF = Source.from_table(MODEL_NAME, (
+    Column("SEGMENT", "INTEGER", "소비 스타일 세그먼트 번호 (-1 = 미분류)", "segment", as_int),
+    Column("SEGMENT_NAME", "TEXT", "세그먼트 이름 (특징 업종에서 자동 생성)", "segment_name")),
+    lambda quarter: model_dir(quarter) / ASSIGNMENTS_FILE)
 REPORT = ModelReport(MODEL_NAME, "고객 세그먼트", (
     Metric("ari_soft", "심어 둔 세그먼트 대비 ARI", ceiling="ceiling_row_ari"),
     Metric("stability_ari", "분기 간 일치도(ARI)"),

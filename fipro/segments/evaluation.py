@@ -20,12 +20,18 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
+from threadpoolctl import threadpool_limits
 
 from fipro import datasets
+from fipro.modelrun import Target, targets_frame
+from fipro.segments.estimator import KMEANS_THREADS, umap_embedding
 
 INTERNAL_SAMPLE = 2000   # silhouette and DBCV are quadratic in the rows: a seeded sample
 COMPARE_SAMPLE = 2000    # the UMAP + HDBSCAN comparison's sample
+ROW_POSTERIOR = "posterior_segment_"                # truth: P(segment k | this row), one column per k
+CUSTOMER_POSTERIOR = "customer_posterior_segment_"  # truth: P(segment k | all the customer's quarters)
 
 
 def _sample(n: int, size: int, seed: int) -> np.ndarray:
@@ -36,6 +42,7 @@ def _sample(n: int, size: int, seed: int) -> np.ndarray:
 
 def dbcv(points: np.ndarray, labels: np.ndarray) -> float:
     """DBCV in [-1, 1] (``hdbscan.validity.validity_index``); NaN with fewer than two segments."""
+    # hdbscan compiles with numba on import (seconds): loaded only when a DBCV is asked for
     from hdbscan.validity import validity_index
 
     labels = np.asarray(labels)
@@ -56,33 +63,74 @@ def _silhouette(points: np.ndarray, labels: np.ndarray) -> float:
     return float(silhouette_score(points, labels)) if len(np.unique(labels)) >= 2 else float("nan")
 
 
-def internal_scores(points: np.ndarray, labels: np.ndarray, *, seed: int, size: int = INTERNAL_SAMPLE) -> dict:
+def _internal_quality(points: np.ndarray, labels: np.ndarray, *, seed: int, size: int = INTERNAL_SAMPLE) -> dict:
     """Silhouette and DBCV of ``labels`` in ``points`` on a seeded sample (noise rows left out)."""
     rows = _scored_rows(labels, seed, size)
     lab = np.asarray(labels)[rows]
     return {"silhouette": _silhouette(points[rows], lab), "dbcv": dbcv(points[rows], lab), "internal_rows": int(len(rows))}
 
 
-def load_truth(quarter: str, seq: np.ndarray) -> Optional[pd.DataFrame]:
-    """Planted segment and the exact posteriors, aligned to ``seq`` (``None`` on real data)."""
-    from fipro.synth import N_SEG
+def load_labels(quarter: str, seq: np.ndarray) -> Optional[pd.DataFrame]:
+    """Planted segment and the exact posteriors, aligned to ``seq`` (``None`` on real data).
 
+    The posterior columns are whichever ``posterior_segment_<k>`` the truth file holds.
+    """
     cols = ["SEQ", "segment", "segment_name", "anomaly_type",
-            *[f"posterior_segment_{k}" for k in range(N_SEG)], *[f"customer_posterior_segment_{k}" for k in range(N_SEG)]]
+            *datasets.truth_columns(ROW_POSTERIOR), *datasets.truth_columns(CUSTOMER_POSTERIOR)]
     return datasets.truth_rows(quarter, seq, cols)
 
 
-def truth_scores(truth: pd.DataFrame, segment: np.ndarray, soft: np.ndarray) -> dict:
-    """ARI of the segments (noise as its own group, and the soft labels) beside this quarter's ceilings."""
-    from fipro.synth import N_SEG
+def posterior_matrix(truth: pd.DataFrame, prefix: str) -> np.ndarray:
+    """The ``<prefix><k>`` columns of ``truth`` as a matrix, column ``k`` for segment ``k``."""
+    names = sorted((c for c in truth.columns if c.startswith(prefix)), key=lambda c: int(c[len(prefix):]))
+    return truth[names].to_numpy()
 
+
+def _truth_agreement(truth: pd.DataFrame, segment: np.ndarray, soft: np.ndarray) -> dict:
+    """ARI of the segments (noise as its own group, and the soft labels) beside this quarter's ceilings."""
     y = truth["segment"].to_numpy()
-    row_post = truth[[f"posterior_segment_{k}" for k in range(N_SEG)]].to_numpy()
-    cust_post = truth[[f"customer_posterior_segment_{k}" for k in range(N_SEG)]].to_numpy()
+    row_post = posterior_matrix(truth, ROW_POSTERIOR)
+    cust_post = posterior_matrix(truth, CUSTOMER_POSTERIOR)
     return {"ari": float(adjusted_rand_score(y, segment)), "ari_soft": float(adjusted_rand_score(y, soft)),
             "ceiling_row_ari": float(adjusted_rand_score(y, row_post.argmax(1))),
             "ceiling_customer_ari": float(adjusted_rand_score(y, cust_post.argmax(1))),
             "n_planted": int(len(np.unique(y)))}
+
+
+def evaluate(points: np.ndarray, segment: np.ndarray, soft: np.ndarray, truth: Optional[pd.DataFrame], *,
+             seed: int) -> dict:
+    """The headline scores of one quarter's segments.
+
+    Silhouette and DBCV of ``segment`` in ``points`` (the clustering space) on a seeded
+    sample, and, where ``truth`` (:func:`load_labels`) is given, the ARI of the segments
+    (noise as its own group) and of the ``soft`` ones against the planted segment beside
+    this quarter's ceilings.
+    """
+    out = _internal_quality(points, segment, seed=seed)
+    if truth is not None:
+        out.update(_truth_agreement(truth, segment, soft))
+    return out
+
+
+MAX_NOISE_SHARE = 0.15      # unassigned customers
+MIN_STABILITY_ARI = 0.5     # agreement of the customers present in two consecutive quarters
+# the measurement table's rows (measurement_table)
+TARGETS = (
+    Target("silhouette", "실루엣 (군집 공간, 표본)"),
+    Target("dbcv", "DBCV (표본)"),
+    Target("noise_share", "미분류 비율", at_most=MAX_NOISE_SHARE),
+    Target("stability_ari", "분기 간 일치도 ARI (이번 분기 모델, 전분기 → 이번 분기)", at_least=MIN_STABILITY_ARI),
+    Target("stability_ari_refit", "분기 간 일치도 ARI (각 분기 따로 맞춘 모델)", at_least=MIN_STABILITY_ARI),
+    Target("ari", "심어 둔 세그먼트 대비 ARI (미분류 포함)", needs="has_truth"),
+    Target("ari_soft", "심어 둔 세그먼트 대비 ARI (가장 가까운 세그먼트)", below_ceiling=0.0, ceiling="ceiling_row_ari",
+           needs="has_truth"),
+    Target("ceiling_customer_ari", "상한: 고객 단위 사후확률(전 분기)", needs="has_truth"),
+)
+
+
+def measurement_table(run) -> pd.DataFrame:
+    """This run's headline beside ``TARGETS`` (Korean; the truth rows only on synthetic data)."""
+    return targets_frame(run.headline, TARGETS)
 
 
 def agreement_table(truth: pd.DataFrame, soft: np.ndarray, names: dict) -> pd.DataFrame:
@@ -130,11 +178,8 @@ def compare_methods(space: np.ndarray, lead: int, kmeans_labels: np.ndarray, tru
     the model's segments for those rows. HDBSCAN's noise gets its most likely cluster
     (``all_points_membership_vectors``) for the soft ARI.
     """
+    # hdbscan compiles with numba on import (seconds): loaded only when the comparison runs
     import hdbscan
-
-    from threadpoolctl import threadpool_limits
-
-    from fipro.segments.estimator import KMEANS_THREADS, umap_embedding
 
     rows = _sample(len(space), size, seed)
     Z = space[rows]
@@ -151,8 +196,6 @@ def compare_methods(space: np.ndarray, lead: int, kmeans_labels: np.ndarray, tru
         if truth_y is not None:
             r["정답 ARI(연성)"] = float(adjusted_rand_score(truth_y[rows], soft))
         out.append(r)
-
-    from sklearn.cluster import KMeans
 
     km = kmeans_labels[rows]
     k = int(len(np.unique(km)))

@@ -9,17 +9,19 @@ stability, method comparison) → artifacts.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from dataclasses import dataclass
+from typing import ClassVar, Mapping, Optional
 
 import numpy as np
 import pandas as pd
 
-from fipro import config, contract
+from fipro import config, contract, export
+from fipro.privacy import pseudonym
 from fipro.segments import evaluation as ev
 from fipro.segments.artifacts import NOISE_NAME, load_assignments, save_artifacts
 from fipro.datasets import earlier_quarters
-from fipro.segments.data import SegmentInputs, load_inputs, stratified_sample
+from fipro.modelrun import ModelRun
+from fipro.segments.data import MODEL_NAME, SegmentInputs, load_inputs, stratified_sample
 from fipro.segments.estimator import DEFAULT_PARAMS, MapEmbedder, SegmentModel, fit_segments
 from fipro.segments.profiles import profile_segments, profile_table
 from fipro.segments.similarity import SimilarityIndex, trait_scores
@@ -29,11 +31,12 @@ FIT_ROWS = 100_000   # k-means and PCA on a stratified sample; everyone is assig
 N_LATENCY_QUERIES = 50
 
 
-@dataclass
-class SegmentRun:
+@dataclass(kw_only=True)
+class SegmentRun(ModelRun):
     """Everything one quarter's run produced (what notebook 05 shows)."""
 
-    quarter: str
+    model_name: ClassVar[str] = MODEL_NAME
+
     inputs: SegmentInputs
     model: SegmentModel
     embedder: MapEmbedder
@@ -44,9 +47,6 @@ class SegmentRun:
     truth: Optional[pd.DataFrame]
     stability: Optional[ev.Stability]
     comparison: Optional[pd.DataFrame]
-    headline: dict
-    artifacts: dict = field(default_factory=dict)
-    seconds: dict = field(default_factory=dict)
 
     @property
     def names(self) -> dict:
@@ -71,8 +71,9 @@ def assign(model: SegmentModel, inputs: SegmentInputs, chunk: int = 100_000) -> 
     return space, np.where(noise, -1, soft), soft
 
 
-def query_latency(index: SimilarityIndex, n: int = N_LATENCY_QUERIES, k: int = 10, seed: int = 0) -> dict:
+def query_latency(index: SimilarityIndex, n: int = N_LATENCY_QUERIES, k: int = 10, seed: Optional[int] = None) -> dict:
     """Median and 95th-percentile milliseconds of ``n`` similar-customer queries for random customers."""
+    seed = config.RANDOM_SEED if seed is None else seed
     rng = np.random.default_rng(seed)
     seqs = index.seq[rng.choice(len(index), min(n, len(index)), replace=False)]
     times = []
@@ -85,12 +86,13 @@ def query_latency(index: SimilarityIndex, n: int = N_LATENCY_QUERIES, k: int = 1
 
 
 def run_quarter(quarter: str, *, params: Optional[Mapping] = None, fit_rows: int = FIT_ROWS, truth: bool = True,
-                compare: bool = True, save: bool = True, seed: int = config.RANDOM_SEED) -> SegmentRun:
+                compare: bool = True, save: bool = True, seed: Optional[int] = None) -> SegmentRun:
     """Segment, name, index, evaluate (on synthetic data) and (``save``) record one quarter.
 
     ``truth=False`` skips the comparison with the truth file even where one exists;
     ``compare=False`` skips the UMAP + HDBSCAN comparison (a few seconds on its sample).
     """
+    seed = config.RANDOM_SEED if seed is None else seed
     laps = Laps()
     inputs, prev = load_inputs(quarter, with_previous=True)
     laps.lap("load")
@@ -116,9 +118,8 @@ def run_quarter(quarter: str, *, params: Optional[Mapping] = None, fit_rows: int
     latency = query_latency(index, seed=seed)
 
     lead = model.cluster_centers_.shape[1]
-    internal = ev.internal_scores(space[:, :lead], segment, seed=seed)
-    truth_frame = ev.load_truth(quarter, table["SEQ"].to_numpy()) if truth else None
-    truth_block = ev.truth_scores(truth_frame, segment, soft) if truth_frame is not None else {}
+    truth_frame = ev.load_labels(quarter, table["SEQ"].to_numpy()) if truth else None
+    scores = ev.evaluate(space[:, :lead], segment, soft, truth_frame, seed=seed)
     stab = None
     if prev is not None:
         _, _, prev_soft = assign(model, prev)
@@ -137,19 +138,15 @@ def run_quarter(quarter: str, *, params: Optional[Mapping] = None, fit_rows: int
         "fit_rows": int(len(sample)), "sizes": {names[s]: int(summary.loc[s, "size"]) for s in summary.index},
         "stability_k": {str(k): round(v, 4) for k, v in model.stability_.items()},
         "params": {**DEFAULT_PARAMS, **dict(params or {}), "k_range": list(model.k_range)},
-        "has_truth": truth_frame is not None, **internal, **truth_block, **latency,
+        "has_truth": truth_frame is not None, **scores, **latency,
         "stability_ari": stab.ari if stab is not None else None,
         "stability_ari_refit": stab.ari_refit if stab is not None else None,
         "stability_common": stab.n_common if stab is not None else 0,
     }
     run = SegmentRun(quarter=quarter, inputs=inputs, model=model, embedder=embedder, space=space, table=table,
                      profile=profile, index=index, truth=truth_frame, stability=stab, comparison=comparison,
-                     headline=headline, seconds=laps.seconds)
-    if save:
-        run.artifacts = save_artifacts(quarter, model, table, space, traits, summary, headline, fit_rows=len(sample))
-        laps.lap("save")
-    headline["seconds"] = dict(laps.since_start("total"))
-    return run
+                     headline=headline)
+    return run.finish(laps, save_artifacts if save else None)
 
 
 def describe_run(run: SegmentRun) -> str:
@@ -165,27 +162,9 @@ def describe_run(run: SegmentRun) -> str:
     return text
 
 
-def measurement_table(run: SegmentRun) -> pd.DataFrame:
-    """The headline measurements as a Korean table (truth rows only on synthetic data)."""
-    h = run.headline
-    rows = [("실루엣 (군집 공간, 표본)", h["silhouette"], None), ("DBCV (표본)", h["dbcv"], None),
-            ("미분류 비율", h["noise_share"], "≤ 0.15")]
-    if h.get("stability_ari") is not None:
-        rows.append((f"분기 간 일치도 ARI ({run.stability.previous_quarter} → {run.quarter})", h["stability_ari"], "≥ 0.5"))
-    if h.get("stability_ari_refit") is not None:
-        rows.append(("분기 간 일치도 ARI (각 분기 따로 맞춘 모델)", h["stability_ari_refit"], "≥ 0.5"))
-    if h.get("has_truth"):
-        rows += [("심어 둔 세그먼트 대비 ARI (미분류 포함)", h["ari"], None),
-                 ("심어 둔 세그먼트 대비 ARI (가장 가까운 세그먼트)", h["ari_soft"], f"≥ {h['ceiling_row_ari']:.3f}"),
-                 ("상한: 한 분기 행의 정확한 사후확률", h["ceiling_row_ari"], None),
-                 ("상한: 고객 단위 사후확률(전 분기)", h["ceiling_customer_ari"], None)]
-    return pd.DataFrame(rows, columns=["지표", "값", "목표"])
-
-
-def worked_query(run: SegmentRun, k: int = 5, seed: int = 0) -> tuple[str, pd.DataFrame, str]:
+def worked_query(run: SegmentRun, k: int = 5, seed: Optional[int] = None) -> tuple[str, pd.DataFrame, str]:
     """(pseudonymous label, neighbours table, Korean sentence) for one seeded customer with a segment."""
-    from fipro.privacy import pseudonym
-
+    seed = config.RANDOM_SEED if seed is None else seed
     rows = np.flatnonzero(run.table["segment"].to_numpy() >= 0)
     seq = str(run.table["SEQ"].to_numpy()[rows[np.random.default_rng(seed).integers(len(rows))]])
     return pseudonym(seq), run.index.query(seq, k + 1), run.index.describe(seq, k)
@@ -194,8 +173,6 @@ def worked_query(run: SegmentRun, k: int = 5, seed: int = 0) -> tuple[str, pd.Da
 def size_history(quarter: str, current: Optional[Mapping] = None) -> pd.DataFrame:
     """Segment sizes by quarter up to ``quarter`` (quarter × name, customers), from the saved
     ``segments.json`` files; ``current``: this quarter's headline when not saved yet."""
-    from fipro import export
-
     rows = {}
     for q in [*earlier_quarters(quarter), quarter]:
         if q == quarter and current is not None:
