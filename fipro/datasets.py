@@ -243,6 +243,34 @@ def previous_quarter(quarter: str) -> str:
     return f"{year - 1}q4" if n == 1 else f"{year}q{n - 1}"
 
 
+# Extras that compare alternatives (learner comparisons, trade-off curves, the clairvoyant
+# reference, method comparisons) cost more than the models themselves at full scale (issue
+# 23: 1,806 s of notebook 07's 4,657 s): they run for every quarter of a small data set and,
+# from this many rows a quarter, once per run on the latest quarter only.
+EXTRAS_EVERY_QUARTER_BELOW_ROWS = 100_000
+
+
+def runs_extras(quarter: str, processed_dir: Optional[Path] = None) -> bool:
+    """Whether ``quarter``'s notebooks run the extras that compare alternatives: every quarter
+    below :data:`EXTRAS_EVERY_QUARTER_BELOW_ROWS` rows, else the latest ingested quarter only."""
+    quarters = available_quarters(processed_dir)
+    rows = (read_manifest(processed_dir).get("quarters") or {}).get(quarter)
+    return quarter == (quarters[-1] if quarters else None) or (rows is not None and rows < EXTRAS_EVERY_QUARTER_BELOW_ROWS)
+
+
+def extras_note_ko(quarter: str, processed_dir: Optional[Path] = None) -> str:
+    """One Korean sentence saying whether and why this quarter runs the comparison extras."""
+    rows = (read_manifest(processed_dir).get("quarters") or {}).get(quarter)
+    if rows is not None and rows < EXTRAS_EVERY_QUARTER_BELOW_ROWS:
+        return (f"이 분기는 {rows:,}행으로 작아(기준 {EXTRAS_EVERY_QUARTER_BELOW_ROWS:,}행 미만) 대안 비교"
+                f"(학습기 비교·교환 곡선·사후 기준·방법 비교)를 분기마다 실행합니다.")
+    if runs_extras(quarter, processed_dir):
+        return "전체 규모에서는 대안 비교(학습기 비교·교환 곡선·사후 기준·방법 비교)를 가장 최근 분기에서만 실행하며, 이 분기가 그 분기입니다."
+    latest = (available_quarters(processed_dir) or [None])[-1]
+    return (f"전체 규모에서는 대안 비교(학습기 비교·교환 곡선·사후 기준·방법 비교)를 가장 최근 분기({latest})에서만 "
+            f"실행합니다. 비교는 그 분기의 노트북에서 볼 수 있습니다.")
+
+
 def load_quarter(quarter: str, columns: Optional[Sequence[str]] = None,
                  processed_dir: Optional[Path] = None) -> pd.DataFrame:
     """One quarter's accepted rows as a DataFrame in the contract's column order.

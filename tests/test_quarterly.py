@@ -105,3 +105,22 @@ def test_the_selection_is_kept_until_a_documented_trigger(monkeypatch):
     assert sel.reselect_reason(saved, "other", quarters[:4]) == "code or settings changed"
     assert "no longer in the data" in sel.reselect_reason(saved, "k", ["2022q3", "2022q4"])
     assert sel.reselect_reason({**saved, "reference_digest": "old"}, "k", quarters[:4]) == "reference quarter 2022q2 changed"
+
+
+def test_extras_run_every_small_quarter_and_only_the_latest_large_one(tmp_path, monkeypatch):
+    import json
+
+    processed = tmp_path / "processed"
+    tables = processed / datasets.TABLE_DIR
+    tables.mkdir(parents=True)
+    for q in ("2023q1", "2023q2"):
+        (tables / f"{q}.parquet").write_bytes(b"")
+    small = datasets.EXTRAS_EVERY_QUARTER_BELOW_ROWS - 1
+    (processed / datasets.MANIFEST_FILE).write_text(json.dumps({"quarters": {"2023q1": small, "2023q2": small}}))
+    assert datasets.runs_extras("2023q1", processed) and datasets.runs_extras("2023q2", processed)
+    assert "분기마다" in datasets.extras_note_ko("2023q1", processed)
+    large = datasets.EXTRAS_EVERY_QUARTER_BELOW_ROWS
+    (processed / datasets.MANIFEST_FILE).write_text(json.dumps({"quarters": {"2023q1": large, "2023q2": large}}))
+    assert not datasets.runs_extras("2023q1", processed) and datasets.runs_extras("2023q2", processed)
+    assert "2023q2" in datasets.extras_note_ko("2023q1", processed)
+    assert "이 분기가 그 분기" in datasets.extras_note_ko("2023q2", processed)

@@ -28,6 +28,8 @@ from fipro.recommend.reasons import card_reasons, product_reason
 from fipro.timing import Laps
 
 
+COMPARE_CUSTOMERS = 100_000  # measured customers in the comparison of expected-benefit matrices
+
 @dataclass(kw_only=True)
 class RecommendRun(ModelRun):
     """Everything one quarter's run produced (what notebook 07 shows)."""
@@ -94,10 +96,16 @@ def recommendation_rows(run_inputs: RecommendInputs, catalogue: Catalogue, ranki
     return table
 
 
-def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compare: bool = False,
+def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compare: Optional[bool] = None,
                 seed: Optional[int] = None, catalogue: Optional[Catalogue] = None) -> RecommendRun:
-    """Recommend for every customer of ``quarter``, measure on the next quarter and (``save``) record it."""
+    """Recommend for every customer of ``quarter``, measure on the next quarter and (``save``) record it.
+
+    ``compare``: also rank by the alternative expected benefits and compute the clairvoyant
+    reference (default: :func:`fipro.datasets.runs_extras`, every quarter of a small data set,
+    the latest quarter only at full scale).
+    """
     seed = config.RANDOM_SEED if seed is None else seed
+    compare = datasets.runs_extras(quarter) if compare is None else compare
     laps = Laps()
     # the committed catalogue's benefit history is read from the saved states; another is folded here
     inputs = load_inputs(quarter, catalogue=catalogue)
@@ -142,12 +150,17 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
                        **ev.evaluate(ranker, ranking.top[pos], eligible[pos], outcome, seed=seed),
                        **ev.robustness(ranker, profile, eligible, seed)}
         if compare:
+            # a seeded draw of measured customers bounds the comparison's engine passes at full scale
+            keep = (np.arange(len(pos)) if len(pos) <= COMPARE_CUSTOMERS else
+                    np.sort(np.random.default_rng(seed).choice(len(pos), COMPARE_CUSTOMERS, replace=False)))
+            rows = pos[keep]
             comparison = ev.score_comparison(ranker, {
-                "이번 분기 지출의 혜택": ranker.net(inputs.now, eligible),
-                "지출 분기 평균 구성의 혜택": ranker.net(inputs.history, eligible),
-                "분기별 혜택의 평균(본인)": history.mean(),
-                "세그먼트 구성의 혜택": segment_net,
-                "추천: 본인 평균을 세그먼트 쪽으로 당김": ranking.net}, eligible, pos, outcome, seed)
+                "이번 분기 지출의 혜택": ranker.net(inputs.now[rows], eligible[rows]),
+                "지출 분기 평균 구성의 혜택": ranker.net(inputs.history[rows], eligible[rows]),
+                "분기별 혜택의 평균(본인)": history.mean()[rows],
+                "세그먼트 구성의 혜택": segment_net[rows],
+                "추천: 본인 평균을 세그먼트 쪽으로 당김": ranking.net[rows]}, eligible[rows], np.arange(len(rows)),
+                outcome[keep], seed)
             measurement.update(ev.fixed_card_ceiling(ranker, f["SEQ"].to_numpy(), eligible, pos, outcome,
                                                      datasets.available_quarters()[-1], seed))
     laps.lap("evaluate")

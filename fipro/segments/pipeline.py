@@ -19,7 +19,7 @@ from fipro import config, contract, export
 from fipro.privacy import pseudonym
 from fipro.segments import evaluation as ev
 from fipro.segments.artifacts import NOISE_NAME, load_assignments, save_artifacts
-from fipro.datasets import earlier_quarters
+from fipro.datasets import earlier_quarters, runs_extras
 from fipro.modelrun import ModelRun
 from fipro.segments.data import MODEL_NAME, SegmentInputs, load_inputs, stratified_sample
 from fipro.segments.estimator import DEFAULT_PARAMS, MapEmbedder, SegmentModel, fit_segments
@@ -86,13 +86,16 @@ def query_latency(index: SimilarityIndex, n: int = N_LATENCY_QUERIES, k: int = 1
 
 
 def run_quarter(quarter: str, *, params: Optional[Mapping] = None, fit_rows: int = FIT_ROWS, truth: bool = True,
-                compare: bool = True, save: bool = True, seed: Optional[int] = None) -> SegmentRun:
+                compare: Optional[bool] = None, save: bool = True, seed: Optional[int] = None) -> SegmentRun:
     """Segment, name, index, evaluate (on synthetic data) and (``save``) record one quarter.
 
     ``truth=False`` skips the comparison with the truth file even where one exists;
-    ``compare=False`` skips the UMAP + HDBSCAN comparison (a few seconds on its sample).
+    ``compare=False`` skips the UMAP + HDBSCAN comparison (a few seconds on its sample); by
+    default it runs where :func:`fipro.datasets.runs_extras` says (every quarter of a small
+    data set, the latest quarter only at full scale).
     """
     seed = config.RANDOM_SEED if seed is None else seed
+    compare = runs_extras(quarter) if compare is None else compare
     laps = Laps()
     inputs, prev = load_inputs(quarter, with_previous=True)
     laps.lap("load")
