@@ -47,7 +47,7 @@ def toy_quarter(n: int = 400, quarter: str = "2023q1", seed: int = 0) -> pd.Data
 
 
 def toy_data(n: int = 400, quarter: str = "2023q1", seed: int = 0) -> pd.DataFrame:
-    """What ``lifestage.load_lifestage_data`` returns, built from :func:`toy_quarter`."""
+    """What ``lifestage.load_inputs`` returns, built from :func:`toy_quarter`."""
     feats = features.build_features(toy_quarter(n, quarter, seed))
     out = feats[["BAS_YH", "SEQ", *lifestage.feature_columns()]].copy()
     out["LIFE_STAGE"] = feats["LIFE_STAGE"].astype(str).to_numpy()
@@ -215,13 +215,13 @@ def test_pooled_history_trains_on_other_quarters_and_tests_on_this_one_only():
 
 
 def test_history_on_the_sample_records_what_was_pooled(sample_quarters):
-    pooled = lifestage.load_lifestage_data(sample_quarters[2], history=2)
+    pooled = lifestage.load_inputs(sample_quarters[2], history=2)
     assert pooled.attrs["quarters"] == sample_quarters[:3] and pooled.attrs["pooled"]
     assert set(pooled["BAS_YH"]) == set(sample_quarters[:3])
-    first = lifestage.load_lifestage_data(sample_quarters[0], history=2)
+    first = lifestage.load_inputs(sample_quarters[0], history=2)
     assert first.attrs["quarters"] == [*sample_quarters[1:3], sample_quarters[0]]
     assert "첫 분기" in first.attrs["history_note"]
-    alone = lifestage.load_lifestage_data(sample_quarters[0])
+    alone = lifestage.load_inputs(sample_quarters[0])
     assert not alone.attrs["pooled"] and alone.attrs["n_dropped"] == 0
 
 
@@ -483,7 +483,7 @@ def test_notebook_03_on_the_sample_records_headline_numbers(sample_quarters):
     from fipro import export, runner
 
     quarter = "2023q1" if "2023q1" in sample_quarters else sample_quarters[-1]
-    frame = lifestage.load_lifestage_data(quarter)
+    frame = lifestage.load_inputs(quarter)
     train_seq = frame.loc[split.customer_roles(frame["SEQ"], test_size=0.2) != "test", "SEQ"].head(3).tolist()
     fb_path = lifestage.feedback_path()
     assert fb_path == datasets.feedback_path("lifestage") and not fb_path.exists(), "a feedback file is left"

@@ -5,7 +5,7 @@ Every rule compares a customer with their own earlier quarters or with their pee
 customer, what the earlier quarters looked like. Only earlier quarters count: a
 quarter's flags never depend on what came after it, as in a live system.
 
-:func:`quarter_inputs` returns one :class:`AnomalyInputs` per quarter: a frame of keys,
+:func:`load_inputs` returns one :class:`AnomalyInputs` per quarter: a frame of keys,
 peer codes and history statistics, and the category amount matrices (current and the
 customer's mean over earlier active quarters) kept as arrays, since 33 columns × 673k
 customers are compared column-wise many times. The history comes from the previous
@@ -52,7 +52,7 @@ class AnomalyInputs:
         return len(self.frame)
 
 
-def quarter_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> AnomalyInputs:
+def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> AnomalyInputs:
     """This quarter's amounts and each customer's history from the earlier quarters.
 
     The history is the saved state of the previous quarter (:mod:`fipro.history`), so the

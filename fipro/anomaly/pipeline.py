@@ -22,7 +22,7 @@ from fipro.privacy import pseudonym
 from fipro.timing import Laps
 from fipro.anomaly import rules
 from fipro.anomaly.artifacts import save_artifacts
-from fipro.anomaly.data import MODEL_NAME, AnomalyInputs, quarter_inputs
+from fipro.anomaly.data import MODEL_NAME, AnomalyInputs, load_inputs
 from fipro.anomaly.estimator import DEFAULT_PARAMS, OneSidedIsolationForest, fit_anomaly, model_inputs
 from fipro.anomaly.evaluation import (YARDSTICK_POOL_BELOW, AnomalyEvaluation, Yardstick, evaluate, fit_yardstick,
                                       load_labels)
@@ -93,7 +93,7 @@ def _yardstick(quarter: str, inputs: AnomalyInputs, stats: pd.DataFrame, labels:
         for q in reversed(earlier_quarters(quarter)):
             if sum(len(f) for f in frames) >= YARDSTICK_POOL_BELOW:
                 break
-            inp = quarter_inputs(q)
+            inp = load_inputs(q)
             lab = load_labels(q, inp.frame["SEQ"].to_numpy())
             frames.append(yardstick_frame(inp, rules.rule_statistics(inp), lab))
     return fit_yardstick(frames, quarter, seed=seed, n_jobs=n_jobs)
@@ -147,7 +147,7 @@ def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = Non
     if unknown:
         raise KeyError(f"unknown rules in thresholds: {sorted(unknown)}; rules: {rules.RULE_NAMES}")
     laps = Laps()
-    inputs = quarter_inputs(quarter)
+    inputs = load_inputs(quarter)
     laps.lap("load")
     scored = score_inputs(inputs, thresholds=thresholds, flag_share=flag_share, fit_rows=fit_rows, params=params,
                           seed=seed, n_jobs=n_jobs, laps=laps)

@@ -89,7 +89,7 @@ def pooled_quarters(quarter: str, available: Sequence[str], history: int) -> lis
     return available[max(0, i - history):i] if i > 0 else available[1:1 + history]
 
 
-def load_lifestage_data(quarter: str, history: int = 0) -> pd.DataFrame:
+def load_inputs(quarter: str, history: int = 0) -> pd.DataFrame:
     """Keys, model features and the ``LIFE_STAGE`` label of a quarter, optionally pooled.
 
     ``history`` adds the rows of up to that many other quarters

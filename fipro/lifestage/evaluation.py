@@ -17,7 +17,7 @@ from fipro.evaluation import baselines as base
 from fipro.evaluation import calibration as calib
 from fipro.evaluation import metrics, registry
 from fipro.lifestage.data import (CODE_NAMES, CODES, MODEL_DISPLAY, MODEL_NAME, TARGET, available_features,
-                                  load_lifestage_data, sample_training_rows)
+                                  load_inputs, sample_training_rows)
 from fipro.lifestage.estimator import LifeStageClassifier, fit_lifestage
 from fipro.modelrun import Target, targets_frame
 
@@ -193,7 +193,7 @@ def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str
     ``max_test_rows`` of them (whole customers, by their hash) are scored.
     """
     seed = config.RANDOM_SEED if seed is None else seed
-    loader = loader or load_lifestage_data
+    loader = loader or load_inputs
     quarters = list(quarters) if quarters is not None else datasets.available_quarters()
     try:
         fit_q, test_q = split.temporal_pair(quarter, quarters)
@@ -204,7 +204,7 @@ def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str
     if reuse:
         fitted, note = model, f"{fit_q}에 학습한 모델을 {test_q}의 평가 고객에 적용"
     else:
-        fitted = saved_fit(fit_q, selection_key) if loader is load_lifestage_data else None
+        fitted = saved_fit(fit_q, selection_key) if loader is load_inputs else None
         reused_saved = fitted is not None
         if fitted is None:
             frame = loader(fit_q)

@@ -18,7 +18,7 @@ from fipro.modelrun import ModelRun
 from fipro.timing import Laps
 from fipro.lifestage import feedback as fb
 from fipro.lifestage.artifacts import save_artifacts
-from fipro.lifestage.data import (DEFAULT_HISTORY, MODEL_NAME, available_features, load_lifestage_data,
+from fipro.lifestage.data import (DEFAULT_HISTORY, MODEL_NAME, available_features, load_inputs,
                                   sample_training_rows, train_test_rows)
 from fipro.lifestage.estimator import LifeStageClassifier, fit_lifestage
 from fipro.lifestage.evaluation import (Evaluation, bayes_ceiling, evaluate, fit_baselines, load_labels,
@@ -66,7 +66,7 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     """
     seed = config.RANDOM_SEED if seed is None else seed
     laps = Laps()
-    data = load_lifestage_data(quarter, history=history)
+    data = load_inputs(quarter, history=history)
     laps.lap("load")
     corrections = fb.read_feedback() if feedback is None else feedback
     labelled, report = fb.apply_feedback(data, corrections, known_quarters=datasets.available_quarters())

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fipro import config, contract, datasets, features
 from fipro.evaluation import baselines, explainability, registry
-from fipro.lifestage.data import CODE_NAMES, MODEL_NAME, TARGET, load_lifestage_data
+from fipro.lifestage.data import CODE_NAMES, MODEL_NAME, TARGET, load_inputs
 from fipro.lifestage.estimator import LifeStageClassifier
 from fipro.privacy import pseudonym
 
@@ -134,7 +134,7 @@ def predict_customer(seq: str, quarter: str, model: Optional[LifeStageClassifier
     given, the registered model of the quarter)."""
     if model is None:
         model = registry.load_model(datasets.model_dir(quarter, MODEL_NAME))
-    frame = load_lifestage_data(quarter)
+    frame = load_inputs(quarter)
     rows = frame[frame["SEQ"] == str(seq)]
     if rows.empty:
         raise KeyError(f"customer not found in {quarter}")

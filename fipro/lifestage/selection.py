@@ -38,7 +38,7 @@ from fipro import config, datasets, export, split
 from fipro.evaluation import metrics
 from fipro.history import table_digest
 from fipro.lifestage.data import (CODES, DEFAULT_HISTORY, MODEL_NAME, TARGET, available_features,
-                                  load_lifestage_data, sample_training_rows, train_test_rows)
+                                  load_inputs, sample_training_rows, train_test_rows)
 from fipro.lifestage.estimator import DEFAULT_PARAMS, fit_lifestage
 
 SELECTION_FILE = "selection.json"
@@ -204,7 +204,7 @@ def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] =
     move the arg-max much and costs a prediction pass).
     """
     start = time.perf_counter()
-    data = load_lifestage_data(reference_quarter, history=history)
+    data = load_inputs(reference_quarter, history=history)
     roles = split.customer_roles(data["SEQ"], test_size=test_size, seed=seed)
     train, _ = train_test_rows(data, roles, reference_quarter)
     inner = split.customer_unit(train["SEQ"], seed=seed + 101) < VALIDATION_SHARE

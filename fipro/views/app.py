@@ -133,11 +133,11 @@ class CustomerExplorer(_App):
             from fipro import datasets
             from fipro.evaluation import registry
             from fipro.lifestage.data import MODEL_NAME as LIFESTAGE
-            from fipro.lifestage.data import load_lifestage_data
+            from fipro.lifestage.data import load_inputs
 
             try:
                 model = registry.load_model(datasets.model_dir(quarter, LIFESTAGE))
-                frame = load_lifestage_data(quarter)
+                frame = load_inputs(quarter)
                 self._lifestage[quarter] = (model, frame.set_index(frame["SEQ"].astype(str), drop=False))
             except (FileNotFoundError, KeyError, ValueError):
                 self._lifestage[quarter] = None
