@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from fipro import contract, datasets
+from fipro import contract, datasets, split
 from fipro.datasets import earlier_quarters
 
 MODEL_NAME = "segments"
@@ -173,21 +173,8 @@ def load_inputs(quarter: str, *, history: bool = True, tables: Optional[dict] = 
     return cur.inputs()
 
 
-def stratified_sample(frame: pd.DataFrame, n: int, seed: int, strata: Sequence[str] = ("LIFE_STAGE", "AGE")) -> np.ndarray:
-    """Sorted row positions of a sample of about ``n`` rows, proportional within each stratum.
-
-    Rows are ranked by ``SEQ`` before drawing, so the sample does not depend on row order.
-    """
-    if n >= len(frame):
-        return np.arange(len(frame))
-    rng = np.random.default_rng(seed)
-    order = np.argsort(frame["SEQ"].astype(str).to_numpy(), kind="stable")
-    key = pd.MultiIndex.from_frame(frame[list(strata)].astype(str)).factorize()[0][order]
-    u = rng.random(len(order))
-    frac = n / len(frame)
-    picked = []
-    for g in np.unique(key):
-        rows = order[key == g]
-        take = max(1, int(round(frac * len(rows))))
-        picked.append(rows[np.argsort(u[key == g], kind="stable")[:take]])
-    return np.sort(np.concatenate(picked))
+def stratified_sample(frame: pd.DataFrame, n: int, seed: Optional[int] = None,
+                      strata: Sequence[str] = ("LIFE_STAGE", "AGE")) -> np.ndarray:
+    """Sorted row positions of a sample of about ``n`` rows, proportional within each stratum
+    (:func:`fipro.split.stratified_positions`; ``seed`` ``None`` reads ``config.RANDOM_SEED``)."""
+    return split.stratified_positions(frame, strata, n, seed)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from fipro import config, contract, datasets
+from fipro import config, contract, datasets, split
 from fipro.export import write_parquet_atomic
 from fipro.privacy import unique_labels
 
@@ -121,17 +121,15 @@ def build_quarter(quarter: str, seed: int = config.RANDOM_SEED) -> dict:
     return paths
 
 
-def map_sample(table: pd.DataFrame, seed: int, points: int = MAP_POINTS) -> pd.DataFrame:
-    """A seeded sample of at most ``points`` customers with a map position, stratified by segment."""
+def map_sample(table: pd.DataFrame, seed: Optional[int] = None, points: int = MAP_POINTS) -> pd.DataFrame:
+    """A seeded sample of about ``points`` customers with a map position, stratified by segment.
+
+    Each segment keeps its share (:func:`fipro.split.stratified_positions`, by ``SEQ``);
+    ``seed`` ``None`` reads ``config.RANDOM_SEED``. The input table is not modified.
+    """
     have = table[table["map_x"].notna()] if "map_x" in table else table.iloc[0:0]
     if len(have) > points:
-        rng = np.random.default_rng(seed)
-        share = points / len(have)
-        keep = []
-        for _, rows in have.groupby("segment_name", sort=True).indices.items():
-            n = max(1, int(round(len(rows) * share)))
-            keep.append(np.sort(rng.choice(rows, min(n, len(rows)), replace=False)))
-        have = have.iloc[np.sort(np.concatenate(keep))]
+        have = have.iloc[split.stratified_positions(have, ["segment_name"], points, seed)]
     cols = ["label", "map_x", "map_y", "segment", "segment_name", "LIFE_STAGE", "health_tier"]
     return have[[c for c in cols if c in have.columns]].reset_index(drop=True)
 
