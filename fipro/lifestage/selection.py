@@ -14,15 +14,13 @@ parallel compute it once and get the same answer whichever starts first.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import itertools
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -246,17 +244,6 @@ def selection_path() -> Path:
     return datasets.run_model_dir(MODEL_NAME) / SELECTION_FILE
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # parallel quarters: one selects, the others wait and read
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def load_or_select(*, seed: int = config.RANDOM_SEED, history: int = DEFAULT_HISTORY,
                    grid: Optional[Mapping[str, list]] = None, n_threads: Optional[int] = None,
                    progress: bool = True) -> ModelSelection:
@@ -266,7 +253,7 @@ def load_or_select(*, seed: int = config.RANDOM_SEED, history: int = DEFAULT_HIS
                 {**DEFAULT_GRID, **{f"{k} (small pool)": v for k, v in SMALL_DATA_GRID.items()}})
     key = selection_key(ref, seed=seed, history=history, grid=key_grid)
     path = selection_path()
-    with _locked(path):
+    with export.file_lock(path):  # parallel quarters: one selects, the others wait and read
         if path.exists():
             saved = json.loads(path.read_text(encoding="utf-8"))
             if saved.get("key") == key:
