@@ -162,7 +162,7 @@ def _score(model, frame: pd.DataFrame) -> dict:
 
 
 def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] = None,
-                 history: int = DEFAULT_HISTORY, test_size: float = 0.2, seed: int = config.RANDOM_SEED,
+                 history: int = DEFAULT_HISTORY, test_size: float = 0.2, seed: Optional[int] = None,
                  tolerance: float = PLATEAU_TOLERANCE, n_threads: Optional[int] = None,
                  progress: bool = True) -> ModelSelection:
     """Grid over ``grid`` at ``GRID_ROWS`` rows, then a learning curve with the winner.
@@ -177,6 +177,7 @@ def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] =
     customers' rows of the reference quarter. Fits here skip calibration (it does not
     move the arg-max much and costs a prediction pass).
     """
+    seed = split.resolve_seed(seed)
     start = time.perf_counter()
     data = load_lifestage_data(reference_quarter, history=history)
     roles = split.customer_roles(data["SEQ"], test_size=test_size, seed=seed)
@@ -244,10 +245,14 @@ def selection_path() -> Path:
     return datasets.run_model_dir(MODEL_NAME) / SELECTION_FILE
 
 
-def load_or_select(*, seed: int = config.RANDOM_SEED, history: int = DEFAULT_HISTORY,
+def load_or_select(*, seed: Optional[int] = None, history: int = DEFAULT_HISTORY,
                    grid: Optional[Mapping[str, list]] = None, n_threads: Optional[int] = None,
                    progress: bool = True) -> ModelSelection:
-    """This run's selection: read ``selection.json`` if it fits the data and code, else select and save it."""
+    """This run's selection: read ``selection.json`` if it fits the data and code, else select and save it.
+
+    ``seed``: ``None`` reads ``config.RANDOM_SEED``.
+    """
+    seed = split.resolve_seed(seed)
     ref = reference_quarter()
     key_grid = (dict(grid) if grid is not None else
                 {**DEFAULT_GRID, **{f"{k} (small pool)": v for k, v in SMALL_DATA_GRID.items()}})

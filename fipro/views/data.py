@@ -73,8 +73,9 @@ def _recommendations(quarter: str, seq: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def build_quarter(quarter: str, seed: int = config.RANDOM_SEED) -> dict:
-    """Write the quarter's view tables from the processed data and the saved model outputs."""
+def build_quarter(quarter: str, seed: Optional[int] = None) -> dict:
+    """Write the quarter's view tables from the processed data and the saved model outputs
+    (``seed`` of the map sample; ``None``: ``config.RANDOM_SEED``)."""
     from fipro.anomaly.artifacts import SCORES_FILE as ANOMALY_FILE, model_dir as anomaly_dir
     from fipro.health.artifacts import SCORES_FILE as HEALTH_FILE, model_dir as health_dir
     from fipro.health.components import COMPONENT_NAMES
