@@ -156,7 +156,22 @@ def weighted_score(components: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
 
 
 def tier_of(score: np.ndarray, tiers=TIERS) -> np.ndarray:
-    """Korean tier names at the ``tiers`` lower bounds (default 0–39 취약, 40–59 보통, 60–100 건강)."""
-    names = np.array([t for t, _ in tiers], dtype=object)
-    bounds = np.array([b for _, b in tiers[1:]])
-    return names[np.searchsorted(bounds, np.floor(np.asarray(score, dtype=float)), side="right")]
+    """Korean tier names at the ``tiers`` lower bounds (default 0–39 취약, 40–59 보통, 60–100 건강).
+
+    ``pd.cut`` on the whole points (a bound belongs to the tier it starts); a NaN score
+    gets no tier (NaN).
+
+    Raises
+    ------
+    ValueError
+        If the bounds do not increase.
+
+    Examples
+    --------
+    >>> tier_of([39.9, 40.0, 59.99, 60.0]).tolist()
+    ['취약', '보통', '보통', '건강']
+    """
+    bounds = [b for _, b in tiers[1:]]
+    tiers_cut = pd.cut(np.floor(np.asarray(score, dtype=float)), [-np.inf, *bounds, np.inf], right=False,
+                       labels=[t for t, _ in tiers])
+    return np.asarray(tiers_cut.astype(object))
