@@ -49,6 +49,7 @@ import pandas as pd
 
 from fipro import contract
 from fipro.anomaly.data import CATEGORIES, CATEGORY_LABEL_KO, PEER_COLUMNS, AnomalyInputs
+from fipro.peers import peer_group_codes
 
 MAD_TO_SD = 1.4826
 SD_SHRINK = 3.0        # prior quarters' weight of the population scale in a customer's own scale
@@ -114,19 +115,6 @@ def robust_z(x: np.ndarray, groups: Optional[np.ndarray] = None) -> np.ndarray:
     return ((s - med).to_numpy()) / scale
 
 
-def peer_groups(frame: pd.DataFrame) -> np.ndarray:
-    """Peer group id per customer: life stage × age band (the EDA's comparison group).
-
-    Integer ids (a string key per row costs seconds at full scale); the same codes give
-    the same id whatever the row order.
-    """
-    ids = np.zeros(len(frame), dtype=np.int64)
-    for c in PEER_COLUMNS:
-        codes, uniques = pd.factorize(frame[c].astype(str), sort=True)
-        ids = ids * (len(uniques) + 1) + codes
-    return ids
-
-
 def precision_rise(now: np.ndarray, before: np.ndarray, n_bins: int = RISE_BINS) -> np.ndarray:
     """How broadly the customer's usual categories rose: a precision-weighted mean log change, in standard errors.
 
@@ -185,7 +173,7 @@ def rule_statistics(inputs: AnomalyInputs) -> pd.DataFrame:
     """
     f = inputs.frame
     n = len(f)
-    groups = peer_groups(f)
+    groups = peer_group_codes(f, PEER_COLUMNS)
     total = f["total"].to_numpy(dtype=float)
     log_total = np.log1p(total)
     own = f["n_prev_active"].to_numpy() > 0

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from fipro.health.data import LOG_OFFSET, PEER_COLUMNS, HealthInputs
+from fipro.peers import peer_group_codes
 
 NO_HISTORY = 70.0   # no history is not evidence of strain: upper "보통"
 NO_SPENDING = 50.0  # nothing spent this quarter: the middle
@@ -96,7 +97,8 @@ PILLAR_KO = {"spend": "지출", "save": "저축", "borrow": "차입", "plan": "�
 
 
 def peer_codes(frame: pd.DataFrame) -> np.ndarray:
-    return pd.MultiIndex.from_frame(frame[list(PEER_COLUMNS)].astype(str)).factorize()[0]
+    """The health model's peer group per customer (``PEER_COLUMNS``: life stage × age band)."""
+    return peer_group_codes(frame, PEER_COLUMNS)
 
 
 def peer_percentile(values: np.ndarray, groups: np.ndarray) -> np.ndarray:

@@ -25,13 +25,13 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from fipro import contract, datasets, split
+from fipro import contract, datasets, peers, split
 from fipro.datasets import earlier_quarters
 
 MODEL_NAME = "segments"
 CATEGORIES: tuple[str, ...] = contract.DETAIL_COLUMNS
 CATEGORY_LABEL_KO: dict[str, str] = {c: contract.LABEL_KO[c] for c in CATEGORIES}
-PEER_COLUMNS: tuple[str, ...] = ("AGE", "SEX_CD", "LIFE_STAGE")
+PEER_COLUMNS: tuple[str, ...] = peers.PEER_GROUP
 PROFILE_COLUMNS: tuple[str, ...] = ("AGE", "SEX_CD", "LIFE_STAGE", "MBR_RK", "TOT_USE_AM", "CRDSL_USE_AM")
 TABLE_COLUMNS: tuple[str, ...] = ("BAS_YH", "SEQ", *dict.fromkeys(PEER_COLUMNS + PROFILE_COLUMNS), *CATEGORIES)
 STYLE_KINDS: tuple[str, ...] = ("use", "amt", "share")

@@ -28,12 +28,13 @@ import pyarrow.parquet as pq
 
 from fipro import config, contract, datasets, split
 from fipro.export import write_parquet_atomic
+from fipro.peers import PEER_GROUP
 from fipro.privacy import unique_labels
 
 CATEGORIES: tuple[str, ...] = contract.DETAIL_COLUMNS
 ROW_GROUP = 8_192
 MAP_POINTS = 6_000
-PEER_KEYS = ("AGE", "SEX_CD", "LIFE_STAGE")
+PEER_KEYS = PEER_GROUP
 N_RECOMMENDATIONS = 3
 
 
