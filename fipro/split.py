@@ -179,8 +179,8 @@ def sample_positions(n: int, k: Optional[int], seed: Optional[int] = None) -> np
     return np.sort(np.random.default_rng(resolve_seed(seed)).choice(n, size=k, replace=False))
 
 
-def _strata_codes(frame: pd.DataFrame, strata: Sequence[str]) -> np.ndarray:
-    missing = [c for c in list(strata) + ["SEQ"] if c not in frame]
+def _strata_codes(frame: pd.DataFrame, strata: Sequence[str], key: str = "SEQ") -> np.ndarray:
+    missing = [c for c in list(strata) + [key] if c not in frame]
     if missing:
         raise KeyError(f"frame has no column(s) {missing}")
     if not list(strata):
@@ -189,19 +189,20 @@ def _strata_codes(frame: pd.DataFrame, strata: Sequence[str]) -> np.ndarray:
 
 
 def stratified_positions(frame: pd.DataFrame, strata: Sequence[str], n: int,
-                         seed: Optional[int] = None) -> np.ndarray:
+                         seed: Optional[int] = None, *, key: str = "SEQ") -> np.ndarray:
     """Sorted row positions of a seeded sample of about ``n`` rows, proportional within each stratum.
 
     Each stratum (a combination of the ``strata`` columns' values) keeps
     ``max(1, round(n / len(frame) × its rows))`` rows, the ones with the smallest of a
-    uniform number drawn per row after ordering the rows by ``SEQ``: the sample does not
+    uniform number drawn per row after ordering the rows by the ``key`` column (``SEQ``,
+    or another column unique per customer such as the views' label): the sample does not
     depend on the frame's row order, and no stratum vanishes. Every row when ``n`` is at
     least ``len(frame)``. The input frame is not modified.
 
     Raises
     ------
     KeyError
-        If a ``strata`` column or ``SEQ`` is missing.
+        If a ``strata`` column or the ``key`` column is missing.
     ValueError
         If ``n`` is negative.
 
@@ -213,11 +214,11 @@ def stratified_positions(frame: pd.DataFrame, strata: Sequence[str], n: int,
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n!r}")
-    codes = _strata_codes(frame, strata)
+    codes = _strata_codes(frame, strata, key)
     if n >= len(frame):
         return np.arange(len(frame))
     rng = np.random.default_rng(resolve_seed(seed))
-    order = np.argsort(frame["SEQ"].astype(str).to_numpy(), kind="stable")
+    order = np.argsort(frame[key].astype(str).to_numpy(), kind="stable")
     key = codes[order]
     u = rng.random(len(order))
     frac = n / len(frame)

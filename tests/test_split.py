@@ -175,3 +175,11 @@ def test_stratified_customer_positions_exact_rule():
         split.stratified_customer_positions(f, ["g"], -2, seed=3)
     with pytest.raises(KeyError):
         split.stratified_customer_positions(f, ["nope"], 6, seed=3)
+
+
+def test_stratified_positions_can_order_by_another_unique_key():
+    f = _strata_frame().rename(columns={"SEQ": "label"})
+    np.testing.assert_array_equal(split.stratified_positions(f, ["g"], 6, seed=2, key="label"),
+                                  split.stratified_positions(_strata_frame(), ["g"], 6, seed=2))
+    with pytest.raises(KeyError):
+        split.stratified_positions(f, ["g"], 6, seed=2)

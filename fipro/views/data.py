@@ -126,12 +126,13 @@ def build_quarter(quarter: str, seed: Optional[int] = None) -> dict:
 def map_sample(table: pd.DataFrame, seed: Optional[int] = None, points: int = MAP_POINTS) -> pd.DataFrame:
     """A seeded sample of about ``points`` customers with a map position, stratified by segment.
 
-    Each segment keeps its share (:func:`fipro.split.stratified_positions`, by ``SEQ``);
-    ``seed`` ``None`` reads ``config.RANDOM_SEED``. The input table is not modified.
+    Each segment keeps its share (:func:`fipro.split.stratified_positions`, rows ordered
+    by the unique pseudonymous ``label``); ``seed`` ``None`` reads ``config.RANDOM_SEED``.
+    The input table is not modified.
     """
     have = table[table["map_x"].notna()] if "map_x" in table else table.iloc[0:0]
     if len(have) > points:
-        have = have.iloc[split.stratified_positions(have, ["segment_name"], points, seed)]
+        have = have.iloc[split.stratified_positions(have, ["segment_name"], points, seed, key="label")]
     cols = ["label", "map_x", "map_y", "segment", "segment_name", "LIFE_STAGE", "health_tier"]
     return have[[c for c in cols if c in have.columns]].reset_index(drop=True)
 
