@@ -238,9 +238,10 @@ def inverse_distance(dist: np.ndarray) -> np.ndarray:
     """Weights ``1 / max(distance, 1e-6)`` of :class:`MapEmbedder`'s neighbour mean.
 
     Not ``KNeighborsRegressor(weights="distance")``: that one gives a row at distance 0
-    (a fitted row itself) only its zero-distance neighbours, which moved the sample's
-    3,000 fitted rows on the map by up to ~1e-5 against the maps made so far; this keeps
-    them where they were (the same weights as before, through the library's regressor).
+    (a fitted row itself) only its zero-distance neighbours. Measured on 2022q2 of the
+    sample, it moved 922 of 9,583 customers by more than 1e-6 on the map (at most
+    1.3e-5, the map spanning 9.5); with these weights the regressor reproduces the maps
+    made so far bit for bit.
     """
     return 1.0 / np.maximum(dist, 1e-6)
 
