@@ -87,6 +87,28 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[Path]:
+    """Hold an exclusive lock for ``path`` while the block runs (parallel runs wait their turn).
+
+    The lock is ``flock`` on a sibling ``<name>.lock`` file (created with its folder if
+    missing, never truncated), so ``path`` itself can be replaced atomically inside the
+    block; the lock is released when the block ends, also on an exception. Yields the
+    lock file's path. POSIX only (``fcntl``), like every machine the project runs on.
+    """
+    import fcntl  # POSIX only: imported where used so that importing export works everywhere
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield lock_path
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def write_json_atomic(path: Path, payload: Any) -> Path:
     """Write ``payload`` as UTF-8 JSON through :func:`atomic_path`; return ``path``."""
     path = Path(path)

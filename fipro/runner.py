@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 from fipro import config
-from fipro.export import atomic_path, write_json_atomic
+from fipro.export import atomic_path, file_lock, write_json_atomic
 
 RUNNING_PREFIX = "."
 FAILED_SUFFIX = ".failed.ipynb"
@@ -326,17 +326,11 @@ def manifest_rows(manifest_path=None) -> dict:
 @contextlib.contextmanager
 def _locked_progress(path: Path):
     """The progress state, read and written back under an exclusive lock (parallel runs)."""
-    import fcntl
-
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-            yield state
-            with atomic_path(path) as tmp:
-                tmp.write_text(json.dumps(state), encoding="utf-8")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(path):
+        state = json.loads(path.read_text(encoding="utf-8"))
+        yield state
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(state), encoding="utf-8")
 
 
 def _duration_ko(seconds: float) -> str:

@@ -82,9 +82,21 @@ def _number(value, fmt: str) -> str:
     return SUPPRESSED if value is None or value != value else fmt.format(value)
 
 
+def front_matter(**fields) -> str:
+    """A page's YAML front matter (``---`` … ``---``), written by ``yaml.safe_dump``: a title
+    with a quote, a colon or a ``#`` stays one string.
+
+    >>> print(front_matter(title='데이터 사전: "EDU"'), end="")
+    ---
+    title: '데이터 사전: "EDU"'
+    ---
+    """
+    return "---\n" + yaml.safe_dump(fields, allow_unicode=True, sort_keys=False, width=10_000) + "---\n"
+
+
 def _page(path: Path, title: str, body: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"---\ntitle: \"{title}\"\n---\n\n{body.strip()}\n", encoding="utf-8")
+    path.write_text(f"{front_matter(title=title)}\n{body.strip()}\n", encoding="utf-8")
     return path
 
 

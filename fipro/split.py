@@ -1,10 +1,24 @@
-"""Customer-level splits and the temporal check's quarter pairs.
+"""Customer-level splits, the temporal check's quarter pairs, and every seeded sample.
 
 A customer's role (train / calibration / test) is a function of their ``SEQ`` and the
 seed only: a seeded hash maps each id to a number in [0, 1), cut at the requested
 shares. So the split needs no state, is the same in every quarter (a test customer
 of 2023q1 is a test customer of 2023q2 too, which keeps the temporal check free of
 customer leakage), and the same on a full file and on a sample.
+
+Samples (the one place a model, a figure or a view draws rows):
+
+* :func:`sample_positions`: a uniform draw of at most ``k`` of ``n`` positions (fit
+  rows of a forest, points of a map, a yardstick's rows);
+* :func:`stratified_positions`: about ``n`` rows, every stratum keeping its share, rows
+  drawn one by one (the segment model's fit rows of one quarter, the views' map);
+* :func:`stratified_customer_positions`: the same shares, but whole customers drawn by
+  the seeded hash of ``SEQ``, so a customer's rows of several pooled quarters are kept
+  or dropped together (the life-stage model's training rows).
+
+The two stratified draws stay two algorithms because each model's saved outputs were
+made with its own: the life-stage model pools quarters and must not split a
+customer's history; the segment model draws rows of one quarter.
 """
 
 from __future__ import annotations
@@ -20,6 +34,22 @@ from fipro import config
 ROLES = ("train", "calibration", "test")
 
 
+def resolve_seed(seed: Optional[int] = None) -> int:
+    """``seed``, or ``config.RANDOM_SEED`` read now when it is ``None``.
+
+    Functions default to ``seed=None`` and call this, so a changed ``config.RANDOM_SEED``
+    (``FIPRO_SEED``, a test) reaches them; a default bound at import would not see it.
+
+    Examples
+    --------
+    >>> resolve_seed(7)
+    7
+    >>> resolve_seed(None) == config.RANDOM_SEED
+    True
+    """
+    return config.RANDOM_SEED if seed is None else int(seed)
+
+
 def customer_unit(seq, seed: Optional[int] = None) -> np.ndarray:
     """A seeded uniform number in [0, 1) per customer id (same id, same number).
 
@@ -29,7 +59,7 @@ def customer_unit(seq, seed: Optional[int] = None) -> np.ndarray:
     >>> bool(u[0] == u[2]) and bool((0 <= u).all() and (u < 1).all())
     True
     """
-    seed = config.RANDOM_SEED if seed is None else int(seed)
+    seed = resolve_seed(seed)
     key = f"fipro{abs(seed) % 10**11:011d}"  # pandas wants a 16-character hash key
     values = pd.Series(seq, dtype="string").fillna("").to_numpy(dtype=object)
     hashed = pd.util.hash_array(values, hash_key=key, categorize=True)
@@ -118,3 +148,122 @@ def role_table(seq, roles) -> pd.DataFrame:
     table = table.reindex([r for r in ROLES if r in table.index])
     table["share"] = table["rows"] / max(len(frame), 1)
     return table
+
+
+# --- samples ----------------------------------------------------------------------------------
+
+
+def sample_positions(n: int, k: Optional[int], seed: Optional[int] = None) -> np.ndarray:
+    """Sorted positions of a seeded uniform draw of at most ``k`` of ``range(n)`` (no repeats).
+
+    Every position when ``k`` is ``None`` or at least ``n`` (then nothing is drawn).
+    The draw is ``numpy.random.default_rng(seed).choice(n, k, replace=False)``, sorted,
+    so the rows keep their order.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` or ``k`` is negative.
+
+    Examples
+    --------
+    >>> sample_positions(10, 3, seed=1)
+    array([3, 4, 7])
+    >>> sample_positions(4, 10, seed=1)
+    array([0, 1, 2, 3])
+    """
+    if n < 0 or (k is not None and k < 0):
+        raise ValueError(f"n and k must be >= 0, got n={n!r}, k={k!r}")
+    if k is None or k >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(resolve_seed(seed)).choice(n, size=k, replace=False))
+
+
+def _strata_codes(frame: pd.DataFrame, strata: Sequence[str], key: str = "SEQ") -> np.ndarray:
+    missing = [c for c in list(strata) + [key] if c not in frame]
+    if missing:
+        raise KeyError(f"frame has no column(s) {missing}")
+    if not list(strata):
+        return np.zeros(len(frame), dtype=np.int64)
+    return pd.MultiIndex.from_frame(frame[list(strata)].astype(str)).factorize()[0]
+
+
+def stratified_positions(frame: pd.DataFrame, strata: Sequence[str], n: int,
+                         seed: Optional[int] = None, *, key: str = "SEQ") -> np.ndarray:
+    """Sorted row positions of a seeded sample of about ``n`` rows, proportional within each stratum.
+
+    Each stratum (a combination of the ``strata`` columns' values) keeps
+    ``max(1, round(n / len(frame) × its rows))`` rows, the ones with the smallest of a
+    uniform number drawn per row after ordering the rows by the ``key`` column (``SEQ``,
+    or another column unique per customer such as the views' label): the sample does not
+    depend on the frame's row order, and no stratum vanishes. Every row when ``n`` is at
+    least ``len(frame)``. The input frame is not modified.
+
+    Raises
+    ------
+    KeyError
+        If a ``strata`` column or the ``key`` column is missing.
+    ValueError
+        If ``n`` is negative.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"SEQ": list("abcdef"), "g": list("xxxxyy")})
+    >>> stratified_positions(f, ["g"], 3, seed=1)
+    array([0, 2, 4])
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n!r}")
+    codes = _strata_codes(frame, strata, key)
+    if n >= len(frame):
+        return np.arange(len(frame))
+    rng = np.random.default_rng(resolve_seed(seed))
+    order = np.argsort(frame[key].astype(str).to_numpy(), kind="stable")
+    key = codes[order]
+    u = rng.random(len(order))
+    frac = n / len(frame)
+    picked = []
+    for g in np.unique(key):
+        rows = order[key == g]
+        take = max(1, int(round(frac * len(rows))))
+        picked.append(rows[np.argsort(u[key == g], kind="stable")[:take]])
+    return np.sort(np.concatenate(picked))
+
+
+def stratified_customer_positions(frame: pd.DataFrame, strata: Sequence[str], n: Optional[int],
+                                  seed: Optional[int] = None) -> np.ndarray:
+    """Sorted row positions of at most ``n`` rows, whole customers, each stratum keeping the same share.
+
+    Each row gets its customer's seeded hash number (:func:`customer_unit` of ``SEQ``),
+    rows are ranked by it within their stratum, and a row is kept where its rank, as a
+    share of the stratum's rows, is at most ``n / len(frame)``. A customer's rows in
+    several quarters tie on that number, so they are kept or dropped together, except
+    the one customer a stratum's cut may fall on (ties are broken by row position); the
+    draw does not otherwise depend on row order, and a stratum too small for one row at
+    that share keeps none.
+    Every row when ``n`` is ``None`` or at least ``len(frame)``. The input frame is not
+    modified.
+
+    Raises
+    ------
+    KeyError
+        If a ``strata`` column or ``SEQ`` is missing.
+    ValueError
+        If ``n`` is negative.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"SEQ": list("aabbcd"), "g": list("xxxxyy")})
+    >>> stratified_customer_positions(f, ["g"], 3, seed=1)
+    array([2, 3, 4])
+    """
+    if n is not None and n < 0:
+        raise ValueError(f"n must be >= 0, got {n!r}")
+    codes = _strata_codes(frame, strata)
+    if n is None or len(frame) <= n:
+        return np.arange(len(frame))
+    share = n / len(frame)
+    u = customer_unit(frame["SEQ"], seed=seed)
+    # rank within each stratum so every stratum keeps the same share of its rows
+    rank = pd.Series(u).groupby(codes).rank(pct=True, method="first")
+    return np.flatnonzero((rank <= share).to_numpy())

@@ -259,3 +259,27 @@ def test_recall_figure_gives_every_scorer_its_own_colour():
     legend = fig.axes[0].get_legend()
     colours = {t.get_text(): to_hex(h.get_facecolor()) for t, h in zip(legend.get_texts(), legend.legend_handles)}
     assert set(colours) == {"규칙", "모델", "결합", "지도학습 기준"} and len(set(colours.values())) == 4
+
+
+# --- library calls: the same numbers as the hand-written versions ----------------------------------
+
+
+def test_tail_share_is_the_share_of_values_at_or_above():
+    from fipro.anomaly.rules import tail_share
+    x = np.array([3.0, 1.0, np.nan, 3.0, 7.0])
+    # values >= each: 3 → {3, 3, 7} = 3/5; 1 → 4/5; NaN (lowest) → 5/5; 7 → 1/5
+    np.testing.assert_array_equal(tail_share(x), [0.6, 0.8, 1.0, 0.6, 0.2])
+    rng = np.random.default_rng(0)
+    y = np.round(rng.normal(size=1000), 1)
+    by_hand = (len(y) - np.searchsorted(np.sort(y), y, side="left")) / len(y)
+    np.testing.assert_array_equal(tail_share(y), by_hand)
+
+
+def test_robust_sd_is_scipys_mad_times_the_rules_constant():
+    from fipro.anomaly.rules import MAD_TO_SD, robust_sd
+    # median 3, absolute deviations 2 1 0 1 97 → MAD 1
+    assert robust_sd(np.array([1.0, 2.0, 3.0, 4.0, 100.0, np.nan]), empty=0.0) == MAD_TO_SD
+    assert robust_sd(np.array([np.nan, np.nan]), empty=1.0) == 1.0
+    x = np.random.default_rng(1).standard_t(3, size=2001)
+    x[::7] = np.nan
+    assert robust_sd(x, empty=0.0) == MAD_TO_SD * float(np.nanmedian(np.abs(x - np.nanmedian(x))))

@@ -5,8 +5,24 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fipro.evaluation import calibration as calib
+
+# ProbabilityInput's y are column indices of its input P (class j is column j), which the
+# generic checks' data do not respect: they label 2-column X with 0..2, 1..k or strings
+_NOT_COLUMN_INDICES = "the check's labels are not column indices of its X (y must index P's columns)"
+PROBABILITY_INPUT_SKIPS: dict = {
+    "check_classifiers_train": _NOT_COLUMN_INDICES,
+    "check_classifiers_train(readonly_memmap=True)": _NOT_COLUMN_INDICES,
+    "check_classifiers_train(readonly_memmap=True,X_dtype=float32)": _NOT_COLUMN_INDICES,
+    "check_classifiers_classes": _NOT_COLUMN_INDICES,
+    "check_classifier_data_not_an_array": _NOT_COLUMN_INDICES,
+    "check_estimators_fit_returns_self": _NOT_COLUMN_INDICES,
+    "check_estimators_overwrite_params": _NOT_COLUMN_INDICES,
+    "check_readonly_memmap_input": _NOT_COLUMN_INDICES,
+    "check_estimators_nan_inf": "the check's y is float (np.ones): y must be integer column indices",
+}
 
 
 def test_ece_exact_small_case():
@@ -94,3 +110,36 @@ def test_describe_calibration_sentence():
     s = calib.calibration_summary([0, 1], [[0.99, 0.01], [0.4, 0.6]], [[0.8, 0.2], [0.3, 0.7]])
     text = calib.describe_calibration(s, "temperature")
     assert "ECE" in text and "온도 보정" in text
+
+
+@parametrize_with_checks([calib.ProbabilityInput()], expected_failed_checks=lambda est: PROBABILITY_INPUT_SKIPS)
+def test_probability_input_follows_the_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+def test_probability_input_rejects_what_is_not_a_probability_matrix_with_indices():
+    P = np.array([[0.7, 0.3], [0.4, 0.6]])
+    with pytest.raises(ValueError, match="column per class"):
+        calib.ProbabilityInput().fit(P[:, :1], [0, 0])
+    with pytest.raises(ValueError, match="outside 0 .. 1"):
+        calib.ProbabilityInput().fit(P, [0, 2])
+    with pytest.raises(ValueError, match="integer column indices"):
+        calib.ProbabilityInput().fit(P, ["a", "b"])
+    with pytest.raises(ValueError, match="NaN"):
+        calib.ProbabilityInput().fit(np.array([[np.nan, 1.0], [0.4, 0.6]]), [0, 1])
+    fitted = calib.ProbabilityInput().fit(P, [0, 1])
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict_proba(np.ones((2, 3)) / 3)
+    np.testing.assert_array_equal(fitted.predict(P), [0, 1])
+
+
+def test_log_loss_index_is_sklearns_with_every_column_a_label():
+    # hand-made: −mean(log 0.9, log 0.8) and a class (2) no row holds
+    assert calib.log_loss_index([0, 1], [[0.9, 0.1], [0.2, 0.8]]) == pytest.approx(-np.mean(np.log([0.9, 0.8])),
+                                                                                  rel=1e-15)
+    assert calib.log_loss_index([1, 1], [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]) == pytest.approx(
+        -np.mean(np.log([0.2, 0.1])), rel=1e-15)
+    # 1-D binary: the positive class's probability
+    assert calib.log_loss_index([1, 0], [0.3, 0.4]) == pytest.approx(-np.mean(np.log([0.3, 0.6])), rel=1e-15)
+    with pytest.raises(ValueError):
+        calib.log_loss_index([0, 2], [[0.5, 0.5], [0.5, 0.5]])

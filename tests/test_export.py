@@ -83,3 +83,34 @@ def test_atomic_files_get_the_mode_a_plain_open_would_give(tmp_path):
     (tmp_path / "plain.txt").write_text("x")
     assert stat.S_IMODE((tmp_path / "sub" / "x.txt").stat().st_mode) == \
         stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o666 & ~umask
+
+
+def _try_lock(lock_path) -> bool:
+    """Whether another open file could take the lock now (flock locks per open file)."""
+    import fcntl
+
+    with open(lock_path, "a") as other:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(other, fcntl.LOCK_UN)
+        return True
+
+
+def test_file_lock_excludes_others_while_held_and_releases_after(tmp_path):
+    target = tmp_path / "new" / "state.json"
+    with export.file_lock(target) as lock_path:
+        assert lock_path == tmp_path / "new" / "state.json.lock" and lock_path.exists()
+        assert not _try_lock(lock_path)
+        target.write_text("{}", encoding="utf-8")  # the locked file itself stays free to replace
+    assert _try_lock(lock_path)
+    assert target.read_text(encoding="utf-8") == "{}"
+
+
+def test_file_lock_is_released_when_the_block_raises(tmp_path):
+    target = tmp_path / "state.json"
+    with pytest.raises(RuntimeError):
+        with export.file_lock(target) as lock_path:
+            raise RuntimeError("boom")
+    assert _try_lock(lock_path)

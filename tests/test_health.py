@@ -325,3 +325,42 @@ def test_declarations_join_the_handoff_report_and_summary(sample_run, sample_qua
     before = dict(sample_run.headline, tier_shares={"취약": 0.5, "보통": 0.5, "건강": 0.0})
     lines = health.artifacts.summary_lines(sample_run.headline, before)
     assert any("전분기 대비" in line for line in lines) and any("ROC-AUC" in line for line in lines)
+
+
+# --- validation and library cuts ----------------------------------------------------------------
+
+
+def test_risk_model_rejects_an_unknown_calibration_before_fitting(monkeypatch):
+    X, y = synthetic_risk(200)
+    fitted = []
+    monkeypatch.setattr(health.estimator, "bounded_logistic", lambda *a, **k: fitted.append(1))
+    for bad in ({"calibration": "platt"}, {"learner": "forest"}, {"l2": -1.0}, {"random_state": 1.5}):
+        with pytest.raises(ValueError):
+            RiskModel(**bad).fit(X, y)
+    assert not fitted  # nothing was fitted before the error
+
+
+def test_risk_model_reads_the_project_seed_when_random_state_is_none(monkeypatch):
+    from fipro import config
+    X, y = synthetic_risk(1500, 3)
+    monkeypatch.setattr(config, "RANDOM_SEED", 11)
+    kw = dict(learner="lightgbm", n_estimators=20, min_child_samples=5, n_jobs=1)
+    none = RiskModel(**kw).fit(X, y).raw_proba(X)
+    eleven = RiskModel(**kw, random_state=11).fit(X, y).raw_proba(X)
+    np.testing.assert_array_equal(none, eleven)
+
+
+def test_tier_cuts_are_pd_cut_on_whole_points():
+    score = np.array([0.0, 39.999, 40.0, 59.5, 60.0, 100.0, np.nan])
+    assert list(hc.tier_of(score)[:6]) == ["취약", "취약", "보통", "보통", "건강", "건강"]
+    assert pd.isna(hc.tier_of(score)[6])
+    with pytest.raises(ValueError):
+        hc.tier_of(score, (("a", 0.0), ("b", 60.0), ("c", 40.0)))
+
+
+def test_grade_at_puts_a_value_on_a_cut_in_the_higher_grade_and_skips_tied_cuts():
+    from fipro.health.estimator import grade_at
+    np.testing.assert_array_equal(grade_at(np.array([0.1, 0.2, 0.25, 0.5, 0.9]), np.array([0.2, 0.5])),
+                                  [1, 2, 2, 3, 3])
+    # two tied cuts: grade 2 stays empty, the grades above keep their numbers
+    np.testing.assert_array_equal(grade_at(np.array([0.1, 0.3, 0.6]), np.array([0.2, 0.2, 0.5])), [1, 3, 4])

@@ -153,6 +153,63 @@ def test_the_map_puts_fitted_points_where_umap_put_them():
     assert KNeighborsClassifier(1).fit(xy[:150], y[:150]).score(xy[150:], y[150:]) > 0.95
 
 
+@parametrize_with_checks([MapEmbedder(n_neighbors=5, max_fit=40, k_transform=3, n_epochs=20, random_state=0)])
+def test_map_embedder_follows_the_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+def test_map_embedder_validates_its_parameters():
+    X, _ = mixture(50, seed=8)
+    for bad in ({"n_neighbors": 1}, {"max_fit": 2}, {"k_transform": 0}, {"n_epochs": 0}, {"min_dist": -0.1},
+                {"n_neighbors": 2.5}, {"random_state": "x"}):
+        with pytest.raises(ValueError):
+            MapEmbedder(**bad).fit(X)
+
+
+def test_map_places_a_row_at_the_inverse_distance_mean_of_its_neighbours():
+    emb = MapEmbedder(k_transform=2)
+    # a fitted map by hand: two fitted rows at x = 0 and x = 3, drawn at (0, 0) and (6, 3)
+    emb.n_features_in_ = 1
+    emb.fit_points_ = np.array([[0.0], [3.0]], np.float32)
+    emb.embedding_ = np.array([[0.0, 0.0], [6.0, 3.0]], np.float32)
+    from sklearn.neighbors import KNeighborsRegressor
+    from fipro.segments.estimator import inverse_distance
+    emb.neighbours_ = KNeighborsRegressor(n_neighbors=2, weights=inverse_distance).fit(emb.fit_points_, emb.embedding_)
+    # x = 1: weights 1/1 and 1/2 → (0·1 + 6·0.5) / 1.5 = 2, (0·1 + 3·0.5) / 1.5 = 1
+    np.testing.assert_allclose(emb.transform(np.array([[1.0]])), [[2.0, 1.0]], rtol=1e-6)
+    # a fitted row itself: weight 1e6 against 1/3, as the hand-written mean had it
+    np.testing.assert_allclose(emb.transform(np.array([[0.0]])), [[6 / 3 / (1e6 + 1 / 3), 3 / 3 / (1e6 + 1 / 3)]],
+                               rtol=1e-5)
+
+
+def test_segment_distances_are_the_euclidean_distances_to_the_centres():
+    X, _ = mixture(300, seed=11)
+    m = SegmentModel(n_clusters=3, space_components=6, n_components=3, random_state=1).fit(X)
+    Z = m.transform(X)
+    by_hand = np.sqrt(((Z[:, None, :3] - m.cluster_centers_[None]) ** 2).sum(-1))
+    seg, far = m.assign_space(Z)
+    np.testing.assert_array_equal(seg, by_hand.argmin(1))
+    np.testing.assert_array_equal(far, by_hand.min(1) > m.noise_radius_)
+    assert m.noise_radius_ == pytest.approx(np.quantile(by_hand.min(1), m.noise_quantile), rel=1e-12)
+    # hand-made: centres (0, 0) and (3, 4); rows at (0, 0) and (3, 0) are 0, 5 and 3, 4 away
+    from sklearn.cluster import KMeans
+    km = KMeans(n_clusters=2, n_init=1, random_state=0).fit(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    d = km.transform(np.array([[0.0, 0.0], [3.0, 0.0]]))
+    np.testing.assert_allclose(d[:, np.argsort(km.cluster_centers_[:, 0])], [[0.0, 5.0], [3.0, 4.0]], atol=1e-12)
+
+
+def test_segment_model_reads_the_project_seed_when_random_state_is_none(monkeypatch):
+    from fipro import config
+    X, _ = mixture(300, seed=12)
+    monkeypatch.setattr(config, "RANDOM_SEED", 5)
+    none = SegmentModel(k_range=(2, 4), space_components=6, n_components=3).fit(X)
+    five = SegmentModel(k_range=(2, 4), space_components=6, n_components=3, random_state=5).fit(X)
+    np.testing.assert_array_equal(none.labels_, five.labels_)
+    assert none.stability_ == five.stability_
+    with pytest.raises(ValueError):
+        SegmentModel(random_state=1.5).fit(X)
+
+
 # --- profiles and names ---------------------------------------------------------------------------
 
 

@@ -167,3 +167,15 @@ def test_korean_search_finds_pages_and_screenshots_are_saved(served, browser):
     page.screenshot(path=str(shots / "model_lifestage.png"), full_page=True)
     assert (shots / "home.png").stat().st_size > 10_000 and (shots / "model_lifestage.png").stat().st_size > 10_000
     page.close()
+
+
+def test_front_matter_is_yaml_that_reads_back_as_the_title():
+    import yaml
+
+    from fipro.site import front_matter
+
+    for title in ["데이터 사전", '2023q1 분기: "요약" #1', "a: b"]:
+        text = front_matter(title=title)
+        assert text.startswith("---\n") and text.endswith("---\n")
+        assert yaml.safe_load(text.strip("-\n")) == {"title": title}
+    assert front_matter(title="데이터 사전") == "---\ntitle: 데이터 사전\n---\n"

@@ -218,3 +218,19 @@ def test_segment_explorer_shows_a_segment(voila, browser, built):
     assert not page.locator(".fipro-error").is_visible()
     page.screenshot(path=str(_shots() / "segment_explorer.png"), full_page=True)
     assert problems == {"outside": [], "kernel_errors": []}, problems
+
+
+def test_values_put_into_html_are_escaped():
+    from fipro.views.app import _e, _p
+
+    assert _p("<b>x</b> & y") == "<p>&lt;b&gt;x&lt;/b&gt; &amp; y</p>"
+    assert _p("3 < 4", "score") == "<p class='score'>3 &lt; 4</p>"
+    assert _e(None) == "" and _e(1.5) == "1.5"
+
+
+def test_a_typed_label_is_escaped_in_the_title(built):
+    from fipro.views.app import CustomerExplorer
+
+    app = CustomerExplorer(built[-1])
+    app.show("<img src=x onerror=alert(1)>")
+    assert "<img" not in app.title.value and "&lt;img src=x onerror=alert(1)&gt;" in app.title.value

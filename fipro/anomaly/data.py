@@ -20,13 +20,13 @@ from typing import Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import contract, history
+from fipro import contract, history, peers
 
 MODEL_NAME = "anomaly"
 # the mix: every detail category plus the remainder the details do not cover
 CATEGORIES: tuple[str, ...] = history.CATEGORIES
 CATEGORY_LABEL_KO: dict[str, str] = {**{c: contract.LABEL_KO[c] for c in contract.DETAIL_COLUMNS}, "REST": "기타(미분류)"}
-PEER_COLUMNS: tuple[str, ...] = ("LIFE_STAGE", "AGE")
+PEER_COLUMNS: tuple[str, ...] = peers.STAGE_AGE_GROUP
 TABLE_COLUMNS: tuple[str, ...] = ("BAS_YH", "SEQ", "AGE", "LIFE_STAGE", "TOT_USE_AM", *contract.DETAIL_COLUMNS)
 
 

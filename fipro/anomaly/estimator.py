@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from fipro import config
+from fipro import config, split
 
 DEFAULT_PARAMS = {"n_estimators": 200, "max_samples": 2048, "one_sided": True}
 
@@ -83,13 +83,12 @@ class OneSidedIsolationForest(OutlierMixin, BaseEstimator):
         """Fit the forest on ``X`` (``y`` is ignored)."""
         self._check_params()
         A = self._prepare(X, reset=True)
-        seed = config.RANDOM_SEED if self.random_state is None else int(self.random_state)
+        seed = split.resolve_seed(self.random_state)
         self.forest_ = IsolationForest(n_estimators=self.n_estimators, max_samples=min(self.max_samples, len(A)),
                                        contamination=self.contamination, random_state=seed,
                                        n_jobs=self.n_jobs if self.n_jobs is not None else config.N_THREADS).fit(A)
-        rng = np.random.default_rng(seed)
-        keep = rng.choice(len(A), size=min(len(A), 10_000), replace=False) if len(A) > 10_000 else np.arange(len(A))
-        self.reference_ = np.sort(A[np.sort(keep)], axis=0)
+        keep = split.sample_positions(len(A), 10_000, seed)
+        self.reference_ = np.sort(A[keep], axis=0)
         self.offset_ = self.forest_.offset_
         return self
 
@@ -126,15 +125,17 @@ class OneSidedIsolationForest(OutlierMixin, BaseEstimator):
 
 
 def fit_anomaly(X: pd.DataFrame, params: Optional[dict] = None, *, fit_rows: Optional[int] = None,
-                seed: int = config.RANDOM_SEED, n_jobs: Optional[int] = None) -> OneSidedIsolationForest:
+                seed: Optional[int] = None, n_jobs: Optional[int] = None) -> OneSidedIsolationForest:
     """One-line twin: an :class:`OneSidedIsolationForest` with the defaults, fitted on ``X``.
 
     ``fit_rows``: fit on a seeded sample of that many rows (the forest draws at most
     ``max_samples`` per tree anyway; the sample bounds memory and the reference).
+    ``seed``: ``None`` reads ``config.RANDOM_SEED``.
     """
+    seed = split.resolve_seed(seed)
     model = OneSidedIsolationForest(**{**DEFAULT_PARAMS, **dict(params or {})}, random_state=seed, n_jobs=n_jobs)
     if fit_rows is not None and len(X) > fit_rows:
-        idx = np.sort(np.random.default_rng(seed).choice(len(X), size=fit_rows, replace=False))
+        idx = split.sample_positions(len(X), fit_rows, seed)
         X = X.iloc[idx] if isinstance(X, pd.DataFrame) else np.asarray(X)[idx]
     return model.fit(X)
 

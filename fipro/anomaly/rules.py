@@ -46,9 +46,11 @@ from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
+from scipy.stats import median_abs_deviation
 
 from fipro import contract
 from fipro.anomaly.data import CATEGORIES, CATEGORY_LABEL_KO, PEER_COLUMNS, AnomalyInputs
+from fipro.peers import peer_group_codes
 
 MAD_TO_SD = 1.4826
 SD_SHRINK = 3.0        # prior quarters' weight of the population scale in a customer's own scale
@@ -93,38 +95,39 @@ DEFAULT_THRESHOLDS: dict[str, float] = {r.name: r.threshold for r in RULES}
 RANKING_RULES: tuple[str, ...] = ("total_spike", "category_burst", "dormant_burst")
 
 
+def robust_sd(x: np.ndarray, empty: float) -> float:
+    """``MAD_TO_SD`` × the median absolute deviation of the non-NaN values, ``empty`` without a finite one.
+
+    The MAD is ``scipy.stats.median_abs_deviation`` unscaled, times the rounded 1.4826 the
+    rules' thresholds were set with (scipy's ``scale="normal"`` is 1.482602…).
+
+    >>> robust_sd(np.array([1.0, 2.0, 3.0, 4.0, 100.0, np.nan]), empty=0.0)
+    1.4826
+    """
+    x = np.asarray(x, dtype=float)
+    if not np.isfinite(x).any():
+        return float(empty)
+    return MAD_TO_SD * float(median_abs_deviation(x, nan_policy="omit"))
+
+
 def robust_z(x: np.ndarray, groups: Optional[np.ndarray] = None) -> np.ndarray:
     """(x − median) / (1.4826 · MAD), over everyone or within ``groups``; NaN stays NaN.
 
     >>> robust_z(np.array([1.0, 2.0, 3.0, 4.0, 100.0])).round(2).tolist()
-    [-0.67, 0.0, 0.67, 1.35, 65.42]
+    [-1.35, -0.67, 0.0, 0.67, 65.43]
     """
     x = np.asarray(x, dtype=float)
     if groups is None:
         med = np.nanmedian(x) if np.isfinite(x).any() else 0.0
-        mad = np.nanmedian(np.abs(x - med)) if np.isfinite(x).any() else 0.0
-        return (x - med) / max(MAD_TO_SD * mad, 1e-9)
+        return (x - med) / max(robust_sd(x, empty=0.0), 1e-9)
     s = pd.Series(x)
     g = s.groupby(np.asarray(groups))
     med = g.transform("median")
     mad = (s - med).abs().groupby(np.asarray(groups)).transform("median")
     # a group whose MAD is 0 (all alike) borrows the population's scale
-    pop = MAD_TO_SD * float(np.nanmedian(np.abs(x - np.nanmedian(x)))) if np.isfinite(x).any() else 1.0
+    pop = robust_sd(x, empty=1.0)
     scale = np.where(mad.to_numpy() > 0, MAD_TO_SD * mad.to_numpy(), max(pop, 1e-9))
     return ((s - med).to_numpy()) / scale
-
-
-def peer_groups(frame: pd.DataFrame) -> np.ndarray:
-    """Peer group id per customer: life stage × age band (the EDA's comparison group).
-
-    Integer ids (a string key per row costs seconds at full scale); the same codes give
-    the same id whatever the row order.
-    """
-    ids = np.zeros(len(frame), dtype=np.int64)
-    for c in PEER_COLUMNS:
-        codes, uniques = pd.factorize(frame[c].astype(str), sort=True)
-        ids = ids * (len(uniques) + 1) + codes
-    return ids
 
 
 def precision_rise(now: np.ndarray, before: np.ndarray, n_bins: int = RISE_BINS) -> np.ndarray:
@@ -185,7 +188,7 @@ def rule_statistics(inputs: AnomalyInputs) -> pd.DataFrame:
     """
     f = inputs.frame
     n = len(f)
-    groups = peer_groups(f)
+    groups = peer_group_codes(f, PEER_COLUMNS)
     total = f["total"].to_numpy(dtype=float)
     log_total = np.log1p(total)
     own = f["n_prev_active"].to_numpy() > 0
@@ -204,7 +207,7 @@ def rule_statistics(inputs: AnomalyInputs) -> pd.DataFrame:
     resid = log_total - base_log
     own_resid = np.where(own & active, resid, np.nan)
     centre = float(np.nanmedian(own_resid)) if np.isfinite(own_resid).any() else 0.0
-    pop_sd = max(MAD_TO_SD * float(np.nanmedian(np.abs(own_resid - centre))) if np.isfinite(own_resid).any() else 1.0, 1e-3)
+    pop_sd = max(robust_sd(own_resid, empty=1.0), 1e-3)
     nu = np.maximum(f["n_prev_active"].to_numpy(dtype=float) - 1, 0)
     sd = np.nan_to_num(f["prev_log_sd"].to_numpy(dtype=float))
     own_scale = np.sqrt((nu * sd ** 2 + SD_SHRINK * pop_sd ** 2) / (nu + SD_SHRINK))
@@ -267,14 +270,14 @@ def fired(stats: pd.DataFrame, thresholds: Optional[Mapping[str, float]] = None)
 def tail_share(x: np.ndarray) -> np.ndarray:
     """Upper-tail share: the fraction of values ≥ each one (NaN counts as the lowest).
 
-    Ties share one value, so the result does not depend on row order.
+    ``Series.rank(pct=True)`` from the top, ties at their highest rank, so tied values
+    share one share and the result does not depend on row order.
 
     >>> tail_share(np.array([3.0, 1.0, np.nan, 3.0])).tolist()
     [0.5, 0.75, 1.0, 0.5]
     """
     x = np.where(np.isnan(x), -np.inf, np.asarray(x, dtype=float))
-    order = np.sort(x)
-    return (len(x) - np.searchsorted(order, x, side="left")) / len(x)
+    return pd.Series(x).rank(ascending=False, method="max", pct=True).to_numpy()
 
 
 def ranking(score: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:

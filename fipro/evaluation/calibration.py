@@ -15,7 +15,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.metrics import log_loss
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 _EPS = 1e-12
 CALIBRATION_METHODS = ("temperature", "isotonic", "sigmoid")
@@ -103,10 +105,26 @@ def expected_calibration_error(y_true, proba, n_bins: int = 10) -> float:
 
 
 def log_loss_index(y_true, proba) -> float:
-    """Mean negative log-likelihood of the true class (``y_true`` as column indices)."""
+    """Mean negative log-likelihood of the true class (``y_true`` as column indices).
+
+    ``sklearn.metrics.log_loss`` with the columns as the labels, so a class absent from
+    ``y_true`` still counts as a column. It clips a probability of the true class at
+    float64's epsilon (the hand-written version clipped at 1e-12: the two differ only
+    where a model gives the true class less than 1e-12).
+
+    Examples
+    --------
+    >>> round(log_loss_index([0, 1], [[0.9, 0.1], [0.2, 0.8]]), 6)
+    0.164252
+    """
     P, _ = _as_matrix(proba)
     y = _as_index(y_true, P.shape[1])
-    return float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], _EPS, 1.0))))
+    return float(log_loss(y, y_proba=P, labels=np.arange(P.shape[1])))
+
+
+def _check_probabilities(P: np.ndarray) -> None:
+    if P.shape[1] < 2:
+        raise ValueError(f"a probability matrix needs a column per class (two or more), got {P.shape[1]} feature(s)")
 
 
 class ProbabilityInput(ClassifierMixin, BaseEstimator):
@@ -125,19 +143,32 @@ class ProbabilityInput(ClassifierMixin, BaseEstimator):
     """
 
     def fit(self, P, y):
-        """Record the classes (column ``j`` of ``P`` is class ``j``)."""
-        P = np.asarray(P, dtype=float)
+        """Record the classes (column ``j`` of ``P`` is class ``j``).
+
+        Raises
+        ------
+        ValueError
+            If ``P`` is not a finite matrix of at least two columns, or ``y`` holds
+            anything but column indices of ``P``.
+        """
+        P, y = validate_data(self, P, y, dtype=np.float64)
+        check_classification_targets(y)
+        _check_probabilities(P)
+        _as_index(y, P.shape[1])
         self.classes_ = np.arange(P.shape[1])
-        self.n_features_in_ = P.shape[1]
         return self
 
     def predict_proba(self, P) -> np.ndarray:
+        """``P`` itself (validated: finite, as many columns as at ``fit``)."""
         check_is_fitted(self, "classes_")
-        return np.asarray(P, dtype=float)
+        P = validate_data(self, P, dtype=np.float64, reset=False)
+        _check_probabilities(P)
+        return P
 
     def predict(self, P) -> np.ndarray:
         """The most probable class (scikit-learn's cross-validation wants a ``predict``)."""
-        return self.classes_[self.predict_proba(P).argmax(axis=1)]
+        P = self.predict_proba(P)  # checks the fit before classes_ is read
+        return self.classes_[P.argmax(axis=1)]
 
 
 def calibrate(model, X, y, method: str = "temperature"):

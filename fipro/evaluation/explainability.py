@@ -104,7 +104,7 @@ def _is_tree_model(model) -> bool:
 
 
 def shap_values(model, X: pd.DataFrame, *, background: Optional[pd.DataFrame] = None,
-                max_background: int = 100, seed: int = 0) -> ShapExplanation:
+                max_background: int = 100, seed: Optional[int] = None) -> ShapExplanation:
     """SHAP values of a fitted classifier on the rows of ``X``.
 
     Parameters
@@ -118,8 +118,9 @@ def shap_values(model, X: pd.DataFrame, *, background: Optional[pd.DataFrame] = 
         Reference rows for the permutation explainer; default: a sample of ``X``.
     max_background : int
         Size of that sample.
-    seed : int
-        Seed of the background sample.
+    seed : int, optional
+        Seed of the background sample and of the permutation explainer (``None``:
+        ``config.RANDOM_SEED``; a tree model uses none).
 
     Returns
     -------
@@ -138,6 +139,9 @@ def shap_values(model, X: pd.DataFrame, *, background: Optional[pd.DataFrame] = 
         base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
         method = "tree"
     else:
+        from fipro.split import resolve_seed  # only this branch needs it
+
+        seed = resolve_seed(seed)
         bg = background if background is not None else X
         bg = bg.sample(min(max_background, len(bg)), random_state=seed)
         explainer = shap.explainers.Permutation(model.predict_proba, bg, seed=seed)

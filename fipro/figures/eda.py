@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from fipro import compare, contract, eda, features
+from fipro import compare, contract, eda, features, split
 from fipro.figures import finish, plt, sns, use_style
 
 MANWON_PER_RAW = contract.AMOUNT_UNIT_WON / 10_000  # raw 천원 → 만원
@@ -173,12 +173,15 @@ def plot_peer_comparison(result: compare.PeerComparison) -> "plt.Figure":
 
 
 def plot_feature_distributions(feature_df: pd.DataFrame, names: Sequence[str], bins: int = 40,
-                               max_rows: Optional[int] = 50_000, seed: int = 0) -> "plt.Figure":
-    """Histograms of the given features (a seeded sample of at most ``max_rows`` rows)."""
+                               max_rows: Optional[int] = 50_000, seed: Optional[int] = None) -> "plt.Figure":
+    """Histograms of the given features (a seeded sample of at most ``max_rows`` rows).
+
+    ``seed``: of the sample (``None``: ``config.RANDOM_SEED``).
+    """
     use_style()
     data = feature_df[list(names)]  # the same sampled rows as the whole frame's, fewer columns to copy
     if max_rows is not None and len(data) > max_rows:
-        data = data.sample(max_rows, random_state=seed)
+        data = data.iloc[split.sample_positions(len(data), max_rows, seed)]
     cols = 4
     rows = int(np.ceil(len(names) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)

@@ -12,21 +12,20 @@ from typing import Mapping, Optional
 import numpy as np
 import pandas as pd
 
+from fipro import split
 from fipro.figures import finish, plt, sns, use_style
 
 MAX_POINTS = 15_000
 
 
-def _sample_rows(n: int, seed: int = 0, max_points: int = MAX_POINTS) -> np.ndarray:
-    if n <= max_points:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
+def plot_map(x: np.ndarray, y: np.ndarray, groups, title: str, *, order: Optional[list] = None,
+             seed: Optional[int] = None):
+    """The 2-D map coloured by ``groups`` (names); a seeded sample when there are many points.
 
-
-def plot_map(x: np.ndarray, y: np.ndarray, groups, title: str, *, order: Optional[list] = None, seed: int = 0):
-    """The 2-D map coloured by ``groups`` (names); a seeded sample when there are many points."""
+    ``seed``: of the sample of at most ``MAX_POINTS`` points (``None``: ``config.RANDOM_SEED``).
+    """
     use_style()
-    rows = _sample_rows(len(x), seed)
+    rows = split.sample_positions(len(x), MAX_POINTS, seed)
     g = pd.Series(np.asarray(groups)[rows])
     order = order or list(g.value_counts().index)
     palette = dict(zip(order, sns.color_palette("tab10" if len(order) <= 10 else "tab20", len(order))))

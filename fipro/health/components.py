@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from fipro.health.data import LOG_OFFSET, PEER_COLUMNS, HealthInputs
+from fipro.peers import peer_group_codes
 
 NO_HISTORY = 70.0   # no history is not evidence of strain: upper "보통"
 NO_SPENDING = 50.0  # nothing spent this quarter: the middle
@@ -96,7 +97,8 @@ PILLAR_KO = {"spend": "지출", "save": "저축", "borrow": "차입", "plan": "�
 
 
 def peer_codes(frame: pd.DataFrame) -> np.ndarray:
-    return pd.MultiIndex.from_frame(frame[list(PEER_COLUMNS)].astype(str)).factorize()[0]
+    """The health model's peer group per customer (``PEER_COLUMNS``: life stage × age band)."""
+    return peer_group_codes(frame, PEER_COLUMNS)
 
 
 def peer_percentile(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -156,7 +158,22 @@ def weighted_score(components: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
 
 
 def tier_of(score: np.ndarray, tiers=TIERS) -> np.ndarray:
-    """Korean tier names at the ``tiers`` lower bounds (default 0–39 취약, 40–59 보통, 60–100 건강)."""
-    names = np.array([t for t, _ in tiers], dtype=object)
-    bounds = np.array([b for _, b in tiers[1:]])
-    return names[np.searchsorted(bounds, np.floor(np.asarray(score, dtype=float)), side="right")]
+    """Korean tier names at the ``tiers`` lower bounds (default 0–39 취약, 40–59 보통, 60–100 건강).
+
+    ``pd.cut`` on the whole points (a bound belongs to the tier it starts); a NaN score
+    gets no tier (NaN).
+
+    Raises
+    ------
+    ValueError
+        If the bounds do not increase.
+
+    Examples
+    --------
+    >>> tier_of([39.9, 40.0, 59.99, 60.0]).tolist()
+    ['취약', '보통', '보통', '건강']
+    """
+    bounds = [b for _, b in tiers[1:]]
+    tiers_cut = pd.cut(np.floor(np.asarray(score, dtype=float)), [-np.inf, *bounds, np.inf], right=False,
+                       labels=[t for t, _ in tiers])
+    return np.asarray(tiers_cut.astype(object))

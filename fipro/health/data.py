@@ -16,10 +16,10 @@ from typing import Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import contract, history
+from fipro import contract, history, peers
 
 MODEL_NAME = "health"
-PEER_COLUMNS: tuple[str, ...] = ("AGE", "LIFE_STAGE")
+PEER_COLUMNS: tuple[str, ...] = peers.STAGE_AGE_GROUP
 TABLE_COLUMNS: tuple[str, ...] = ("BAS_YH", "SEQ", "AGE", "SEX_CD", "LIFE_STAGE", "TOT_USE_AM", "CRDSL_USE_AM",
                                   "CNF_USE_AM", *contract.DETAIL_COLUMNS)
 LOG_OFFSET = history.STABILITY_LOG_OFFSET  # 천원 (2만원): log(amount + 20) keeps a near-zero quarter from looking like a collapse

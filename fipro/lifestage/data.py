@@ -137,19 +137,18 @@ def train_test_rows(frame: pd.DataFrame, roles: Sequence[str], quarter: str) -> 
 
 
 def sample_training_rows(train: pd.DataFrame, max_rows: Optional[int], *,
-                         seed: int = config.RANDOM_SEED) -> pd.DataFrame:
+                         seed: Optional[int] = None) -> pd.DataFrame:
     """At most ``max_rows`` training rows, whole customers, stratified by life stage.
 
     Each stage keeps the same share of its customers (a seeded hash of ``SEQ`` decides
-    which), so class proportions hold; ``None`` or a larger limit returns all rows.
+    which, :func:`fipro.split.stratified_customer_positions`), so class proportions
+    hold; ``None`` or a larger limit returns all rows. ``seed``: ``None`` reads
+    ``config.RANDOM_SEED``.
     """
     if max_rows is None or len(train) <= max_rows:
         return train
-    share = max_rows / len(train)
-    u = split.customer_unit(train["SEQ"], seed=seed + 31)
-    # rank within each stage so every stage keeps the same share of its rows
-    rank = pd.Series(u, index=train.index).groupby(train[TARGET].to_numpy()).rank(pct=True, method="first")
-    return train[(rank <= share).to_numpy()]
+    # + 31: the training sample's hash apart from the split's (which uses the seed itself)
+    return train.iloc[split.stratified_customer_positions(train, [TARGET], max_rows, split.resolve_seed(seed) + 31)]
 
 
 def class_distribution(frame: pd.DataFrame, column: str = TARGET) -> pd.DataFrame:

@@ -185,7 +185,7 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"y has one class only ({self.classes_[0]!r}): nothing to learn")
-        seed = config.RANDOM_SEED if self.random_state is None else int(self.random_state)
+        seed = split.resolve_seed(self.random_state)
         ids = np.arange(len(y)).astype(str) if groups is None else np.asarray(groups).astype(str)
         if len(ids) != len(y):
             raise ValueError(f"groups has {len(ids)} entries but X has {len(y)} rows")
@@ -275,11 +275,12 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
 
 
 def fit_lifestage(train: pd.DataFrame, params: Optional[Mapping[str, Any]] = None, *,
-                  calibration: Optional[str] = "temperature", seed: int = config.RANDOM_SEED,
+                  calibration: Optional[str] = "temperature", seed: Optional[int] = None,
                   n_threads: Optional[int] = None, columns: Optional[Sequence[str]] = None) -> LifeStageClassifier:
     """One-line twin: a :class:`LifeStageClassifier` fitted on a frame's rows (features, ``SEQ``, label).
 
-    ``columns`` are the model inputs (default: every shared model feature).
+    ``columns`` are the model inputs (default: every shared model feature); ``seed`` the
+    classifier's ``random_state`` (``None``: ``config.RANDOM_SEED`` when it is fitted).
     """
     model = LifeStageClassifier(**{**DEFAULT_PARAMS, **dict(params or {})}, calibration=calibration,
                                 random_state=seed, n_threads=n_threads)

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from fipro import config, datasets
+from fipro import datasets
 from fipro.evaluation import metrics
 from fipro.lifestage.data import CODE_NAMES, CODES, MODEL_NAME, TARGET
 from fipro.lifestage.estimator import LifeStageClassifier, fit_lifestage
@@ -170,11 +170,12 @@ def describe_feedback(summary: Mapping[str, int], effect: Optional[Mapping[str, 
 
 def feedback_effect(train_original: pd.DataFrame, train_corrected: pd.DataFrame, test: pd.DataFrame,
                     model_corrected: LifeStageClassifier, params: Mapping[str, Any],
-                    seed: int = config.RANDOM_SEED) -> Optional[dict]:
+                    seed: Optional[int] = None) -> Optional[dict]:
     """How held-out metrics moved when corrections entered training (``None`` if none did).
 
     Fits a second model on the same training rows with their uncorrected labels and
-    scores both on the same (corrected) held-out labels.
+    scores both on the same (corrected) held-out labels; ``seed`` of that model (``None``:
+    ``config.RANDOM_SEED``).
     """
     if not bool(train_corrected.get("label_corrected", pd.Series(False)).any()):
         return None

@@ -21,15 +21,13 @@ data, or :data:`RESELECT_AFTER_QUARTERS` quarters have arrived since it was chos
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import itertools
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -188,7 +186,7 @@ def _score(model, frame: pd.DataFrame) -> dict:
 
 
 def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] = None,
-                 history: int = DEFAULT_HISTORY, test_size: float = 0.2, seed: int = config.RANDOM_SEED,
+                 history: int = DEFAULT_HISTORY, test_size: float = 0.2, seed: Optional[int] = None,
                  tolerance: float = PLATEAU_TOLERANCE, n_threads: Optional[int] = None,
                  progress: bool = True) -> ModelSelection:
     """Grid over ``grid`` at ``GRID_ROWS`` rows, then a learning curve with the winner.
@@ -203,6 +201,7 @@ def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] =
     customers' rows of the reference quarter. Fits here skip calibration (it does not
     move the arg-max much and costs a prediction pass).
     """
+    seed = split.resolve_seed(seed)
     start = time.perf_counter()
     data = load_inputs(reference_quarter, history=history)
     roles = split.customer_roles(data["SEQ"], test_size=test_size, seed=seed)
@@ -270,27 +269,18 @@ def selection_path() -> Path:
     return datasets.run_model_dir(MODEL_NAME) / SELECTION_FILE
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # parallel quarters: one selects, the others wait and read
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def load_or_select(*, seed: int = config.RANDOM_SEED, history: int = DEFAULT_HISTORY,
+def load_or_select(*, seed: Optional[int] = None, history: int = DEFAULT_HISTORY,
                    grid: Optional[Mapping[str, list]] = None, n_threads: Optional[int] = None,
                    progress: bool = True) -> ModelSelection:
     """This run's selection: read ``selection.json`` unless :func:`reselect_reason` gives a reason,
-    else select on the latest quarter and save it."""
+    else select on the latest quarter and save it. ``seed``: ``None`` reads ``config.RANDOM_SEED``.
+    """
+    seed = split.resolve_seed(seed)
     key_grid = (dict(grid) if grid is not None else
                 {**DEFAULT_GRID, **{f"{k} (small pool)": v for k, v in SMALL_DATA_GRID.items()}})
     key = selection_key(seed=seed, history=history, grid=key_grid)
     path = selection_path()
-    with _locked(path):
+    with export.file_lock(path):  # parallel quarters: one selects, the others wait and read
         if path.exists():
             saved = json.loads(path.read_text(encoding="utf-8"))
             if reselect_reason(saved, key, datasets.available_quarters()) is None:

@@ -26,13 +26,13 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from fipro import contract
+from fipro import contract, peers, split
 from fipro import history as _history
 
 MODEL_NAME = "segments"
 CATEGORIES: tuple[str, ...] = contract.DETAIL_COLUMNS
 CATEGORY_LABEL_KO: dict[str, str] = {c: contract.LABEL_KO[c] for c in CATEGORIES}
-PEER_COLUMNS: tuple[str, ...] = ("AGE", "SEX_CD", "LIFE_STAGE")
+PEER_COLUMNS: tuple[str, ...] = peers.PEER_GROUP
 PROFILE_COLUMNS: tuple[str, ...] = ("AGE", "SEX_CD", "LIFE_STAGE", "MBR_RK", "TOT_USE_AM", "CRDSL_USE_AM")
 TABLE_COLUMNS: tuple[str, ...] = ("BAS_YH", "SEQ", *dict.fromkeys(PEER_COLUMNS + PROFILE_COLUMNS), *CATEGORIES)
 STYLE_KINDS: tuple[str, ...] = ("use", "amt", "share")
@@ -151,21 +151,8 @@ def load_inputs(quarter: str, *, history: bool = True, tables: Optional[dict] = 
     return current, (_inputs(src, before, history) if before is not None else None)
 
 
-def stratified_sample(frame: pd.DataFrame, n: int, seed: int, strata: Sequence[str] = ("LIFE_STAGE", "AGE")) -> np.ndarray:
-    """Sorted row positions of a sample of about ``n`` rows, proportional within each stratum.
-
-    Rows are ranked by ``SEQ`` before drawing, so the sample does not depend on row order.
-    """
-    if n >= len(frame):
-        return np.arange(len(frame))
-    rng = np.random.default_rng(seed)
-    order = np.argsort(frame["SEQ"].astype(str).to_numpy(), kind="stable")
-    key = pd.MultiIndex.from_frame(frame[list(strata)].astype(str)).factorize()[0][order]
-    u = rng.random(len(order))
-    frac = n / len(frame)
-    picked = []
-    for g in np.unique(key):
-        rows = order[key == g]
-        take = max(1, int(round(frac * len(rows))))
-        picked.append(rows[np.argsort(u[key == g], kind="stable")[:take]])
-    return np.sort(np.concatenate(picked))
+def stratified_sample(frame: pd.DataFrame, n: int, seed: Optional[int] = None,
+                      strata: Sequence[str] = ("LIFE_STAGE", "AGE")) -> np.ndarray:
+    """Sorted row positions of a sample of about ``n`` rows, proportional within each stratum
+    (:func:`fipro.split.stratified_positions`; ``seed`` ``None`` reads ``config.RANDOM_SEED``)."""
+    return split.stratified_positions(frame, strata, n, seed)

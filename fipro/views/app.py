@@ -3,13 +3,16 @@
 Callbacks run inside :func:`guarded`: an exception in a widget callback shows nowhere by
 default (not on the page, not in the browser console, not in Voila's log), so the apps
 own an error panel (CSS class ``fipro-error``) that shows it, and keep it in ``errors``.
-Every panel carries a CSS class (``fipro-…``) the browser tests read.
+Every panel carries a CSS class (``fipro-…``) the browser tests read. Every value put
+into the HTML goes through ``html.escape`` (:func:`_p`, :func:`_e`): a label is typed by
+the user, and names, reasons and tracebacks may hold ``<`` or ``&``.
 """
 
 from __future__ import annotations
 
 import functools
 import traceback
+from html import escape
 from typing import Callable, Optional
 
 import numpy as np
@@ -18,6 +21,16 @@ import pandas as pd
 from fipro.views import data, panels
 
 MIN_PREFIX = 4  # characters typed before the label search runs
+
+
+def _e(value) -> str:
+    """``value`` as text safe inside HTML (``None`` as empty)."""
+    return escape("" if value is None else str(value))
+
+
+def _p(value, css: Optional[str] = None) -> str:
+    """One escaped paragraph."""
+    return f"<p class='{escape(css)}'>{_e(value)}</p>" if css else f"<p>{_e(value)}</p>"
 
 
 class _App:
@@ -37,7 +50,7 @@ class _App:
             except Exception:  # noqa: BLE001 - shown in the app's own error panel
                 text = traceback.format_exc()
                 self.errors.append(text)
-                self.error_panel.value = f"<pre>오류가 났습니다:\n{text}</pre>"
+                self.error_panel.value = f"<pre>오류가 났습니다:\n{_e(text)}</pre>"
                 self.error_panel.layout.display = "block"
         return wrapper
 
@@ -54,7 +67,7 @@ class _App:
 
 def _table_html(frame: Optional[pd.DataFrame], empty: str) -> str:
     if frame is None or len(frame) == 0:
-        return f"<p>{empty}</p>"
+        return _p(empty)
     return frame.to_html(float_format=lambda v: f"{v:,.2f}", na_rep="-", border=0)
 
 
@@ -168,9 +181,9 @@ class CustomerExplorer(_App):
         quarter = self.quarter.value
         row = data.customer(quarter, label) if label else None
         if row is None:
-            self.title.value = f"<p>{quarter}에 '{label}' 고객이 없습니다.</p>" if label else ""
+            self.title.value = _p(f"{quarter}에 '{label}' 고객이 없습니다.") if label else ""
             return
-        self.summary.value = "".join(f"<p>{s}</p>" for s in panels.summary_sentences(row, self._names))
+        self.summary.value = "".join(_p(s) for s in panels.summary_sentences(row, self._names))
         peer = data.peers(quarter, row["AGE"], row["SEX_CD"], row["LIFE_STAGE"])
         table = panels.spending_table(row, peer)
         self.spending.clear_output(wait=True)
@@ -180,24 +193,24 @@ class CustomerExplorer(_App):
             display(panels.plot_spending(table, row["label"]))
         ht = panels.health_table(row)
         self.health.value = ("<p>노트북 06이 아직 실행되지 않았습니다.</p>" if ht is None else
-                             f"<p class='score'>건강 점수 {float(row['health_score']):.1f}점 ({row['health_tier']}), "
-                             f"위험 등급 {int(row['risk_grade'])}</p>" + _table_html(ht, ""))
+                             _p(f"건강 점수 {float(row['health_score']):.1f}점 ({row['health_tier']}), "
+                                f"위험 등급 {int(row['risk_grade'])}", "score") + _table_html(ht, ""))
         if getattr(self, "_warming", None) is not None:
             self._warming.join()
         self.lifestage.value = (_table_html(panels.lifestage_table(row), "라이프스테이지 예측이 없습니다.") +
-                                f"<p>{self.lifestage_sentence(quarter, row['SEQ'])}</p>")
+                                _p(self.lifestage_sentence(quarter, row["SEQ"])))
         flagged = bool(row.get("anomaly_flagged")) if row.get("anomaly_flagged") is not None else False
-        self.anomaly.value = (f"<p>검토 대상: {'예' if flagged else '아니오'} (순위 {row.get('anomaly_rank')})</p>"
-                              f"<p>{row.get('anomaly_reason') or ''}</p>")
+        self.anomaly.value = (_p(f"검토 대상: {'예' if flagged else '아니오'} (순위 {row.get('anomaly_rank')})") +
+                              _p(row.get("anomaly_reason") or ""))
         self.recs.value = _table_html(panels.recommendation_table(row, self._names), "추천이 없습니다.")
         index = self.similar_index(quarter)
         if index is None:
             self.similar.value = "<p>세그먼트 색인이 없습니다.</p>"
         else:
-            self.similar.value = (f"<p>{index.describe(row['SEQ'])}</p>" +
+            self.similar.value = (_p(index.describe(row["SEQ"])) +
                                   _table_html(index.query(row["SEQ"], 5).set_index("고객"), ""))
         # the title last: when it shows the customer, every panel above has been sent
-        self.title.value = f"<h2>{row['label']} · {quarter}</h2>"
+        self.title.value = f"<h2>{_e(row['label'])} · {_e(quarter)}</h2>"
 
 
 class SegmentExplorer(_App):
@@ -261,9 +274,11 @@ class SegmentExplorer(_App):
         if name is None or not len(self.profiles):
             return
         row = self.profiles[self.profiles["name"] == name].iloc[0]
-        self.profile.value = (f"<h3>{name}</h3><p class='size'>고객 {int(row['size']):,}명 ({100 * float(row['share']):.1f}%), "
-                              f"평균 이용금액 {float(row['mean_total']):,.0f}천원, 신용 비중 {100 * float(row['credit_share']):.0f}%</p>"
-                              f"<p>특징 업종: {row['top_categories']}</p>")
+        self.profile.value = (f"<h3>{_e(name)}</h3>" +
+                              _p(f"고객 {int(row['size']):,}명 ({100 * float(row['share']):.1f}%), "
+                                 f"평균 이용금액 {float(row['mean_total']):,.0f}천원, "
+                                 f"신용 비중 {100 * float(row['credit_share']):.0f}%", "size") +
+                              _p(f"특징 업종: {row['top_categories']}"))
         from fipro.segments.pipeline import size_history
 
         sizes = size_history(self.quarter.value)

@@ -26,14 +26,15 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from fipro import config, contract, datasets, history
+from fipro import config, contract, datasets, history, split
 from fipro.export import write_parquet_atomic
+from fipro.peers import PEER_GROUP
 from fipro.privacy import unique_labels
 
 CATEGORIES: tuple[str, ...] = contract.DETAIL_COLUMNS
 ROW_GROUP = 8_192
 MAP_POINTS = 6_000
-PEER_KEYS = ("AGE", "SEX_CD", "LIFE_STAGE")
+PEER_KEYS = PEER_GROUP
 N_RECOMMENDATIONS = 3
 
 
@@ -73,8 +74,9 @@ def _recommendations(quarter: str, seq: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def build_quarter(quarter: str, seed: int = config.RANDOM_SEED) -> dict:
-    """Write the quarter's view tables from the processed data and the saved model outputs."""
+def build_quarter(quarter: str, seed: Optional[int] = None) -> dict:
+    """Write the quarter's view tables from the processed data and the saved model outputs
+    (``seed`` of the map sample; ``None``: ``config.RANDOM_SEED``)."""
     from fipro.anomaly.artifacts import SCORES_FILE as ANOMALY_FILE, model_dir as anomaly_dir
     from fipro.health.artifacts import SCORES_FILE as HEALTH_FILE, model_dir as health_dir
     from fipro.health.components import COMPONENT_NAMES
@@ -122,17 +124,16 @@ def build_quarter(quarter: str, seed: int = config.RANDOM_SEED) -> dict:
     return paths
 
 
-def map_sample(table: pd.DataFrame, seed: int, points: int = MAP_POINTS) -> pd.DataFrame:
-    """A seeded sample of at most ``points`` customers with a map position, stratified by segment."""
+def map_sample(table: pd.DataFrame, seed: Optional[int] = None, points: int = MAP_POINTS) -> pd.DataFrame:
+    """A seeded sample of about ``points`` customers with a map position, stratified by segment.
+
+    Each segment keeps its share (:func:`fipro.split.stratified_positions`, rows ordered
+    by the unique pseudonymous ``label``); ``seed`` ``None`` reads ``config.RANDOM_SEED``.
+    The input table is not modified.
+    """
     have = table[table["map_x"].notna()] if "map_x" in table else table.iloc[0:0]
     if len(have) > points:
-        rng = np.random.default_rng(seed)
-        share = points / len(have)
-        keep = []
-        for _, rows in have.groupby("segment_name", sort=True).indices.items():
-            n = max(1, int(round(len(rows) * share)))
-            keep.append(np.sort(rng.choice(rows, min(n, len(rows)), replace=False)))
-        have = have.iloc[np.sort(np.concatenate(keep))]
+        have = have.iloc[split.stratified_positions(have, ["segment_name"], points, seed, key="label")]
     cols = ["label", "map_x", "map_y", "segment", "segment_name", "LIFE_STAGE", "health_tier"]
     return have[[c for c in cols if c in have.columns]].reset_index(drop=True)
 
