@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from fipro import config, datasets
+from fipro import config, datasets, split
 from fipro.anomaly.rules import ranking
 from fipro.modelrun import Target, targets_frame
 
@@ -121,8 +121,7 @@ def fit_yardstick(frames: Sequence[pd.DataFrame], quarter: str, *, seed: Optiona
     t0 = time.perf_counter()
     data = pd.concat(frames, ignore_index=True)
     if len(data) > max_rows:  # prevalence kept: a seeded uniform sample
-        keep = np.sort(np.random.default_rng(seed).choice(len(data), size=max_rows, replace=False))
-        data = data.iloc[keep].reset_index(drop=True)
+        data = data.iloc[split.sample_positions(len(data), max_rows, seed)].reset_index(drop=True)
     y = data["y"].to_numpy(dtype=int)
     X = data.drop(columns=["BAS_YH", "SEQ", "y", "row"])
     groups = data["SEQ"].astype(str).to_numpy()

@@ -335,5 +335,5 @@ def fit_rows_of(roles: np.ndarray, fit_rows: int, seed: int) -> np.ndarray:
     """The training customers' positions, a seeded draw of ``fit_rows`` of them at full scale."""
     train = np.flatnonzero(roles == "train")
     if len(train) > fit_rows:
-        train = np.sort(np.random.default_rng(seed).choice(train, fit_rows, replace=False))
+        train = train[split.sample_positions(len(train), fit_rows, seed)]
     return train

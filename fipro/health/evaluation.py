@@ -152,7 +152,8 @@ def compare_learners(run, max_rows: int = 50_000) -> Optional[pd.DataFrame]:
     rows = []
     for learner in ("logistic", "lightgbm"):
         start = time.perf_counter()
-        model = RiskModel(monotone=tuple(RISK_MONOTONE.values()), learner=learner, n_jobs=1).fit(
+        # random_state 0: the comparison's draw as it was before RiskModel's default became None
+        model = RiskModel(monotone=tuple(RISK_MONOTONE.values()), learner=learner, n_jobs=1, random_state=0).fit(
             X.iloc[train], y[train], X[cal], y[cal])
         p = model.predict_proba(X[test])[:, 1]
         rows.append({"학습기": learner, "학습 고객": len(train), "AUC": _auc(y[test], p),

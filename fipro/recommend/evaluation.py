@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fipro import history
+from fipro import history, split
 from fipro.modelrun import Target, targets_frame
 from fipro.recommend.estimator import CardRanker, order_cards
 
@@ -144,8 +144,7 @@ def fixed_card_ceiling(ranker: CardRanker, seq: np.ndarray, eligible: np.ndarray
     spending varies from quarter to quarter. On a seeded draw of at most ``max_customers``
     measured customers; the mean benefits come from the ``benefit`` history state of
     ``last_quarter`` (the committed catalogue's)."""
-    rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(len(pos), min(len(pos), max_customers), replace=False))
+    keep = split.sample_positions(len(pos), max_customers, seed)
     state = history.aligned(history.source(), last_quarter, np.asarray(seq)[pos[keep]], "benefit")
     total = history.matrix(state, "benefit", "sum").astype(np.float64)
     count = state["n"].to_numpy(dtype=np.float64)

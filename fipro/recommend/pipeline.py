@@ -14,7 +14,7 @@ from typing import ClassVar, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import config, contract, datasets
+from fipro import config, contract, datasets, split
 from fipro.health.artifacts import SCORES_FILE, model_dir
 from fipro.modelrun import ModelRun
 from fipro.privacy import pseudonym
@@ -151,8 +151,7 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
                        **ev.robustness(ranker, profile, eligible, seed)}
         if compare:
             # a seeded draw of measured customers bounds the comparison's engine passes at full scale
-            keep = (np.arange(len(pos)) if len(pos) <= COMPARE_CUSTOMERS else
-                    np.sort(np.random.default_rng(seed).choice(len(pos), COMPARE_CUSTOMERS, replace=False)))
+            keep = split.sample_positions(len(pos), COMPARE_CUSTOMERS, seed)
             rows = pos[keep]
             comparison = ev.score_comparison(ranker, {
                 "이번 분기 지출의 혜택": ranker.net(inputs.now[rows], eligible[rows]),

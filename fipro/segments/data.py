@@ -83,7 +83,7 @@ def quarter_style(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     amounts = table[list(CATEGORIES)].to_numpy(dtype=np.float32).clip(min=0)
     total = table["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)
     active = total > 0
-    peer = pd.MultiIndex.from_frame(table[list(PEER_COLUMNS)].astype(str)).factorize()[0] if len(table) else np.zeros(0, int)
+    peer = peers.peer_group_codes(table, PEER_COLUMNS) if len(table) else np.zeros(0, int)
     codes, n_groups = peer[active], int(peer.max()) + 1 if len(peer) else 0
     a, tot = amounts[active], total[active]
     used = (a > 0).astype(np.float32)

@@ -24,7 +24,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
-from fipro import datasets
+from fipro import datasets, split
 from fipro.modelrun import Target, targets_frame
 from fipro.segments.estimator import KMEANS_THREADS, umap_embedding
 
@@ -32,12 +32,6 @@ INTERNAL_SAMPLE = 2000   # silhouette and DBCV are quadratic in the rows: a seed
 COMPARE_SAMPLE = 2000    # the UMAP + HDBSCAN comparison's sample
 ROW_POSTERIOR = "posterior_segment_"                # truth: P(segment k | this row), one column per k
 CUSTOMER_POSTERIOR = "customer_posterior_segment_"  # truth: P(segment k | all the customer's quarters)
-
-
-def _sample(n: int, size: int, seed: int) -> np.ndarray:
-    if n <= size:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
 
 
 def dbcv(points: np.ndarray, labels: np.ndarray) -> float:
@@ -56,7 +50,7 @@ def dbcv(points: np.ndarray, labels: np.ndarray) -> float:
 
 def _scored_rows(labels: np.ndarray, seed: int, size: int) -> np.ndarray:
     keep = np.flatnonzero(np.asarray(labels) >= 0)
-    return keep[_sample(len(keep), size, seed)]
+    return keep[split.sample_positions(len(keep), size, seed)]
 
 
 def _silhouette(points: np.ndarray, labels: np.ndarray) -> float:
@@ -181,7 +175,7 @@ def compare_methods(space: np.ndarray, lead: int, kmeans_labels: np.ndarray, tru
     # hdbscan compiles with numba on import (seconds): loaded only when the comparison runs
     import hdbscan
 
-    rows = _sample(len(space), size, seed)
+    rows = split.sample_positions(len(space), size, seed)
     Z = space[rows]
     C = Z[:, :lead]
     half = np.random.default_rng(seed).permutation(len(rows))[: len(rows) // 2]
