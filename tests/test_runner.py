@@ -198,25 +198,32 @@ def _make(target_args, env, *flags):
                           env=env, capture_output=True, text=True)
 
 
-def test_make_reruns_a_notebook_only_when_the_manifest_changes(tmp_path, sample_quarters):
+def test_make_reruns_a_notebook_when_its_history_state_changes_not_the_manifest(tmp_path, sample_quarters):
     data, outputs = tmp_path / "data", tmp_path / "outputs"
-    (data / "processed").mkdir(parents=True)
-    manifest = data / "processed" / "manifest.json"
-    manifest.write_text("{}")
     quarter = sample_quarters[0]
+    manifest = data / "processed" / "manifest.json"
+    states = [data / "processed" / "history" / quarter / f"{part}.json" for part in ("core", "style", "benefit")]
+    stamp = outputs / ".stamps" / "code-00_data_check.txt"
     target = outputs / quarter / "00_data_check.ipynb"
-    target.parent.mkdir(parents=True)
-    target.write_text("{}")
+    for path in (manifest, *states, stamp, target):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
     env = {**os.environ, "FIPRO_DATA_DIR": str(data), "FIPRO_OUTPUTS_DIR": str(outputs)}
     args = [f"QUARTERS={quarter}", str(target)]
     future = time.time() + 3600  # newer than any source another engineer may be saving now
-    os.utime(manifest, (future - 10, future - 10))
+    for path in (*states, stamp):
+        os.utime(path, (future - 10, future - 10))
     os.utime(target, (future, future))
     assert _make(args, env, "-q").returncode == 0  # up to date
-    os.utime(manifest, (future + 10, future + 10))  # what a re-ingest does
+    os.utime(manifest, (future + 10, future + 10))  # a re-ingest that changed another quarter
+    assert _make(args, env, "-q").returncode == 0
+    os.utime(states[0], (future + 10, future + 10))  # this quarter's history was rebuilt
     assert _make(args, env, "-q").returncode == 1
     dry = _make(args, env, "-n")
     assert f"-m fipro run 00_data_check --quarter {quarter}" in dry.stdout
+    os.utime(target, (future + 20, future + 20))
+    os.utime(stamp, (future + 30, future + 30))  # a module the notebook imports changed
+    assert _make(args, env, "-q").returncode == 1
 
 
 def test_unchanged_reingest_keeps_make_targets_fresh(tmp_path, sample_quarters):
