@@ -53,7 +53,7 @@ def declared_reports() -> list[ModelReport]:
 
 
 def report_dir() -> Path:
-    return config.OUTPUTS_DIR / "reports"
+    return datasets.reports_dir()
 
 
 def metric_table(report: ModelReport, quarters: Optional[Sequence[str]] = None) -> pd.DataFrame:

@@ -44,7 +44,7 @@ SUPPRESSED = "—"
 
 def source_dir() -> Path:
     """Generated page sources (git-ignored): ``reports/site``."""
-    return config.PROJ_ROOT / "reports" / "site"
+    return datasets.site_source_dir()
 
 
 def output_dir() -> Path:
@@ -177,7 +177,7 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
     for q in quarters:
         links = []
         for stem in notebook_stems():
-            executed = config.quarter_dir(q) / f"{stem}.ipynb"
+            executed = datasets.executed_notebook_path(stem, q)
             if executed.exists():
                 copy = src / "notebooks" / q / f"{stem}.ipynb"
                 copy.parent.mkdir(parents=True, exist_ok=True)

@@ -177,7 +177,7 @@ def write_summaries(quarters: Optional[Sequence[str]] = None) -> list:
     quarters = list(quarters if quarters is not None else datasets.available_quarters())
     paths = []
     for q in quarters:
-        path = config.quarter_dir(q) / "summary.md"
+        path = datasets.summary_path(q)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             tmp.write_text(portfolio_summary_ko(q, quarters=quarters) + "\n", encoding="utf-8")

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fipro import config
+from fipro import config, datasets
 from fipro.runner.progress import env_progress_file, progress_step
 
 RUNNING_PREFIX = "."
@@ -77,8 +77,9 @@ def _stem(name: str) -> str:
 
 def output_path(stem: str, quarter: str, output_dir=None) -> Path:
     """Where the executed copy of ``stem`` for ``quarter`` goes."""
-    base = Path(output_dir) if output_dir is not None else config.quarter_dir(quarter)
-    return base / f"{_stem(stem)}.ipynb"
+    if output_dir is None:
+        return datasets.executed_notebook_path(_stem(stem), quarter)
+    return Path(output_dir) / f"{_stem(stem)}.ipynb"
 
 
 _ADDED_BY_PAPERMILL = {"injected-parameters", "papermill-error-cell-tag"}

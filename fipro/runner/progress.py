@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from fipro import config
+from fipro import config, datasets
 from fipro.export import atomic_path, write_json_atomic
 
 # Environment variable naming the progress file of a ``make notebooks`` run.
@@ -156,7 +156,7 @@ def progress_end(path) -> str:
     else:
         lines.append("모든 노트북이 최신이라 다시 실행하지 않았습니다.")
     base = _shown(config.OUTPUTS_DIR)
-    metrics = sorted({p.name for q in quarters for p in (config.OUTPUTS_DIR / q).glob("*.json")})
+    metrics = sorted({p.name for q in quarters for p in config.quarter_dir(q).glob("*.json")})
     span = f"{quarters[0]} … {quarters[-1]}" if len(quarters) > 1 else "".join(quarters)
     lines += [
         "결과는 여기에 있습니다:",
@@ -170,8 +170,7 @@ def progress_end(path) -> str:
 
 
 def _history_path() -> Path:
-    # per data and output tree: the sample's durations say nothing about the full scale
-    return config.OUTPUTS_DIR / ".notebook-seconds.json"
+    return datasets.notebook_seconds_path()
 
 
 def _load_history() -> dict:
