@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 
 import pandas as pd
 
-from fipro import config, datasets
+from fipro import datasets
 from fipro.evaluation import registry
 from fipro.evaluation.cards import markdown_table
 from fipro.export import atomic_path
@@ -57,9 +57,10 @@ def report_dir() -> Path:
 
 
 def metric_table(report: ModelReport, quarters: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """One row per quarter with a registry entry: version, each headline metric and ceiling."""
+    """One row per quarter with a registry entry (of ``quarters``, default the ingested ones):
+    version, each headline metric and ceiling."""
     rows = []
-    for q in quarters if quarters is not None else config.QUARTERS:
+    for q in quarters if quarters is not None else datasets.available_quarters():
         try:
             entry = registry.load_entry(datasets.model_dir(q, report.name))
         except (FileNotFoundError, ValueError):

@@ -138,9 +138,10 @@ def portfolio_summary(quarter: str, sections: Optional[Sequence[Section]] = None
     """Section title -> sentences for ``quarter``, from the saved metrics.
 
     A section whose metrics file is missing gets one sentence saying which notebook
-    has not run.
+    has not run. The previous quarter is the one before ``quarter`` in ``quarters``
+    (default: the ingested ones).
     """
-    quarters = list(quarters if quarters is not None else config.QUARTERS)
+    quarters = list(quarters if quarters is not None else datasets.available_quarters())
     prev_q = _previous(quarter, quarters)
     out: dict[str, list[str]] = {}
     for s in sections if sections is not None else all_sections():
