@@ -1,27 +1,14 @@
 """``fipro`` command line: one ``argparse`` parser, a sub-command per job, each a module's ``main(argv)``.
 
-    python -m fipro synth --scale sample     # synthetic raw file + truth (skips if present)
-    python -m fipro dictionary               # data dictionary xlsx/csv from the contract
-    python -m fipro ingest                   # raw file -> validated per-quarter Parquet
-    python -m fipro history                  # customer history states -> data/processed/history/<quarter>
-    python -m fipro features --quarter 2023q1   # shared features -> data/processed/features
-    python -m fipro stamps                   # what `make` reads to re-run only what changed (outputs/.stamps)
-    python -m fipro quarters                 # quarters found in the processed data
+    python -m fipro --help                               # the commands, one line each (COMMANDS)
+    python -m fipro run --help                           # one command's options
     python -m fipro run 00_data_check --quarter 2023q1   # execute one notebook
-    python -m fipro jobs                     # parallel notebook jobs for the ingested scale
-    python -m fipro progress start|end       # progress of `make notebooks` (used by make)
-    python -m fipro benchmark --scale full   # timed full-scale runs -> outputs/benchmarks
-    python -m fipro select                   # life-stage tuning + learning curve, once per run
-    python -m fipro export-seed              # DB hand-off: data/db_seed/customer_quarter.csv + schema
-    python -m fipro model-report             # outputs/reports/model_report.md from the saved models
-    python -m fipro summary --quarter 2023q1 # Korean quarter summaries -> outputs/<quarter>/summary.md
-    python -m fipro site                     # report site -> _site/ (Quarto if installed, else MkDocs)
-    python -m fipro views                    # lookup tables of the Voila views -> outputs/<quarter>/views
 
-The top-level parser only chooses the sub-command: everything after its name goes, as
-it was given, to the function named in :data:`COMMANDS`, which parses its own options
-(``python -m fipro run --help`` is the runner's help). The module is imported only when
-its command runs, so ``python -m fipro quarters`` does not load the models.
+:data:`COMMANDS` is the one list: each command's function (``"module:function"``) and its
+help line. The top-level parser only chooses the sub-command: everything after its name
+goes, as it was given, to that function, which parses its own options. The module is
+imported only when its command runs, so ``python -m fipro quarters`` does not load the
+models.
 """
 
 from __future__ import annotations
@@ -72,9 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     The sub-parsers declare no options of their own (``add_help=False``): what follows
     the command's name is left for its ``main``, ``--help`` included.
     """
-    parser = argparse.ArgumentParser(prog="python -m fipro", description="FI_PRO: one sub-command per job, each with its own --help",
-                                     epilog="examples:\n" + __doc__.split("\n\n")[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fipro", description="FI_PRO: one sub-command per job",
+                                     epilog="python -m fipro <command> --help shows a command's options")
     commands = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
     for name, command in COMMANDS.items():
         commands.add_parser(name, help=command.help, description=command.help, add_help=False)
