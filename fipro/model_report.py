@@ -19,7 +19,7 @@ import pandas as pd
 
 from fipro import datasets
 from fipro.evaluation import registry
-from fipro.evaluation.cards import markdown_table
+from fipro.evaluation.cards import CARD_FILE, markdown_table
 from fipro.export import atomic_path
 from fipro.handoff import declared
 
@@ -131,7 +131,7 @@ def write_model_report(out_dir: Optional[Path] = None, reports: Optional[Sequenc
         parts += ["", markdown_table(display_table(report, table))]
         for line in metric_figures(report, table, out_dir):
             parts += ["", line]
-        latest = datasets.model_dir(table["quarter"].iloc[-1], report.name) / "model_card.md"
+        latest = datasets.model_dir(table["quarter"].iloc[-1], report.name) / CARD_FILE
         if latest.exists():
             card = latest.read_text(encoding="utf-8").replace("\n# ", "\n### ")
             parts += ["", f"### 최근 분기({table['quarter'].iloc[-1]}) 모델 카드", "", card.lstrip("# ")]
