@@ -58,7 +58,7 @@ from typing import Optional
 import duckdb
 import psutil
 
-from fipro import config
+from fipro import config, datasets
 from fipro.export import write_json_atomic
 from fipro.ingest.rules import quote
 
@@ -127,7 +127,7 @@ def _fipro(*args: str) -> list[str]:
 def _record(step: str, payload: dict) -> Path:
     payload = {"step": step, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "machine": _machine(), **payload}
-    path = write_json_atomic(config.BENCHMARKS_DIR / f"{step}.json", payload)
+    path = write_json_atomic(datasets.benchmark_path(step), payload)
     print(json.dumps(payload, ensure_ascii=False, indent=2))
     return path
 
@@ -135,7 +135,7 @@ def _record(step: str, payload: dict) -> Path:
 def bench_synth(home: Path, scale: str, seed: int) -> dict:
     raw = home / "data" / "raw"
     m = run_measured(_fipro("synth", "--scale", scale, "--seed", str(seed), "--out-dir", str(raw), "--force"))
-    meta = json.loads((raw / f"{config.RAW_FILENAME}.synth.json").read_text())
+    meta = json.loads(datasets.sidecar_path(raw / config.RAW_FILENAME).read_text())
     rows = int(meta.get("rows", 0))
     size = (raw / config.RAW_FILENAME).stat().st_size
     return {**m, "scale": scale, "seed": seed, "rows": rows, "file_mb": round(size / 2**20, 1),
@@ -168,7 +168,7 @@ def bench_ingest(home: Path, scale: str, seed: int) -> dict:
                          "bare_scan(*sys.argv[1:])", str(raw_file), str(home / "bare")], env)
     full = run_measured(_fipro("ingest", "--raw", str(raw_file), "--out-dir", str(home / "data" / "processed"),
                                "--force", "--no-progress"), env)
-    manifest = json.loads((home / "data" / "processed" / "manifest.json").read_text())
+    manifest = json.loads(datasets.manifest_path(home / "data" / "processed").read_text())
     rows = int(manifest.get("rows_read", 0))
     ratio = full["wall_seconds"] / bare["wall_seconds"]
     return {
@@ -182,21 +182,21 @@ def bench_ingest(home: Path, scale: str, seed: int) -> dict:
 
 def bench_features(home: Path, scale: str, seed: int) -> dict:
     processed = home / "data" / "processed"
-    if not (processed / "manifest.json").exists():
+    if not datasets.manifest_path(processed).exists():
         bench_ingest(home, scale, seed)
     env = {"FIPRO_DATA_DIR": str(home / "data")}
     m = run_measured([sys.executable, "-m", "fipro.features", "--quarter", BENCH_QUARTER,
                       "--processed-dir", str(processed)], env)
     import pyarrow.parquet as pq
 
-    rows = pq.ParquetFile(processed / "features" / f"{BENCH_QUARTER}.parquet").metadata.num_rows
+    rows = pq.ParquetFile(datasets.features_path(BENCH_QUARTER, processed)).metadata.num_rows
     return {**m, "scale": scale, "quarter": BENCH_QUARTER, "rows": rows,
             "target_seconds": 60, "meets_target": m["wall_seconds"] <= 60}
 
 
 def _model_env(home: Path, scale: str, seed: int) -> dict:
     """The environment of a one-quarter model step: the benchmark's ingested data (ingested first if missing)."""
-    if not (home / "data" / "processed" / "manifest.json").exists():
+    if not datasets.manifest_path(home / "data" / "processed").exists():
         bench_ingest(home, scale, seed)
     return {"FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(home / "outputs")}
 
@@ -334,8 +334,6 @@ def _write_quarters(source: Path, target: Path, keep) -> None:
     evaluated as in a normal run."""
     import shutil
 
-    from fipro import datasets
-
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(source, "rb") as src, open(target, "wb") as out:
         out.write(src.readline())
@@ -398,7 +396,7 @@ def bench_views(home: Path, scale: str, seed: int, n_clicks: int = 5) -> dict:
         "from fipro.views import data, serve\n"
         "q = datasets.available_quarters()[-1]\n"
         "t = time.perf_counter(); data.build_quarter(q); build = time.perf_counter() - t\n"
-        "labels = pq.read_table(data.views_dir(q) / 'customers.parquet', columns=['label']).column('label').to_pylist()\n"
+        "labels = pq.read_table(datasets.view_table_path(q, 'customers'), columns=['label']).column('label').to_pylist()\n"
         f"pick = np.random.default_rng({seed}).choice(len(labels), {n_clicks}, replace=False)\n"
         "names = list(pd.read_parquet(model_dir(q) / PROFILES_FILE)['name'])[1:4]\n"
         "proc, url = serve.start_voila()\n"

@@ -1,62 +1,82 @@
-"""``fipro`` command line: one entry point, each sub-command a module's ``main(argv)``.
+"""``fipro`` command line: one ``argparse`` parser, a sub-command per job, each a module's ``main(argv)``.
 
-    python -m fipro synth --scale sample     # synthetic raw file + truth (skips if present)
-    python -m fipro dictionary               # data dictionary xlsx/csv from the contract
-    python -m fipro ingest                   # raw file -> validated per-quarter Parquet
-    python -m fipro history                  # customer history states -> data/processed/history/<quarter>
-    python -m fipro features --quarter 2023q1   # shared features -> data/processed/features
-    python -m fipro stamps                   # what `make` reads to re-run only what changed (outputs/.stamps)
-    python -m fipro quarters                 # quarters found in the processed data
+    python -m fipro --help                               # the commands, one line each (COMMANDS)
+    python -m fipro run --help                           # one command's options
     python -m fipro run 00_data_check --quarter 2023q1   # execute one notebook
-    python -m fipro jobs                     # parallel notebook jobs for the ingested scale
-    python -m fipro progress start|end       # progress of `make notebooks` (used by make)
-    python -m fipro benchmark --scale full   # timed full-scale runs -> outputs/benchmarks
-    python -m fipro select                   # life-stage tuning + learning curve, once per run
-    python -m fipro export-seed              # DB hand-off: data/db_seed/customer_quarter.csv + schema
-    python -m fipro model-report             # outputs/reports/model_report.md from the saved models
-    python -m fipro summary --quarter 2023q1 # Korean quarter summaries -> outputs/<quarter>/summary.md
-    python -m fipro site                     # report site -> _site/ (Quarto if installed, else MkDocs)
-    python -m fipro views                    # lookup tables of the Voila views -> outputs/<quarter>/views
+
+:data:`COMMANDS` is the one list: each command's function (``"module:function"``) and its
+help line. The top-level parser only chooses the sub-command: everything after its name
+goes, as it was given, to that function, which parses its own options. The module is
+imported only when its command runs, so ``python -m fipro quarters`` does not load the
+models.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
+from typing import Callable, NamedTuple, Optional
 
-# sub-command -> module holding its ``main(argv) -> int``
-COMMANDS = {
-    "synth": "fipro.synth",
-    "dictionary": "fipro.dictionary",
-    "ingest": "fipro.ingest",
-    "history": "fipro.history",
-    "features": "fipro.features",
-    "stamps": "fipro.stamps",
-    "quarters": "fipro.runner",
-    "run": "fipro.runner",
-    "jobs": "fipro.runner",
-    "progress": "fipro.runner",
-    "benchmark": "fipro.benchmark",
-    "select": "fipro.lifestage.selection",
-    "export-seed": "fipro.handoff",
-    "model-report": "fipro.model_report",
-    "summary": "fipro.summary",
-    "site": "fipro.site",
-    "views": "fipro.views.data",
+
+class Command(NamedTuple):
+    """A sub-command: ``"module:function"`` taking ``argv`` and returning the exit code, and its help line."""
+
+    target: str
+    help: str
+
+
+COMMANDS: dict[str, Command] = {
+    "synth": Command("fipro.synth:main", "synthetic raw file + planted truth (skips if present)"),
+    "dictionary": Command("fipro.dictionary:main", "data dictionary xlsx/csv from the contract"),
+    "ingest": Command("fipro.ingest:main", "raw file -> validated per-quarter Parquet"),
+    "history": Command("fipro.history:main", "customer history states -> data/processed/history/<quarter>"),
+    "features": Command("fipro.features:main", "shared features -> data/processed/features"),
+    "stamps": Command("fipro.stamps:main", "what make reads to re-run only what changed (outputs/.stamps)"),
+    "quarters": Command("fipro.runner:quarters_main", "quarters found in the processed data"),
+    "run": Command("fipro.runner:run_main", "execute one notebook for one quarter"),
+    "jobs": Command("fipro.runner:jobs_main", "parallel notebook jobs (and their threads) for the ingested scale"),
+    "progress": Command("fipro.runner:progress_main", "progress of `make notebooks` (start|end, used by make)"),
+    "benchmark": Command("fipro.benchmark:main", "timed runs -> outputs/benchmarks/*.json"),
+    "select": Command("fipro.lifestage.selection:main", "life-stage tuning + learning curve, once per run"),
+    "export-seed": Command("fipro.handoff:main", "DB hand-off: data/db_seed/customer_quarter.csv + schema"),
+    "model-report": Command("fipro.model_report:main", "outputs/reports/model_report.md from the saved models"),
+    "summary": Command("fipro.summary:main", "Korean quarter summaries -> outputs/<quarter>/summary.md"),
+    "site": Command("fipro.site:main", "report site -> _site/ (Quarto if installed, else MkDocs)"),
+    "views": Command("fipro.views.data:main", "lookup tables of the Voila views -> outputs/<quarter>/views"),
 }
 
 
+def command_function(name: str) -> Callable[[list[str]], Optional[int]]:
+    """The ``main`` of sub-command ``name`` (its module imported now)."""
+    module, function = COMMANDS[name].target.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``python -m fipro`` with one sub-parser per entry of :data:`COMMANDS`.
+
+    The sub-parsers declare no options of their own (``add_help=False``): what follows
+    the command's name is left for its ``main``, ``--help`` included.
+    """
+    parser = argparse.ArgumentParser(prog="python -m fipro", description="FI_PRO: one sub-command per job",
+                                     epilog="python -m fipro <command> --help shows a command's options")
+    commands = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
+    for name, command in COMMANDS.items():
+        commands.add_parser(name, help=command.help, description=command.help, add_help=False)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; its exit code. No command prints the help (exit 0); an unknown
+    one exits 2 with argparse's message."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print(__doc__.strip())
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
-    command, rest = argv[0], argv[1:]
-    module = importlib.import_module(COMMANDS[command])
-    # runner serves several sub-commands and needs to know which
-    if module.__name__ == "fipro.runner":
-        rest = [command, *rest]
-    return int(module.main(rest) or 0)
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return 0
+    args, rest = parser.parse_known_args(argv)
+    return int(command_function(args.command)(rest) or 0)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,17 @@ One module answers "which file?" for the whole project, so a path is decided onc
 :func:`model_dir`                ``outputs/<quarter>/models/<name>`` (one model per quarter)
 :func:`run_model_dir`            ``outputs/models/<name>`` (fitted once per run)
 :func:`feedback_path`            ``data/feedback/<name>_feedback.csv``
+:func:`feature_schema_path`      ``data/reference/feature_schema.json`` (committed)
+:func:`db_seed_dir`              ``data/db_seed`` (the DB hand-off)
+:func:`executed_notebook_path`   ``outputs/<quarter>/<stem>.ipynb`` (papermill's copy)
+:func:`summary_path`             ``outputs/<quarter>/summary.md``
+:func:`recommendations_path`     ``outputs/<quarter>/recommendations.parquet`` (the log)
+:func:`views_dir`                ``outputs/<quarter>/views`` (the Voila views' tables)
+:func:`view_table_path`          ``outputs/<quarter>/views/<table>.parquet``
+:func:`reports_dir`              ``outputs/reports`` (the model report)
+:func:`benchmark_path`           ``outputs/benchmarks/<step>.json``
+:func:`notebook_seconds_path`    ``outputs/.notebook-seconds.json`` (runner's estimates)
+:func:`site_source_dir`          ``reports/site`` (generated page sources of the site)
 ===============================  ==========================================================
 
 Every function reads :mod:`fipro.config` when it is called, never at import: the tests
@@ -370,7 +381,69 @@ def feedback_path(name: str) -> Path:
     return config.FEEDBACK_DIR / f"{name}_feedback.csv"
 
 
-__all__ = ["available_quarters", "feedback_path", "features_path", "is_synthetic", "load_quarter",
-           "load_rejects", "load_truth", "manifest_path", "model_dir", "normalise_quarter", "processed_dir",
+def feature_schema_path() -> Path:
+    """The feature contract as JSON, committed with the code: ``data/reference/feature_schema.json``."""
+    return config.REFERENCE_DIR / "feature_schema.json"
+
+
+def db_seed_dir() -> Path:
+    """The DB hand-off folder: ``data/db_seed`` (``config.DB_SEED_DIR`` at call time)."""
+    return config.DB_SEED_DIR
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+def executed_notebook_path(stem: str, quarter: str) -> Path:
+    """The executed copy of a notebook for one quarter: ``outputs/<quarter>/<stem>.ipynb``."""
+    return config.quarter_dir(quarter) / f"{stem}.ipynb"
+
+
+def summary_path(quarter: str) -> Path:
+    """The Korean quarter summary: ``outputs/<quarter>/summary.md``."""
+    return config.quarter_dir(quarter) / "summary.md"
+
+
+def recommendations_path(quarter: str) -> Path:
+    """The recommender's log of one quarter: ``outputs/<quarter>/recommendations.parquet``."""
+    return config.quarter_dir(quarter) / "recommendations.parquet"
+
+
+def views_dir(quarter: str) -> Path:
+    """The Voila views' lookup tables of one quarter: ``outputs/<quarter>/views``."""
+    return config.quarter_dir(quarter) / "views"
+
+
+def view_table_path(quarter: str, table: str) -> Path:
+    """One lookup table of the views (``customers``, ``peers``, ``map``): ``outputs/<quarter>/views/<table>.parquet``."""
+    return views_dir(quarter) / f"{table}.parquet"
+
+
+def reports_dir() -> Path:
+    """Reports over all quarters (the model report): ``outputs/reports``."""
+    return config.OUTPUTS_DIR / "reports"
+
+
+def benchmark_path(step: str) -> Path:
+    """One benchmark step's result: ``outputs/benchmarks/<step>.json``."""
+    return config.BENCHMARKS_DIR / f"{step}.json"
+
+
+def notebook_seconds_path() -> Path:
+    """Each notebook's last mean duration, for the runner's estimate: ``outputs/.notebook-seconds.json``.
+
+    Per output tree: the sample's durations say nothing about the full scale.
+    """
+    return config.OUTPUTS_DIR / ".notebook-seconds.json"
+
+
+def site_source_dir() -> Path:
+    """Generated page sources of the report site (git-ignored): ``reports/site``."""
+    return config.REPORTS_DIR / "site"
+
+
+__all__ = ["available_quarters", "benchmark_path", "db_seed_dir", "executed_notebook_path", "feature_schema_path",
+           "feedback_path", "features_path", "is_synthetic", "load_quarter", "load_rejects", "load_truth",
+           "manifest_path", "model_dir", "normalise_quarter", "notebook_seconds_path", "processed_dir",
            "quarter_table_path", "raw_candidates", "raw_file", "read_manifest", "read_sidecar",
-           "rejects_path", "run_model_dir", "sidecar_path", "truth_columns", "truth_path"]
+           "recommendations_path", "rejects_path", "reports_dir", "run_model_dir", "sidecar_path",
+           "site_source_dir", "summary_path", "truth_columns", "truth_path", "view_table_path", "views_dir"]

@@ -218,7 +218,7 @@ def customer_keys(seq: Sequence[str], salt: str) -> np.ndarray:
 # --- export and import ----------------------------------------------------------------
 
 def seed_dir() -> Path:
-    return config.DATA_DIR / "db_seed"
+    return datasets.db_seed_dir()
 
 
 def quarter_table(quarter: str, salt: str, all_sources: Optional[Sequence[Source]] = None) -> pd.DataFrame:

@@ -17,9 +17,9 @@ from typing import Optional, Sequence
 
 import pandas as pd
 
-from fipro import config, datasets
+from fipro import datasets
 from fipro.evaluation import registry
-from fipro.evaluation.cards import markdown_table
+from fipro.evaluation.cards import CARD_FILE, markdown_table
 from fipro.export import atomic_path
 from fipro.handoff import declared
 
@@ -53,13 +53,14 @@ def declared_reports() -> list[ModelReport]:
 
 
 def report_dir() -> Path:
-    return config.OUTPUTS_DIR / "reports"
+    return datasets.reports_dir()
 
 
 def metric_table(report: ModelReport, quarters: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """One row per quarter with a registry entry: version, each headline metric and ceiling."""
+    """One row per quarter with a registry entry (of ``quarters``, default the ingested ones):
+    version, each headline metric and ceiling."""
     rows = []
-    for q in quarters if quarters is not None else config.QUARTERS:
+    for q in quarters if quarters is not None else datasets.available_quarters():
         try:
             entry = registry.load_entry(datasets.model_dir(q, report.name))
         except (FileNotFoundError, ValueError):
@@ -130,7 +131,7 @@ def write_model_report(out_dir: Optional[Path] = None, reports: Optional[Sequenc
         parts += ["", markdown_table(display_table(report, table))]
         for line in metric_figures(report, table, out_dir):
             parts += ["", line]
-        latest = datasets.model_dir(table["quarter"].iloc[-1], report.name) / "model_card.md"
+        latest = datasets.model_dir(table["quarter"].iloc[-1], report.name) / CARD_FILE
         if latest.exists():
             card = latest.read_text(encoding="utf-8").replace("\n# ", "\n### ")
             parts += ["", f"### 최근 분기({table['quarter'].iloc[-1]}) 모델 카드", "", card.lstrip("# ")]

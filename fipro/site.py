@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 from fipro import config, contract, datasets, eda, export, model_report, summary
-from fipro.evaluation.cards import markdown_table
+from fipro.evaluation.cards import CARD_FILE, markdown_table
 
 MIN_GROUP = 10  # smallest group whose aggregate may be published
 SITE_TITLE = "FI_PRO 카드 소비 분석"
@@ -44,7 +44,7 @@ SUPPRESSED = "—"
 
 def source_dir() -> Path:
     """Generated page sources (git-ignored): ``reports/site``."""
-    return config.PROJ_ROOT / "reports" / "site"
+    return datasets.site_source_dir()
 
 
 def output_dir() -> Path:
@@ -189,7 +189,7 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
     for q in quarters:
         links = []
         for stem in notebook_stems():
-            executed = config.quarter_dir(q) / f"{stem}.ipynb"
+            executed = datasets.executed_notebook_path(stem, q)
             if executed.exists():
                 copy = src / "notebooks" / q / f"{stem}.ipynb"
                 copy.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +208,7 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
         else:
             body.append(markdown_table(model_report.display_table(report, table)))
             body += model_report.metric_figures(report, table, src / "models")
-            card = datasets.model_dir(table["quarter"].iloc[-1], report.name) / "model_card.md"
+            card = datasets.model_dir(table["quarter"].iloc[-1], report.name) / CARD_FILE
             if card.exists():
                 cards.append((report.title_ko, table["quarter"].iloc[-1], card.read_text(encoding="utf-8")))
         page = _page(src / "models" / f"{report.name}.md", report.title_ko, "\n\n".join(body))

@@ -138,9 +138,10 @@ def portfolio_summary(quarter: str, sections: Optional[Sequence[Section]] = None
     """Section title -> sentences for ``quarter``, from the saved metrics.
 
     A section whose metrics file is missing gets one sentence saying which notebook
-    has not run.
+    has not run. The previous quarter is the one before ``quarter`` in ``quarters``
+    (default: the ingested ones).
     """
-    quarters = list(quarters if quarters is not None else config.QUARTERS)
+    quarters = list(quarters if quarters is not None else datasets.available_quarters())
     prev_q = _previous(quarter, quarters)
     out: dict[str, list[str]] = {}
     for s in sections if sections is not None else all_sections():
@@ -177,7 +178,7 @@ def write_summaries(quarters: Optional[Sequence[str]] = None) -> list:
     quarters = list(quarters if quarters is not None else datasets.available_quarters())
     paths = []
     for q in quarters:
-        path = config.quarter_dir(q) / "summary.md"
+        path = datasets.summary_path(q)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             tmp.write_text(portfolio_summary_ko(q, quarters=quarters) + "\n", encoding="utf-8")

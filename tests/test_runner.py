@@ -1,4 +1,4 @@
-"""Tests of fipro.runner: failure behaviour, naming, parameters, parallel jobs, progress,
+"""Tests of fipro.runner (execute, jobs, progress): failure behaviour, naming, parameters, parallel jobs, progress,
 make staleness, notebook 00 on the sample."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def test_failing_notebook_names_its_cell_and_leaves_no_complete_output(tmp_path)
 
 
 def test_cli_run_exits_non_zero_naming_the_notebook(tmp_path, capsys):
-    assert runner.main(["run", "no_such_notebook", "--quarter", "2023q1", "--output-dir", str(tmp_path)]) == 1
+    assert runner.run_main(["no_such_notebook", "--quarter", "2023q1", "--output-dir", str(tmp_path)]) == 1
     assert "no_such_notebook" in capsys.readouterr().err
 
 
@@ -83,8 +83,8 @@ def test_parameter_names_come_from_the_tagged_cell(tmp_path):
 
 def test_unreadable_failed_copy_gives_no_cell_instead_of_raising(tmp_path):
     (tmp_path / "garbage.ipynb").write_text("not a notebook")
-    assert runner._failing_cell(tmp_path / "garbage.ipynb") == (None, "", "")
-    assert runner._failing_cell(tmp_path / "missing.ipynb") == (None, "", "")
+    assert runner.execute._failing_cell(tmp_path / "garbage.ipynb") == (None, "", "")
+    assert runner.execute._failing_cell(tmp_path / "missing.ipynb") == (None, "", "")
 
 
 def test_jobs_fit_the_memory_budget_at_full_scale_and_fill_the_cpus_on_the_sample():
@@ -112,13 +112,13 @@ def test_jobs_command_reads_the_manifest(tmp_path, capsys):
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"quarters": {"2023q1": 673_000, "2023q2": 670_000}, "rows_read": 1}))
     assert runner.manifest_rows(manifest) == {"2023q1": 673_000, "2023q2": 670_000}
-    assert runner.main(["jobs", "--manifest", str(manifest), "--memory-gb", "8"]) == 0
+    assert runner.jobs_main(["--manifest", str(manifest), "--memory-gb", "8"]) == 0
     assert capsys.readouterr().out.strip() == str(min(2, os.cpu_count() or 1))
-    assert runner.main(["jobs", "--manifest", str(manifest), "--memory-gb", "4"]) == 0
+    assert runner.jobs_main(["--manifest", str(manifest), "--memory-gb", "4"]) == 0
     assert capsys.readouterr().out.strip() == "1"
-    assert runner.main(["jobs", "--threads-for", "1"]) == 0
+    assert runner.jobs_main(["--threads-for", "1"]) == 0
     assert capsys.readouterr().out.strip() == str(runner.threads_per_job(1))
-    assert runner.main(["jobs", "--manifest", str(tmp_path / "none.json")]) == 1
+    assert runner.jobs_main(["--manifest", str(tmp_path / "none.json")]) == 1
     assert "make ingest" in capsys.readouterr().err
 
 
@@ -150,7 +150,7 @@ def test_estimate_weighs_each_notebook_by_its_own_duration_and_remembers_them(tm
     state = json.loads(progress.read_text())
     # one light notebook done (10 s): the model notebooks have no duration yet, so they
     # count at the mean of what finished; the other light one runs two at a time
-    assert runner._estimate_left({**state, "done": 1, "pending": {"00_a": 1, "03_model": 2},
+    assert runner.progress._estimate_left({**state, "done": 1, "pending": {"00_a": 1, "03_model": 2},
                                   "seconds": {"00_a": [10.0]}}, elapsed=10) == pytest.approx(10 / 2 + 2 * 10)
     runner.progress_step(progress, "00_a", "2023q1", "done", seconds=10)
     runner.progress_step(progress, "00_a", "2023q2", "done", seconds=10)
@@ -162,7 +162,7 @@ def test_estimate_weighs_each_notebook_by_its_own_duration_and_remembers_them(tm
     # the next run starts from the remembered durations
     runner.progress_start(progress, 2, ["2023q1"], jobs=2, stems=["03_model", "00_a"], serial=["03_model"])
     state = json.loads(progress.read_text())
-    assert runner._estimate_left({**state, "done": 0}, elapsed=0) == pytest.approx(160 + 10 / 2)
+    assert runner.progress._estimate_left({**state, "done": 0}, elapsed=0) == pytest.approx(160 + 10 / 2)
 
 
 def test_nothing_stale_still_says_where_to_look(tmp_path, monkeypatch):
@@ -179,17 +179,17 @@ def test_cli_run_reports_progress_when_make_asks(tmp_path, monkeypatch, capsys):
     progress = tmp_path / "progress.json"
     runner.progress_start(progress, 1, ["2023q1"])
     monkeypatch.setenv(runner.PROGRESS_ENV, str(progress))
-    assert runner.main(["run", "tiny", "--quarter", "2023q1", "--output-dir", str(tmp_path / "out")]) == 0
+    assert runner.run_main(["tiny", "--quarter", "2023q1", "--output-dir", str(tmp_path / "out")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("[시작 1/1] tiny · 2023q1") and lines[1].startswith("[완료 1/1] tiny · 2023q1")
 
 
 def test_cli_parameter_values_are_literals_when_they_parse():
-    assert runner._value("3") == 3 and runner._value("0.5") == 0.5 and runner._value("abc") == "abc"
+    assert runner.execute._value("3") == 3 and runner.execute._value("0.5") == 0.5 and runner.execute._value("abc") == "abc"
 
 
 def test_quarters_command_prints_them_space_separated(sample_quarters, capsys):
-    assert runner.main(["quarters"]) == 0
+    assert runner.quarters_main([]) == 0
     assert capsys.readouterr().out.split() == sample_quarters
 
 
@@ -259,5 +259,5 @@ def test_large_quarters_make_model_notebooks_run_alone(tmp_path, capsys):
     manifest = tmp_path / "manifest.json"
     for rows, expected in ((673_000, "1"), (10_000, "0")):
         manifest.write_text(json.dumps({"quarters": {"2023q1": rows}}))
-        assert runner.main(["jobs", "--manifest", str(manifest), "--large"]) == 0
+        assert runner.jobs_main(["--manifest", str(manifest), "--large"]) == 0
         assert capsys.readouterr().out.strip() == expected

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fipro import config, contract, datasets
+from fipro import contract, datasets
 from fipro.datasets import normalise_quarter, previous_quarter
 from fipro.export import write_json_atomic, write_parquet_atomic
 from fipro.features import build, spec
@@ -33,7 +33,7 @@ from fipro.features.spec import CHANGE_COLUMNS, FEATURE_SPECS, feature_names, fe
 
 
 def schema_path() -> Path:
-    return config.REFERENCE_DIR / "feature_schema.json"
+    return datasets.feature_schema_path()
 
 
 def write_feature_schema(path: Optional[Path] = None) -> Path:

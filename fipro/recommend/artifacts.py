@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import config
+from fipro import datasets
 from fipro.evaluation import cards, registry
 from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source
@@ -33,13 +33,12 @@ from fipro.summary import Section
 if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
     from fipro.recommend.pipeline import RecommendRun
 
-LOG_FILE = "recommendations.parquet"
 LOG_COLUMNS = ("BAS_YH", "SEQ", "product_id", "product_kind", "rank", "score", "expected_monthly_benefit_won", "reason",
                "recommender", "model_version", "created_at")
 
 
 def log_path(quarter: str) -> Path:
-    return config.quarter_dir(quarter) / LOG_FILE
+    return datasets.recommendations_path(quarter)
 
 
 model_dir = model_dir_of(MODEL_NAME)

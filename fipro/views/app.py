@@ -18,6 +18,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from fipro import datasets
 from fipro.views import data, panels
 
 MIN_PREFIX = 4  # characters typed before the label search runs
@@ -244,7 +245,7 @@ class SegmentExplorer(_App):
         if q is None:
             self.profile.value = "<p>탐색 표가 없습니다: 먼저 <code>make views</code>를 실행하세요.</p>"
             return
-        self.points = pd.read_parquet(data.views_dir(q) / "map.parquet")
+        self.points = pd.read_parquet(datasets.view_table_path(q, "map"))
         path = model_dir(q) / PROFILES_FILE
         self.profiles = pd.read_parquet(path) if path.exists() else pd.DataFrame()
         names = list(self.profiles["name"]) if len(self.profiles) else []

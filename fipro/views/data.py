@@ -39,7 +39,7 @@ N_RECOMMENDATIONS = 3
 
 
 def views_dir(quarter: str) -> Path:
-    return config.quarter_dir(quarter) / "views"
+    return datasets.views_dir(quarter)
 
 
 def _saved(path: Path, columns=None) -> Optional[pd.DataFrame]:
@@ -115,12 +115,12 @@ def build_quarter(quarter: str, seed: Optional[int] = None) -> dict:
                                                           "segment_name": "segment_name", "x": "map_x", "y": "map_y"}))
     parts.append(_recommendations(quarter, seq))
     table = pd.concat(parts, axis=1).sort_values("label", kind="stable").reset_index(drop=True)
-    out = views_dir(quarter)
-    paths = {"customers": write_parquet_atomic(table, out / "customers.parquet", row_group_size=ROW_GROUP)}
+    paths = {"customers": write_parquet_atomic(table, datasets.view_table_path(quarter, "customers"),
+                                               row_group_size=ROW_GROUP)}
     peers = frame.groupby(list(PEER_KEYS))[["TOT_USE_AM", *CATEGORIES]].mean().reset_index()
     peers["n"] = frame.groupby(list(PEER_KEYS)).size().to_numpy()
-    paths["peers"] = write_parquet_atomic(peers, out / "peers.parquet")
-    paths["map"] = write_parquet_atomic(map_sample(table, seed), out / "map.parquet")
+    paths["peers"] = write_parquet_atomic(peers, datasets.view_table_path(quarter, "peers"))
+    paths["map"] = write_parquet_atomic(map_sample(table, seed), datasets.view_table_path(quarter, "map"))
     return paths
 
 
@@ -146,7 +146,7 @@ def search_labels(quarter: str, prefix: str, limit: int = 10) -> list[str]:
     prefix = prefix.strip()
     if not prefix:
         return []
-    path = views_dir(quarter) / "customers.parquet"
+    path = datasets.view_table_path(quarter, "customers")
     hi = prefix + "\uffff"
     t = pq.read_table(path, columns=["label"], filters=[("label", ">=", prefix), ("label", "<", hi)])
     return t.column("label").to_pylist()[:limit]
@@ -154,20 +154,20 @@ def search_labels(quarter: str, prefix: str, limit: int = 10) -> list[str]:
 
 def customer(quarter: str, label: str) -> Optional[pd.Series]:
     """One customer's row by label (``None`` if unknown): one row group read, not the quarter."""
-    path = views_dir(quarter) / "customers.parquet"
+    path = datasets.view_table_path(quarter, "customers")
     t = pq.read_table(path, filters=[("label", "==", label)])
     return t.to_pandas().iloc[0] if t.num_rows else None
 
 
 def peers(quarter: str, age: str, sex: str, stage: str) -> Optional[pd.Series]:
-    p = pd.read_parquet(views_dir(quarter) / "peers.parquet")
+    p = pd.read_parquet(datasets.view_table_path(quarter, "peers"))
     row = p[(p["AGE"] == age) & (p["SEX_CD"] == sex) & (p["LIFE_STAGE"] == stage)]
     return row.iloc[0] if len(row) else None
 
 
 def built_quarters() -> list[str]:
     """Quarters whose view tables exist."""
-    return [q for q in datasets.available_quarters() if (views_dir(q) / "customers.parquet").exists()]
+    return [q for q in datasets.available_quarters() if datasets.view_table_path(q, "customers").exists()]
 
 
 def main(argv=None) -> int:

@@ -20,7 +20,7 @@ from typing import Optional
 
 from fipro import config
 
-VIEWS_DIR = config.PROJ_ROOT / "notebooks" / "views"
+VIEWS_DIR = config.NOTEBOOKS_DIR / "views"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
