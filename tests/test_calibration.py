@@ -107,9 +107,25 @@ def test_errors():
 
 
 def test_describe_calibration_sentence():
+    # worse after: gaps 0.01 and 0.40 → ECE 0.205; gaps 0.2 and 0.3 → 0.25;
+    # log-loss −(ln 0.99 + ln 0.6)/2 = 0.2604 → −(ln 0.8 + ln 0.7)/2 = 0.2899
     s = calib.calibration_summary([0, 1], [[0.99, 0.01], [0.4, 0.6]], [[0.8, 0.2], [0.3, 0.7]])
-    text = calib.describe_calibration(s, "temperature")
-    assert "ECE" in text and "온도 보정" in text
+    assert s == {"ece_before": pytest.approx(0.205), "ece_after": pytest.approx(0.25),
+                 "log_loss_before": pytest.approx(0.26044, abs=1e-5),
+                 "log_loss_after": pytest.approx(0.28991, abs=1e-5), "n_bins": 10}
+    assert calib.describe_calibration(s, "temperature") == (
+        "온도 보정 후 기대 보정 오차(ECE)는 0.205에서 0.250로 늘었습니다 (로그 손실 0.260 → 0.290), "
+        "목표(ECE 0.02 이하)에 미치지 못했습니다. "
+        "ECE가 0에 가까울수록 '확률 80%'라고 한 예측이 실제로 약 80% 맞습니다."
+    )
+    # better after: ECE 0.15 → 0.015 (both 0.985, both right), log-loss 0.164 → 0.015
+    s = calib.calibration_summary([0, 1], [[0.9, 0.1], [0.2, 0.8]], [[0.985, 0.015], [0.015, 0.985]])
+    assert (s["ece_before"], s["ece_after"]) == (pytest.approx(0.15), pytest.approx(0.015))
+    met = "등위(isotonic) 보정 후 기대 보정 오차(ECE)는 0.150에서 0.015로 줄었습니다 (로그 손실 0.164 → 0.015), "
+    assert calib.describe_calibration(s, "isotonic").startswith(met + "목표(ECE 0.02 이하)를 달성했습니다. ")
+    # the same numbers on the other side of a stricter target
+    assert calib.describe_calibration(s, "isotonic", target=0.01).startswith(
+        met + "목표(ECE 0.01 이하)에 미치지 못했습니다. ")
 
 
 @parametrize_with_checks([calib.ProbabilityInput()], expected_failed_checks=lambda est: PROBABILITY_INPUT_SKIPS)
