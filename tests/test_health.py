@@ -4,6 +4,8 @@ and one quarter of the sample end to end (interface, validation, determinism, de
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -309,10 +311,25 @@ def test_worked_examples_and_fairness_show_no_raw_ids(sample_run):
     examples = health.worked_examples(sample_run)
     assert list(examples["등급"]) == ["취약", "보통", "건강"]
     assert not set(examples["고객"]) & set(sample_run.table["SEQ"])
-    text = health.fairness_sentence(sample_run)
-    assert "성별" in text and "연령대" in text
+    assert health.fairness_sentence(sample_run).startswith("성별: ")  # runs on the sample; wording below
     mix = health.tier_mix_table(sample_run.table["health_score"].to_numpy())
     assert mix.iloc[0].sum() == pytest.approx(100, abs=0.2)
+
+
+def test_fairness_sentence_states_each_gap_and_the_component_behind_it():
+    # 남 (70, 71) vs 여 (61, 60.6): 9.7 points, over the 1-point line; check_share 80 vs 40 at
+    # weight 1/8 gives +5.0 of them (stability 60 vs 50 only 1.25). Age bands 65.5 vs 65.8: 0.3, under it.
+    comp = pd.DataFrame(50.0, index=range(4), columns=list(hc.COMPONENT_NAMES))
+    comp["check_share"] = [80.0, 80.0, 40.0, 40.0]
+    comp["stability"] = [60.0, 60.0, 50.0, 50.0]
+    frame = pd.DataFrame({"SEX_CD": ["1", "1", "2", "2"], "AGE": ["30", "40", "30", "40"]})
+    run = SimpleNamespace(inputs=SimpleNamespace(frame=frame), components=comp, weights=np.ones(8),
+                          table=pd.DataFrame({"health_score": [70.0, 71.0, 61.0, 60.6]}))
+    assert health.fairness_sentence(run) == (
+        "성별: 남의 평균 점수가 여보다 9.7점 높고, 그중 +5.0점이 '체크카드 비중'에서 옵니다. "
+        "연령대: 집단 간 평균 점수 차이가 0.3점으로 거의 없습니다. "
+        "성별은 입력이 아니므로 성별 차이는 모두 성별에 따라 다른 소비 패턴에서 옵니다."
+    )
 
 
 def test_declarations_join_the_handoff_report_and_summary(sample_run, sample_quarters):
