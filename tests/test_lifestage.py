@@ -169,7 +169,25 @@ def test_model_beats_age_rule_on_toy(fitted):
     c = ev.comparison
     assert c.loc["model", "macro_f1"] > c.loc["age_rule", "macro_f1"] >= c.loc["majority", "macro_f1"]
     assert ev.confusion.index.tolist()[0] in contract.LIFE_STAGE_CODES.values()
-    assert "매크로 F1" in ev.describe()
+    assert ev.describe().startswith(f"모델(그래디언트 부스팅)의 매크로 F1은 {c.loc['model', 'macro_f1']:.3f}, ")
+
+
+def test_describe_states_the_comparison_the_classes_and_the_confusions():
+    # the model behind the age rule (−0.038) and ahead of the majority class (+0.512)
+    comparison = pd.DataFrame({"macro_f1": [0.612, 0.650, 0.100], "accuracy": [0.705, 0.700, 0.400]},
+                              index=["model", "age_rule", "majority"])
+    per_class = pd.DataFrame({"name": ["대학생", "신혼", "은퇴"], "f1": [0.80, 0.35, 0.60]},
+                             index=["UNI", "NEW_WED", "RETIR"])
+    names = ["대학생", "신혼", "은퇴"]
+    confusion = pd.DataFrame([[0.80, 0.15, 0.05], [0.10, 0.35, 0.55], [0.00, 0.40, 0.60]], index=names, columns=names)
+    ev = lifestage.evaluation.Evaluation(comparison, per_class, confusion, *[None] * 7)  # the rest: unused here
+    assert ev.describe() == (
+        "모델(그래디언트 부스팅)의 매크로 F1은 0.612, 정확도는 70.5%입니다. "
+        "연령대×성별 규칙(매크로 F1 0.650, 정확도 70.0%)보다 매크로 F1이 -0.038, "
+        "최빈 클래스(매크로 F1 0.100, 정확도 40.0%)보다 매크로 F1이 +0.512 차이가 납니다. "
+        "가장 잘 맞히는 클래스는 '대학생'(0.80), '은퇴'(0.60), 가장 어려운 클래스는 '신혼'(0.35), '은퇴'(0.60)입니다 (F1 기준). "
+        "가장 흔한 혼동은 실제 '신혼'을 '은퇴'로 본 경우(55%), 실제 '은퇴'를 '신혼'으로 본 경우(40%)입니다."
+    )
 
 
 # --- data step -------------------------------------------------------------------------------------
