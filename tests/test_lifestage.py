@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -489,7 +490,9 @@ def test_feature_labels_are_korean():
     assert lifestage.feature_label_ko("region_seoul") == "서울 거주"
     names = lifestage.feature_columns()
     labels = lifestage.feature_labels_ko(names)
-    assert all(labels[n] != n for n in names)
+    hangul, latin = re.compile("[가-힣]"), re.compile("[A-Za-z_]")
+    assert [n for n in names if not hangul.search(labels[n]) or latin.search(labels[n])] == []
+    assert len(set(labels.values())) == len(names)  # no two features share a label in a chart
 
 
 # --- notebook 03 on the sample ------------------------------------------------------------------
