@@ -194,8 +194,10 @@ def test_timings_are_measured_in_the_browser(voila, browser, built):
     labels = pq.read_table(data.views_dir(quarter) / "customers.parquet", columns=["label"]).column("label").to_pylist()
     names = list(pd.read_parquet(model_dir(quarter) / PROFILES_FILE)["name"])
     t = time_views(voila, [labels[5], labels[500]], names[1:3], browser=browser)
-    assert 0 < t["customer_render_seconds"] < 60 and len(t["customer_clicks"]) == 2 and len(t["segment_clicks"]) == 2
-    assert all(0 < x < 30 for x in t["customer_clicks"] + t["segment_clicks"])
+    # measured, one time per click; the 10 s and 1 s targets are the benchmark's (fipro.benchmark, step views)
+    assert t["customer_render_seconds"] > 0 and t["segment_render_seconds"] > 0
+    assert len(t["customer_clicks"]) == 2 and len(t["segment_clicks"]) == 2
+    assert all(x > 0 for x in t["customer_clicks"] + t["segment_clicks"])
 
 
 def test_segment_explorer_shows_a_segment(voila, browser, built):
