@@ -63,7 +63,10 @@ def test_headlines_computed_once_give_the_same_summary_and_metrics(two_quarters)
     h = eda.eda_headlines(current, previous)
     assert eda.eda_summary_ko(current, previous, headlines=h) == eda.eda_summary_ko(current, previous)
     with_h = eda.eda_metrics(current, previous, peer, headlines=h)
-    assert with_h.keys() == eda.eda_metrics(current, previous, peer).keys()
+    assert with_h == eda.eda_metrics(current, previous, peer)
+    assert with_h["customers"] == 3 and with_h["top_upper_category"] == "유통"  # the values, not only the keys
+    # the given headlines are the ones recorded (not computed a second time)
+    assert eda.eda_metrics(current, previous, peer, headlines=dict(h, customers=-1))["customers"] == -1
 
 
 def test_eda_summary_is_generated_from_the_numbers(peers_of_ten):
