@@ -1,4 +1,5 @@
-"""Tests of fipro.cli: one argparse parser, a sub-command per job, argv handed on unchanged."""
+"""fipro.cli: one argparse parser, a sub-command per job, argv handed on unchanged; the exit code
+is the command's, and a command loads only its own module."""
 
 from __future__ import annotations
 
@@ -120,3 +121,34 @@ def test_a_sub_commands_own_errors_keep_their_exit_codes(tmp_path, capsys):
         cli.main(["run", "00_data_check"])
     assert info.value.code == 2
     assert "python -m fipro run" in capsys.readouterr().err
+
+
+def test_a_command_returning_none_exits_0(monkeypatch):
+    monkeypatch.setattr(cli, "command_function", lambda name: lambda rest: None)
+    assert cli.main(["quarters"]) == 0
+
+
+def test_argv_defaults_to_the_process_command_line(monkeypatch):
+    seen = []
+    monkeypatch.setattr(cli, "command_function", lambda name: lambda rest: seen.append((name, rest)) or 5)
+    monkeypatch.setattr(sys, "argv", ["fipro", "summary", "--quarter", "2023q1"])
+    assert cli.main() == 5
+    assert seen == [("summary", ["--quarter", "2023q1"])]
+
+
+def test_help_after_a_command_is_that_commands_own(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["features", "--help"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: python -m fipro.features [-h] [--quarter QUARTER]")
+
+
+def test_a_command_imports_its_own_module_only(tmp_path):
+    # in a fresh interpreter: `quarters` loads neither the models nor matplotlib
+    code = ("import sys; from fipro import cli; code = cli.main(['quarters', '--processed-dir', sys.argv[1]]); "
+            "print(code, sorted(m for m in sys.modules if m.split('.')[:2] in (['fipro', 'lifestage'], "
+            "['fipro', 'anomaly'], ['fipro', 'segments'], ['fipro', 'health'], ['fipro', 'recommend'], "
+            "['fipro', 'figures'], ['matplotlib'])))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                          cwd=config.PROJ_ROOT, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "\n0 []\n")
