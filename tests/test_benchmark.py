@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from fipro import benchmark
+import json
+import os
+import platform
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fipro import benchmark, config
 
 
 def _row(quarter, notebook, seconds):
@@ -32,3 +42,109 @@ def test_write_quarters_keeps_the_header_and_the_chosen_quarters(tmp_path):
     assert target.read_bytes() == b"BAS_YH,SEQ\r\n2023q3,a\r\n2023q3,c\r\n"
     benchmark._write_quarters(source, target, lambda q: True)
     assert target.read_bytes() == source.read_bytes()
+
+
+# --- the result shape: measured child processes and the recorded JSON ---------------------------------
+
+def test_run_measured_reports_the_wall_time_and_peak_memory_of_the_child():
+    # the child holds 80 MiB of written bytes for half a second
+    child = "import time; block = b'x' * (80 * 2**20); time.sleep(0.5)"
+    m = benchmark.run_measured([sys.executable, "-c", child])
+    assert set(m) == {"wall_seconds", "peak_rss_mb"}
+    assert m["wall_seconds"] >= 0.5 and m["wall_seconds"] == round(m["wall_seconds"], 2)
+    assert 80 <= m["peak_rss_mb"] < 1024 and m["peak_rss_mb"] == round(m["peak_rss_mb"], 1)
+
+
+def test_run_measured_gives_the_child_the_extra_environment(tmp_path):
+    out = tmp_path / "seen.txt"
+    child = "import os, sys; open(sys.argv[1], 'w').write(os.environ['FIPRO_BENCH_PROBE'])"
+    benchmark.run_measured([sys.executable, "-c", child, str(out)], env={"FIPRO_BENCH_PROBE": "quarter 2023q1"})
+    assert out.read_text() == "quarter 2023q1"
+
+
+def test_run_measured_raises_when_the_child_fails():
+    with pytest.raises(RuntimeError, match=r"benchmark step failed \(exit 3\)"):
+        benchmark.run_measured([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_record_writes_the_step_the_time_the_machine_and_the_payload(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(config, "BENCHMARKS_DIR", tmp_path / "benchmarks")
+    path = benchmark._record("features", {"wall_seconds": 12.5, "peak_rss_mb": 640.0, "meets_target": True})
+    assert path == tmp_path / "benchmarks" / "features.json"
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert list(saved) == ["step", "measured_at", "machine", "wall_seconds", "peak_rss_mb", "meets_target"]
+    assert saved["step"] == "features" and saved["wall_seconds"] == 12.5 and saved["meets_target"] is True
+    assert datetime.fromisoformat(saved["measured_at"]).utcoffset() == timedelta(0)
+    assert saved["machine"] == {"cpus": os.cpu_count(), "memory_gb": pytest.approx(saved["machine"]["memory_gb"]),
+                                "python": platform.python_version(), "platform": platform.platform()}
+    assert saved["machine"]["memory_gb"] > 0
+    assert json.loads(capsys.readouterr().out) == saved  # also printed for the make log
+
+
+def test_main_records_each_chosen_step_and_refuses_unknown_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "BENCHMARKS_DIR", tmp_path / "benchmarks")
+    monkeypatch.setattr(config, "PROJ_ROOT", tmp_path)
+    calls = []
+    monkeypatch.setitem(benchmark.BENCHES, "features",
+                        lambda home, scale, seed: calls.append((home, scale, seed)) or {"wall_seconds": 1.0})
+    monkeypatch.setattr(benchmark, "bench_all",
+                        lambda home, scale, seed, notebooks=None: {"notebook_subset": notebooks})
+    assert benchmark.main(["--scale", "sample", "--seed", "7", "--steps", "features"]) == 0
+    assert calls == [(tmp_path / ".cache" / "benchmark" / "sample", "sample", 7)]
+    assert json.loads((tmp_path / "benchmarks" / "features.json").read_text())["wall_seconds"] == 1.0
+    assert benchmark.main(["--steps", "all", "--notebooks", "03_lifestage 07_recommendation"]) == 0
+    subset = json.loads((tmp_path / "benchmarks" / "all_03-07.json").read_text())
+    assert subset["step"] == "all_03-07" and subset["notebook_subset"] == ["03_lifestage", "07_recommendation"]
+    with pytest.raises(SystemExit) as exit_:
+        benchmark.main(["--steps", "features,frobnicate"])
+    assert exit_.value.code == 2
+
+
+# --- the timing targets the tests left to the benchmark: recorded with a verdict on each side -----------
+
+def _measured(result: dict):
+    """A stand-in for run_measured: the child's result file (the command's last argument) gets ``result``."""
+    def run(cmd, env=None):
+        Path(cmd[-1]).write_text(json.dumps(result))
+        return {"wall_seconds": 30.0, "peak_rss_mb": 500.0}
+    return run
+
+
+@pytest.mark.parametrize("render, click, meets", [(9.5, 0.9, True), (10.5, 0.9, False), (9.5, 1.2, False)])
+def test_views_step_records_render_and_click_times_against_10_s_and_1_s(tmp_path, monkeypatch, render, click, meets):
+    (tmp_path / "outputs-all" / "reports").mkdir(parents=True)  # the all step's outputs exist
+    views = {"quarter": "2023q4", "customers": 5, "build_seconds": 2.0, "customer_render_seconds": 3.0,
+             "segment_render_seconds": render, "customer_clicks": [0.2, click], "segment_clicks": [0.4]}
+    monkeypatch.setattr(benchmark, "run_measured", _measured(views))
+    r = benchmark.bench_views(tmp_path, "sample", 7, n_clicks=2)
+    assert (r["max_render_seconds"], r["max_click_seconds"]) == (render, click)
+    assert (r["target_render_seconds"], r["target_click_seconds"], r["meets_target"]) == (10, 1, meets)
+    assert r["customer_clicks"] == [0.2, click] and r["wall_seconds"] == 30.0
+
+
+@pytest.mark.parametrize("p95, seconds, meets", [(49.0, 250.0, True), (51.0, 250.0, False), (49.0, 301.0, False)])
+def test_segments_step_records_the_query_p95_against_50_ms(tmp_path, monkeypatch, p95, seconds, meets):
+    headline = {"seconds": {"segmenting": seconds, "evaluate": 12.0}, "query_ms_p95": p95}
+    monkeypatch.setattr(benchmark, "_model_quarter",
+                        lambda home, scale, seed, module, quarter: ({"wall_seconds": 40.0, "peak_rss_mb": 1.0}, headline))
+    r = benchmark.bench_segments(tmp_path, "sample", 7)
+    assert (r["query_ms_p95"], r["target_query_ms"], r["segmenting_seconds"], r["target_segmenting_seconds"]) == (
+        p95, 50, seconds, 300)
+    assert r["meets_target"] is meets and r["evaluation_seconds"] == 12.0
+
+
+@pytest.mark.parametrize("wall, meets", [(59.0, True), (61.0, False)])
+def test_features_step_records_one_quarters_build_against_60_s(tmp_path, monkeypatch, wall, meets):
+    processed = tmp_path / "data" / "processed"
+    (processed / "features").mkdir(parents=True)
+    (processed / "manifest.json").write_text("{}")  # ingested already
+    pd.DataFrame({"SEQ": ["a", "b", "c"]}).to_parquet(processed / "features" / f"{benchmark.BENCH_QUARTER}.parquet")
+    runs = []
+    monkeypatch.setattr(benchmark, "run_measured",
+                        lambda cmd, env=None: runs.append((cmd, env)) or {"wall_seconds": wall, "peak_rss_mb": 300.0})
+    r = benchmark.bench_features(tmp_path, "sample", 7)
+    assert (r["quarter"], r["rows"], r["wall_seconds"], r["target_seconds"], r["meets_target"]) == (
+        benchmark.BENCH_QUARTER, 3, wall, 60, meets)
+    (cmd, env), = runs
+    assert cmd[1:] == ["-m", "fipro.features", "--quarter", benchmark.BENCH_QUARTER, "--processed-dir", str(processed)]
+    assert env == {"FIPRO_DATA_DIR": str(tmp_path / "data")}
