@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
+from fipro.evaluation.explainability import josa
+
 
 def _as_labels(values) -> np.ndarray:
     arr = np.asarray(values, dtype=object)
@@ -197,7 +199,6 @@ def describe_confusion(confusion: pd.DataFrame, top: int = 2) -> str:
         return "혼동된 클래스가 없습니다."
     is_share = float(confusion.to_numpy().max()) <= 1.0
     fmt = (lambda v: f"{v:.0%}") if is_share else (lambda v: f"{int(v):,}건")
-    from fipro.evaluation.explainability import josa
 
     items = [f"실제 {josa(repr_ko(r.true), '을/를')} {josa(repr_ko(r.predicted), '으로/로')} 본 경우({fmt(r.value)})"
              for r in pairs.itertuples()]

@@ -86,7 +86,7 @@ def save_figure(fig: Figure, path: Path) -> Path:
 
 def figure_png(fig: Figure) -> bytes | None:
     """The figure as PNG bytes, as a notebook shows it (None for a figure without axes)."""
-    from IPython.core.pylabtools import print_figure
+    from IPython.core.pylabtools import print_figure  # optional: IPython only where a notebook shows the figure
 
     return print_figure(fig, "png", bbox_inches="tight", dpi=DISPLAY_DPI)
 
@@ -99,7 +99,7 @@ def register_png_display() -> bool:
     ``MPLBACKEND=Agg`` (as ``make`` exports) has none.
     """
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython  # optional: plain Python may lack IPython
     except ImportError:  # plain Python without IPython: nothing displays figures anyway
         return False
     shell = get_ipython()

@@ -10,7 +10,7 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import precision_recall_curve
+from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from fipro.figures import finish, plt, sns, use_style
 
@@ -49,7 +49,6 @@ def plot_score_distribution(score: np.ndarray, flagged: np.ndarray, title: str =
 
 def plot_precision_recall(y: np.ndarray, scores: Mapping[str, np.ndarray], title: str = "정밀도–재현율 곡선"):
     """Precision–recall curves of each scorer against the planted anomalies, AP in the legend."""
-    from sklearn.metrics import average_precision_score
 
     use_style()
     fig, ax = plt.subplots(figsize=(6, 4.2))

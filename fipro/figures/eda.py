@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.ticker import PercentFormatter
 
 from fipro import compare, contract, eda, features, split
 from fipro.figures import finish, plt, sns, use_style
@@ -21,8 +23,6 @@ AMOUNT_AXIS_KO = f"1인당 {contract.AMOUNT_PERIOD_LABEL} 이용금액 (만원)"
 
 
 def _pct_axis(ax, axis: str = "x") -> None:
-    from matplotlib.ticker import PercentFormatter
-
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(PercentFormatter(1.0, decimals=None))
 
 
@@ -142,7 +142,6 @@ def plot_index_heatmap(index: pd.DataFrame, title: str, top: Optional[int] = 12,
     """Heat map of an index table (:func:`eda.region_index`, :func:`eda.seasonal_index`):
     rows are categories in the table's order (the ``top`` first), 100 = average."""
     use_style()
-    from matplotlib.colors import TwoSlopeNorm
 
     shown = index.head(top) if top else index
     fig, ax = plt.subplots(figsize=(1.3 * shown.shape[1] + 4, 0.42 * len(shown) + 1.8))

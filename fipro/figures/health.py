@@ -11,8 +11,9 @@ from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 
+from fipro import contract
 from fipro.figures import finish, plt, use_style
 
 TIER_COLORS = {"취약": "#C44E52", "보통": "#DD8452", "건강": "#55A868"}
@@ -76,7 +77,6 @@ def plot_rates(by_tier: pd.DataFrame, by_grade: pd.DataFrame, overall: float):
 def plot_roc(y: np.ndarray, scores: Mapping[str, np.ndarray], ceiling: Optional[np.ndarray] = None,
              title: str = "ROC 곡선: 다음 분기 악화 (평가 고객)"):
     """ROC curves of the scores (higher = riskier) beside the latent stress level's (the ceiling)."""
-    from sklearn.metrics import roc_auc_score
 
     use_style()
     fig, ax = plt.subplots(figsize=(5.2, 5))
@@ -114,7 +114,6 @@ def plot_tradeoff(table: pd.DataFrame, chosen: float, auc_target: float = 0.75, 
 
 def plot_fairness(frame: pd.DataFrame, score: np.ndarray, title: str = "성별·연령대별 점수 분포"):
     """Box plots of the score by sex and by age band (sex is used by no component or model)."""
-    from fipro import contract
 
     use_style()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 3]})

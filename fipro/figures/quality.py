@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import PercentFormatter
 
 from fipro import contract, quality
 from fipro.figures import finish, plt, sns, use_style
@@ -16,8 +17,6 @@ AMOUNT_AXIS_KO = f"금액 ({contract.AMOUNT_UNIT_LABEL}, {contract.AMOUNT_PERIOD
 
 
 def _pct_axis(ax, axis: str = "x") -> None:
-    from matplotlib.ticker import PercentFormatter
-
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(PercentFormatter(1.0))
 
 
