@@ -48,6 +48,8 @@ import argparse
 import json
 import os
 import platform
+import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -57,6 +59,7 @@ from typing import Optional
 
 import duckdb
 import psutil
+import pyarrow.parquet as pq
 
 from fipro import config, datasets
 from fipro.export import write_json_atomic
@@ -88,7 +91,6 @@ def run_measured(cmd: list[str], env: dict | None = None, poll_seconds: float = 
     so short spikes between samples can be missed; ``ru_maxrss`` of the child is
     taken as well and the larger of the two is reported.
     """
-    import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
@@ -187,7 +189,6 @@ def bench_features(home: Path, scale: str, seed: int) -> dict:
     env = {"FIPRO_DATA_DIR": str(home / "data")}
     m = run_measured([sys.executable, "-m", "fipro.features", "--quarter", BENCH_QUARTER,
                       "--processed-dir", str(processed)], env)
-    import pyarrow.parquet as pq
 
     rows = pq.ParquetFile(datasets.features_path(BENCH_QUARTER, processed)).metadata.num_rows
     return {**m, "scale": scale, "quarter": BENCH_QUARTER, "rows": rows,
@@ -264,7 +265,7 @@ def bench_recommendation(home: Path, scale: str, seed: int) -> dict:
 
 def _notebook_durations(outputs: Path) -> list[dict]:
     """Each executed notebook's own duration (papermill records it in the notebook)."""
-    import nbformat
+    import nbformat  # nbformat pulls jsonschema: only the notebook timings need it
 
     rows = []
     for path in sorted(outputs.glob("20*q*/[0-9][0-9]_*.ipynb")):
@@ -304,7 +305,6 @@ def bench_all(home: Path, scale: str, seed: int, notebooks: Optional[list[str]] 
 
     ``notebooks``: time ``make all`` with only these notebooks (make's ``NOTEBOOKS``).
     """
-    import shutil
 
     raw_file = home / "data" / "raw" / config.RAW_FILENAME
     if not raw_file.exists():
@@ -332,7 +332,6 @@ def _write_quarters(source: Path, target: Path, keep) -> None:
     """Copy the raw file's header and the lines of the quarters ``keep(quarter)`` accepts; a
     synthetic file keeps its sidecar (with the new size) and truth, so the models are
     evaluated as in a normal run."""
-    import shutil
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(source, "rb") as src, open(target, "wb") as out:
@@ -355,7 +354,6 @@ def bench_add_quarter(home: Path, scale: str, seed: int) -> dict:
     then on the same file with it appended (timed), recording which notebooks the second run
     executed (target: that quarter's notebooks and the previous quarter's next-quarter
     measurements only, ≤ :data:`ADD_QUARTER_BUDGET_SECONDS`)."""
-    import shutil
 
     full = home / "data" / "raw" / config.RAW_FILENAME
     if not full.exists():

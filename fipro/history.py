@@ -41,6 +41,7 @@ import importlib
 import inspect
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
@@ -497,7 +498,6 @@ def columns_of(name: str, key: str) -> list[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m fipro history``: build every missing or stale state, with progress."""
-    import time
 
     start = time.perf_counter()
     built = ensure(progress=lambda m: print(m, flush=True))

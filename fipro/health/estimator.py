@@ -233,7 +233,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             self.scale_ = np.where(X.std(0) > 0, X.std(0), 1.0)
             self.intercept_, self.coef_ = bounded_logistic((X - self.mean_) / self.scale_, yi, signs, self.l2)
         else:
-            import lightgbm as lgb
+            import lightgbm as lgb  # lightgbm (~1 s) only for learner='lightgbm', not the default logistic model
 
             self.booster_ = lgb.LGBMClassifier(
                 n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,

@@ -21,6 +21,7 @@ import pandas as pd
 from fipro import contract, datasets, history
 from fipro.products import CATALOGUE_DIR, CATEGORIES, BenefitEngine, Catalogue, load_catalogue, monthly_won
 from fipro.recommend.estimator import CHUNK_ROWS
+from fipro.segments.artifacts import ASSIGNMENTS_FILE, model_dir
 
 MODEL_NAME = "recommendation"
 TABLE_COLUMNS: tuple[str, ...] = ("BAS_YH", "SEQ", "AGE", "SEX_CD", "MBR_RK", "LIFE_STAGE", "TOT_USE_AM", *CATEGORIES)
@@ -56,7 +57,6 @@ def _spend(table: pd.DataFrame) -> np.ndarray:
 
 def segment_groups(quarter: str, seq: np.ndarray) -> Optional[np.ndarray]:
     """Each customer's (soft) segment from notebook 05's saved assignments, or ``None`` before it ran."""
-    from fipro.segments.artifacts import ASSIGNMENTS_FILE, model_dir
 
     path = model_dir(quarter) / ASSIGNMENTS_FILE
     if not path.exists():

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fipro.products import BenefitEngine, Benefits
+from fipro.products import BenefitEngine, Benefits, age_value
 
 TOP_K = 3
 SETTLED_QUARTERS = 2     # customers whose mix describes their segment: two quarters with spending
@@ -151,7 +151,6 @@ def product_fit(products: pd.DataFrame, stages: np.ndarray, ages: np.ndarray, ti
     """Customers × non-card products fit (−inf where the age band or life stage rules it out):
     1 for a product made for the customer's life stage, 0.5 for one open to every stage, plus
     0.5 when it is made for the customer's health tier (0.25 for every tier)."""
-    from fipro.products import age_value
 
     age = age_value(ages)
     lo, hi = products["min_age"].to_numpy(), products["max_age"].to_numpy()

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from traitlets.config import Config
+
 from fipro import config, datasets
 from fipro.runner.progress import env_progress_file, progress_step
 
@@ -91,7 +93,7 @@ def _failing_cell(nb_path: Path) -> tuple[int | None, str, str]:
     Cells papermill adds (injected parameters, error banners) are not counted, so the
     index points at the cell a person edits in ``notebooks/<stem>.ipynb``.
     """
-    import nbformat
+    import nbformat  # nbformat pulls jsonschema: fipro.runner (jobs, quarters) imports this module without it
 
     try:
         nb = nbformat.read(str(nb_path), as_version=4)
@@ -117,7 +119,7 @@ def parameter_names(path) -> set[str]:
     ``tests/test_notebooks.py``. A cell that does not parse gives no names: papermill
     then reports the failing cell itself.
     """
-    import nbformat
+    import nbformat  # nbformat pulls jsonschema: fipro.runner (jobs, quarters) imports this module without it
 
     nb = nbformat.read(str(path), as_version=4)
     cell = next((c for c in nb.cells if c.cell_type == "code"
@@ -150,7 +152,6 @@ def _kernel_settings():
     Yields the traitlets config for the kernel manager. ``MPLBACKEND`` is read by the
     kernel when it starts, so it is set for the duration of the run only.
     """
-    from traitlets.config import Config
 
     previous = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = KERNEL_MPLBACKEND
@@ -190,7 +191,7 @@ def run_notebook(stem: str, quarter: str, parameters: dict | None = None, output
     NotebookFailed
         A cell raised (see the class for what is kept).
     """
-    import papermill as pm
+    import papermill as pm  # papermill (~2 s) only to run a notebook: fipro.runner (jobs, quarters) imports this module without it
 
     stem = _stem(stem)
     nb_dir = Path(notebooks_dir) if notebooks_dir is not None else config.NOTEBOOKS_DIR

@@ -14,6 +14,7 @@ map (:class:`MapEmbedder`); HDBSCAN stays the measured alternative.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from numbers import Integral, Real
 from typing import Optional, Sequence
@@ -44,10 +45,9 @@ def enable_umap_cache() -> int:
     global _UMAP_CACHED
     if _UMAP_CACHED:
         return 0
-    import importlib
-
-    from numba.core.caching import NullCache
-    from numba.core.registry import CPUDispatcher
+    # numba (umap's compiler, ~1 s) only where UMAP runs: the segment model's other users never load it
+    from numba.core.caching import NullCache  # numba: see above
+    from numba.core.registry import CPUDispatcher  # numba: see above
 
     n = 0
     for name in ("umap.umap_", "umap.layouts", "umap.utils", "umap.spectral", "umap.distances", "umap.sparse"):
@@ -72,7 +72,7 @@ def umap_embedding(X: np.ndarray, *, n_components: int, n_neighbors: int, min_di
     (9M calls for 3,000 rows: 8 s); scikit-learn's exact neighbours take 0.05 s and are
     passed as ``precomputed_knn``.
     """
-    import umap
+    import umap  # umap pulls numba (~1 s): only the map needs it
 
     enable_umap_cache()
     k = int(min(n_neighbors, len(X) - 1))
