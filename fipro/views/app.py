@@ -11,6 +11,7 @@ the user, and names, reasons and tracebacks may hold ``<`` or ``&``.
 from __future__ import annotations
 
 import functools
+import threading
 import traceback
 from html import escape
 from typing import Callable, Optional
@@ -18,7 +19,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import datasets
+from fipro import contract, datasets
 from fipro.views import data, panels
 
 MIN_PREFIX = 4  # characters typed before the label search runs
@@ -36,7 +37,7 @@ def _p(value, css: Optional[str] = None) -> str:
 
 class _App:
     def __init__(self):
-        import ipywidgets as w
+        import ipywidgets as w  # ipywidgets (~0.15 s) once an app is built: importing this module stays light
 
         self.w = w
         self.errors: list[str] = []
@@ -108,7 +109,7 @@ class CustomerExplorer(_App):
     @staticmethod
     def _product_names() -> dict:
         try:
-            from fipro.products import load_catalogue
+            from fipro.products import load_catalogue  # on first use: keeps `import fipro.views.app` as light as before
 
             cat = load_catalogue()
             return {**{c: cat.card_name(c) for c in cat.card_ids},
@@ -126,8 +127,6 @@ class CustomerExplorer(_App):
             self.show(value)
 
     def _warm(self, quarter: str) -> None:
-        import threading
-
         thread = threading.Thread(target=self.guarded(lambda: (self.similar_index(quarter), self.lifestage_model(quarter),
                                                                 self._first_use())), daemon=True)
         thread.start()
@@ -137,17 +136,16 @@ class CustomerExplorer(_App):
     def _first_use() -> None:
         """Pay the one-off costs of the first click up front: SHAP's import and matplotlib's first figure."""
         import fipro.lifestage.reasons  # noqa: F401 - imports shap
-        from fipro.figures import figure_png
+        from fipro.figures import figure_png  # matplotlib (~1.4 s) in this warm-up thread, not at import
 
         figure_png(panels.plot_spending(pd.DataFrame({"업종": ["-"], "본인": [0.0], "또래 평균": [0.0]}), "-"))
 
     def lifestage_model(self, quarter: str):
         """(model, features by SEQ) of the quarter's life-stage model, or ``None`` before notebook 03 ran."""
         if quarter not in self._lifestage:
-            from fipro import datasets
+            # the life-stage package (~0.2 s) and the registry on the first customer only, not at import
             from fipro.evaluation import registry
-            from fipro.lifestage.data import MODEL_NAME as LIFESTAGE
-            from fipro.lifestage.data import load_inputs
+            from fipro.lifestage.data import MODEL_NAME as LIFESTAGE, load_inputs  # see above
 
             try:
                 model = registry.load_model(datasets.model_dir(quarter, LIFESTAGE))
@@ -161,7 +159,7 @@ class CustomerExplorer(_App):
         loaded = self.lifestage_model(quarter)
         if loaded is None or seq not in loaded[1].index:
             return ""
-        from fipro.lifestage.reasons import predict
+        from fipro.lifestage.reasons import predict  # reasons imports shap: only a shown customer needs it
 
         try:
             return str(predict(loaded[0], loaded[1].loc[[seq]], k=3)["sentence"].iloc[0])
@@ -170,7 +168,7 @@ class CustomerExplorer(_App):
 
     def similar_index(self, quarter: str):
         if quarter not in self._index:
-            from fipro.segments.artifacts import load_index
+            from fipro.segments.artifacts import load_index  # the segment package (~0.3 s) on first use, not at import
 
             try:
                 self._index[quarter] = load_index(quarter)
@@ -189,7 +187,7 @@ class CustomerExplorer(_App):
         table = panels.spending_table(row, peer)
         self.spending.clear_output(wait=True)
         with self.spending:
-            from IPython.display import display
+            from IPython.display import display  # IPython, like ipywidgets, only once an app runs
 
             display(panels.plot_spending(table, row["label"]))
         ht = panels.health_table(row)
@@ -239,7 +237,7 @@ class SegmentExplorer(_App):
                               w.HTML("<h3>이동 (지난 분기 → 이번 분기)</h3>"), self.migration])
 
     def load(self) -> None:
-        from fipro.segments.artifacts import PROFILES_FILE, model_dir
+        from fipro.segments.artifacts import PROFILES_FILE, model_dir  # the segment package (~0.3 s) on first use
 
         q = self.quarter.value
         if q is None:
@@ -256,10 +254,9 @@ class SegmentExplorer(_App):
             self.show_segment()
 
     def draw(self) -> None:
-        from IPython.display import display
+        from IPython.display import display  # IPython, like ipywidgets, only once an app runs
 
-        from fipro import contract
-        from fipro.figures.segments import plot_map
+        from fipro.figures.segments import plot_map  # matplotlib (~1.1 s) only when the map is drawn
 
         p = self.points
         groups = p[self.colour.value].astype(str)
@@ -280,7 +277,7 @@ class SegmentExplorer(_App):
                                  f"평균 이용금액 {float(row['mean_total']):,.0f}천원, "
                                  f"신용 비중 {100 * float(row['credit_share']):.0f}%", "size") +
                               _p(f"특징 업종: {row['top_categories']}"))
-        from fipro.segments.pipeline import size_history
+        from fipro.segments.pipeline import size_history  # the segment package (~0.3 s) on first use
 
         sizes = size_history(self.quarter.value)
         self.sizes.value = _table_html(sizes[[name]] if name in sizes else None, "이전 분기 기록이 없습니다.")
@@ -289,10 +286,9 @@ class SegmentExplorer(_App):
 
 def migration(quarter: str, name: str) -> Optional[pd.DataFrame]:
     """Customers of both quarters: where this segment's customers came from and went to (by name)."""
-    from fipro.datasets import earlier_quarters
-    from fipro.segments.artifacts import load_assignments
+    from fipro.segments.artifacts import load_assignments  # the segment package (~0.3 s) on first use
 
-    past = earlier_quarters(quarter)
+    past = datasets.earlier_quarters(quarter)
     if not past:
         return None
     now = load_assignments(quarter, columns=["SEQ", "segment_name"])

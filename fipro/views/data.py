@@ -19,6 +19,8 @@ after the notebooks) writes under ``outputs/<quarter>/views/``:
 
 from __future__ import annotations
 
+import argparse
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -56,7 +58,7 @@ def _by_seq(frame: Optional[pd.DataFrame], seq: pd.Index, columns: dict) -> pd.D
 
 def _recommendations(quarter: str, seq: pd.Index) -> pd.DataFrame:
     """The top cards (product, expected benefit, reason) and the first non-card product per customer."""
-    from fipro.recommend.artifacts import log_path
+    from fipro.recommend.artifacts import log_path  # model package (~0.15 s): not loaded by the app
 
     log = _saved(log_path(quarter), ["SEQ", "product_id", "rank", "expected_monthly_benefit_won", "reason", "recommender"])
     if log is None:
@@ -77,11 +79,12 @@ def _recommendations(quarter: str, seq: pd.Index) -> pd.DataFrame:
 def build_quarter(quarter: str, seed: Optional[int] = None) -> dict:
     """Write the quarter's view tables from the processed data and the saved model outputs
     (``seed`` of the map sample; ``None``: ``config.RANDOM_SEED``)."""
+    # the model packages (~0.1 s each) only to build the tables: the app imports this module without them
     from fipro.anomaly.artifacts import SCORES_FILE as ANOMALY_FILE, model_dir as anomaly_dir
-    from fipro.health.artifacts import SCORES_FILE as HEALTH_FILE, model_dir as health_dir
-    from fipro.health.components import COMPONENT_NAMES
-    from fipro.lifestage.artifacts import PREDICTIONS_FILE, model_dir as lifestage_dir
-    from fipro.segments.artifacts import load_assignments
+    from fipro.health.artifacts import SCORES_FILE as HEALTH_FILE, model_dir as health_dir  # see above
+    from fipro.health.components import COMPONENT_NAMES  # see above
+    from fipro.lifestage.artifacts import PREDICTIONS_FILE, model_dir as lifestage_dir  # see above
+    from fipro.segments.artifacts import load_assignments  # see above
 
     cur = datasets.load_quarter(quarter, columns=["SEQ", *PEER_KEYS, "MBR_RK", "TOT_USE_AM", "CRDSL_USE_AM",
                                                   "CNF_USE_AM", *CATEGORIES])
@@ -172,9 +175,6 @@ def built_quarters() -> list[str]:
 
 def main(argv=None) -> int:
     """``python -m fipro views [--quarter Q]``: build the views' lookup tables (every quarter by default)."""
-    import argparse
-    import time
-
     parser = argparse.ArgumentParser(prog="python -m fipro views", description=main.__doc__)
     parser.add_argument("--quarter", default=None)
     args = parser.parse_args(argv)

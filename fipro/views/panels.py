@@ -48,7 +48,7 @@ def change_sentence(row: pd.Series) -> str:
 
 
 def health_table(row: pd.Series) -> Optional[pd.DataFrame]:
-    from fipro.health.components import COMPONENTS
+    from fipro.health.components import COMPONENTS  # the health package (~0.1 s) on first use: the app imports this module
 
     if _num(row.get("health_score")) is None:
         return None
@@ -98,7 +98,7 @@ def summary_sentences(row: pd.Series, names: Optional[dict] = None) -> list[str]
 
 def plot_spending(table: pd.DataFrame, label: str):
     """Bars of the customer's spending beside the peer mean for the top categories."""
-    from fipro.figures import finish, plt, use_style
+    from fipro.figures import finish, plt, use_style  # matplotlib (~1.4 s) only when a chart is drawn
 
     use_style()
     fig, ax = plt.subplots(figsize=(7.5, 3.6))

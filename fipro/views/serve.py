@@ -77,7 +77,7 @@ def time_views(url: str, labels: list[str], segments: list[str], timeout_ms: int
     every panel shows them; choosing a segment until its profile shows), in seconds. ``browser``:
     a running Playwright browser (one is launched otherwise)."""
     if browser is None:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright  # playwright only for the benchmark's browser timing
 
         with sync_playwright() as p:
             instance = launch_chromium(p)
