@@ -252,7 +252,7 @@ def test_recall_figure_gives_every_scorer_its_own_colour():
 
     from fipro.figures import anomaly as an_fig
 
-    by_type = pd.DataFrame({"type": ["total_spike"] * 2, "유형": ["총액 급증"] * 2, "크기 구간": ["하위 절반", "상위 절반"],
+    by_type = pd.DataFrame({"type": ["total_spike"] * 2, "band": ["lower", "upper"],
                             "recall_rules": [0.2, 0.8], "recall_model": [0.3, 0.7], "recall_combined": [0.3, 0.9],
                             "recall_yardstick": [0.4, 0.9]})
     fig = an_fig.plot_recall_by_magnitude(by_type)

@@ -301,10 +301,10 @@ def test_without_truth_the_rule_weights_score_and_the_grades_come_from_the_score
 
 def test_tradeoff_and_learner_comparison(sample_run):
     curve = health.transient_tradeoff(sample_run, grid=(0.0, 0.2, 0.35))
-    auc, corr = curve["건강 점수 AUC"].to_numpy(), curve["분기 간 점수 상관"].to_numpy()
+    auc, corr = curve["health_auc"].to_numpy(), curve["stability_corr"].to_numpy()
     assert auc[0] < auc[1] < auc[2] and corr[0] > corr[1] > corr[2]
     learners = health.compare_learners(sample_run, max_rows=3000)
-    assert list(learners.index) == ["logistic", "lightgbm"] and learners["AUC"].between(0.6, 1).all()
+    assert list(learners.index) == ["logistic", "lightgbm"] and learners["auc"].between(0.6, 1).all()
 
 
 def test_worked_examples_and_fairness_show_no_raw_ids(sample_run):

@@ -17,7 +17,8 @@ Laid out as the life-stage model's template (:mod:`fipro.lifestage`):
 from fipro.anomaly.artifacts import HANDOFF, REPORT, SCORES_FILE, SUMMARY, model_dir, save_artifacts
 from fipro.anomaly.data import MODEL_NAME, AnomalyInputs, load_inputs
 from fipro.anomaly.estimator import DEFAULT_PARAMS, OneSidedIsolationForest, fit_anomaly, model_inputs
-from fipro.anomaly.evaluation import (TARGETS, AnomalyEvaluation, describe, describe_hard_types, display_scores,
+from fipro.anomaly.evaluation import (TARGETS, AnomalyEvaluation, describe, describe_hard_types, display_by_type,
+                                      display_scores,
                                       evaluate, load_labels, measurement_table)
 from fipro.anomaly.pipeline import (FLAG_SHARE, REVIEW_N, AnomalyRun, combined_score, describe_run, run_quarter,
                                    worked_examples)

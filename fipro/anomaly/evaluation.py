@@ -24,9 +24,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 from fipro import config, datasets, split
 from fipro.anomaly.rules import ranking
 from fipro.modelrun import Target, targets_frame
+from fipro.text_ko import ANOMALY_TYPE_KO, MAGNITUDE_BAND_KO
 
-TYPE_LABEL_KO = {"total_spike": "총액 급증", "category_burst": "업종 급증", "mix_shift": "구성 변화",
-                 "dormant_burst": "휴면 후 급증"}
+TYPE_LABEL_KO = ANOMALY_TYPE_KO
 SCORER_LABEL_KO = {"rules": "규칙", "model": "모델(Isolation Forest)", "combined": "결합 점수",
                    "yardstick": "지도학습 기준(상한)"}
 YARDSTICK_PARAMS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 20,
@@ -91,9 +91,9 @@ def recall_by_type(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], media
     hits = hits if hits is not None else {name: top_k(s, k) for name, s in scores.items()}
     rows = []
     for t in medians:
-        for band, sel in (("하위 절반", (kind == t) & (mag < medians[t])), ("상위 절반", (kind == t) & (mag >= medians[t]))):
-            rows.append({"type": t, "유형": TYPE_LABEL_KO.get(t, t), "크기 구간": band, "n": int(sel.sum()),
-                         "크기 범위": f"{mag[sel].min():.2f}–{mag[sel].max():.2f}" if sel.any() else "",
+        for band, sel in (("lower", (kind == t) & (mag < medians[t])), ("upper", (kind == t) & (mag >= medians[t]))):
+            rows.append({"type": t, "band": band, "n": int(sel.sum()),
+                         "magnitude_range": f"{mag[sel].min():.2f}–{mag[sel].max():.2f}" if sel.any() else "",
                          **{f"recall_{name}": (float(h[sel].mean()) if sel.any() else np.nan) for name, h in hits.items()}})
     return pd.DataFrame(rows)
 
@@ -179,8 +179,8 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
         theirs = recall_by_type(labels.iloc[yardstick.rows].reset_index(drop=True),
                                 {"yardstick": yardstick.probability}, medians)
         by_type["recall_yardstick"] = theirs["recall_yardstick"].to_numpy()
-    upper = by_type[by_type["크기 구간"] == "상위 절반"].set_index("type")
-    lower = by_type[by_type["크기 구간"] == "하위 절반"].set_index("type")
+    upper = by_type[by_type["band"] == "upper"].set_index("type")
+    lower = by_type[by_type["band"] == "lower"].set_index("type")
     head["recall_upper_half"] = {t: float(upper.loc[t, "recall_combined"]) for t in upper.index}
     head["recall_lower_half"] = {t: float(lower.loc[t, "recall_combined"]) for t in lower.index}
     if "recall_yardstick" in upper:
@@ -243,6 +243,13 @@ def display_scores(table: pd.DataFrame) -> pd.DataFrame:
     out = table.rename(columns={"roc_auc": "ROC-AUC", "average_precision": "평균 정밀도(AP)",
                                 "precision_at_k": "정밀도@k", "recall_at_k": "재현율@k"})
     return out.set_index("점수").round(3)
+
+
+def display_by_type(by_type: pd.DataFrame) -> pd.DataFrame:
+    """:func:`recall_by_type`'s table with Korean headers and labels (유형, 크기 구간, n, 크기 범위, recall_*)."""
+    out = by_type.assign(type=by_type["type"].map(lambda t: TYPE_LABEL_KO.get(t, t)),
+                         band=by_type["band"].map(MAGNITUDE_BAND_KO))
+    return out.rename(columns={"type": "유형", "band": "크기 구간", "magnitude_range": "크기 범위"})
 
 
 def describe(ev: AnomalyEvaluation) -> str:

@@ -58,14 +58,14 @@ def plot_rates(by_tier: pd.DataFrame, by_grade: pd.DataFrame, overall: float):
     """Next-quarter adverse rate per tier and per risk grade (held-out customers)."""
     use_style()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    rate = "다음 분기 악화 비율"
+    rate = "adverse_rate"
     for ax, table, title, colors in (
             (axes[0], by_tier, "건강 등급별", [TIER_COLORS.get(str(i), "#4C72B0") for i in by_tier.index]),
             (axes[1], by_grade, "위험 등급별 (1 = 가장 낮음)", plt.cm.Reds(np.linspace(0.3, 0.9, len(by_grade))))):
         values = table[rate].fillna(0).to_numpy()
         ax.bar([str(i) for i in table.index], 100 * values, color=colors)
         ax.axhline(100 * overall, color="grey", ls="--", lw=1)
-        for i, (v, n) in enumerate(zip(values, table["고객 수"].fillna(0).astype(int))):
+        for i, (v, n) in enumerate(zip(values, table["customers"].fillna(0).astype(int))):
             ax.text(i, 100 * v, f"{100 * v:.1f}%\n({n:,}명)", ha="center", va="bottom", fontsize=8)
         ax.set_title(title)
         ax.set_ylabel("다음 분기 악화 비율 (%)")
@@ -97,9 +97,9 @@ def plot_tradeoff(table: pd.DataFrame, chosen: float, auc_target: float = 0.75, 
     """Held-out AUC against the score's quarter-to-quarter correlation as the transient weight grows."""
     use_style()
     fig, ax = plt.subplots(figsize=(6, 4))
-    x, y = table["분기 간 점수 상관"].to_numpy(), table["건강 점수 AUC"].to_numpy()
+    x, y = table["stability_corr"].to_numpy(), table["health_auc"].to_numpy()
     ax.plot(x, y, marker="o", color="#4C72B0")
-    for w, a, b in zip(table["변하는 항목 가중치"], x, y):
+    for w, a, b in zip(table["transient_weight"], x, y):
         ax.annotate(f"{w:.2f}", (a, b), textcoords="offset points", xytext=(4, 4), fontsize=8,
                     color="#C44E52" if np.isclose(w, chosen) else "black",
                     fontweight="bold" if np.isclose(w, chosen) else "normal")

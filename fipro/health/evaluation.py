@@ -32,11 +32,29 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float:
     return float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
 
 
+# the Korean headers of this module's tables (keys in English, headers at display: display_ko)
+HEADERS_KO = {
+    "customers": "고객 수", "adverse_rate": "다음 분기 악화 비율",                     # rate_table
+    "transient_weight": "변하는 항목 가중치", "health_auc": "건강 점수 AUC",          # transient_tradeoff
+    "stability_corr": "분기 간 점수 상관",
+    "learner": "학습기", "train_customers": "학습 고객", "auc": "AUC", "ece": "ECE",   # compare_learners
+    "fit_seconds": "학습 초",
+}
+
+
+def display_ko(table: pd.DataFrame) -> pd.DataFrame:
+    """One of this module's tables (:func:`rate_table`, :func:`transient_tradeoff`,
+    :func:`compare_learners`) with its Korean headers, for a notebook or figure to show."""
+    out = table.rename(columns=HEADERS_KO)
+    out.index = out.index.rename(HEADERS_KO.get(out.index.name, out.index.name))
+    return out
+
+
 def rate_table(y: np.ndarray, groups: np.ndarray, order: list) -> pd.DataFrame:
-    """Customers and adverse rate per group, in ``order``."""
+    """Customers and adverse rate per group, in ``order`` (columns ``customers``, ``adverse_rate``)."""
     frame = pd.DataFrame({"g": groups, "y": y})
     tab = frame.groupby("g")["y"].agg(["size", "mean"]).reindex(order)
-    return tab.rename(columns={"size": "고객 수", "mean": "다음 분기 악화 비율"}).rename_axis("")
+    return tab.rename(columns={"size": "customers", "mean": "adverse_rate"}).rename_axis("")
 
 
 def is_monotone(rates: pd.Series, decreasing: bool = True) -> bool:
@@ -55,8 +73,8 @@ def evaluate(labels: pd.DataFrame, test: np.ndarray, health: np.ndarray, tiers: 
     by_grade = rate_table(y, grades[test], list(range(1, 6)))
     out = {"n_test": int(test.sum()), "test_adverse_rate": float(y.mean()),
            "ceiling_auc": _auc(y, stress), "health_auc": _auc(y, 100 - health[test]),
-           "tiers_monotone": is_monotone(by_tier["다음 분기 악화 비율"], decreasing=True),
-           "grades_monotone": is_monotone(by_grade["다음 분기 악화 비율"], decreasing=False),
+           "tiers_monotone": is_monotone(by_tier["adverse_rate"], decreasing=True),
+           "grades_monotone": is_monotone(by_grade["adverse_rate"], decreasing=False),
            "by_tier": by_tier, "by_grade": by_grade}
     if risk is not None:
         out["risk_auc"] = _auc(y, risk[test])
@@ -123,7 +141,8 @@ def clean_customers(prev_quarter: str, prev_seq: np.ndarray, labels: pd.DataFram
 
 def transient_tradeoff(run, grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)) -> Optional[pd.DataFrame]:
     """Held-out AUC and quarter-to-quarter correlation of the score for each fixed weight of the
-    transient components (the fitted weight model refitted per value; ``None`` without truth or history)."""
+    transient components (the fitted weight model refitted per value; ``None`` without truth or history).
+    Columns ``transient_weight``, ``health_auc``, ``stability_corr`` (:func:`display_ko` for the headers)."""
     if run.labels is None or run.previous is None:
         return None
     y = run.labels["adverse_next"].to_numpy()
@@ -135,14 +154,15 @@ def transient_tradeoff(run, grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)) -
         model = HealthWeights(blend=run.weight_model.blend, transient_weight=w).fit(run.components.iloc[train], y[train])
         score = weighted_score(run.components, model.weights_)
         st = stability(prev_seq, weighted_score(run.previous_components, model.weights_), seq, score, clean)
-        rows.append({"변하는 항목 가중치": w, "건강 점수 AUC": _auc(y[test], 100 - score[test]),
-                     "분기 간 점수 상관": st["stability_corr"]})
+        rows.append({"transient_weight": w, "health_auc": _auc(y[test], 100 - score[test]),
+                     "stability_corr": st["stability_corr"]})
     return pd.DataFrame(rows)
 
 
 def compare_learners(run, max_rows: int = 50_000) -> Optional[pd.DataFrame]:
     """The risk model's learners side by side on the same customers: held-out AUC and ECE after
-    calibration, and fit seconds (a seeded draw of at most ``max_rows`` training customers)."""
+    calibration, and fit seconds (a seeded draw of at most ``max_rows`` training customers).
+    Index ``learner``; columns ``train_customers``, ``auc``, ``ece``, ``fit_seconds`` (:func:`display_ko`)."""
     if run.labels is None:
         return None
     y = run.labels["adverse_next"].to_numpy()
@@ -156,9 +176,9 @@ def compare_learners(run, max_rows: int = 50_000) -> Optional[pd.DataFrame]:
         model = RiskModel(monotone=tuple(RISK_MONOTONE.values()), learner=learner, n_jobs=1, random_state=0).fit(
             X.iloc[train], y[train], X[cal], y[cal])
         p = model.predict_proba(X[test])[:, 1]
-        rows.append({"학습기": learner, "학습 고객": len(train), "AUC": _auc(y[test], p),
-                     "ECE": expected_calibration_error(y[test], p), "학습 초": time.perf_counter() - start})
-    return pd.DataFrame(rows).set_index("학습기")
+        rows.append({"learner": learner, "train_customers": len(train), "auc": _auc(y[test], p),
+                     "ece": expected_calibration_error(y[test], p), "fit_seconds": time.perf_counter() - start})
+    return pd.DataFrame(rows).set_index("learner")
 
 
 def fairness_gaps(frame: pd.DataFrame, health: np.ndarray, components: pd.DataFrame, weights, by: str) -> dict:

@@ -125,9 +125,9 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
     }
     if evaluation is not None:
         headline.update({k: v for k, v in evaluation.items() if not isinstance(v, pd.DataFrame)})
-        headline["adverse_by_tier"] = evaluation["by_tier"]["다음 분기 악화 비율"].round(4).to_dict()
+        headline["adverse_by_tier"] = evaluation["by_tier"]["adverse_rate"].round(4).to_dict()
         headline["adverse_by_grade"] = {str(k): v for k, v in
-                                        evaluation["by_grade"]["다음 분기 악화 비율"].round(4).to_dict().items()}
+                                        evaluation["by_grade"]["adverse_rate"].round(4).to_dict().items()}
     run = HealthRun(quarter=quarter, inputs=inputs, previous=previous, previous_components=prev_comps,
                     components=comps, weights=weights, weight_model=weight_model,
                     risk_model=risk_model, table=table, labels=labels, roles=roles, evaluation=evaluation,
