@@ -15,7 +15,7 @@ from typing import ClassVar, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import config
+from fipro import config, contract
 from fipro.datasets import earlier_quarters
 from fipro.modelrun import ModelRun
 from fipro.privacy import pseudonym
@@ -190,6 +190,11 @@ def describe_run(run: AnomalyRun) -> str:
             f"정답 대비 평가 {run.seconds.get('evaluate', 0):.1f}초.")
 
 
+def _amounts(values: pd.Series) -> list:
+    """Raw amounts (천원) as a person reads them (``contract.format_amount``); empty where missing."""
+    return [contract.format_amount(v) if pd.notna(v) else "" for v in values]
+
+
 def worked_examples(run: AnomalyRun, n: int = 3) -> pd.DataFrame:
     """``n`` flagged customers, each with a different first rule where possible (pseudonymous labels)."""
     flagged = run.table[run.table["flagged"]].sort_values("rank")
@@ -210,8 +215,8 @@ def worked_examples(run: AnomalyRun, n: int = 3) -> pd.DataFrame:
     out = pd.DataFrame({"고객": [pseudonym(q) for q in run.table.loc[picked, "SEQ"]],
                         "순위": run.table.loc[picked, "rank"].to_numpy(),
                         "비교 기준": np.where(s["baseline"] == "own", "본인 이전 분기", "또래"),
-                        "이번 분기 총액(천원)": run.inputs.frame.loc[picked, "total"].round(0).to_numpy(),
-                        "평소 총액(천원)": s["usual_total"].round(0).to_numpy(),
+                        "이번 분기 총액": _amounts(run.inputs.frame.loc[picked, "total"]),
+                        "평소 총액": _amounts(s["usual_total"]),
                         "발동 규칙": run.table.loc[picked, "rules"].to_numpy(),
                         "이유": run.table.loc[picked, "reason"].to_numpy()})
     if run.labels is not None:

@@ -122,11 +122,17 @@ PUBLISHED_MIX = {"FinHealth 미국 조사(2023)": {"취약": 0.17, "보통": 0.5
                  "한국 조사(건강 비율)": {"취약": None, "보통": None, "건강": 0.17}}
 
 
+def _cuts(tiers) -> str:
+    """The tiers' inner cut points as the Korean text states them: ``40·60점``."""
+    return "·".join(f"{lower:g}" for _, lower in tiers[1:]) + "점"
+
+
 def tier_mix_table(score: np.ndarray) -> pd.DataFrame:
     """Tier shares at this project's cuts and at FinHealth's, beside the published mixes (Korean)."""
     names = [t for t, _ in TIERS]
-    rows = {"이 점수, 경계 40·60점": pd.Series(tier_of(score)).value_counts(normalize=True),
-            "이 점수, FinHealth 경계 40·80점": pd.Series(tier_of(score, FINHEALTH_TIERS)).value_counts(normalize=True),
+    rows = {f"이 점수, 경계 {_cuts(TIERS)}": pd.Series(tier_of(score)).value_counts(normalize=True),
+            f"이 점수, FinHealth 경계 {_cuts(FINHEALTH_TIERS)}":
+                pd.Series(tier_of(score, FINHEALTH_TIERS)).value_counts(normalize=True),
             **{k: pd.Series(v, dtype=float) for k, v in PUBLISHED_MIX.items()}}
     return pd.DataFrame({k: v.reindex(names) for k, v in rows.items()}).T.mul(100).round(1)
 

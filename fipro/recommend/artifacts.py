@@ -29,6 +29,7 @@ from fipro.recommend import estimator as est
 from fipro.recommend.data import MODEL_NAME
 from fipro.recommend.evaluation import coverage
 from fipro.summary import Section
+from fipro.text_ko import korean_numeral
 
 if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
     from fipro.recommend.pipeline import RecommendRun
@@ -102,13 +103,15 @@ def save_artifacts(quarter: str, run: "RecommendRun", *, directory: Optional[Pat
     card = cards.model_card_markdown(
         MODEL_NAME, title="모델 카드: 상품 추천 (혜택 기준 카드 추천과 라이프스테이지 상품)",
         purpose="고객의 지출을 카드마다 실제 혜택 규칙(전월실적 구간, 할인율, 건별·묶음·통합 한도, 연회비)에 넣어 "
-                "월 순혜택이 큰 카드 세 장과, 라이프스테이지·연령·건강 등급에 맞는 금융상품 두 개를 이유와 함께 추천합니다.",
+                f"월 순혜택이 큰 카드 {korean_numeral(est.TOP_K)} 장과, 라이프스테이지·연령·건강 등급에 맞는 금융상품 "
+                f"{korean_numeral(est.N_PRODUCTS)} 개를 이유와 함께 추천합니다.",
         intended_use=["고객 화면의 카드 추천과 그 이유", "상품 기획: 고객 지출에 비춘 카탈로그의 빈자리",
                       "클릭·가입 자료가 없어 혜택 기준으로만 평가했습니다"],
         data_range=data_range,
         features=["업종별 월평균 지출(고객의 지출 분기 평균), 연령대, 회원 등급",
                   "기대 혜택 = 분기마다 그 분기 지출로 계산한 카드 혜택의 평균(본인)을, 같은 세그먼트의 지출 구성으로 계산한 혜택 쪽으로 "
-                  "당긴 값: (n × 본인 + 0.5 × 세그먼트) / (n + 0.5), n = 지출이 있던 분기 수",
+                  f"당긴 값: (n × 본인 + {est.PRIOR_QUARTERS:g} × 세그먼트) / (n + {est.PRIOR_QUARTERS:g}), "
+                  "n = 지출이 있던 분기 수",
                   "금융상품: 라이프스테이지·연령대 규칙과 소비 건강 등급"],
         metrics=dict(run.headline), calibration={"방법": "해당 없음 (혜택은 규칙으로 계산한 원 금액)"},
         limitations=["카탈로그의 카드와 상품은 모두 가상이며, 조건은 국내 카드 비교 자료의 흔한 값을 따랐습니다",

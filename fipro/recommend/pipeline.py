@@ -22,9 +22,10 @@ from fipro.products import BenefitEngine, Catalogue, load_catalogue
 from fipro.recommend import evaluation as ev
 from fipro.recommend.artifacts import headline_of, save_artifacts, version_of
 from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs, next_quarter, next_spend
-from fipro.recommend.estimator import (BenefitHistory, CardRanker, Ranking, blend, product_fit, segment_profiles,
-                                       settled, top_products)
+from fipro.recommend.estimator import (N_PRODUCTS, TOP_K, BenefitHistory, CardRanker, Ranking, blend, product_fit,
+                                       segment_profiles, settled, top_products)
 from fipro.recommend.reasons import card_reasons, product_reason
+from fipro.text_ko import korean_numeral
 from fipro.timing import Laps
 
 
@@ -178,7 +179,8 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
 
 def describe_run(run: RecommendRun) -> str:
     h = run.headline
-    text = (f"{run.quarter} 고객 {h['n_customers']:,}명에게 카드 {h['n_cards']}장 중 세 장과 금융상품 두 개를 추천했습니다. "
+    text = (f"{run.quarter} 고객 {h['n_customers']:,}명에게 카드 {h['n_cards']}장 중 {korean_numeral(TOP_K)} 장과 "
+            f"금융상품 {korean_numeral(N_PRODUCTS)} 개를 추천했습니다. "
             f"1순위 카드의 기대 순혜택은 평균 월 {h['mean_expected_benefit_won']:,.0f}원, 본인 지출로 고른 고객 "
             f"{100 * h['rule_share']:.1f}%(나머지는 지출 기록이 없어 세그먼트로). 계산 {run.seconds.get('recommending', 0):.1f}초.")
     if h["group_source"] != "segment":

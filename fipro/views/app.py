@@ -274,7 +274,7 @@ class SegmentExplorer(_App):
         row = self.profiles[self.profiles["name"] == name].iloc[0]
         self.profile.value = (f"<h3>{_e(name)}</h3>" +
                               _p(f"고객 {int(row['size']):,}명 ({100 * float(row['share']):.1f}%), "
-                                 f"평균 이용금액 {float(row['mean_total']):,.0f}천원, "
+                                 f"평균 이용금액 {contract.format_amount(float(row['mean_total']))}, "
                                  f"신용 비중 {100 * float(row['credit_share']):.0f}%", "size") +
                               _p(f"특징 업종: {row['top_categories']}"))
         from fipro.segments.pipeline import size_history  # the segment package (~0.3 s) on first use
