@@ -25,14 +25,12 @@ import pandas as pd
 
 from fipro import config, contract
 from fipro.privacy import pseudonym
+from fipro.text_ko import COLUMN_NAME_KO
 
 COMPARED_COLUMNS: tuple[str, ...] = ("TOT_USE_AM",) + contract.UPPER_COLUMNS
 
 # Korean name of a grouping column in sentences ("라이프스테이지를 빼고").
-GROUP_COLUMN_KO: dict[str, str] = {
-    "AGE": "연령대", "SEX_CD": "성별", "LIFE_STAGE": "라이프스테이지", "MBR_RK": "회원등급",
-    "HOUS_SIDO_NM": "거주지역", "DIGT_CHNL_USE_YN": "디지털채널 이용", "DIGT_CHNL_REG_YN": "디지털채널 가입",
-}
+GROUP_COLUMN_KO: dict[str, str] = COLUMN_NAME_KO
 
 
 def stripped_strings(series: pd.Series) -> pd.Series:

@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 
 from fipro import config, contract
 from fipro.export import atomic_path
+from fipro.text_ko import COLUMN_NAME_KO, YN_SHEET_KO
 
 GROUP_KO = {
     "key": "키",
@@ -32,14 +33,9 @@ GROUP_KO = {
     "detail": "업종 중분류",
 }
 DTYPE_KO = {"str": "문자", "int": "정수(천원)", "yn": "Y/N"}
-CODE_SHEET_TITLES = {
-    "AGE": "연령대",
-    "SEX_CD": "성별",
-    "MBR_RK": "회원등급",
-    "HOUS_SIDO_NM": "거주지역",
-    "DIGT_CHNL_REG_YN": "디지털채널 여부",
-    "LIFE_STAGE": "라이프스테이지",
-}
+# one sheet per code table, in this order; the Y/N columns share one sheet
+CODE_SHEET_TITLES = {c: (YN_SHEET_KO if c == "DIGT_CHNL_REG_YN" else COLUMN_NAME_KO[c])
+                     for c in ("AGE", "SEX_CD", "MBR_RK", "HOUS_SIDO_NM", "DIGT_CHNL_REG_YN", "LIFE_STAGE")}
 
 
 def columns_table() -> pd.DataFrame:
@@ -55,7 +51,7 @@ def columns_table() -> pd.DataFrame:
                 "자료형": DTYPE_KO[col.dtype],
                 "상위분류": col.parent or "",
                 "상위분류 한글명": contract.label(col.parent) if col.parent else "",
-                "코드표": CODE_SHEET_TITLES.get(col.name, "디지털채널 여부" if col.dtype == "yn" else ""),
+                "코드표": CODE_SHEET_TITLES.get(col.name, YN_SHEET_KO if col.dtype == "yn" else ""),
                 "비고": col.note,
             }
         )

@@ -23,3 +23,28 @@ def korean_numeral(n: int) -> str:
     if n == 20:
         return "스무"
     return ("열" if n >= 10 else "") + units[n % 10]
+
+
+# --- column and category labels -------------------------------------------------------------
+# The raw columns' own labels (table headers, the data dictionary) are part of the data
+# contract: ``contract.COLUMNS`` / ``contract.label``. The maps below are the shorter names
+# the other modules use in sentences, code sheets, feature names and segment names.
+
+# a grouping column's short name in sentences ("라이프스테이지를 빼고"), code sheets and features
+COLUMN_NAME_KO: dict[str, str] = {
+    "AGE": "연령대", "SEX_CD": "성별", "LIFE_STAGE": "라이프스테이지", "MBR_RK": "회원등급",
+    "HOUS_SIDO_NM": "거주지역", "DIGT_CHNL_USE_YN": "디지털채널 이용", "DIGT_CHNL_REG_YN": "디지털채널 가입",
+}
+# the code sheet shared by the Y/N columns (data dictionary)
+YN_SHEET_KO = "디지털채널 여부"
+
+# shorter words for spending categories, for segment names (the contract's labels are written for tables)
+CATEGORY_SHORT_KO: dict[str, str] = {
+    "DISTBNP_AM": "비영리유통", "DISTBP_AM": "대형유통", "RESTRNT_AM": "외식", "GROCERY_AM": "식료품",
+    "FUEL_AM": "주유", "AUTOMNT_AM": "차량정비", "AUTOSL_AM": "차량구매", "HOS_AM": "병원",
+    "HLTHFS_AM": "건강식품", "LEISURE_S_AM": "레저시설", "LEISURE_P_AM": "레저용품", "CULTURE_AM": "문화·취미",
+    "HOTEL_AM": "숙박", "TRVL_AM": "여행", "CLOTH_AM": "의류", "GOODS_AM": "잡화", "SANIT_AM": "보건·위생",
+    "MBRSHOP_AM": "회원제매장", "BLDMNG_AM": "건물관리", "ARCHIT_AM": "건축자재", "OFFCOM_AM": "사무·통신",
+    "BOOK_AM": "서적·문구", "RPR_AM": "수리", "SVC_AM": "용역", "ACDM_AM": "학원", "KITWR_AM": "주방용품",
+    "FABRIC_AM": "직물", "OPTIC_AM": "안경·광학",
+}

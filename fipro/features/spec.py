@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import contract
+from fipro.text_ko import COLUMN_NAME_KO
 
 # --- the feature contract -------------------------------------------------------------
 
@@ -180,9 +181,10 @@ _SHORT_LABEL_KO = {
     "discretionary_share": "선택 소비 비중", "n_active_upper": "이용 상위 업종 수",
     "n_active_detail": "이용 세부 업종 수", "entropy_upper": "상위 업종 지출 다양성",
     "entropy_detail": "세부 업종 지출 다양성", "no_prev_quarter": "전분기 이용 없음", "zero_total": "이용 실적 없음",
-    "tenure_months": "가입 기간", "digital_registered": "디지털채널 가입", "digital_active": "디지털채널 이용",
-    "age_band": "연령대", "age_unknown": "연령 미상", "sex_female": "성별", "grade_ordinal": "회원등급",
-    "LIFE_STAGE": "라이프스테이지",
+    "tenure_months": "가입 기간", "digital_registered": COLUMN_NAME_KO["DIGT_CHNL_REG_YN"],
+    "digital_active": COLUMN_NAME_KO["DIGT_CHNL_USE_YN"], "age_band": COLUMN_NAME_KO["AGE"], "age_unknown": "연령 미상",
+    "sex_female": COLUMN_NAME_KO["SEX_CD"], "grade_ordinal": COLUMN_NAME_KO["MBR_RK"],
+    "LIFE_STAGE": COLUMN_NAME_KO["LIFE_STAGE"],
 }
 
 

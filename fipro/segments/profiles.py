@@ -15,19 +15,14 @@ import pandas as pd
 
 from fipro import contract
 from fipro.segments.data import CATEGORIES, CATEGORY_LABEL_KO, SegmentInputs
+from fipro.text_ko import CATEGORY_SHORT_KO
 
 NAME_CATEGORIES = 2       # categories in a name (a third is added only to tell two segments apart)
 MIN_POPULATION_SHARE = 0.003  # a category must carry 0.3% of all spending to name a segment (rare ones lift wildly)
 AGE_LEAN = 1.5            # an age decade names the segment when its share there is 1.5x the population's
 AGE_MIN_SHARE = 0.15      # ... and it holds at least 15% of the segment (a lean of a few, not of a tail)
 # shorter words for names (the contract's labels are written for tables)
-SHORT_KO = {"DISTBNP_AM": "비영리유통", "DISTBP_AM": "대형유통", "RESTRNT_AM": "외식", "GROCERY_AM": "식료품",
-            "FUEL_AM": "주유", "AUTOMNT_AM": "차량정비", "AUTOSL_AM": "차량구매", "HOS_AM": "병원",
-            "HLTHFS_AM": "건강식품", "LEISURE_S_AM": "레저시설", "LEISURE_P_AM": "레저용품", "CULTURE_AM": "문화·취미",
-            "HOTEL_AM": "숙박", "TRVL_AM": "여행", "CLOTH_AM": "의류", "GOODS_AM": "잡화", "SANIT_AM": "보건·위생",
-            "MBRSHOP_AM": "회원제매장", "BLDMNG_AM": "건물관리", "ARCHIT_AM": "건축자재", "OFFCOM_AM": "사무·통신",
-            "BOOK_AM": "서적·문구", "RPR_AM": "수리", "SVC_AM": "용역", "ACDM_AM": "학원", "KITWR_AM": "주방용품",
-            "FABRIC_AM": "직물", "OPTIC_AM": "안경·광학"}
+SHORT_KO = CATEGORY_SHORT_KO
 
 
 def short_label(category: str) -> str:
