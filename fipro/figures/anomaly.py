@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from fipro.figures import finish, plt, sns, use_style
-from fipro.text_ko import ANOMALY_TYPE_KO
+from fipro.text_ko import ANOMALY_TYPE_KO, MAGNITUDE_BAND_KO
 
 SCORER_COLORS = {"rules": "#4C72B0", "model": "#DD8452", "combined": "#55A868", "yardstick": "#8C8C8C"}
 SCORER_LABELS = {"rules": "규칙", "model": "모델", "combined": "결합", "yardstick": "지도학습 기준"}
@@ -71,8 +71,8 @@ def plot_recall_by_magnitude(by_type: pd.DataFrame, title: str = "유형·크기
     """Grouped bars: recall at k per planted type and magnitude half, for each scorer."""
     use_style()
     cols = [c for c in by_type.columns if c.startswith("recall_")]
-    band_ko = {"lower": "하위", "upper": "상위"}
-    group = by_type["type"].map(lambda t: ANOMALY_TYPE_KO.get(t, t)) + " · " + by_type["band"].map(band_ko)
+    group = (by_type["type"].map(lambda t: ANOMALY_TYPE_KO.get(t, t)) + " · "
+             + by_type["band"].map(MAGNITUDE_BAND_KO).str.replace(" 절반", ""))
     long = by_type.assign(구간=group).melt(
         id_vars=["구간"], value_vars=cols, var_name="점수", value_name="재현율")
     long["점수"] = long["점수"].str.replace("recall_", "").map(lambda s: SCORER_LABELS.get(s, s))
