@@ -53,3 +53,15 @@ def test_health_display_ko_renames_keys_to_headers():
                           "fit_seconds": [1.0]}).set_index("learner")
     shown = health.display_ko(table)
     assert shown.index.name == "학습기" and list(shown.columns) == ["학습 고객", "AUC", "ECE", "학습 초"]
+
+
+def test_notes_state_the_prior_and_the_tier_cuts(monkeypatch):
+    from fipro.health import evaluation
+    from fipro.recommend import estimator
+
+    assert estimator.prior_formula_ko() == "(n × 본인 + 0.5 × 세그먼트) / (n + 0.5)"
+    assert estimator.prior_formula_ko(1.0) == "(n × 본인 + 1 × 세그먼트) / (n + 1)"
+    assert evaluation.tier_cut_note_ko().startswith("FinHealth는 40점과 80점에서 나눕니다.")
+    assert "건강 경계를 60점으로 내렸고" in evaluation.tier_cut_note_ko()
+    monkeypatch.setattr(evaluation, "TIERS", (("취약", 0.0), ("보통", 40.0), ("건강", 55.0)))
+    assert "건강 경계를 55점으로 내렸고" in evaluation.tier_cut_note_ko()

@@ -127,6 +127,15 @@ def _cuts(tiers) -> str:
     return "·".join(f"{lower:g}" for _, lower in tiers[1:]) + "점"
 
 
+def tier_cut_note_ko() -> str:
+    """Why this score's 건강 cut sits below FinHealth's (notebook 06), with the cuts from
+    ``FINHEALTH_TIERS`` and ``TIERS``."""
+    low, high, ours = FINHEALTH_TIERS[1][1], FINHEALTH_TIERS[2][1], TIERS[2][1]
+    return (f"FinHealth는 {low:g}점과 {high:g}점에서 나눕니다. 우리 구성 요소는 대부분 또래 백분위라 그 가중 평균은 "
+            f"50점 근처에 모이고, {high:g}점 경계로는 '건강'이 1% 안팎입니다. 그래서 건강 경계를 {ours:g}점으로 내렸고, "
+            "그 결과를 발표된 구성(미국 FinHealth 조사, 한국 조사) 옆에 둡니다.")
+
+
 def tier_mix_table(score: np.ndarray) -> pd.DataFrame:
     """Tier shares at this project's cuts and at FinHealth's, beside the published mixes (Korean)."""
     names = [t for t, _ in TIERS]

@@ -18,7 +18,8 @@ and the benefit rules in :mod:`fipro.products`:
 from fipro.recommend.artifacts import (HANDOFF, LOG_COLUMNS, REPORT, SUMMARY, load_log, log_path, model_dir,
                                        save_artifacts)
 from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs
-from fipro.recommend.estimator import BenefitHistory, CardRanker, blend, order_cards, segment_profiles, settled
+from fipro.recommend.estimator import (BenefitHistory, CardRanker, blend, order_cards, prior_formula_ko,
+                                       segment_profiles, settled)
 from fipro.recommend.evaluation import TARGETS, baseline_table, evaluate, measurement_table
 from fipro.recommend.pipeline import (RecommendRun, benefit_by, benefit_table, catalogue_overview, describe_run,
                                       run_quarter, top_card_table, worked_examples)

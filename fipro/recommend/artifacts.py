@@ -110,8 +110,7 @@ def save_artifacts(quarter: str, run: "RecommendRun", *, directory: Optional[Pat
         data_range=data_range,
         features=["업종별 월평균 지출(고객의 지출 분기 평균), 연령대, 회원 등급",
                   "기대 혜택 = 분기마다 그 분기 지출로 계산한 카드 혜택의 평균(본인)을, 같은 세그먼트의 지출 구성으로 계산한 혜택 쪽으로 "
-                  f"당긴 값: (n × 본인 + {est.PRIOR_QUARTERS:g} × 세그먼트) / (n + {est.PRIOR_QUARTERS:g}), "
-                  "n = 지출이 있던 분기 수",
+                  f"당긴 값: {est.prior_formula_ko()}, n = 지출이 있던 분기 수",
                   "금융상품: 라이프스테이지·연령대 규칙과 소비 건강 등급"],
         metrics=dict(run.headline), calibration={"방법": "해당 없음 (혜택은 규칙으로 계산한 원 금액)"},
         limitations=["카탈로그의 카드와 상품은 모두 가상이며, 조건은 국내 카드 비교 자료의 흔한 값을 따랐습니다",

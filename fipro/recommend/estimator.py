@@ -147,6 +147,11 @@ def blend(own: np.ndarray, n_active: np.ndarray, segment: np.ndarray,
 N_PRODUCTS = 2
 
 
+def prior_formula_ko(prior_quarters: float = PRIOR_QUARTERS) -> str:
+    """The expected benefit's shrinkage toward the segment, as the model card and notebook 07 state it."""
+    return f"(n × 본인 + {prior_quarters:g} × 세그먼트) / (n + {prior_quarters:g})"
+
+
 def product_fit(products: pd.DataFrame, stages: np.ndarray, ages: np.ndarray, tiers) -> np.ndarray:
     """Customers × non-card products fit (−inf where the age band or life stage rules it out):
     1 for a product made for the customer's life stage, 0.5 for one open to every stage, plus
