@@ -155,7 +155,9 @@ def test_korean_search_finds_pages_and_screenshots_are_saved(served, browser):
     page.goto(f"{served}/index.html")
     page.keyboard.press("s")  # Material's search shortcut
     page.fill("input.md-search__input", "데이터 사전")
-    page.wait_for_selector(".md-search-result__item", timeout=15_000)
+    # a wait, not a measurement: Material builds its search index in a worker after the
+    # page loads, which took over 15 s beside a full-scale run on the 2 cores
+    page.wait_for_selector(".md-search-result__item", timeout=60_000)
     titles = page.eval_on_selector_all(".md-search-result__item h1, .md-search-result__item h2",
                                        "els => els.map(e => e.textContent)")
     assert any("데이터 사전" in t for t in titles)
