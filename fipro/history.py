@@ -340,8 +340,8 @@ def table_digest(quarter: str) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def _digest(quarter: str, p: Part, previous_digest: str) -> str:
-    h = hashlib.sha256(f"{quarter}|{table_digest(quarter)}|{previous_digest}|{p.version()}".encode())
+def _digest(quarter: str, version: str, previous_digest: str) -> str:
+    h = hashlib.sha256(f"{quarter}|{table_digest(quarter)}|{previous_digest}|{version}".encode())
     return h.hexdigest()[:20]
 
 
@@ -354,9 +354,9 @@ def _read_meta(quarter: str, name: str) -> dict:
 
 def expected_digests(p: Part, quarters: Sequence[str]) -> dict[str, str]:
     """The digest each quarter's state of ``p`` must carry to be fresh (chained from the first)."""
-    out, previous = {}, ""
+    out, previous, version = {}, "", p.version()  # the part's sources are read once
     for q in quarters:
-        previous = out[q] = _digest(q, p, previous)
+        previous = out[q] = _digest(q, version, previous)
     return out
 
 
@@ -383,7 +383,7 @@ def ensure(quarter: Optional[str] = None, names: Optional[Sequence[str]] = None,
     for p in parts():
         if names is not None and p.name not in names:
             continue
-        want = expected_digests(p, quarters)
+        want, version = expected_digests(p, quarters), p.version()
         previous, previous_quarter = None, None
         for q in quarters:
             fresh = _read_meta(q, p.name).get("digest") == want[q] and state_path(q, p.name).exists()
@@ -396,7 +396,7 @@ def ensure(quarter: Optional[str] = None, names: Optional[Sequence[str]] = None,
             state = advance(p, previous, table, q)
             write_parquet_atomic(state, state_path(q, p.name))
             write_json_atomic(_meta_path(q, p.name), {"quarter": q, "part": p.name, "digest": want[q],
-                                                      "customers": int(len(state)), "version": p.version()})
+                                                      "customers": int(len(state)), "version": version})
             built.append((q, p.name))
             if progress is not None:
                 progress(f"이력 {q} · {p.name} ({len(state):,}명)")
