@@ -85,3 +85,13 @@ def raw_frame(rows, categorical: bool = False):
         for c, table in contract.CODE_TABLES.items():
             df[c] = pd.Categorical(df[c], categories=list(table))
     return df
+
+
+@pytest.fixture
+def peers_of_ten():
+    """Hand-made peers shared by the peer-comparison and EDA tests."""
+    # customer "C" (total 55, all 요식업) among ten peers with totals 10…100 (all 유통)
+    rows = [raw_row("C", TOT_USE_AM=55, FSBZ_AM=55)]
+    rows += [raw_row(f"p{i}", TOT_USE_AM=10 * i, DIST_AM=10 * i) for i in range(1, 11)]
+    rows += [raw_row(f"m{i}", SEX_CD="1", TOT_USE_AM=999) for i in range(5)]  # other sex: not peers
+    return raw_frame(rows, categorical=True)

@@ -12,15 +12,6 @@ from fipro import compare, contract
 from fipro.privacy import pseudonym
 
 
-@pytest.fixture
-def peers_of_ten():
-    # customer "C" (total 55, all 요식업) among ten peers with totals 10…100 (all 유통)
-    rows = [raw_row("C", TOT_USE_AM=55, FSBZ_AM=55)]
-    rows += [raw_row(f"p{i}", TOT_USE_AM=10 * i, DIST_AM=10 * i) for i in range(1, 11)]
-    rows += [raw_row(f"m{i}", SEX_CD="1", TOT_USE_AM=999) for i in range(5)]  # other sex: not peers
-    return raw_frame(rows, categorical=True)
-
-
 def test_mid_rank_percentile_on_a_known_list():
     assert compare.mid_rank_percentile(30, np.array([10, 20, 30, 40])) == pytest.approx(62.5)
     assert compare.mid_rank_percentile(5, np.array([10, 20])) == 0.0

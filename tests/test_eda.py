@@ -12,15 +12,6 @@ from fipro import compare, config, contract, eda, runner
 from fipro.privacy import pseudonym
 
 
-@pytest.fixture
-def peers_of_ten():
-    # customer "C" (total 55, all 요식업) among ten peers with totals 10…100 (all 유통)
-    rows = [raw_row("C", TOT_USE_AM=55, FSBZ_AM=55)]
-    rows += [raw_row(f"p{i}", TOT_USE_AM=10 * i, DIST_AM=10 * i) for i in range(1, 11)]
-    rows += [raw_row(f"m{i}", SEX_CD="1", TOT_USE_AM=999) for i in range(5)]  # other sex: not peers
-    return raw_frame(rows, categorical=True)
-
-
 def test_input_frame_not_modified(peers_of_ten):
     before = peers_of_ten.copy(deep=True)
     eda.eda_summary_ko(peers_of_ten, peers_of_ten)
