@@ -139,11 +139,14 @@ HISTORY_DIR := $(PROCESSED)/history
 HISTORY_PARTS := core style benefit
 NB_FILES_03_lifestage := $(OUT)/models/lifestage/selection.json
 -include $(STAMPS)/deps.mk
-# On large quarters (`fipro jobs --large`: 100k rows or more) the model notebooks run
-# one quarter after another with every core (FIPRO_THREADS=nproc): the booster is their
-# bottleneck, and one 2-thread fit finishes a quarter within the 3-minute budget where
-# two 1-thread fits side by side take 4-5 minutes each. Small quarters run in parallel.
-MODEL_NOTEBOOKS := 03_lifestage
+# MODEL_NOTEBOOKS run one quarter after another with every core (FIPRO_THREADS=nproc) on
+# large quarters (`fipro jobs --large`: 100k rows or more). It is empty: with OpenMP
+# threads waiting passively (OMP_WAIT_POLICY above) a 1-thread booster beside another job
+# no longer slows down many times over, and every notebook side by side with one thread
+# each keeps both cores busy where a serial chain of 2-thread fits (about 1.7x on 2
+# threads) leaves part of one idle. `make notebooks MODEL_NOTEBOOKS=03_lifestage` brings
+# the serial chain back.
+MODEL_NOTEBOOKS ?=
 SERIAL_NOTEBOOKS ?=
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 define NOTEBOOK_RULE
@@ -155,14 +158,14 @@ define SERIAL_RULE
 $(OUT)/$(word $(2),$(QUARTERS))/$(1).ipynb: | $(OUT)/$(word $(3),$(QUARTERS))/$(1).ipynb
 endef
 
-# Once per run, after every other notebook of every quarter (order only): the grid and
-# the learning curve, kept across deliveries until the model's code changes or
+# Once per run, after the feature notebooks (order only: it reads the features): the grid
+# and the learning curve, kept across deliveries until the model's code changes or
 # RESELECT_AFTER_QUARTERS quarters have arrived since (see fipro.lifestage.selection);
-# `fipro select` rewrites the file only when it selects again. Nothing else can run
-# beside it then, so it takes every core: OpenMP boosters sharing two cores with another
-# busy process slow down many times over.
-$(OUT)/models/lifestage/selection.json: $(STAMPS)/code-lifestage-selection.txt | $(foreach q,$(QUARTERS),$(foreach n,$(filter-out 03_lifestage,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
-	@FIPRO_THREADS=$$(nproc) $(PY) -m fipro select
+# `fipro select` rewrites the file only when it selects again. It runs beside the other
+# notebooks with their thread count: with passive OpenMP waits that costs it little, and
+# the life-stage notebooks that wait for it start while the rest still run.
+$(OUT)/models/lifestage/selection.json: $(STAMPS)/code-lifestage-selection.txt | $(foreach q,$(QUARTERS),$(OUT)/$(q)/02_feature_engineering.ipynb)
+	@$(PY) -m fipro select
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
 # The segment notebook compares its quarter's assignments with the previous quarter's
 # saved run (stability between two independent fits), so quarter i always follows i-1:
