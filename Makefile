@@ -173,8 +173,10 @@ $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q
 CHAINED_NOTEBOOKS := 05_clustering
 $(foreach n,$(sort $(SERIAL_NOTEBOOKS) $(filter $(NOTEBOOKS),$(CHAINED_NOTEBOOKS))),$(foreach i,$(wordlist 2,$(words $(QUARTERS)),$(shell seq $(words $(QUARTERS)) 2>/dev/null)),$(eval $(call SERIAL_RULE,$(n),$(i),$(shell expr $(i) - 1)))))
 
+# The selection first: make walks prerequisites in order, and listed last it started only
+# when every quarter's other notebooks were done, leaving the life-stage ones to the end
 .PHONY: run-notebooks
-run-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
+run-notebooks: $(if $(filter 03_lifestage,$(NOTEBOOKS)),$(OUT)/models/lifestage/selection.json) $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
 
 ## Open JupyterLab on the project's kernel (figures drawn inline)
 .PHONY: lab
