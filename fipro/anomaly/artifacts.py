@@ -107,6 +107,7 @@ HANDOFF = Source.from_table(MODEL_NAME, (
 REPORT = ModelReport(MODEL_NAME, "이상 탐지", (
     Metric("combined_average_precision", "결합 점수 평균 정밀도", ceiling="yardstick_average_precision"),
     Metric("combined_precision_at_k", "결합 점수 정밀도@k", ceiling="yardstick_precision_at_k"),
+    Metric("observable_ceiling_precision_at_k", "관측 가능 상한(자료 전체로 학습) 정밀도@k"),
     Metric("rules_average_precision", "규칙 평균 정밀도"),
     Metric("model_average_precision", "모델 평균 정밀도"),
     Metric("flag_share", "검토 대상 비율", higher_is_better=False),

@@ -32,7 +32,7 @@ TYPE_LABEL_KO = ANOMALY_TYPE_KO
 SCORER_LABEL_KO = {"rules": "규칙", "model": "모델(Isolation Forest)", "combined": "결합 점수",
                    "yardstick": "관측 가능 지도학습 기준(상한)"}
 YARDSTICK_MAX_ROWS = observable.MAX_ROWS  # a full quarter is subsampled (prevalence kept) to bound the five fits
-YARDSTICK_POOL_BELOW = 50_000  # smaller quarters pool earlier quarters' rows (customers grouped) up to this many
+YARDSTICK_POOL_BELOW = 100_000  # smaller quarters pool earlier quarters' rows (customers grouped) up to this many
 
 
 def load_labels(quarter: str, seq: Sequence[str]) -> Optional[pd.DataFrame]:
@@ -51,6 +51,21 @@ def magnitude_medians(labels: pd.DataFrame) -> dict[str, float]:
         med = (known.get(t) or {}).get("median")
         out[t] = float(med) if med is not None else float(labels.loc[labels["anomaly_type"] == t, "anomaly_magnitude"].median())
     return out
+
+
+def observable_ceiling(quarter: str) -> Optional[float]:
+    """The best observable detector's precision at k in ``quarter``, fitted on the whole file's rows.
+
+    From the sidecar's difficulty report (``anomaly_observable``, see
+    :func:`fipro.synth.difficulty.observable_anomaly_ceiling`): unlike the per-quarter
+    yardstick it learns from every quarter's planted anomalies (its features still never
+    look ahead). ``None`` on a real file or an older sidecar.
+    """
+    raw = datasets.raw_file()
+    sidecar = datasets.read_sidecar(raw) if raw is not None else None
+    known = (((sidecar or {}).get("difficulty") or {}).get("anomaly_observable") or {})
+    value = (known.get("precision_at_k_by_quarter") or {}).get(quarter)
+    return float(value) if value is not None else None
 
 
 def top_k(score: np.ndarray, k: int, tiebreak: Optional[np.ndarray] = None) -> np.ndarray:
@@ -174,8 +189,13 @@ class AnomalyEvaluation:
     headline: dict = field(default_factory=dict)
 
 
-def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: Optional[Yardstick]) -> AnomalyEvaluation:
-    """Score tables for ``scores`` (name → array over the quarter) against the planted truth."""
+def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: Optional[Yardstick],
+             quarter: Optional[str] = None) -> AnomalyEvaluation:
+    """Score tables for ``scores`` (name → array over the quarter) against the planted truth.
+
+    ``quarter``: also report the whole-file observable ceiling of that quarter
+    (:func:`observable_ceiling`) where the sidecar has it.
+    """
     y = (labels["anomaly_type"] != "none").to_numpy()
     medians = magnitude_medians(labels)
     hits = {name: top_k(s, int(y.sum())) for name, s in scores.items()}  # one ranking per scorer for both tables
@@ -183,6 +203,7 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
     by_type = recall_by_type(labels, scores, medians, hits=hits)
     versus = pd.DataFrame()
     head: dict = {"n_planted": int(y.sum()),
+                  "observable_ceiling_precision_at_k": observable_ceiling(quarter) if quarter is not None else None,
                   "planted_by_type": {t: int((labels["anomaly_type"] == t).sum()) for t in medians}}
     for name in table.index:
         for metric in ("roc_auc", "average_precision", "precision_at_k", "recall_at_k"):
@@ -273,6 +294,8 @@ def describe_hard_types(ev: AnomalyEvaluation, targets: Optional[Mapping[str, fl
 TARGETS = (
     Target("combined_average_precision", "결합 점수 평균 정밀도", ceiling="yardstick_average_precision", needs="has_truth"),
     Target("combined_precision_at_k", "결합 점수 정밀도@k", ceiling="yardstick_precision_at_k", needs="has_truth"),
+    Target("combined_precision_at_k", "결합 점수 정밀도@k (자료 전체로 학습한 관측 가능 상한 대비)",
+           ceiling="observable_ceiling_precision_at_k"),
     Target("combined_pk_share_of_yardstick", "결합 점수 정밀도@k ÷ 관측 가능 기준의 정밀도@k",
            at_least=YARDSTICK_SHARE_TARGET, needs="has_history_truth"),
     Target("combined_beats_parts_ap", "결합 점수의 평균 정밀도가 규칙·모델보다 높음", holds="더 높음", needs="has_truth"),
