@@ -161,6 +161,10 @@ def test_category_rise_is_one_category_against_the_usual_total():
     assert hit["flags"]["category_rise"] and hit["stats"]["rise_category"] == "TRVL_AM"
     assert hit["stats"]["stat_category_rise"] == pytest.approx(3.0, rel=0.05)
     assert "여행" in rules.rule_sentence("category_rise", hit["stats"])
+    # beside a category burst on the same category, only the size against the usual total is added
+    assert hit["flags"]["category_burst"] and hit["stats"]["burst_category"] == "TRVL_AM"
+    text = anomaly.reasons.reason_text(hit["stats"], ["category_burst", "category_rise"], [])
+    assert text.count("여행") == 1 and "평소 분기 총액" in text and "3.0배" in text
     p["now"][i, TRAVEL] = p["usual"][i, TRAVEL] + 0.5 * p["usual"][i].sum()  # half the usual total: ordinary
     assert not fired_for(p, i)["flags"]["category_rise"]
 

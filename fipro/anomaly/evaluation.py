@@ -277,7 +277,7 @@ def describe_hard_types(ev: AnomalyEvaluation, targets: Optional[Mapping[str, fl
         if not np.isfinite(r):  # no planted anomaly of this type in the upper half
             continue
         yard = h.get("yardstick_recall_upper_half", {}).get(t, np.nan)
-        yard_text = f"; 지도학습 기준 {yard:.2f}" if np.isfinite(yard) else ""
+        yard_text = f"; 관측 가능 기준 {yard:.2f}" if np.isfinite(yard) else ""
         name = TYPE_LABEL_KO.get(t, t)
         if r < target:
             lines.append(f"- **{name}**: 상위 절반 재현율 {r:.2f}(목표 {target}{yard_text}). {HARD_WHY_KO.get(t, '')}.")

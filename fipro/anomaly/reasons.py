@@ -40,7 +40,8 @@ def model_pushes(model: OneSidedIsolationForest, X: pd.DataFrame, k: int = 2) ->
 
 def reason_text(stats_row: Mapping, rules_fired: Sequence[str], pushes: Sequence[str]) -> str:
     """One Korean paragraph: a sentence per fired rule, then what moved the model."""
-    parts = [f"[{RULE_BY_NAME[r].title_ko}] {rule_sentence(r, stats_row)}" for r in rules_fired if r]
+    fired = tuple(r for r in rules_fired if r)
+    parts = [f"[{RULE_BY_NAME[r].title_ko}] {rule_sentence(r, stats_row, fired)}" for r in fired]
     if pushes:
         words = ", ".join(INPUT_LABEL_KO.get(p, p) for p in pushes)
         parts.append(f"[모델] {josa(words, '이/가')} 같은 분기 고객 대부분보다 두드러집니다.")

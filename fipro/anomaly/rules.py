@@ -430,8 +430,12 @@ def _amount(value: float) -> str:
     return contract.format_amount(float(value))
 
 
-def rule_sentence(rule: str, row: Mapping) -> str:
-    """One Korean sentence on why ``rule`` fired for this customer (``row``: rule_statistics)."""
+def rule_sentence(rule: str, row: Mapping, fired_with: tuple = ()) -> str:
+    """One Korean sentence on why ``rule`` fired for this customer (``row``: rule_statistics).
+
+    ``fired_with``: the other rules that fired; a category rise on the category the
+    category burst already named only adds its size against the usual total.
+    """
     peers = row["baseline"] != "own"
     usual = "같은 라이프스테이지·연령대 또래 중앙값" if peers else f"이전 {int(row['n_prev_active'])}개 분기 평균"
     if rule == "total_spike":
@@ -451,6 +455,9 @@ def rule_sentence(rule: str, row: Mapping) -> str:
         return (f"이전 {int(row['n_prev_active'])}개 분기에 거의 쓰지 않던 업종 {int(row['n_unusual'])}개{where}에 "
                 f"이번 분기 총액의 {100 * row['unusual_share']:.0f}%를 썼습니다 (평소 습관 대비 z {row['stat_habit_shift']:.1f}).")
     if rule == "category_rise":
+        if "category_burst" in fired_with and row["rise_category"] == row["burst_category"]:
+            return (f"늘어난 금액은 평소 분기 총액({_amount(row['usual_total'])})의 "
+                    f"{row['stat_category_rise']:.1f}배입니다.")
         name = CATEGORY_LABEL_KO.get(row["rise_category"], row["rise_category"])
         return (f"{name} 지출이 {usual}보다 {_amount(row['rise_amount'])} 늘었습니다. 평소 분기 총액"
                 f"({_amount(row['usual_total'])})의 {row['stat_category_rise']:.1f}배에 해당합니다.")
