@@ -15,7 +15,8 @@ under ``data/processed/history/<q>/<part>.parquet``:
     presence (``first_quarter``, ``last_quarter``, ``last_active_quarter``, ``n_present``,
     ``n_active``, ``n_detail_active``, ``quiet_run``), running sums over the active
     quarters (log spending and its square in two scales, the total, the health shares, every
-    category amount) and the amounts of the customer's last quarter present (``last_*``).
+    category amount), ``category_n`` (in how many of them each category was used) and the
+    amounts of the customer's last quarter present (``last_*``).
 ``style`` (:data:`fipro.segments.data.STYLE_HISTORY`)
     the running sum of the peer-relative spending style.
 ``benefit`` (:data:`fipro.recommend.data.BENEFIT_HISTORY`)
@@ -183,6 +184,7 @@ def _core_empty(n: int) -> dict:
         "log1p_sum": np.zeros(n), "log1p_sq": np.zeros(n), "total_sum": np.zeros(n),
         "stable_log_sum": np.zeros(n), "stable_log_sq": np.zeros(n),
         "share_sum": np.zeros((n, len(SHARE_KINDS))), "category_sum": np.zeros((n, len(CATEGORIES))),
+        "category_n": np.zeros((n, len(CATEGORIES)), np.int16),
         "last": np.zeros((n, len(LAST_COLUMNS)), np.int64),
     }
 
@@ -216,6 +218,7 @@ def _core_update(v: dict, rows: np.ndarray, table: pd.DataFrame, quarter: str) -
     v["share_sum"][at] += share_kinds(active_rows)
     categories = category_matrix(active_rows)
     v["category_sum"][at] += categories
+    v["category_n"][at] += (categories > 0).astype(np.int16)  # the customer's habit: quarters each category was used
     v["n_detail_active"][at[categories[:, :-1].sum(1) > 0]] += 1
 
 
@@ -230,6 +233,7 @@ CORE = Part(name="core", columns=("TOT_USE_AM", "CRDSL_USE_AM", "CNF_USE_AM", *c
             empty=_core_empty, update=_core_update, summary=_core_summary,
             matrix_columns={"share_sum": tuple(f"share_sum_{k}" for k in SHARE_KINDS),
                             "category_sum": tuple(f"category_sum_{c}" for c in CATEGORIES),
+                            "category_n": tuple(f"category_n_{c}" for c in CATEGORIES),
                             "last": tuple(f"last_{c}" for c in LAST_COLUMNS)})
 
 

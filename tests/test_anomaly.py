@@ -41,7 +41,9 @@ def inputs_of(p: dict, quarter: str = "2023q2") -> AnomalyInputs:
                           "prev_log_sd": np.where(p["n_prev"] > 1, p["sd"], np.nan),
                           "prev_mean_total": np.where(active, prev_total, np.nan), "quiet_run": p["quiet"].astype(np.int16)})
     prev = np.where(active[:, None], p["usual"], np.nan)
-    return AnomalyInputs(quarter=quarter, frame=frame, amounts=p["now"].copy(), prev_amounts=prev)
+    # the habit: every category of the usual amounts used in every earlier quarter, unless given
+    habit = p.get("habit", np.where(p["usual"] > 0, p["n_prev"][:, None], 0)).astype(np.int16)
+    return AnomalyInputs(quarter=quarter, frame=frame, amounts=p["now"].copy(), prev_amounts=prev, habit=habit)
 
 
 def fired_for(p: dict, i: int) -> dict:
@@ -109,6 +111,78 @@ def test_mix_shift_fires_on_a_moved_mix_and_not_on_a_nudge():
     assert fired_for(p, 2)["flags"]["mix_shift"]
     p["now"][2] = 0.95 * p["usual"][2] + 0.05 * other  # within the ordinary quarter-to-quarter wobble
     assert not fired_for(p, 2)["flags"]["mix_shift"]
+
+
+def sparse_population(n: int = 400, seed: int = 0) -> dict:
+    """As :func:`population`, but each customer uses about 60% of the categories (the rest never)."""
+    p = population(n=n, seed=seed)
+    keep = np.random.default_rng(seed + 1).random(p["usual"].shape) < 0.6
+    p["usual"], p["now"] = p["usual"] * keep, p["now"] * keep
+    return p
+
+
+def test_habit_shift_fires_on_categories_beyond_the_habit_and_not_on_a_shift_within_it():
+    p = sparse_population()
+    i, total = 2, p["usual"][2].sum()
+    never = np.flatnonzero(p["usual"][i] == 0)[:4]
+    usual = np.flatnonzero(p["usual"][i] > 0)
+    # a mix shift: half the total moves to four categories the customer never used, total kept
+    p["now"][i] = 0.5 * p["usual"][i]
+    p["now"][i, never] = 0.5 * total / len(never)
+    hit = fired_for(p, i)
+    assert hit["flags"]["habit_shift"] and hit["stats"]["n_unusual"] == 4
+    assert hit["stats"]["unusual_share"] == pytest.approx(0.5)
+    sentence = rules.rule_sentence("habit_shift", hit["stats"])
+    assert "거의 쓰지 않던 업종 4개" in sentence and "50%" in sentence
+    assert rules.CATEGORY_LABEL_KO[hit["stats"]["unusual_1"]] in sentence
+    # the near miss: the same half of the total moves, but among the customer's usual categories
+    shifted = 0.5 * p["usual"][i]
+    shifted[usual[:4]] += 0.5 * total / 4
+    p["now"][i] = shifted
+    near = fired_for(p, i)
+    assert not near["flags"]["habit_shift"] and near["stats"]["n_unusual"] == 0
+    assert near["stats"]["stat_habit_shift"] < hit["stats"]["stat_habit_shift"] - 3
+
+
+def test_habit_shift_needs_own_history():
+    p = sparse_population()
+    p["n_prev"][2] = 0
+    p["now"][2] = p["usual"][2].sum() / N_CAT  # every category at once
+    hit = fired_for(p, 2)
+    assert np.isnan(hit["stats"]["stat_habit_shift"]) and not hit["flags"]["habit_shift"]
+
+
+def test_category_rise_is_one_category_against_the_usual_total():
+    p = population()
+    i = 1
+    p["now"][i] = p["usual"][i].copy()
+    p["now"][i, TRAVEL] += 3.0 * p["usual"][i].sum()
+    hit = fired_for(p, i)
+    assert hit["flags"]["category_rise"] and hit["stats"]["rise_category"] == "TRVL_AM"
+    assert hit["stats"]["stat_category_rise"] == pytest.approx(3.0, rel=0.05)
+    assert "여행" in rules.rule_sentence("category_rise", hit["stats"])
+    # beside a category burst on the same category, only the size against the usual total is added
+    assert hit["flags"]["category_burst"] and hit["stats"]["burst_category"] == "TRVL_AM"
+    text = anomaly.reasons.reason_text(hit["stats"], ["category_burst", "category_rise"], [])
+    assert text.count("여행") == 1 and "평소 분기 총액" in text and "3.0배" in text
+    p["now"][i, TRAVEL] = p["usual"][i, TRAVEL] + 0.5 * p["usual"][i].sum()  # half the usual total: ordinary
+    assert not fired_for(p, i)["flags"]["category_rise"]
+
+
+def test_category_change_counts_in_the_spread_of_its_own_category():
+    rng = np.random.default_rng(4)
+    n = 2000
+    before = np.column_stack([rng.lognormal(4, 0.5, n), rng.lognormal(4, 0.5, n)])
+    # category 0 is steady (±5%), category 1 lumpy (a factor of e either way is common)
+    now = before * np.column_stack([rng.lognormal(0, 0.05, n), rng.lognormal(0, 1.0, n)])
+    now[0, 0] = before[0, 0] * 2.0   # a steady category doubles
+    now[1, 1] = before[1, 1] * 2.0   # a lumpy one doubles
+    before[2] = np.nan               # no history
+    z = rules.category_change_z(now, before, seed=0)
+    assert z[0, 0] > 5 and abs(z[1, 1]) < 2 and np.isnan(z[2]).all()
+    # the cells come from a bounded seeded sample: the same answer again, close with another sample
+    np.testing.assert_array_equal(z, rules.category_change_z(now, before, seed=0))
+    assert rules.category_change_z(now, before, seed=1, cell_rows=1000)[0, 0] > 5
 
 
 def test_dormant_burst_needs_the_quiet_spell_and_a_rise():
@@ -247,6 +321,37 @@ def test_run_quarter_on_the_sample_saves_the_interface(sample_quarters):
     assert "이상 탐지" in text and f"{int(m['n_flagged']):,}명" in text
 
 
+def test_targets_table_sets_each_goal_and_the_yardstick_share_only_with_history():
+    from fipro.anomaly.evaluation import UPPER_HALF_RECALL_TARGETS, pooled_upper_half
+
+    head = {"has_truth": True, "has_history_truth": True, "combined_average_precision": 0.4,
+            "yardstick_average_precision": 0.5, "combined_precision_at_k": 0.45, "yardstick_precision_at_k": 0.48,
+            "combined_pk_share_of_yardstick": 0.45 / 0.48, "combined_beats_parts_ap": True, "flag_share": 0.01,
+            "recall_upper_half": {"total_spike": 0.85, "category_burst": 0.4, "mix_shift": 0.2, "dormant_burst": 0.9},
+            "yardstick_recall_upper_half": {"total_spike": 0.9, "category_burst": 0.5, "mix_shift": 0.2,
+                                            "dormant_burst": 0.95}}
+    run = type("Run", (), {"headline": head})()
+    table = anomaly.measurement_table(run)
+    share = table.loc["결합 점수 정밀도@k ÷ 관측 가능 기준의 정밀도@k"]
+    assert share["목표"] == "≥ 0.9" and share["충족"]
+    goals = {label.split(":")[0]: (row["목표"], row["충족"], row["상한"]) for label, row in table.iterrows()
+             if "상위 절반" in label}
+    assert goals["총액 급증"] == ("≥ 0.8", True, 0.9)
+    assert goals["업종 급증"][:2] == ("≥ 0.45", False)
+    assert goals["구성 변화"][:2] == ("≥ 0.15", True)
+    assert UPPER_HALF_RECALL_TARGETS["dormant_burst"] == 0.8
+    assert table.loc["결합 점수 정밀도@k", "상한"] == 0.48
+    # a first quarter (no earlier quarter): no share goal; a real file: no truth rows at all
+    assert "결합 점수 정밀도@k ÷ 관측 가능 기준의 정밀도@k" not in anomaly.measurement_table(
+        type("Run", (), {"headline": {**head, "has_history_truth": False}})()).index
+    assert list(anomaly.measurement_table(type("Run", (), {"headline": {"has_truth": False, "flag_share": 0.01}})())
+                .index) == ["검토 대상 비율"]
+    # pooled over quarters: hits over planted rows
+    pooled = pooled_upper_half([{"upper_half_counts": {"mix_shift": [1, 10]}},
+                                {"upper_half_counts": {"mix_shift": [3, 10], "total_spike": [0, 0]}}])
+    assert pooled == {"mix_shift": 0.2, "total_spike": None}
+
+
 def test_recall_figure_gives_every_scorer_its_own_colour():
     from matplotlib.colors import to_hex
 
@@ -259,6 +364,11 @@ def test_recall_figure_gives_every_scorer_its_own_colour():
     legend = fig.axes[0].get_legend()
     colours = {t.get_text(): to_hex(h.get_facecolor()) for t, h in zip(legend.get_texts(), legend.legend_handles)}
     assert set(colours) == {"규칙", "모델", "결합", "지도학습 기준"} and len(set(colours.values())) == 4
+    # each type's own goal, over its upper half only
+    fig = an_fig.plot_recall_by_magnitude(by_type, targets={"total_spike": 0.45})
+    dashes = [c for c in fig.axes[0].collections if c.get_linestyle()[0][1] is not None]
+    (segment,) = [seg for c in dashes for seg in c.get_segments()]
+    assert segment[0][1] == segment[1][1] == 0.45 and segment[0][0] == pytest.approx(0.55)
 
 
 # --- library calls: the same numbers as the hand-written versions ----------------------------------

@@ -41,6 +41,10 @@ def test_core_state_counts_presence_activity_and_quiet_runs():
     assert state.loc["a", "category_sum_REST"] == 240  # the total the details do not cover
     assert state.loc["a", "share_sum_credit_share"] == pytest.approx(2.0)  # no check-card use: 1 + 1
     assert state.loc["c", "n_detail_active"] == 1  # 2023q3: a total with no detail category
+    # the habit: in how many active quarters each category was used
+    assert state.loc["a", ["category_n_GROCERY_AM", "category_n_REST", "category_n_HOTEL_AM"]].tolist() == [2, 2, 0]
+    assert state.loc["c", ["category_n_GROCERY_AM", "category_n_REST"]].tolist() == [1, 1]
+    assert state.loc["b", "category_n_REST"] == 0  # present, never spending
 
 
 def test_quiet_run_ends_when_the_customer_is_absent_or_spends():

@@ -592,6 +592,21 @@ def test_files_appear_whole_or_not_at_all(tmp_path, monkeypatch):
     assert not synth.is_synthetic(path)
 
 
+def test_difficulty_reports_the_best_observable_anomaly_detector(raw, truth, report):
+    obs = report["anomaly_observable"]
+    quarters = sorted(set(raw["BAS_YH"]))
+    assert obs["quarters_counted"] == quarters[1:]  # the first quarter has no earlier one
+    assert set(obs["precision_at_k_by_quarter"]) == set(quarters)
+    base_rate = (truth["anomaly_type"] != "none").mean()
+    # far above chance once there is a past, and the mean is over the quarters with one
+    assert obs["precision_at_k"] > 20 * base_rate
+    assert obs["precision_at_k"] == pytest.approx(np.mean([obs["precision_at_k_by_quarter"][q] for q in quarters[1:]]))
+    assert obs["precision_at_k_by_quarter"][quarters[0]] < obs["precision_at_k"]
+    assert set(obs["recall_upper_half"]) == set(synth.ANOMALY_TYPES)
+    assert obs["recall_upper_half"]["dormant_burst"] > obs["recall_upper_half"]["mix_shift"]
+    assert f"observable detector P@k {obs['precision_at_k']:.2f}" in synth.describe_difficulty(report)
+
+
 def test_difficulty_uses_the_projects_age_sex_rule_and_ece(raw, truth, report):
     from fipro.evaluation.baselines import GroupMajorityClassifier
     from fipro.evaluation.calibration import expected_calibration_error

@@ -59,15 +59,17 @@ def save_artifacts(quarter: str, run: "AnomalyRun", *, directory: Optional[Path]
                       "고객 화면의 '평소와 다른 소비' 알림",
                       "자동 차단이나 불이익 결정에는 쓰지 않습니다(사람의 검토가 전제)"],
         data_range=data_range,
-        features=[f"{len(X.columns)}개 입력: 규칙(총액·업종·휴면 후 급증)의 통계(고객 본인 과거·또래 대비 편차), "
-                  "평소 이용 업종 전반의 상승(업종·금액 수준별 변동으로 가중한 로그 변화), 직전 무이용 분기 수",
+        features=[f"{len(X.columns)}개 입력: 규칙(총액·업종·휴면 후 급증, 평소 안 쓰던 업종 이용)의 통계(고객 본인 "
+                  "과거·또래 대비 편차), 평소 이용 업종 전반의 상승(업종·금액 수준별 변동으로 가중한 로그 변화), "
+                  "본인 업종 이력 대비 한 업종의 변화, 직전 무이용 분기 수",
                   "상승만 이상으로 봅니다(음의 편차는 0으로 자름)"],
         metrics=metric_block if metric_block is not None else dict(headline),
         calibration={"방법": "없음 (순위 점수; 확률이 아님)"},
         limitations=["합성 데이터의 심어 둔 이상으로 검증됨: 실제 이상(부정 사용 등)의 모습은 다를 수 있습니다",
                      "작은 이상(각 유형 크기의 하위 절반)은 고객의 평소 변동과 겹쳐 잘 드러나지 않습니다",
-                     "한 업종 급증은 목돈 지출(가전·가구·여행 등)과 겹쳐 큰 것도 절반 이상 놓치고, 총액을 유지한 "
-                     "지출 구성 변화는 정답을 보고 학습한 기준도 가르지 못합니다",
+                     "한 업종 급증은 목돈 지출(가전·가구·여행 등)과 겹쳐 큰 것도 절반 가까이 놓치고, 총액을 유지한 "
+                     "지출 구성 변화는 평소 안 쓰던 업종이 늘어날 때만 드러나 정답을 보고 학습한 관측 가능 기준도 "
+                     "상위 절반의 약 5분의 1만 찾습니다",
                      "첫 분기 고객은 본인 이력이 없어 또래와만 비교합니다",
                      "기준값은 자료의 분포로 정했고 정답 라벨로 조정하지 않았습니다"],
         entry=entry, extra_sections={"규칙과 기준값": rules_block},
@@ -105,6 +107,7 @@ HANDOFF = Source.from_table(MODEL_NAME, (
 REPORT = ModelReport(MODEL_NAME, "이상 탐지", (
     Metric("combined_average_precision", "결합 점수 평균 정밀도", ceiling="yardstick_average_precision"),
     Metric("combined_precision_at_k", "결합 점수 정밀도@k", ceiling="yardstick_precision_at_k"),
+    Metric("observable_ceiling_precision_at_k", "관측 가능 상한(자료 전체로 학습) 정밀도@k"),
     Metric("rules_average_precision", "규칙 평균 정밀도"),
     Metric("model_average_precision", "모델 평균 정밀도"),
     Metric("flag_share", "검토 대상 비율", higher_is_better=False),

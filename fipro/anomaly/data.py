@@ -40,13 +40,15 @@ class AnomalyInputs:
     ``prev_mean_total``, ``quiet_run``: earlier quarters in a row right before this one
     present with no spending). ``amounts``: this quarter's category amounts
     (rows × ``CATEGORIES``); ``prev_amounts``: the mean over earlier active quarters
-    (NaN without one).
+    (NaN without one); ``habit``: in how many earlier active quarters each category was
+    used (0 without one).
     """
 
     quarter: str
     frame: pd.DataFrame
     amounts: np.ndarray
     prev_amounts: np.ndarray
+    habit: np.ndarray
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -67,7 +69,7 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         raise ValueError(f"{quarter}: SEQ is not unique within the quarter")
     past = history.aligned(src, history.previous_quarter(quarter, src.quarters), seq, "core",
                            ["n_present", "n_active", "quiet_run", "log1p_sum", "log1p_sq", "total_sum",
-                            *history.columns_of("core", "category_sum")])
+                            *history.columns_of("core", "category_sum"), *history.columns_of("core", "category_n")])
     k = past["n_active"].to_numpy().astype(float)
     log_sum, log_sq = past["log1p_sum"].to_numpy(), past["log1p_sq"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -84,4 +86,5 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         "prev_mean_total": np.where(k > 0, past["total_sum"].to_numpy() / np.maximum(k, 1), np.nan),
         "quiet_run": past["quiet_run"].to_numpy(np.int16),
     })
-    return AnomalyInputs(quarter=quarter, frame=frame, amounts=history.category_matrix(cur), prev_amounts=prev_amounts)
+    return AnomalyInputs(quarter=quarter, frame=frame, amounts=history.category_matrix(cur), prev_amounts=prev_amounts,
+                         habit=history.matrix(past, "core", "category_n").astype(np.int16))

@@ -2,8 +2,8 @@
 
 data (this quarter beside each customer's past) → rules (statistics, thresholds) →
 estimator (Isolation Forest on the rules' one-sided statistics) → combined ranking →
-reasons → evaluation against the planted truth and the supervised yardstick (synthetic
-data only) → artifacts.
+reasons → evaluation against the planted truth and the observable yardstick
+(:mod:`fipro.evaluation.yardstick`; synthetic data only) → artifacts.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, contract
-from fipro.datasets import earlier_quarters
 from fipro.modelrun import ModelRun
 from fipro.privacy import pseudonym
 from fipro.timing import Laps
@@ -24,8 +23,8 @@ from fipro.anomaly import rules
 from fipro.anomaly.artifacts import save_artifacts
 from fipro.anomaly.data import MODEL_NAME, AnomalyInputs, load_inputs
 from fipro.anomaly.estimator import DEFAULT_PARAMS, OneSidedIsolationForest, fit_anomaly, model_inputs
-from fipro.anomaly.evaluation import (YARDSTICK_POOL_BELOW, AnomalyEvaluation, Yardstick, evaluate, fit_yardstick,
-                                      load_labels)
+from fipro.anomaly.evaluation import (AnomalyEvaluation, Yardstick, evaluate, fit_yardstick, load_labels,
+                                      yardstick_frames)
 from fipro.anomaly.reasons import fired_names, model_pushes, reasons_for
 
 FLAG_SHARE = 0.01   # the review list: the top 1% of the quarter (a review team's capacity, a parameter)
@@ -71,32 +70,9 @@ def combined_score(rule_score: np.ndarray, model_score: np.ndarray) -> np.ndarra
     return rules.surprisal(rule_score) + rules.surprisal(model_score)
 
 
-def yardstick_frame(inputs: AnomalyInputs, stats: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """The yardstick's inputs: the model's, the amounts now and before, the history counts."""
-    X = model_inputs(stats)
-    now = pd.DataFrame(np.log1p(inputs.amounts), columns=[f"now_{i}" for i in range(inputs.amounts.shape[1])])
-    before = pd.DataFrame(np.nan_to_num(np.log1p(inputs.prev_amounts), nan=-1.0),
-                          columns=[f"before_{i}" for i in range(inputs.amounts.shape[1])])
-    extra = pd.DataFrame({"n_prev_active": stats["n_prev_active"].to_numpy(), "quiet_run": stats["quiet_run"].to_numpy(),
-                          "total_ratio": np.nan_to_num(stats["total_ratio"].to_numpy(dtype=float), nan=-1.0)})
-    keys = pd.DataFrame({"BAS_YH": inputs.frame["BAS_YH"].to_numpy(), "SEQ": inputs.frame["SEQ"].to_numpy(),
-                         "y": (labels["anomaly_type"] != "none").to_numpy().astype(int),
-                         "row": np.arange(len(inputs))})
-    return pd.concat([keys, X, now, before, extra], axis=1)
-
-
-def _yardstick(quarter: str, inputs: AnomalyInputs, stats: pd.DataFrame, labels: pd.DataFrame, *,
-               seed: int, n_jobs: Optional[int]) -> Yardstick:
-    frames = [yardstick_frame(inputs, stats, labels)]
-    if len(inputs) < YARDSTICK_POOL_BELOW:
-        # a small quarter has too few planted anomalies to learn from: pool earlier ones
-        for q in reversed(earlier_quarters(quarter)):
-            if sum(len(f) for f in frames) >= YARDSTICK_POOL_BELOW:
-                break
-            inp = load_inputs(q)
-            lab = load_labels(q, inp.frame["SEQ"].to_numpy())
-            frames.append(yardstick_frame(inp, rules.rule_statistics(inp), lab))
-    return fit_yardstick(frames, quarter, seed=seed, n_jobs=n_jobs)
+def _yardstick(quarter: str, seq: np.ndarray, *, seed: int, n_jobs: Optional[int]) -> Optional[Yardstick]:
+    frames = yardstick_frames(quarter, seq)
+    return fit_yardstick(frames, quarter, seed=seed, n_jobs=n_jobs) if frames else None
 
 
 def score_inputs(inputs: AnomalyInputs, *, thresholds: Mapping[str, float], flag_share: float = FLAG_SHARE,
@@ -160,8 +136,8 @@ def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = Non
     yard, ev = None, None
     scores = {"rules": s_rules, "model": s_model, "combined": score}
     if labels is not None:
-        yard = _yardstick(quarter, inputs, stats, labels, seed=seed, n_jobs=n_jobs)
-        ev = evaluate(labels, scores, yard)
+        yard = _yardstick(quarter, seq, seed=seed, n_jobs=n_jobs)
+        ev = evaluate(labels, scores, yard, quarter)
     laps.lap("evaluate")
     headline = {
         "quarter": quarter, "n_customers": int(len(table)), "n_flagged": int(flagged.sum()),
@@ -170,6 +146,8 @@ def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = Non
         "n_peer_baseline": int((stats["baseline"] == "peers").sum()), "thresholds": dict(thresholds),
         "params": {**DEFAULT_PARAMS, **dict(params or {})}, "fit_rows": int(min(fit_rows, len(X))),
         "has_truth": labels is not None,
+        # the yardstick's share is a goal only where the customers have an earlier quarter
+        "has_history_truth": labels is not None and bool((inputs.frame["n_prev_active"] > 0).any()),
         **(ev.headline if ev is not None else {}),
     }
     run = AnomalyRun(quarter=quarter, inputs=inputs, stats=stats, flags=flags, X=X, model=model, scores=scores,

@@ -14,7 +14,9 @@ from fipro.evaluation.explainability import josa
 INPUT_LABEL_KO: dict[str, str] = {
     "stat_total_spike": "총이용금액의 상승", "stat_category_burst": "한 업종의 급증",
     "stat_mix_shift": "지출 구성의 변화", "stat_dormant_burst": "휴면 뒤 사용",
-    "broad_rise": "평소 이용 업종 전반의 상승", "log_quiet_run": "직전 무이용 분기 수",
+    "stat_habit_shift": "평소 안 쓰던 업종의 이용", "stat_category_rise": "평소 총액 대비 한 업종의 증가",
+    "broad_rise": "평소 이용 업종 전반의 상승", "category_z": "본인 업종 이력 대비 한 업종의 변화",
+    "log_quiet_run": "직전 무이용 분기 수",
 }
 MAX_PUSH_SHARE = 0.05  # an input counts as a push only when fewer than 5% of customers are this high
 
@@ -38,7 +40,8 @@ def model_pushes(model: OneSidedIsolationForest, X: pd.DataFrame, k: int = 2) ->
 
 def reason_text(stats_row: Mapping, rules_fired: Sequence[str], pushes: Sequence[str]) -> str:
     """One Korean paragraph: a sentence per fired rule, then what moved the model."""
-    parts = [f"[{RULE_BY_NAME[r].title_ko}] {rule_sentence(r, stats_row)}" for r in rules_fired if r]
+    fired = tuple(r for r in rules_fired if r)
+    parts = [f"[{RULE_BY_NAME[r].title_ko}] {rule_sentence(r, stats_row, fired)}" for r in fired]
     if pushes:
         words = ", ".join(INPUT_LABEL_KO.get(p, p) for p in pushes)
         parts.append(f"[모델] {josa(words, '이/가')} 같은 분기 고객 대부분보다 두드러집니다.")

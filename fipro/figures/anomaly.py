@@ -6,7 +6,7 @@ give back a closed ``Figure`` through :func:`fipro.figures.finish`.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -67,8 +67,13 @@ def plot_precision_recall(y: np.ndarray, scores: Mapping[str, np.ndarray], title
     return finish(fig)
 
 
-def plot_recall_by_magnitude(by_type: pd.DataFrame, title: str = "유형·크기 구간별 재현율@k"):
-    """Grouped bars: recall at k per planted type and magnitude half, for each scorer."""
+def plot_recall_by_magnitude(by_type: pd.DataFrame, title: str = "유형·크기 구간별 재현율@k",
+                             targets: Optional[Mapping[str, float]] = None):
+    """Grouped bars: recall at k per planted type and magnitude half, for each scorer.
+
+    ``targets``: each type's upper-half goal, drawn as a red dash over that group (one
+    line at 0.8 across when not given).
+    """
     use_style()
     cols = [c for c in by_type.columns if c.startswith("recall_")]
     group = (by_type["type"].map(lambda t: ANOMALY_TYPE_KO.get(t, t)) + " · "
@@ -79,7 +84,12 @@ def plot_recall_by_magnitude(by_type: pd.DataFrame, title: str = "유형·크기
     fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(by_type) + 2), 3.6))
     sns.barplot(data=long, x="구간", y="재현율", hue="점수", ax=ax,
                 palette=[SCORER_COLORS.get(c.removeprefix("recall_"), "#8C8C8C") for c in cols])
-    ax.axhline(0.8, color="#C44E52", lw=0.8, ls="--")
+    if targets is None:
+        ax.axhline(0.8, color="#C44E52", lw=0.8, ls="--")
+    else:
+        for i, (t, band) in enumerate(zip(by_type["type"], by_type["band"])):
+            if band == "upper" and t in targets:
+                ax.hlines(targets[t], i - 0.45, i + 0.45, color="#C44E52", lw=1.0, ls="--")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("")
     ax.tick_params(axis="x", labelsize=8, rotation=30)

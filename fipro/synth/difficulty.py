@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, f1_score, roc_auc_score
 
+from fipro import history
+from fipro.evaluation import yardstick
 from fipro.evaluation.baselines import AGE_SEX_CODES, GroupMajorityClassifier
 from fipro.evaluation.calibration import expected_calibration_error
 from fipro.synth.params import ANOMALY_TYPES, DETAILS, N_SEG, SEGMENT_NAMES, STAGES
@@ -43,7 +45,9 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame) -> dict:
         ``anomaly_magnitudes`` (per type: what the magnitude means, its quantiles and the
         median ratio of the row's TOT_USE_AM to the customer's median over the clean
         quarters, and the median mix change: half the L1 distance between the row's
-        detail shares and the customer's mean shares over the clean quarters). Stress: ``adverse_rate`` and ``stress_auc`` (ROC-AUC of the latent
+        detail shares and the customer's mean shares over the clean quarters) and
+        ``anomaly_observable`` (the best observable detector, :func:`observable_anomaly_ceiling`).
+        Stress: ``adverse_rate`` and ``stress_auc`` (ROC-AUC of the latent
         stress level for the next-quarter adverse outcome). ``rows``, ``customers``.
     """
     post = truth[[f"posterior_{c}" for c in STAGES]].to_numpy()
@@ -103,7 +107,38 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame) -> dict:
         "anomaly_magnitudes": magnitudes,
         "adverse_rate": float(adverse.mean()),
         "stress_auc": float(roc_auc_score(adverse, truth["stress_level"])) if 0 < adverse.sum() < len(adverse) else None,
+        "anomaly_observable": observable_anomaly_ceiling(raw, truth),
     }
+
+
+def observable_anomaly_ceiling(raw: pd.DataFrame, truth: pd.DataFrame, *, seed=None) -> dict:
+    """The best observable anomaly detector: :mod:`fipro.evaluation.yardstick` on these rows.
+
+    Each quarter's features come from that quarter and the customer's earlier quarters
+    (a :class:`~fipro.history.MemoryHistory` over ``raw``); one LightGBM with
+    customer-grouped folds scores every row out of fold. Returns its ``precision_at_k``
+    (k = the quarter's planted anomalies; mean over the quarters after the first, which
+    has no earlier quarter), ``precision_at_k_by_quarter``, ``recall_upper_half`` per type
+    (the top k of each quarter, pooled; halves at the type's median magnitude), ``rows``
+    (rows fitted, at most ``yardstick.MAX_ROWS``); empty values when too few anomalies.
+    """
+    src = history.MemoryHistory({q: t.reset_index(drop=True) for q, t in raw.groupby("BAS_YH", sort=True)})
+    feats = pd.concat([yardstick.quarter_features(src, q) for q in src.quarters], ignore_index=True)
+    keys = truth[["BAS_YH", "SEQ"]].astype(str)
+    at = pd.MultiIndex.from_frame(keys).get_indexer(pd.MultiIndex.from_frame(feats[["BAS_YH", "SEQ"]].astype(str)))
+    kind = truth["anomaly_type"].astype(str).to_numpy()[at]
+    magnitude = truth["anomaly_magnitude"].to_numpy(dtype=float)[at]
+    y = kind != "none"
+    empty = {"precision_at_k": None, "precision_at_k_by_quarter": {}, "recall_upper_half": {}, "rows": 0}
+    if y.sum() < 2 * yardstick.FOLDS:
+        return empty
+    oof = yardstick.fit_out_of_fold(feats.drop(columns=["BAS_YH", "SEQ"]), y, feats["SEQ"].to_numpy(), seed=seed)
+    quarters = feats["BAS_YH"].to_numpy()[oof.rows]
+    summary = yardstick.detector_summary(quarters, kind[oof.rows], magnitude[oof.rows], oof.probability,
+                                         medians={t: float(np.median(magnitude[kind == t])) for t in set(kind[y])},
+                                         with_history=quarters != src.quarters[0])
+    return {**summary, "rows": oof.n_rows,
+            "method": "LightGBM, customer-grouped 5-fold, features of the quarter and earlier quarters only"}
 
 
 def _fmt(value, digits: int = 2) -> str:
@@ -118,4 +153,5 @@ def describe_difficulty(difficulty: dict) -> str:
             f"segments {difficulty['segment_bayes_accuracy']:.3f} (ARI {difficulty['segment_bayes_ari']:.2f}) per row, "
             f"{difficulty['segment_customer_accuracy']:.3f} (ARI {difficulty['segment_customer_ari']:.2f}) per customer, "
             f"stress AUC {_fmt(difficulty.get('stress_auc'))}, "
-            f"anomalies {sum(v for k, v in difficulty['anomaly_counts'].items() if k != 'none'):,} rows")
+            f"anomalies {sum(v for k, v in difficulty['anomaly_counts'].items() if k != 'none'):,} rows"
+            f" (observable detector P@k {_fmt((difficulty.get('anomaly_observable') or {}).get('precision_at_k'))})")
