@@ -43,8 +43,9 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame) -> dict:
         ``anomaly_magnitudes`` (per type: what the magnitude means, its quantiles and the
         median ratio of the row's TOT_USE_AM to the customer's median over the clean
         quarters, and the median mix change: half the L1 distance between the row's
-        detail shares and the customer's mean shares over the clean quarters). Stress: ``adverse_rate`` and ``stress_auc`` (ROC-AUC of the latent
-        stress level for the next-quarter adverse outcome). ``rows``, ``customers``.
+        detail shares and the customer's mean shares over the clean quarters). Stress: ``adverse_rate``, ``stress_auc`` (ROC-AUC of the latent
+        stress level for the next-quarter adverse outcome) and ``stress_observable_auc`` (that of
+        its part visible in the file up to the quarter, :mod:`fipro.synth.stress`: the observable ceiling). ``rows``, ``customers``.
     """
     post = truth[[f"posterior_{c}" for c in STAGES]].to_numpy()
     y = pd.Index(STAGES).get_indexer(raw["LIFE_STAGE"].astype(str))
@@ -103,6 +104,8 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame) -> dict:
         "anomaly_magnitudes": magnitudes,
         "adverse_rate": float(adverse.mean()),
         "stress_auc": float(roc_auc_score(adverse, truth["stress_level"])) if 0 < adverse.sum() < len(adverse) else None,
+        "stress_observable_auc": (float(roc_auc_score(adverse, truth["stress_observable"]))
+                                  if "stress_observable" in truth and 0 < adverse.sum() < len(adverse) else None),
     }
 
 
@@ -117,5 +120,5 @@ def describe_difficulty(difficulty: dict) -> str:
             f"age x sex rule {difficulty['age_sex_rule_accuracy']:.3f} / {difficulty['age_sex_rule_macro_f1']:.3f}, "
             f"segments {difficulty['segment_bayes_accuracy']:.3f} (ARI {difficulty['segment_bayes_ari']:.2f}) per row, "
             f"{difficulty['segment_customer_accuracy']:.3f} (ARI {difficulty['segment_customer_ari']:.2f}) per customer, "
-            f"stress AUC {_fmt(difficulty.get('stress_auc'))}, "
+            f"stress AUC {_fmt(difficulty.get('stress_auc'))} (observable {_fmt(difficulty.get('stress_observable_auc'))}), "
             f"anomalies {sum(v for k, v in difficulty['anomaly_counts'].items() if k != 'none'):,} rows")
