@@ -132,7 +132,7 @@ site: reports
 # learning curve are chosen once per run (selection.json), not per quarter.
 STAMPS := $(OUT)/.stamps
 HISTORY_DIR := $(PROCESSED)/history
-HISTORY_PARTS := core style benefit
+HISTORY_PARTS := core style benefit health
 NB_FILES_03_lifestage := $(OUT)/models/lifestage/selection.json
 -include $(STAMPS)/deps.mk
 # On large quarters (`fipro jobs --large`: 100k rows or more) the model notebooks run
