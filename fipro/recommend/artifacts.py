@@ -135,7 +135,12 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
     lines = [f"고객의 {100 * m['reach']:.1f}%에게 카드를 추천했고, 1순위 카드의 기대 순혜택은 평균 월 "
              f"{m['mean_expected_benefit_won']:,.0f}원입니다.",
              f"가장 많이 추천된 카드: {tops}." if tops else "추천된 카드가 없습니다."]
-    if m.get("oracle_share") is not None:
+    if m.get("share_of_hindsight_card") is not None:
+        lines.append(f"다음 분기({m['next_quarter']}) 실제 지출로 재면, 그 분기까지 지나고 보니 가장 좋았던 카드 한 장이 준 "
+                     f"혜택의 {100 * m['share_of_hindsight_card']:.1f}%를 얻습니다(가장 많이 추천된 카드 하나로는 "
+                     f"{100 * m['popular_share_of_hindsight_card']:.1f}%). 분기마다 가장 좋았던 카드와 비교하면 "
+                     f"{100 * m['oracle_share']:.1f}%이고, 그 사후 최선 카드 한 장도 {100 * m['hindsight_card_oracle_share']:.1f}%입니다.")
+    elif m.get("oracle_share") is not None:
         lines.append(f"다음 분기({m['next_quarter']}) 실제 지출로 재면 사후 최선 카드 혜택의 {100 * m['oracle_share']:.1f}%를 "
                      f"얻습니다(가장 많이 추천된 카드 하나로는 {100 * m['popular_oracle_share']:.1f}%).")
     return lines
@@ -147,7 +152,8 @@ HANDOFF = Source.from_table(MODEL_NAME, (
     log_path, where=lambda log: (log["rank"] == 1) & (log["recommender"] != "life_stage_rule"),
     where_columns=("rank", "recommender"))
 REPORT = ModelReport(MODEL_NAME, "상품 추천", (
-    Metric("oracle_share", "사후 최선 대비 혜택 비율"),
+    Metric("share_of_hindsight_card", "사후 최선 카드 한 장 대비 혜택 비율"),
+    Metric("oracle_share", "분기별 사후 최선 대비 혜택 비율", ceiling="hindsight_card_oracle_share"),
     Metric("popular_oracle_share", "가장 많이 추천된 카드의 사후 최선 대비 비율"),
     Metric("oracle_in_top3", "사후 최선 카드가 3순위 안"),
     Metric("mean_regret_won", "평균 후회 (원/월)", higher_is_better=False),

@@ -23,7 +23,7 @@ from fipro.recommend import evaluation as ev
 from fipro.recommend.artifacts import headline_of, save_artifacts, version_of
 from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs, next_quarter, next_spend
 from fipro.recommend.estimator import (N_PRODUCTS, TOP_K, BenefitHistory, CardRanker, Ranking, blend, product_fit,
-                                       segment_profiles, settled, top_products)
+                                       segment_profiles, settled, spending_spread, tier_likelihood_benefit, top_products)
 from fipro.recommend.reasons import card_reasons, product_reason
 from fipro.text_ko import korean_numeral
 from fipro.timing import Laps
@@ -148,21 +148,26 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
     if later is not None:
         pos, outcome = next_spend(later, f["SEQ"].to_numpy())
         measurement = {"next_quarter": later,
-                       **ev.evaluate(ranker, ranking.top[pos], eligible[pos], outcome, seed=seed),
+                       **ev.evaluate(ranker, ranking.top[pos], eligible[pos], outcome,
+                                     benefit_sum=inputs.benefit_sum[pos], benefit_count=inputs.benefit_count[pos]),
                        **ev.robustness(ranker, profile, eligible, seed)}
         if compare:
             # a seeded draw of measured customers bounds the comparison's engine passes at full scale
             keep = split.sample_positions(len(pos), COMPARE_CUSTOMERS, seed)
             rows = pos[keep]
+            n = n_active[rows].astype(np.float64)[:, None]
+            tiers = tier_likelihood_benefit(ranker, inputs.history[rows],
+                                            spending_spread(f["log_sd"].to_numpy()[rows], n_active[rows]), eligible[rows])
+            own_tiers = np.where(n > 0, (n * np.nan_to_num(history.mean()[rows]) + tiers) / (n + 1), history.mean()[rows])
             comparison = ev.score_comparison(ranker, {
                 "이번 분기 지출의 혜택": ranker.net(inputs.now[rows], eligible[rows]),
                 "지출 분기 평균 구성의 혜택": ranker.net(inputs.history[rows], eligible[rows]),
                 "분기별 혜택의 평균(본인)": history.mean()[rows],
                 "세그먼트 구성의 혜택": segment_net[rows],
-                "추천: 본인 평균을 세그먼트 쪽으로 당김": ranking.net[rows]}, eligible[rows], np.arange(len(rows)),
-                outcome[keep], seed)
-            measurement.update(ev.fixed_card_ceiling(ranker, f["SEQ"].to_numpy(), eligible, pos, outcome,
-                                                     datasets.available_quarters()[-1], seed))
+                "추천: 본인 평균을 세그먼트 쪽으로 당김": ranking.net[rows],
+                "실적 구간 도달 가능성을 더해 당김(한 분기 몫)": blend(own_tiers, n_active[rows], segment_net[rows])[0]},
+                eligible[rows], outcome[keep],
+                inputs.benefit_sum[rows], inputs.benefit_count[rows])
     laps.lap("evaluate")
     # the big intermediates go before the log is built (its peak is the run's peak at full scale)
     del seg_profile, segment_net, expected, history, profile
@@ -175,6 +180,30 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
     run.headline = headline_of(run)
     run.table = recommendation_rows(inputs, catalogue, ranking, used, reasons, products, fit, version_of(run), created_at)
     return run.finish(laps, save_artifacts if save else None)
+
+
+def amount_period_table(run: RecommendRun, max_customers: int = COMPARE_CUSTOMERS, seed: Optional[int] = None) -> pd.DataFrame:
+    """How much the first card depends on the contract's amount period (a row's amounts are a
+    monthly average): on a seeded draw of at most ``max_customers`` customers with spending, the
+    first card and its expected net benefit on the mean profile read as a monthly average (as
+    the contract says) and as a quarter's total (a third of it each month). Korean, one row per
+    reading, and the share of customers whose first card changes."""
+    seed = config.RANDOM_SEED if seed is None else seed
+    spent = np.flatnonzero(run.inputs.history.sum(1) > 0)
+    rows = spent[split.sample_positions(len(spent), max_customers, seed)]
+    monthly = run.inputs.history[rows]
+    out, firsts = {}, {}
+    for name, profile in (("월평균(계약)", monthly), ("분기 합계(월 = 1/3)", monthly / 3)):
+        ranking = run.ranker.rank(profile, run.eligible[rows])
+        firsts[name] = ranking.top[:, 0]
+        names = pd.Series([run.catalogue.card_ids[c] if c >= 0 else "" for c in ranking.top[:, 0]])
+        out[name] = {"고객 수": len(rows), "1순위 기대 순혜택 평균(원/월)": float(np.nanmean(ranking.score[:, 0])),
+                     "가장 흔한 1순위 카드": names.value_counts().index[0] if len(names) else "",
+                     "그 카드의 비율": float(names.value_counts(normalize=True).iloc[0]) if len(names) else float("nan")}
+    table = pd.DataFrame(out).T
+    changed = firsts["월평균(계약)"] != firsts["분기 합계(월 = 1/3)"]
+    table["1순위가 바뀌는 고객 비율"] = float(changed.mean()) if len(changed) else float("nan")
+    return table
 
 
 def describe_run(run: RecommendRun) -> str:
