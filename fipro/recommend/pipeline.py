@@ -196,7 +196,8 @@ def amount_period_table(run: RecommendRun, max_customers: int = COMPARE_CUSTOMER
     for name, profile in (("월평균(계약)", monthly), ("분기 합계(월 = 1/3)", monthly / 3)):
         ranking = run.ranker.rank(profile, run.eligible[rows])
         firsts[name] = ranking.top[:, 0]
-        names = pd.Series([run.catalogue.card_ids[c] if c >= 0 else "" for c in ranking.top[:, 0]])
+        card_names = np.array([run.catalogue.card_name(c) for c in run.catalogue.card_ids] + [""], dtype=object)
+        names = pd.Series(card_names[ranking.top[:, 0]])  # −1 (no eligible card) reads the trailing ""
         out[name] = {"고객 수": len(rows), "1순위 기대 순혜택 평균(원/월)": float(np.nanmean(ranking.score[:, 0])),
                      "가장 흔한 1순위 카드": names.value_counts().index[0] if len(names) else "",
                      "그 카드의 비율": float(names.value_counts(normalize=True).iloc[0]) if len(names) else float("nan")}
