@@ -175,9 +175,11 @@ def test_duplicate_customers_in_a_quarter_are_refused():
 
 
 def test_tiers_at_their_bounds():
-    score = np.array([0, 39.99, 40, 59.9, 60, 100])
+    score = np.array([0, 39.99, 40, 79.9, 80, 100])
     assert list(hc.tier_of(score)) == ["취약", "취약", "보통", "보통", "건강", "건강"]
-    assert list(hc.tier_of(score, hc.FINHEALTH_TIERS)) == ["취약", "취약", "보통", "보통", "보통", "건강"]
+    assert hc.TIERS == hc.FINHEALTH_TIERS  # FinHealth's cuts (the score is on levels, not peer ranks)
+    lowered = (("취약", 0.0), ("보통", 40.0), ("건강", 60.0))
+    assert list(hc.tier_of(score, lowered)) == ["취약", "취약", "보통", "건강", "건강", "건강"]
 
 
 def test_weighted_score_is_the_weighted_mean_of_the_components():
@@ -393,7 +395,7 @@ def test_risk_model_reads_the_project_seed_when_random_state_is_none(monkeypatch
 
 
 def test_tier_cuts_are_pd_cut_on_whole_points():
-    score = np.array([0.0, 39.999, 40.0, 59.5, 60.0, 100.0, np.nan])
+    score = np.array([0.0, 39.999, 40.0, 79.5, 80.0, 100.0, np.nan])
     assert list(hc.tier_of(score)[:6]) == ["취약", "취약", "보통", "보통", "건강", "건강"]
     assert pd.isna(hc.tier_of(score)[6])
     with pytest.raises(ValueError):

@@ -16,8 +16,9 @@ import pandas as pd
 from fipro.evaluation import cards, registry
 from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source, as_int, rounded
-from fipro.health.components import COMPONENT_NAMES, COMPONENTS, FINHEALTH_TIERS, PILLAR_KO, TIERS
+from fipro.health.components import COMPONENT_NAMES, COMPONENTS, PILLAR_KO, TIERS
 from fipro.health.data import EWM_ALPHA, MODEL_NAME
+from fipro.health.evaluation import tier_cut_note_ko
 from fipro.model_report import Metric, ModelReport
 from fipro.modelrun import model_dir_of
 from fipro.summary import Section
@@ -65,10 +66,7 @@ def save_artifacts(quarter: str, run: "HealthRun", *, directory: Optional[Path] 
         calibration={"방법": "위험 확률: 학습에 쓰지 않은 고객으로 등위 회귀(isotonic) 보정"},
         limitations=["소득·저축·부채·신용점수가 없어 가계 재정이 아니라 소비 패턴의 건강을 잽니다",
                      "가중치 보정과 위험 모델은 합성 자료의 다음 분기 결과로 학습했습니다: 실제 자료에서는 규칙 점수만 씁니다",
-                     f"등급 경계({', '.join(f'{n} {b:.0f}점부터' for n, b in TIERS)}): FinHealth는 "
-                     f"{FINHEALTH_TIERS[1][1]:g}점과 {FINHEALTH_TIERS[2][1]:g}점에서 나누지만, 또래 백분위를 평균한 점수는 "
-                     f"50점 근처에 모여 {FINHEALTH_TIERS[2][1]:g}점 경계로는 건강이 1% 안팎이라 건강 경계를 "
-                     f"{TIERS[2][1]:g}점으로 내렸습니다",
+                     f"등급 경계({', '.join(f'{n} {b:.0f}점부터' for n, b in TIERS)}): {tier_cut_note_ko()}",
                      "가중치를 분기마다 다시 맞추므로, 등급 구성의 변화에는 고객의 변화와 가중치의 변화가 함께 들어 있습니다"],
         entry=entry, extra_sections={"구성 요소": component_table()},
     )

@@ -47,12 +47,12 @@ CARE_FULL = 0.5     # a smoothed insurance + hospital share at or above this sco
 FALL_FULL = 3.0     # a fall of log spending by this much (to 1/20) scores 0: linear, as the outcome rises with it
 # life stages that usually carry insurance (households with dependants, pre-retirement and retired)
 INSURANCE_STAGES = frozenset({"NEW_WED", "CHILD_BABY", "CHILD_TEEN", "CHILD_UNI", "GOLLIFE", "SECLIFE", "RETIR"})
-# Lower bounds. FinHealth cuts at 40 and 80, but its indicators are absolute survey answers;
-# most of ours are peer percentiles, and a weighted mean of them has a spread of 10-14 points
-# around 50, so a cut at 80 calls about 1% healthy. At 60 the mix (sample: 13-24% 취약,
-# 23-36% 건강) sits beside the published ones (US 17% vulnerable / 31% healthy; Korea 17%
-# healthy); 40 stays. ``evaluation.tier_mix_table`` shows both cuts in every run.
-TIERS = (("취약", 0.0), ("보통", 40.0), ("건강", 60.0))
+# Lower bounds: FinHealth's own cuts, 40 and 80. When most components were peer percentiles
+# their weighted mean gathered around 50 and the 건강 cut had been lowered to 60; on the smoothed
+# levels the score spreads over 30-95 (sample mean 67-69), 60 would call about 75% healthy, and
+# 40/80 give 2-9% 취약 and 15-33% 건강 (published: US 17% vulnerable / 31% healthy, Korea 17%
+# healthy), each tier's adverse rate monotone. ``evaluation.tier_mix_table`` shows the mix in every run.
+TIERS = (("취약", 0.0), ("보통", 40.0), ("건강", 80.0))
 FINHEALTH_TIERS = (("취약", 0.0), ("보통", 40.0), ("건강", 80.0))
 
 
@@ -167,7 +167,7 @@ def weighted_score(components: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
 
 
 def tier_of(score: np.ndarray, tiers=TIERS) -> np.ndarray:
-    """Korean tier names at the ``tiers`` lower bounds (default 0–39 취약, 40–59 보통, 60–100 건강).
+    """Korean tier names at the ``tiers`` lower bounds (default 0–39 취약, 40–79 보통, 80–100 건강).
 
     ``pd.cut`` on the whole points (a bound belongs to the tier it starts); a NaN score
     gets no tier (NaN).
@@ -179,7 +179,7 @@ def tier_of(score: np.ndarray, tiers=TIERS) -> np.ndarray:
 
     Examples
     --------
-    >>> tier_of([39.9, 40.0, 59.99, 60.0]).tolist()
+    >>> tier_of([39.9, 40.0, 79.99, 80.0]).tolist()
     ['취약', '보통', '보통', '건강']
     """
     bounds = [b for _, b in tiers[1:]]

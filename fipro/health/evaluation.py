@@ -134,16 +134,20 @@ PUBLISHED_MIX = {"FinHealth 미국 조사(2023)": {"취약": 0.17, "보통": 0.5
 
 
 def _cuts(tiers) -> str:
-    """The tiers' inner cut points as the Korean text states them: ``40·60점``."""
+    """The tiers' inner cut points as the Korean text states them: ``40·80점``."""
     return "·".join(f"{lower:g}" for _, lower in tiers[1:]) + "점"
 
 
 def tier_cut_note_ko() -> str:
-    """Why this score's 건강 cut sits below FinHealth's (notebook 06), with the cuts from
-    ``FINHEALTH_TIERS`` and ``TIERS``."""
+    """Where this score's tiers are cut beside FinHealth's (notebook 06, the model card), with the
+    cuts from ``FINHEALTH_TIERS`` and ``TIERS``: the same cuts, or why the 건강 cut sits lower."""
     low, high, ours = FINHEALTH_TIERS[1][1], FINHEALTH_TIERS[2][1], TIERS[2][1]
-    return (f"FinHealth는 {low:g}점과 {high:g}점에서 나눕니다. 우리 구성 요소는 대부분 또래 백분위라 그 가중 평균은 "
-            f"50점 근처에 모이고, {high:g}점 경계로는 '건강'이 1% 안팎입니다. 그래서 건강 경계를 {ours:g}점으로 내렸고, "
+    if tuple(TIERS) == tuple(FINHEALTH_TIERS):
+        return (f"FinHealth는 {low:g}점과 {high:g}점에서 나누고, 이 점수도 같은 경계를 씁니다. 신용카드·보험 비중을 또래 "
+                "백분위가 아니라 지수 가중 평균한 수준 그대로 쓰므로 점수가 50점 근처에 모이지 않아, 경계를 낮출 까닭이 "
+                "없습니다. 그 결과를 발표된 구성(미국 FinHealth 조사, 한국 조사) 옆에 둡니다.")
+    return (f"FinHealth는 {low:g}점과 {high:g}점에서 나눕니다. 이 점수의 구성 요소는 50점 근처에 모여, {high:g}점 "
+            f"경계로는 '건강'이 너무 적습니다. 그래서 건강 경계를 {ours:g}점으로 내렸고, "
             "그 결과를 발표된 구성(미국 FinHealth 조사, 한국 조사) 옆에 둡니다.")
 
 
