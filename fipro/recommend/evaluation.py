@@ -67,10 +67,15 @@ def hindsight_cards(ranker: CardRanker, benefit_sum: np.ndarray, benefit_count: 
     every card's benefit on the measured quarter's ``outcome``). The same mean as the ``benefit``
     history state of the measured quarter, with no later quarter and no second engine pass."""
     active = outcome.sum(1) > 0
-    total = np.asarray(benefit_sum, dtype=np.float64) + np.where(active[:, None] & eligible, realised, 0.0)
-    count = np.asarray(benefit_count, dtype=np.float64) + active
-    mean = np.where(count[:, None] > 0, total / np.maximum(count, 1)[:, None], -ranker.engine.fee_month[None, :])
-    return order_cards(np.where(eligible, mean, -np.inf), ranker.fee, 1)[:, 0]
+    # float32 in place: customers × cards matrices at full scale (the benefit history's own dtype)
+    mean = np.array(benefit_sum, dtype=np.float32)
+    mean += np.where(active[:, None] & eligible, realised, np.float32(0))
+    count = np.asarray(benefit_count, dtype=np.float32) + active
+    mean /= np.maximum(count, 1)[:, None]
+    never = count == 0
+    mean[never] = -ranker.engine.fee_month.astype(np.float32)
+    mean[~eligible] = -np.inf
+    return order_cards(mean, ranker.fee, 1)[:, 0]
 
 
 def _pick(net: np.ndarray, cards: np.ndarray) -> np.ndarray:
