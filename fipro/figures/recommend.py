@@ -51,11 +51,11 @@ def plot_oracle_shares(m: dict, title: Optional[str] = None):
     if hindsight:
         values = [m["share_of_hindsight_card"], m["popular_share_of_hindsight_card"], m["random_share_of_hindsight_card"]]
         target, xlabel = 92, "사후 최선 카드 한 장(측정 분기까지) 혜택 대비 (%)"
-        title = title or "다음 분기 실제 지출로 잰 혜택 (사후 최선 카드 한 장 = 100%)"
+        title = title or "지난 분기 추천을 이번 분기 실제 지출로 잰 혜택 (사후 최선 카드 한 장 = 100%)"
     else:
         values = [m["oracle_share"], m["popular_oracle_share"], m["random_oracle_share"]]
         target, xlabel = 90, "사후 최선 카드 혜택 대비 (%)"
-        title = title or "다음 분기 실제 지출로 잰 혜택 (사후 최선 = 100%)"
+        title = title or "지난 분기 추천을 이번 분기 실제 지출로 잰 혜택 (사후 최선 = 100%)"
     fig, ax = plt.subplots(figsize=(6.5, 3))
     ax.barh(names[::-1], [100 * v for v in values[::-1]], color=["#BBBBBB", "#DD8452", "#55A868"])
     ax.axvline(target, color="#C44E52", ls="--", lw=1, label=f"목표 {target}%")

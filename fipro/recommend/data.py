@@ -5,8 +5,8 @@ the mean over the customer's quarters with spending up to this one (the profile 
 recommender ranks cards on), the number of such quarters and of categories used this
 quarter (how informative the customer's own history is), age band, grade, life stage,
 and the customer's segment from notebook 05 when it has run. The past comes from the
-history states (:mod:`fipro.history`), including the ``benefit`` part declared here; later
-quarters are read only by :func:`next_spend`, for the measurement.
+history states (:mod:`fipro.history`), including the ``benefit`` part declared here; no
+later quarter is read.
 """
 
 from __future__ import annotations
@@ -138,18 +138,11 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
                            benefit_count=benefit["n"].to_numpy(np.float32))
 
 
-def next_quarter(quarter: str) -> Optional[str]:
-    later = [q for q in datasets.available_quarters() if q > quarter]
-    return later[0] if later else None
-
-
-def next_spend(quarter: str, seq: np.ndarray, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> tuple[np.ndarray, np.ndarray]:
-    """The next quarter's won per month for the customers of ``seq`` that appear in it:
-    (positions in ``seq``, spend). Measurement only: never used to recommend."""
-    t = tables[quarter] if tables is not None else datasets.load_quarter(quarter, columns=["SEQ", *CATEGORIES])
-    pos = pd.Index(seq).get_indexer(t["SEQ"].astype(str).to_numpy())
-    hit = pos >= 0
-    return pos[hit], _spend(t)[hit]
+def previous_quarter(quarter: str) -> Optional[str]:
+    """The ingested quarter before ``quarter`` (``None`` for the first): whose recommendations
+    this quarter's spending measures."""
+    earlier = [q for q in datasets.available_quarters() if q < quarter]
+    return earlier[-1] if earlier else None
 
 
 def category_label(category: str) -> str:
