@@ -32,6 +32,10 @@ export MPLBACKEND := Agg
 KERNEL_MPLBACKEND := module://matplotlib_inline.backend_inline
 # numba's JIT (shap, umap) compiles once and is reused from here
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+# OpenMP threads (LightGBM, numba) sleep instead of spinning while they wait: beside a
+# second busy process on the 2 cores, a spinning 2-thread LightGBM fit of 100k rows took
+# 379 s against 38 s passive (fipro/__init__.py sets the same default for other callers)
+export OMP_WAIT_POLICY := PASSIVE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 #################################################################################
@@ -123,10 +127,10 @@ site: reports
 # when a table up to that quarter, or the history code, changed). What a notebook reads
 # of other notebooks and of the next quarter is in outputs/.stamps/deps.mk, written by
 # `fipro stamps` (see fipro.stamps): the life-stage model reads its quarter's features and
-# those of the quarters it pools; the notebooks that measure on the next quarter (03, 07)
-# re-run when it arrives; 07 reads the quarter's segments and health tiers. A delivery
-# with one more quarter therefore runs that quarter's notebooks and the previous quarter's
-# 03 and 07, nothing else. The runner prints "[완료 n/N] … · 경과 · 남은 시간" itself
+# those of the quarters it pools, and the previous quarter's saved model (its temporal check);
+# the notebook that measures on the next quarter (07) re-runs when it arrives; 07 reads the
+# quarter's segments and health tiers. A delivery with one more quarter therefore runs
+# that quarter's notebooks and the previous quarter's 07, nothing else. The runner prints "[완료 n/N] … · 경과 · 남은 시간" itself
 # (FIPRO_PROGRESS), hence the silent recipe.
 # NB_FILES_<stem> lists other files it needs: the life-stage model's tuning and
 # learning curve are chosen once per run (selection.json), not per quarter.
@@ -135,11 +139,14 @@ HISTORY_DIR := $(PROCESSED)/history
 HISTORY_PARTS := core style benefit health
 NB_FILES_03_lifestage := $(OUT)/models/lifestage/selection.json
 -include $(STAMPS)/deps.mk
-# On large quarters (`fipro jobs --large`: 100k rows or more) the model notebooks run
-# one quarter after another with every core (FIPRO_THREADS=nproc): the booster is their
-# bottleneck, and one 2-thread fit finishes a quarter within the 3-minute budget where
-# two 1-thread fits side by side take 4-5 minutes each. Small quarters run in parallel.
-MODEL_NOTEBOOKS := 03_lifestage
+# MODEL_NOTEBOOKS run one quarter after another with every core (FIPRO_THREADS=nproc) on
+# large quarters (`fipro jobs --large`: 100k rows or more). It is empty: with OpenMP
+# threads waiting passively (OMP_WAIT_POLICY above) a 1-thread booster beside another job
+# no longer slows down many times over, and every notebook side by side with one thread
+# each keeps both cores busy where a serial chain of 2-thread fits (about 1.7x on 2
+# threads) leaves part of one idle. `make notebooks MODEL_NOTEBOOKS=03_lifestage` brings
+# the serial chain back.
+MODEL_NOTEBOOKS ?=
 SERIAL_NOTEBOOKS ?=
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 define NOTEBOOK_RULE
@@ -151,14 +158,14 @@ define SERIAL_RULE
 $(OUT)/$(word $(2),$(QUARTERS))/$(1).ipynb: | $(OUT)/$(word $(3),$(QUARTERS))/$(1).ipynb
 endef
 
-# Once per run, after every other notebook of every quarter (order only): the grid and
-# the learning curve, kept across deliveries until the model's code changes or
+# Once per run, after the feature notebooks (order only: it reads the features): the grid
+# and the learning curve, kept across deliveries until the model's code changes or
 # RESELECT_AFTER_QUARTERS quarters have arrived since (see fipro.lifestage.selection);
-# `fipro select` rewrites the file only when it selects again. Nothing else can run
-# beside it then, so it takes every core: OpenMP boosters sharing two cores with another
-# busy process slow down many times over.
-$(OUT)/models/lifestage/selection.json: $(STAMPS)/code-lifestage-selection.txt | $(foreach q,$(QUARTERS),$(foreach n,$(filter-out 03_lifestage,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
-	@FIPRO_THREADS=$$(nproc) $(PY) -m fipro select
+# `fipro select` rewrites the file only when it selects again. It runs beside the other
+# notebooks with their thread count: with passive OpenMP waits that costs it little, and
+# the life-stage notebooks that wait for it start while the rest still run.
+$(OUT)/models/lifestage/selection.json: $(STAMPS)/code-lifestage-selection.txt | $(foreach q,$(QUARTERS),$(OUT)/$(q)/02_feature_engineering.ipynb)
+	@$(PY) -m fipro select
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
 # The segment notebook compares its quarter's assignments with the previous quarter's
 # saved run (stability between two independent fits), so quarter i always follows i-1:
@@ -166,8 +173,10 @@ $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q
 CHAINED_NOTEBOOKS := 05_clustering
 $(foreach n,$(sort $(SERIAL_NOTEBOOKS) $(filter $(NOTEBOOKS),$(CHAINED_NOTEBOOKS))),$(foreach i,$(wordlist 2,$(words $(QUARTERS)),$(shell seq $(words $(QUARTERS)) 2>/dev/null)),$(eval $(call SERIAL_RULE,$(n),$(i),$(shell expr $(i) - 1)))))
 
+# The selection first: make walks prerequisites in order, and listed last it started only
+# when every quarter's other notebooks were done, leaving the life-stage ones to the end
 .PHONY: run-notebooks
-run-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
+run-notebooks: $(if $(filter 03_lifestage,$(NOTEBOOKS)),$(OUT)/models/lifestage/selection.json) $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
 
 ## Open JupyterLab on the project's kernel (figures drawn inline)
 .PHONY: lab

@@ -32,7 +32,7 @@ writes ``outputs/benchmarks/<step>.json``:
 - ``add-quarter``: ``make all`` on the raw file without its last quarter, then on the
   same file with it appended; the second run is timed (target ≤ 6 minutes at full scale)
   and the notebooks it executed are listed beside the expected ones (that quarter's
-  notebooks, the previous quarter's 03 and 07).
+  notebooks, the previous quarter's 07).
 
 - ``views``: the Voila views on the last quarter of the ``all`` step's outputs: the time to
   build their lookup tables, then Voila on 127.0.0.1 driven in headless chromium: each
@@ -372,7 +372,7 @@ def bench_add_quarter(home: Path, scale: str, seed: int) -> dict:
     ran = sorted(f"{q}/{stem}" for (q, stem), t in after.items() if before.get((q, stem)) != t)
     previous = max(q for q, _ in before)
     expected = sorted({f"{ADD_QUARTER}/{stem}" for (q, stem) in after if q == ADD_QUARTER}
-                      | {f"{previous}/03_lifestage", f"{previous}/07_recommendation"})
+                      | {f"{previous}/07_recommendation"})
     return {"scale": scale, "quarter_added": ADD_QUARTER, "first_run": first, **second,
             "notebooks_run": ran, "expected_notebooks": expected,
             "notebooks": [r for r in _notebook_durations(work / "outputs") if f"{r['quarter']}/{r['notebook']}" in ran],

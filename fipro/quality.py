@@ -1,7 +1,7 @@
 """Data-quality measures of one ingested quarter (notebook 00, ``data_quality.json``).
 
 Functions take frames and return dicts or frames; only :func:`quality_report` (and
-:func:`load_presence`) read the processed tables, through :mod:`fipro.ingest`.
+:func:`load_presence`, from the customer history) read the processed tables, through :mod:`fipro.ingest`.
 
 What is measured, never assumed (see the data contract): whether ``TOT_USE_AM`` equals
 ``CRDSL_USE_AM + CNF_USE_AM`` and whether each upper category equals the sum of its
@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from fipro import contract
+from fipro import contract, datasets, history
 
 # Outlier rule: above Q3 + OUTLIER_IQR_K x IQR of log1p(amount), among positive amounts.
 # On the log scale the rule is scale-free and not swamped by the many zeros.
@@ -182,34 +180,18 @@ def rejects_summary(rejects: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True)
 
 
-def load_presence(quarter: str, processed_dir=None) -> tuple[pd.Series, int]:
-    """For each customer of ``quarter``: in how many ingested quarters they appear
-    (distinct ``BAS_YH`` values among their rows of every quarter table).
+def load_presence(quarter: str) -> tuple[pd.Series, int]:
+    """For each customer of ``quarter``: in how many quarters up to it they appear, and how
+    many quarters that is.
 
-    Reads only the key columns of every quarter and matches ids by a hash lookup
-    (Arrow), so it stays light at full scale. Customers come in no particular order.
+    Read from the customer history's state of ``quarter`` (:mod:`fipro.history`), so the
+    check of a quarter reads nothing later and its cost does not grow with the number of
+    quarters. Customers come in no particular order.
     """
-
-    from fipro import ingest  # ingest pulls duckdb (~0.2 s): only the readers of the processed tables need it
-
-    quarters = ingest.available_quarters(processed_dir)
-    base = (ingest.config.PROCESSED_DIR if processed_dir is None else processed_dir)
-    files = [base / ingest.TABLE_DIR / f"{q}.parquet" for q in quarters]
-    target = base / ingest.TABLE_DIR / f"{quarter}.parquet"
-    ids = pc.unique(pq.read_table(target, columns=["SEQ"])["SEQ"].combine_chunks().drop_null())
-    seen: dict = {}  # quarter value -> which of ``ids`` have a row with it
-    for path in files:
-        table = pq.read_table(path, columns=["SEQ", "BAS_YH"])
-        where = pc.index_in(table["SEQ"], value_set=ids, skip_nulls=True)
-        known = pc.is_valid(where)
-        for value in pc.unique(table["BAS_YH"]).drop_null().to_pylist():
-            rows = pc.and_(known, pc.equal(table["BAS_YH"], value))
-            hit = seen.setdefault(value, np.zeros(len(ids), dtype=bool))
-            hit[pc.filter(where, rows).to_numpy()] = True
-    counts = np.zeros(len(ids), dtype=np.int64)
-    for hit in seen.values():
-        counts += hit
-    return pd.Series(counts, dtype="int64", name="quarters_present"), len(quarters)
+    state = history.load_state(quarter, "core", ["n_present", "last_quarter"])
+    here = state["last_quarter"].to_numpy() == quarter
+    counts = pd.Series(state["n_present"].to_numpy()[here], dtype="int64", name="quarters_present")
+    return counts, len([q for q in datasets.available_quarters() if q <= quarter])
 
 
 def quality_report(quarter: str, frame: pd.DataFrame | None = None, rejects: pd.DataFrame | None = None,
@@ -229,7 +211,7 @@ def quality_report(quarter: str, frame: pd.DataFrame | None = None, rejects: pd.
     if manifest is None:
         manifest = ingest.read_manifest(processed_dir)
     if presence is None:
-        presence, n_quarters = load_presence(quarter, processed_dir)
+        presence, n_quarters = load_presence(quarter)
     n_quarters = n_quarters if n_quarters is not None else int(presence.max()) if len(presence) else 0
 
     rows = int(len(frame))
@@ -318,7 +300,7 @@ def verdict_ko(report: dict) -> str:
         "",
         f"- 파일 전체 {src['rows_read']:,}행 중 {src['rows_accepted']:,}행 채택, {src['rows_rejected']:,}행 거절"
         f" ({src['reject_share']:.2%}; 사유: {reasons}).",
-        f"- 이 분기 고객 중 {cov['share_in_all_quarters']:.1%}가 {cov['quarters_available']}개 분기 모두에 있습니다.",
+        f"- 이 분기 고객 중 {cov['share_in_all_quarters']:.1%}가 이 분기까지의 {cov['quarters_available']}개 분기 모두에 있습니다.",
         f"- 총이용금액 = 신용카드 + 체크카드: 행의 {ids['total']['share_exact']:.1%}에서 정확히, "
         f"{ids['total']['share_within_tolerance']:.1%}에서 ±{IDENTITY_TOLERANCE}천원 안에서 성립"
         f" (평균 차이 {contract.format_amount(ids['total']['mean_abs_gap'])}).",

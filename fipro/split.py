@@ -115,30 +115,29 @@ def group_folds(n_splits: int = 3, seed: Optional[int] = None) -> GroupKFold:
 
 
 def temporal_pair(quarter: str, quarters: Sequence[str]) -> tuple[str, str]:
-    """(fit quarter, test quarter) of the temporal check for ``quarter``.
+    """(fit quarter, test quarter) of the temporal check for ``quarter``: the quarter before it, and it.
 
-    Fit on ``quarter`` and test on the next available quarter; for the last quarter
-    (nothing after it) fit on the previous one and test on ``quarter``.
+    The check is owned by the quarter it tests on, so it never needs a later quarter.
 
     Raises
     ------
     ValueError
-        If ``quarter`` is not in ``quarters`` or it is the only quarter.
+        If ``quarter`` is not in ``quarters`` or it is the first of them.
 
     Examples
     --------
     >>> temporal_pair("2023q1", ["2022q4", "2023q1", "2023q2"])
-    ('2023q1', '2023q2')
+    ('2022q4', '2023q1')
     >>> temporal_pair("2023q2", ["2022q4", "2023q1", "2023q2"])
     ('2023q1', '2023q2')
     """
     ordered = sorted(set(quarters))
     if quarter not in ordered:
         raise ValueError(f"{quarter} is not among the available quarters {ordered}")
-    if len(ordered) < 2:
-        raise ValueError("the temporal check needs at least two quarters")
     i = ordered.index(quarter)
-    return (quarter, ordered[i + 1]) if i + 1 < len(ordered) else (ordered[i - 1], quarter)
+    if i == 0:
+        raise ValueError(f"{quarter} is the first quarter: the temporal check needs a quarter before it")
+    return ordered[i - 1], quarter
 
 
 def role_table(seq, roles) -> pd.DataFrame:

@@ -132,9 +132,12 @@ def code_digest(modules: Sequence[str], extra: Sequence[Path] = ()) -> str:
 STEP_ROOTS: dict[str, tuple[str, ...]] = {
     "lifestage-selection": ("fipro.lifestage.selection",),
 }
-# notebooks that measure on the next quarter when it exists (the life-stage temporal check,
-# recommendations against the next quarter's spending): they depend on that quarter's arrival
-NEXT_QUARTER_NOTEBOOKS: tuple[str, ...] = ("03_lifestage", "07_recommendation")
+# notebooks that measure on the next quarter when it exists (recommendations against the next
+# quarter's spending): they depend on that quarter's arrival
+NEXT_QUARTER_NOTEBOOKS: tuple[str, ...] = ("07_recommendation",)
+# notebooks that read what the same notebook saved for the previous quarter: the life-stage
+# temporal check scores the previous quarter's saved model on this quarter
+PREVIOUS_QUARTER_DEPS: dict[str, tuple[str, ...]] = {"03_lifestage": ("03_lifestage",)}
 # notebooks that read another notebook's outputs of the same quarter
 SAME_QUARTER_DEPS: dict[str, tuple[str, ...]] = {
     "03_lifestage": ("02_feature_engineering",),
@@ -180,14 +183,18 @@ def next_quarter_text(quarter: str, quarters: Sequence[str]) -> str:
 
 def notebook_deps(quarters: Sequence[str], stems: Sequence[str]) -> str:
     """Make rules for what a notebook reads of other notebooks and other quarters: the
-    same-quarter notebooks of :data:`SAME_QUARTER_DEPS`, the feature notebooks of the
-    quarters the life-stage model pools, the next-quarter stamp."""
+    same-quarter notebooks of :data:`SAME_QUARTER_DEPS`, the previous quarter's of
+    :data:`PREVIOUS_QUARTER_DEPS`, the feature notebooks of the quarters the life-stage
+    model pools, the next-quarter stamp."""
     from fipro.lifestage.data import DEFAULT_HISTORY, pooled_quarters  # see next_quarter_text
 
     lines = ["# written by `python -m fipro stamps`: what each notebook reads of other notebooks"]
-    for q in quarters:
+    ordered = sorted(quarters)
+    for i, q in enumerate(ordered):
         for stem in stems:
             deps = [f"$(OUT)/{q}/{d}.ipynb" for d in SAME_QUARTER_DEPS.get(stem, ()) if d in stems]
+            if i > 0:
+                deps += [f"$(OUT)/{ordered[i - 1]}/{d}.ipynb" for d in PREVIOUS_QUARTER_DEPS.get(stem, ()) if d in stems]
             if stem == "03_lifestage":
                 deps += [f"$(OUT)/{p}/02_feature_engineering.ipynb" for p in pooled_quarters(q, quarters, DEFAULT_HISTORY)]
             if stem in NEXT_QUARTER_NOTEBOOKS:

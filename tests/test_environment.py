@@ -47,3 +47,22 @@ def test_gitignore_keeps_data_and_outputs_out():
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     for pattern in ("data/raw/*", "data/processed/*", "outputs/*", "_site/", ".venv/"):
         assert pattern in ignored
+
+
+def test_importing_fipro_makes_openmp_threads_wait_passively_unless_told_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, fipro; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"
+
+
+def test_the_makefile_exports_the_passive_openmp_wait_policy():
+    text = (config.PROJ_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^export OMP_WAIT_POLICY := PASSIVE$", text, re.M)

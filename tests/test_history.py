@@ -148,3 +148,16 @@ def test_sample_states_equal_the_states_folded_from_scratch(sample_quarters):
     for p in history.parts():
         pd.testing.assert_frame_equal(history.load_state(last, p.name), memory.state(last, p.name),
                                       check_dtype=False)
+
+
+def test_quarter_means_kept_with_the_states_equal_the_means_of_the_tables(disk):
+    from fipro import contract, eda
+
+    quarters = sorted(SPEC)
+    kept = history.quarter_means(quarters)  # builds the states it needs
+    direct = eda.quarter_means((q, datasets.load_quarter(q)) for q in quarters)
+    pd.testing.assert_frame_equal(kept, direct)
+    assert list(kept.columns) == list(contract.DETAIL_COLUMNS) and kept.notna().all().all()
+    # a changed quarter changes its means, which are read again without loading any table
+    disk("2023q2", raw_frame([raw_row("a", "2023q2", TOT_USE_AM=1, **{contract.DETAIL_COLUMNS[0]: 40})]))
+    assert history.quarter_means(["2023q2"]).iloc[0, 0] == 40

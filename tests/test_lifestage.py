@@ -426,21 +426,22 @@ def test_bayes_ceiling_from_posterior(data):
     assert "미치지 못했습니다" in lifestage.describe_ceiling(0.9, c, previous_quarter_used=False)
 
 
-def test_temporal_check_reuses_the_model_or_refits_without_later_quarters(fitted):
+def test_temporal_check_scores_the_previous_quarters_model_on_this_quarter(fitted):
     model, _, _ = fitted
     frames = {"2023q1": toy_data(300, "2023q1", 1), "2023q2": toy_data(300, "2023q2", 2)}
-    fwd = lifestage.temporal_check("2023q1", model, SMALL, model_quarters=["2023q1"], quarters=list(frames),
-                                   loader=frames.get)
-    assert (fwd["fit_quarter"], fwd["test_quarter"]) == ("2023q1", "2023q2") and not fwd["refitted"]
-    assert fwd["macro_f1"] > 0.5
-    # a first quarter whose model pooled a later quarter: refitted on the first quarter alone
-    pooled = lifestage.temporal_check("2023q1", model, SMALL, model_quarters=["2023q1", "2023q2"],
-                                      quarters=list(frames), loader=frames.get)
-    assert pooled["refitted"] and pooled["fit_quarter"] == "2023q1"
-    back = lifestage.temporal_check("2023q2", model, SMALL, model_quarters=["2023q2"], quarters=list(frames),
-                                    loader=frames.get)
-    assert (back["fit_quarter"], back["test_quarter"]) == ("2023q1", "2023q2") and back["refitted"]
-    assert "마지막 분기" in back["note"]
+    asked = []
+    saved = lambda q: asked.append(q) or model  # noqa: E731 - the saved model of the quarter asked for
+    back = lifestage.temporal_check("2023q2", SMALL, quarters=list(frames), loader=frames.get, saved=saved)
+    assert asked == ["2023q1"] and (back["fit_quarter"], back["test_quarter"]) == ("2023q1", "2023q2")
+    assert not back["refitted"] and back["macro_f1"] > 0.5 and "저장된 모델" in back["note"]
+    # no usable saved model (e.g. it pooled later quarters): refitted on the previous quarter alone
+    refit = lifestage.temporal_check("2023q2", SMALL, quarters=list(frames), loader=frames.get, saved=lambda q: None)
+    assert refit["refitted"] and refit["fit_quarter"] == "2023q1" and refit["macro_f1"] > 0.5
+    # the same customers are tested whatever model is used
+    assert refit["n"] == back["n"] > 0
+    first = lifestage.temporal_check("2023q1", SMALL, quarters=list(frames), loader=frames.get, saved=saved)
+    assert first["fit_quarter"] is None and np.isnan(first["macro_f1"]) and "첫 분기" in first["note"]
+    assert asked == ["2023q1"]  # the first quarter asks for no model
 
 
 def saved_run(model, data, roles, headline, *, selection=None, evaluation=None) -> SimpleNamespace:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import raw_frame, raw_row
-from fipro import contract, export, ingest, quality
+from fipro import contract, datasets, export, ingest, quality
 
 
 def _frame(n: int = 4) -> pd.DataFrame:
@@ -124,16 +124,19 @@ def test_sample_report_is_within_bounds_and_saved(sample_quarters, tmp_path):
     path.unlink()
 
 
-def test_load_presence_counts_the_quarters_of_each_customer_of_the_quarter(tmp_path):
-    from fipro import ingest
+def test_load_presence_counts_the_quarters_of_each_customer_up_to_the_quarter(tmp_path, monkeypatch):
+    from fipro import config, history
 
-    table_dir = tmp_path / ingest.TABLE_DIR
-    table_dir.mkdir(parents=True)
-    quarters = {"2022q4": ["a", "b"], "2023q1": ["a", "c", None], "2023q2": ["a", "b", "d"]}
+    monkeypatch.setattr(config, "PROCESSED_DIR", tmp_path)
+    monkeypatch.setattr(history, "HISTORY_PARTS", ("fipro.history:CORE",))
+    quarters = {"2022q4": ["a", "b"], "2023q1": ["a", "c"], "2023q2": ["a", "b", "d"]}
     for q, seqs in quarters.items():
-        pd.DataFrame({"BAS_YH": [q] * len(seqs), "SEQ": pd.Series(seqs, dtype="object")}).to_parquet(
-            table_dir / f"{q}.parquet", index=False)
-    presence, n_quarters = quality.load_presence("2023q1", processed_dir=tmp_path)
-    assert n_quarters == 3
-    assert sorted(presence.tolist()) == [1, 3]  # c only here; a in all three; the missing id not counted
+        path = datasets.quarter_table_path(q)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        raw_frame([raw_row(s, q, TOT_USE_AM=1) for s in seqs]).to_parquet(path, index=False)
+    presence, n_quarters = quality.load_presence("2023q1")
+    assert n_quarters == 2  # 2023q2 comes later: the check of 2023q1 does not read it
+    assert sorted(presence.tolist()) == [1, 2]  # c only here; a in both quarters so far
     assert presence.name == "quarters_present" and presence.dtype == "int64"
+    last, n_last = quality.load_presence("2023q2")
+    assert n_last == 3 and sorted(last.tolist()) == [1, 2, 3]  # d, b (2022q4 and here), a

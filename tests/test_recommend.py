@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_products import CAT, spend, write_catalogue
 
-from fipro import handoff, model_report, recommend, summary
+from fipro import contract, handoff, model_report, recommend, summary
 from fipro.products import CATEGORIES, BenefitEngine, load_catalogue
 from fipro.recommend import evaluation as ev
 from fipro.recommend.estimator import (PRIOR_QUARTERS, BenefitHistory, CardRanker, blend, order_cards, product_fit,
@@ -173,6 +173,52 @@ def test_reasons_name_categories_and_won_amounts(ranker):
     assert "일반/휴게음식 10% 할인(월 약 8,000원)" in text[0] and "분기 약 27,000원" in text[0] and "연회비 12,000원" in text[0]
     assert "가입할 수 있는 카드가 없습니다" in text[1]
     assert benefit_phrase("per_litre", 100) == "리터당 100원 할인"
+
+
+def _reasons_row_by_row(engine, profiles, cards, net, via_segment):
+    """The sentences as first written, one row at a time: the oracle of the column-wise build."""
+    from fipro.recommend.reasons import N_NAMED, _won
+
+    result = engine.evaluate(profiles)
+    labels = [contract.LABEL_KO[c] for c in CATEGORIES]
+    phrases = [benefit_phrase(m, v) for m, v in zip(engine.b_method, engine.b_value)]
+    amounts = np.where(engine.b_card[None, :] == cards[:, None], result.by_benefit, 0.0)
+    order = np.argsort(-amounts, axis=1, kind="stable")[:, :N_NAMED]
+    fee = engine.catalogue.cards["annual_fee_won"].to_numpy()
+    out = []
+    for i, card in enumerate(cards):
+        if card < 0:
+            out.append("가입할 수 있는 카드가 없습니다(연령·등급 조건).")
+            continue
+        named = [f"{labels[engine.b_cat[b]]} {phrases[b]}(월 약 {_won(amounts[i, b])})" for b in order[i]
+                 if amounts[i, b] >= 50]
+        if not named and engine.base_rate[card] > 0:
+            named = [f"모든 가맹점 기본 {100 * engine.base_rate[card]:g}% 적립"]
+        head = "비슷한 고객(같은 세그먼트)의 지출 구성으로 보면 " if via_segment[i] else ""
+        if net[i] < 50:
+            out.append(head + "지출로 받을 혜택이 거의 없어, 연회비 부담이 없는 카드를 골랐습니다.")
+            continue
+        body = ", ".join(named) if named else "지출 전반의 할인"
+        fee_note = f", 연회비 {fee[card]:,}원 반영" if fee[card] else ", 연회비 없음"
+        out.append(f"{head}{body} 등으로 분기 약 {_won(3 * net[i])} 절약(월 순혜택 {_won(net[i])}{fee_note}).")
+    return out
+
+
+def test_reasons_built_column_wise_equal_the_row_by_row_sentences(ranker):
+    engine = ranker.engine
+    rng = np.random.default_rng(7)
+    n = 400
+    # sparse spending: many rows name one benefit or none, some fall under the 50-won line
+    profiles = rng.gamma(0.6, 40000.0, size=(n, len(CATEGORIES))) * (rng.random((n, len(CATEGORIES))) < 0.3)
+    profiles[:20] = 0.0
+    n_cards = len(engine.catalogue.cards)
+    cards = rng.integers(-1, n_cards, size=n)
+    net = np.concatenate([rng.uniform(-100, 60, 40), rng.gamma(1.0, 8000.0, n - 40)])
+    via = rng.random(n) < 0.3
+    got = card_reasons(engine, profiles, cards, net, via)
+    want = _reasons_row_by_row(engine, profiles, cards, net, via)
+    assert got == want
+    assert len(set(got)) > n // 2 and any("기본" in t for t in want) and any(" 등으로 분기 약" in t for t in want)
 
 
 # --- one quarter of the sample ------------------------------------------------------------------

@@ -49,10 +49,12 @@ def test_group_folds_keep_customers_together():
         assert not set(frame["SEQ"].iloc[tr]) & set(frame["SEQ"].iloc[te])
 
 
-def test_temporal_pair_next_quarter_or_previous_for_the_last():
-    qs = ["2022q4", "2023q1", "2023q2"]
-    assert split.temporal_pair("2022q4", qs) == ("2022q4", "2023q1")
+def test_temporal_pair_is_the_previous_quarter_and_this_one():
+    qs = ["2023q2", "2022q4", "2023q1"]
+    assert split.temporal_pair("2023q1", qs) == ("2022q4", "2023q1")
     assert split.temporal_pair("2023q2", qs) == ("2023q1", "2023q2")
+    with pytest.raises(ValueError, match="first quarter"):
+        split.temporal_pair("2022q4", qs)
     with pytest.raises(ValueError):
         split.temporal_pair("2024q1", qs)
     with pytest.raises(ValueError):

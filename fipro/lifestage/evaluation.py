@@ -174,45 +174,44 @@ def describe_ceiling(model_macro_f1: float, ceiling: Optional[Mapping[str, float
 # --- temporal check --------------------------------------------------------------------------------
 
 
-def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str, Any], *,
-                   model_quarters: Sequence[str], quarters: Optional[Sequence[str]] = None,
+def temporal_check(quarter: str, params: Mapping[str, Any], *, quarters: Optional[Sequence[str]] = None,
                    test_size: float = 0.2, seed: Optional[int] = None,
                    loader: Optional[Callable[[str], pd.DataFrame]] = None,
+                   saved: Optional[Callable[[str], Optional[LifeStageClassifier]]] = None,
                    train_rows: Optional[int] = None, calibration: Optional[str] = "temperature",
                    max_test_rows: Optional[int] = TEMPORAL_TEST_ROWS, selection_key: str = "") -> dict:
-    """Fit on quarter t, test on quarter t+1's held-out customers (for the last quarter: t-1 → t).
+    """The previous quarter's model on ``quarter``'s held-out customers: how a model ages by a quarter.
 
-    ``model`` is reused when it was fitted on ``quarter`` and earlier quarters only
-    (``model_quarters``); otherwise — the last quarter, or a first quarter whose
-    training pooled later ones — a model with the same parameters is fitted on the
-    fit quarter's own training customers, so no later quarter leaks into the check.
-    That model is read from the fit quarter's saved artifacts instead when they are
-    exactly it (:func:`saved_fit`: same run selection ``selection_key``, that quarter
-    alone, no corrections), which saves a full fit in the last quarter.
+    The check belongs to the quarter it is tested on, so a quarter's notebook reads only
+    earlier quarters and never waits for the next delivery. The model is the one saved
+    for the previous quarter (``saved``, default :func:`saved_fit`: this run's selection,
+    fitted on that quarter and earlier ones only); when there is none — a first quarter
+    whose training pooled later ones — a model with the same parameters is fitted on the
+    previous quarter's own training customers, so nothing of ``quarter`` or later leaks in.
     Test customers are the same hash-chosen customers in every quarter; at most
-    ``max_test_rows`` of them (whole customers, by their hash) are scored.
+    ``max_test_rows`` of them (whole customers, by their hash) are scored. The first
+    quarter has nothing before it: ``fit_quarter`` is then ``None`` and the note says why.
     """
     seed = config.RANDOM_SEED if seed is None else seed
     loader = loader or load_inputs
+    saved = saved or (lambda q: saved_fit(q, selection_key) if loader is load_inputs else None)
     quarters = list(quarters) if quarters is not None else datasets.available_quarters()
     try:
         fit_q, test_q = split.temporal_pair(quarter, quarters)
     except ValueError as err:
+        first = quarter in quarters and quarter == min(quarters)
         return {"fit_quarter": None, "test_quarter": None, "macro_f1": float("nan"), "accuracy": float("nan"),
-                "n": 0, "note": str(err), "refitted": False}
-    reuse = fit_q == quarter and all(q <= fit_q for q in model_quarters)
-    if reuse:
-        fitted, note = model, f"{fit_q}에 학습한 모델을 {test_q}의 평가 고객에 적용"
+                "n": 0, "note": "첫 분기라 앞 분기의 모델이 없습니다" if first else str(err), "refitted": False}
+    fitted = saved(fit_q)
+    refitted = fitted is None
+    if not refitted:
+        note = f"{fit_q}에 저장된 모델을 {test_q}의 평가 고객에 적용"
     else:
-        fitted = saved_fit(fit_q, selection_key) if loader is load_inputs else None
-        reused_saved = fitted is not None
-        if fitted is None:
-            frame = loader(fit_q)
-            train, _ = split.train_test_customers(frame, test_size=test_size, seed=seed)
-            fitted = fit_lifestage(sample_training_rows(train, train_rows, seed=seed), params,
-                                   calibration=calibration, seed=seed, columns=available_features(frame, fit_q))
-        note = (f"{fit_q}에만 학습한 모델을 {test_q}의 평가 고객에 적용" if fit_q == quarter else
-                f"마지막 분기라 다음 분기가 없어 {fit_q}에 학습하고 {test_q}의 평가 고객에 적용")
+        frame = loader(fit_q)
+        train, _ = split.train_test_customers(frame, test_size=test_size, seed=seed)
+        fitted = fit_lifestage(sample_training_rows(train, train_rows, seed=seed), params,
+                               calibration=calibration, seed=seed, columns=available_features(frame, fit_q))
+        note = f"{fit_q}에만 다시 학습한 모델을 {test_q}의 평가 고객에 적용"
     _, later = split.train_test_customers(loader(test_q), test_size=test_size, seed=seed)
     if max_test_rows is not None and len(later) > max_test_rows:
         later = sample_training_rows(later, max_test_rows, seed=seed)
@@ -220,15 +219,16 @@ def temporal_check(quarter: str, model: LifeStageClassifier, params: Mapping[str
     pred = fitted.predict(later[list(fitted.feature_names_in_)])
     s = metrics.classification_summary(y, pred, labels=[c for c in CODES if c in set(y)])
     return {"fit_quarter": fit_q, "test_quarter": test_q, "macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
-            "n": s["n"], "note": note, "refitted": not reuse, "reused_saved_model": (not reuse) and reused_saved}
+            "n": s["n"], "note": note, "refitted": refitted}
 
 
 def saved_fit(fit_quarter: str, selection_key: str) -> Optional[LifeStageClassifier]:
-    """The model this run saved for ``fit_quarter``, when a refit there would give exactly it.
+    """The model this run saved for ``fit_quarter``, when it saw nothing after that quarter.
 
     That holds when it was fitted under the same run selection (``selection_key``
-    fingerprints data, code, seed and settings), on that quarter alone and without
-    user corrections; otherwise ``None`` (the caller fits).
+    fingerprints data, code, seed and settings) on ``fit_quarter`` and earlier quarters
+    only (user corrections included: it is the model that quarter published); otherwise
+    ``None`` (the caller fits).
     """
     if not selection_key:
         return None
@@ -238,8 +238,8 @@ def saved_fit(fit_quarter: str, selection_key: str) -> Optional[LifeStageClassif
     except (FileNotFoundError, ValueError):
         return None
     chosen = entry.get("extra", {}).get("selection", {})
-    same = (chosen.get("key") == selection_key and entry.get("data_range", {}).get("quarters") == [fit_quarter]
-            and not entry.get("metrics", {}).get("feedback_applied"))
+    seen = entry.get("data_range", {}).get("quarters") or []
+    same = chosen.get("key") == selection_key and seen and all(q <= fit_quarter for q in seen)
     return registry.load_model(directory) if same else None
 
 

@@ -91,10 +91,8 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     evaluation = evaluate(model, baselines, test, proba_pair=(raw_all[is_test], proba_all[is_test]))
     ceiling = bayes_ceiling(test, load_labels(quarter, test["SEQ"]))
     laps.lap("evaluate")
-    model_quarters = sorted(fit_rows["BAS_YH"].astype(str).unique())
-    temp = (temporal_check(quarter, model, selection.params, model_quarters=model_quarters, test_size=test_size,
-                           seed=seed, train_rows=selection.train_rows, calibration=calibration,
-                           selection_key=selection.key)
+    temp = (temporal_check(quarter, selection.params, test_size=test_size, seed=seed,
+                           train_rows=selection.train_rows, calibration=calibration, selection_key=selection.key)
             if temporal else None)
     laps.lap("temporal")
     effect = fb.feedback_effect(data.loc[fit_rows.index], fit_rows, test, model, selection.params, seed=seed)

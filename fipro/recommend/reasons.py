@@ -22,36 +22,58 @@ def _won(x: float) -> str:
     return f"{int(round(x / 100.0) * 100):,}원"
 
 
+def _won_array(x: np.ndarray) -> np.ndarray:
+    """:func:`_won` of every value (object array): each distinct rounded amount formatted once."""
+    rounded = (np.round(np.asarray(x, dtype=np.float64) / 100.0) * 100).astype(np.int64)
+    distinct, where = np.unique(rounded, return_inverse=True)
+    return np.array([f"{v:,}원" for v in distinct.tolist()], dtype=object)[where.reshape(rounded.shape)]
+
+
+NO_CARD = "가입할 수 있는 카드가 없습니다(연령·등급 조건)."
+VIA_SEGMENT = "비슷한 고객(같은 세그먼트)의 지출 구성으로 보면 "
+LITTLE_BENEFIT = "지출로 받을 혜택이 거의 없어, 연회비 부담이 없는 카드를 골랐습니다."
+NAMED_FROM_WON = 50  # a benefit is named from this many won a month
+
+
 def card_reasons(engine: BenefitEngine, profiles: np.ndarray, cards: np.ndarray, net: np.ndarray,
                  via_segment: np.ndarray, result=None) -> list[str]:
     """One sentence per row: ``cards`` (card positions, −1 for none) recommended on ``profiles``
     (won per month) with expected ``net`` monthly benefit; ``via_segment`` marks rows ranked on
-    the segment's profile. ``result``: ``engine.evaluate(profiles)`` when already computed."""
+    the segment's profile. ``result``: ``engine.evaluate(profiles)`` when already computed.
+
+    Built column-wise on object arrays: a Python loop over rows took about 55 s for the 2
+    million sentences of a full-scale quarter."""
     result = result if result is not None else engine.evaluate(profiles)
-    cat = engine.b_cat
-    labels = [contract.LABEL_KO[c] for c in CATEGORIES]
-    phrases = [benefit_phrase(m, v) for m, v in zip(engine.b_method, engine.b_value)]
+    cards = np.asarray(cards)
+    net = np.asarray(net, dtype=np.float64)
+    rows = np.arange(len(cards))
+    # per benefit: "<category> <phrase>(월 약 "
+    prefix = np.array([f"{contract.LABEL_KO[CATEGORIES[c]]} {benefit_phrase(m, v)}(월 약 "
+                       for c, m, v in zip(engine.b_cat, engine.b_method, engine.b_value)], dtype=object)
     own = engine.b_card[None, :] == cards[:, None]
     amounts = np.where(own, result.by_benefit, 0.0)
     order = np.argsort(-amounts, axis=1, kind="stable")[:, :N_NAMED]
-    fee = engine.catalogue.cards["annual_fee_won"].to_numpy()
+    body = np.full(len(cards), "", dtype=object)
+    named = np.zeros(len(cards), dtype=bool)
+    for k in range(order.shape[1]):  # amounts fall along ``order``: once one is too small, so are the rest
+        b = order[:, k]
+        amount = amounts[rows, b]
+        ok = amount >= NAMED_FROM_WON
+        part = prefix[b] + _won_array(amount) + ")"
+        body = np.where(ok & named, body + ", " + part, np.where(ok, part, body))
+        named |= ok
+    card = np.where(cards >= 0, cards, 0)
     base = engine.base_rate
-    out = []
-    for i, card in enumerate(cards):
-        if card < 0:
-            out.append("가입할 수 있는 카드가 없습니다(연령·등급 조건).")
-            continue
-        named = [f"{labels[cat[b]]} {phrases[b]}(월 약 {_won(amounts[i, b])})" for b in order[i] if amounts[i, b] >= 50]
-        if not named and base[card] > 0:
-            named = [f"모든 가맹점 기본 {100 * base[card]:g}% 적립"]
-        head = "비슷한 고객(같은 세그먼트)의 지출 구성으로 보면 " if via_segment[i] else ""
-        if net[i] < 50:
-            out.append(head + "지출로 받을 혜택이 거의 없어, 연회비 부담이 없는 카드를 골랐습니다.")
-            continue
-        body = ", ".join(named) if named else "지출 전반의 할인"
-        fee_note = f", 연회비 {fee[card]:,}원 반영" if fee[card] else ", 연회비 없음"
-        out.append(f"{head}{body} 등으로 분기 약 {_won(3 * net[i])} 절약(월 순혜택 {_won(net[i])}{fee_note}).")
-    return out
+    base_text = np.array([f"모든 가맹점 기본 {100 * r:g}% 적립" if r > 0 else "지출 전반의 할인" for r in base],
+                         dtype=object)
+    body = np.where(named, body, base_text[card])
+    fee = engine.catalogue.cards["annual_fee_won"].to_numpy()
+    fee_note = np.array([f", 연회비 {f:,}원 반영" if f else ", 연회비 없음" for f in fee], dtype=object)
+    head = np.where(np.asarray(via_segment, dtype=bool), VIA_SEGMENT, "").astype(object)
+    full = (head + body + " 등으로 분기 약 " + _won_array(3 * net) + " 절약(월 순혜택 " + _won_array(net)
+            + fee_note[card] + ").")
+    out = np.where(net < NAMED_FROM_WON, head + LITTLE_BENEFIT, full)
+    return np.where(cards < 0, NO_CARD, out).tolist()
 
 
 def product_reason(name: str, reason: str, stage: str, age: str) -> str:
