@@ -125,18 +125,19 @@ site: reports
 # notebook, the fipro modules it imports (its code stamp, outputs/.stamps/code-<stem>.txt,
 # rewritten only when their digest changes) or its quarter's history state (rewritten only
 # when a table up to that quarter, or the history code, changed). What a notebook reads
-# of other notebooks and of the next quarter is in outputs/.stamps/deps.mk, written by
-# `fipro stamps` (see fipro.stamps): the life-stage model reads its quarter's features and
-# those of the quarters it pools, and the previous quarter's saved model (its temporal check);
-# the notebook that measures on the next quarter (07) re-runs when it arrives; 07 reads the
-# quarter's segments and health tiers. A delivery with one more quarter therefore runs
-# that quarter's notebooks and the previous quarter's 07, nothing else. The runner prints "[완료 n/N] … · 경과 · 남은 시간" itself
+# of other notebooks is in outputs/.stamps/deps.mk, written by `fipro stamps` (see
+# fipro.stamps): the life-stage model reads its quarter's features and those of the
+# quarters it pools, and the previous quarter's saved model (its temporal check); 07 reads
+# the quarter's segments and health tiers. No notebook reads a later quarter (a measurement
+# across two quarters belongs to the later one), so a delivery with one more quarter runs
+# that quarter's notebooks and nothing of the earlier ones. The runner prints
+# "[완료 n/N] … · 경과 · 남은 시간" itself
 # (FIPRO_PROGRESS), hence the silent recipe.
 # NB_FILES_<stem> lists other files it needs: the life-stage model's tuning and
 # learning curve are chosen once per run (selection.json), not per quarter.
 STAMPS := $(OUT)/.stamps
 HISTORY_DIR := $(PROCESSED)/history
-HISTORY_PARTS := core style benefit
+HISTORY_PARTS := core style benefit health
 NB_FILES_03_lifestage := $(OUT)/models/lifestage/selection.json
 -include $(STAMPS)/deps.mk
 # MODEL_NOTEBOOKS run one quarter after another with every core (FIPRO_THREADS=nproc) on

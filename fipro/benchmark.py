@@ -32,7 +32,7 @@ writes ``outputs/benchmarks/<step>.json``:
 - ``add-quarter``: ``make all`` on the raw file without its last quarter, then on the
   same file with it appended; the second run is timed (target ≤ 6 minutes at full scale)
   and the notebooks it executed are listed beside the expected ones (that quarter's
-  notebooks, the previous quarter's 07).
+  notebooks only).
 
 - ``views``: the Voila views on the last quarter of the ``all`` step's outputs: the time to
   build their lookup tables, then Voila on 127.0.0.1 driven in headless chromium: each
@@ -352,8 +352,7 @@ def _executed(outputs: Path) -> dict:
 def bench_add_quarter(home: Path, scale: str, seed: int) -> dict:
     """A delivery with one more quarter: ``make all`` on the raw file without :data:`ADD_QUARTER`,
     then on the same file with it appended (timed), recording which notebooks the second run
-    executed (target: that quarter's notebooks and the previous quarter's next-quarter
-    measurements only, ≤ :data:`ADD_QUARTER_BUDGET_SECONDS`)."""
+    executed (target: that quarter's notebooks only, ≤ :data:`ADD_QUARTER_BUDGET_SECONDS`)."""
 
     full = home / "data" / "raw" / config.RAW_FILENAME
     if not full.exists():
@@ -370,9 +369,7 @@ def bench_add_quarter(home: Path, scale: str, seed: int) -> dict:
     second = run_measured(cmd, env)
     after = _executed(work / "outputs")
     ran = sorted(f"{q}/{stem}" for (q, stem), t in after.items() if before.get((q, stem)) != t)
-    previous = max(q for q, _ in before)
-    expected = sorted({f"{ADD_QUARTER}/{stem}" for (q, stem) in after if q == ADD_QUARTER}
-                      | {f"{previous}/07_recommendation"})
+    expected = sorted(f"{ADD_QUARTER}/{stem}" for (q, stem) in after if q == ADD_QUARTER)
     return {"scale": scale, "quarter_added": ADD_QUARTER, "first_run": first, **second,
             "notebooks_run": ran, "expected_notebooks": expected,
             "notebooks": [r for r in _notebook_durations(work / "outputs") if f"{r['quarter']}/{r['notebook']}" in ran],

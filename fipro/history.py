@@ -21,6 +21,8 @@ under ``data/processed/history/<q>/<part>.parquet``:
     the running sum of the peer-relative spending style.
 ``benefit`` (:data:`fipro.recommend.data.BENEFIT_HISTORY`)
     the running sum of every card's monthly net benefit on each quarter's spending.
+``health`` (:data:`fipro.health.data.SMOOTHED_HISTORY`)
+    the exponentially weighted mean of the health shares over the active quarters.
 
 A quarter is *active* for a customer when ``TOT_USE_AM > 0`` — one definition for every
 model; a row with no total but detail amounts (inconsistent, counted by the data check)
@@ -58,7 +60,7 @@ HISTORY_DIR = "history"
 # the parts every state has, in build order ("module:attribute", imported when asked for)
 # (a declaration may be a function returning the part, for parts that load data to be defined)
 HISTORY_PARTS: tuple[str, ...] = ("fipro.history:CORE", "fipro.segments.data:STYLE_HISTORY",
-                                  "fipro.recommend.data:benefit_history_part")
+                                  "fipro.recommend.data:benefit_history_part", "fipro.health.data:SMOOTHED_HISTORY")
 NO_QUARTER = ""  # first/last quarter of a customer not seen yet
 
 # the rest of the total that no detail category covers, as a 33rd category

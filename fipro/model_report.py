@@ -3,8 +3,8 @@
 ``python -m fipro model-report`` reads what the models saved (each quarter's
 ``outputs/<quarter>/models/<name>/registry.json`` and ``model_card.md``; nothing is
 trained) and writes ``outputs/reports/model_report.md`` with a figure per headline
-metric (its trend by quarter, and the planted ceiling where the synthetic truth gives
-one). Models join by a declaration: a :class:`ModelReport` next to their artifacts,
+metric (its trend by quarter, and the planted ceilings where the synthetic truth gives
+them: the latent one and, where a model declares it, the observable one). Models join by a declaration: a :class:`ModelReport` next to their artifacts,
 listed in ``MODEL_REPORTS``.
 """
 
@@ -30,12 +30,15 @@ MODEL_REPORTS: tuple[str, ...] = ("fipro.lifestage.artifacts:REPORT", "fipro.ano
 
 @dataclass(frozen=True)
 class Metric:
-    """A headline metric: key in the registry entry's ``metrics``, Korean label, optional ceiling key."""
+    """A headline metric: key in the registry entry's ``metrics``, Korean label, optional ceiling
+    keys: ``ceiling`` the latent one (what the generator's hidden variables allow), ``observable``
+    the best a model can do from what the file shows."""
 
     key: str
     label_ko: str
     ceiling: Optional[str] = None
     higher_is_better: bool = True
+    observable: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,9 @@ def metric_table(report: ModelReport, quarters: Optional[Sequence[str]] = None) 
         row = {"quarter": q, "version": entry["version"], "created": entry["created"]}
         for metric in report.metrics:
             row[metric.key] = m.get(metric.key)
-            if metric.ceiling:
-                row[metric.ceiling] = m.get(metric.ceiling)
+            for key in (metric.ceiling, metric.observable):
+                if key:
+                    row[key] = m.get(key)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -79,6 +83,7 @@ def display_table(report: ModelReport, table: pd.DataFrame) -> pd.DataFrame:
     """:func:`metric_table` for a page: Korean column names, one row per 분기."""
     names = {m.key: m.label_ko for m in report.metrics}
     names.update({m.ceiling: f"{m.label_ko} 상한" for m in report.metrics if m.ceiling})
+    names.update({m.observable: f"{m.label_ko} 관측 상한" for m in report.metrics if m.observable})
     shown = table.drop(columns=["created"]).rename(columns={"quarter": "분기", "version": "버전", **names})
     return shown.set_index("분기")
 
@@ -97,7 +102,8 @@ def metric_figures(report: ModelReport, table: pd.DataFrame, out_dir: Path) -> l
 
 
 def plot_metric(table: pd.DataFrame, metric: Metric, title: str):
-    """The metric by quarter, with its ceiling as a dashed line where there is one."""
+    """The metric by quarter, with its latent ceiling as a dashed line and its observable ceiling
+    as a dotted one where there are."""
     # matplotlib loads with fipro.figures (seconds); every model's artifacts import this module for its declarations
     from fipro.figures import finish, plt, use_style
 
@@ -107,6 +113,9 @@ def plot_metric(table: pd.DataFrame, metric: Metric, title: str):
     if metric.ceiling and table[metric.ceiling].notna().any():
         ax.plot(table["quarter"], table[metric.ceiling].astype(float), ls="--", color="gray",
                 label="이론적 상한 (합성 자료의 정확한 사후확률)")
+    if metric.observable and table[metric.observable].notna().any():
+        ax.plot(table["quarter"], table[metric.observable].astype(float), ls=":", color="black",
+                label="관측 상한 (파일에 보이는 지출로 계산한 최선)")
     ax.set_title(f"{title}: {metric.label_ko} (분기별)")
     ax.set_xlabel("분기")
     ax.set_ylabel(metric.label_ko)
@@ -121,7 +130,8 @@ def write_model_report(out_dir: Optional[Path] = None, reports: Optional[Sequenc
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = ["# 모델 보고서", "",
              "분기마다 등록된 모델의 핵심 지표와 버전입니다. 모델이 저장한 registry와 모델 카드에서 읽으며, "
-             "여기서 학습하는 것은 없습니다. 점선은 합성 자료에서 알 수 있는 이론적 상한입니다."]
+             "여기서 학습하는 것은 없습니다. 파선은 합성 자료에서 알 수 있는 이론적 상한, 점선은 파일에 보이는 것만으로 "
+             "닿을 수 있는 관측 상한입니다."]
     for report in reports if reports is not None else declared_reports():
         table = metric_table(report, quarters)
         parts += ["", f"## {report.title_ko} (`{report.name}`)"]

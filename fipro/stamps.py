@@ -8,13 +8,12 @@ its time. Two kinds of stamp, under ``outputs/.stamps/``:
   inside functions), plus the notebook file itself. A change to ``fipro/site.py`` then
   re-runs no model notebook, and a change to ``fipro/health/`` re-runs the notebooks that
   import the health model, not all 64.
-* ``next-<quarter>.txt``: the next quarter and its table's digest (``none`` for the last
-  one), for the notebooks that measure on the next quarter: a delivery with one more
-  quarter re-runs those of the quarter before it, and nothing else of the earlier quarters.
 * ``deps.mk``: make rules for what a notebook reads of other notebooks (same quarter, the
-  quarters the life-stage model pools).
+  quarters the life-stage model pools, the previous quarter's saved life-stage model).
 
-A notebook's data dependency is the history state of its quarter
+No notebook reads a later quarter: a measurement that compares a quarter with the one
+after it belongs to the later quarter's notebook, so a delivery with one more quarter runs
+that quarter's notebooks and nothing of the earlier ones. A notebook's data dependency is the history state of its quarter
 (``data/processed/history/<q>/<part>.json``, rewritten only when the state is rebuilt:
 when a table up to ``q`` or a part's code changed), see the Makefile.
 
@@ -132,9 +131,6 @@ def code_digest(modules: Sequence[str], extra: Sequence[Path] = ()) -> str:
 STEP_ROOTS: dict[str, tuple[str, ...]] = {
     "lifestage-selection": ("fipro.lifestage.selection",),
 }
-# notebooks that measure on the next quarter when it exists (recommendations against the next
-# quarter's spending): they depend on that quarter's arrival
-NEXT_QUARTER_NOTEBOOKS: tuple[str, ...] = ("07_recommendation",)
 # notebooks that read what the same notebook saved for the previous quarter: the life-stage
 # temporal check scores the previous quarter's saved model on this quarter
 PREVIOUS_QUARTER_DEPS: dict[str, tuple[str, ...]] = {"03_lifestage": ("03_lifestage",)}
@@ -173,20 +169,13 @@ def code_stamps(notebooks: Sequence[Path]) -> dict[str, str]:
     return out
 
 
-def next_quarter_text(quarter: str, quarters: Sequence[str]) -> str:
-    """The next quarter and its table's digest, or ``none``: what a next-quarter measurement reads."""
-    from fipro.history import table_digest  # pandas-heavy: only when stamps are written
-
-    later = [q for q in sorted(quarters) if q > quarter]
-    return f"{later[0]} {table_digest(later[0])}\n" if later else "none\n"
-
-
 def notebook_deps(quarters: Sequence[str], stems: Sequence[str]) -> str:
     """Make rules for what a notebook reads of other notebooks and other quarters: the
     same-quarter notebooks of :data:`SAME_QUARTER_DEPS`, the previous quarter's of
     :data:`PREVIOUS_QUARTER_DEPS`, the feature notebooks of the quarters the life-stage
-    model pools, the next-quarter stamp."""
-    from fipro.lifestage.data import DEFAULT_HISTORY, pooled_quarters  # see next_quarter_text
+    model pools. No notebook reads a later quarter: a measurement belongs to the quarter it
+    is measured on (the life-stage temporal check, the recommendations)."""
+    from fipro.lifestage.data import DEFAULT_HISTORY, pooled_quarters  # pandas-heavy: only when stamps are written
 
     lines = ["# written by `python -m fipro stamps`: what each notebook reads of other notebooks"]
     ordered = sorted(quarters)
@@ -197,20 +186,17 @@ def notebook_deps(quarters: Sequence[str], stems: Sequence[str]) -> str:
                 deps += [f"$(OUT)/{ordered[i - 1]}/{d}.ipynb" for d in PREVIOUS_QUARTER_DEPS.get(stem, ()) if d in stems]
             if stem == "03_lifestage":
                 deps += [f"$(OUT)/{p}/02_feature_engineering.ipynb" for p in pooled_quarters(q, quarters, DEFAULT_HISTORY)]
-            if stem in NEXT_QUARTER_NOTEBOOKS:
-                deps.append(f"$(STAMPS)/next-{q}.txt")
             if deps:
                 lines.append(f"$(OUT)/{q}/{stem}.ipynb: " + " ".join(deps))
     return "\n".join(lines) + "\n"
 
 
 def write_stamps(notebooks: Optional[Sequence[Path]] = None) -> list[Path]:
-    """Write every code stamp, the next-quarter stamps and the notebook rules (``deps.mk``);
+    """Write every code stamp and the notebook rules (``deps.mk``);
     return the files that changed."""
     notebooks = notebooks if notebooks is not None else sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
     quarters = datasets.available_quarters()
     texts = {f"code-{step}.txt": text for step, text in code_stamps(notebooks).items()}
-    texts.update({f"next-{q}.txt": next_quarter_text(q, quarters) for q in quarters})
     texts["deps.mk"] = notebook_deps(quarters, [Path(nb).stem for nb in notebooks])
     return [stamps_dir() / name for name, text in texts.items() if write_if_changed(stamps_dir() / name, text)]
 

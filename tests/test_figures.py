@@ -238,12 +238,23 @@ def test_health_score_shades_the_tiers_with_their_shares(caplog):
 # --- recommend (notebook 07) ------------------------------------------------------------------------------------------
 
 def test_recommend_oracle_shares_bars_the_three_choices_against_the_90_percent_target(caplog):
-    fig = rec_fig.plot_oracle_shares({"oracle_share": 0.92, "popular_oracle_share": 0.7, "random_oracle_share": 0.4,
-                                      "fixed_card_ceiling_share": 0.85})
+    fig = rec_fig.plot_oracle_shares({"oracle_share": 0.92, "popular_oracle_share": 0.7, "random_oracle_share": 0.4})
     (ax,) = fig.axes
     assert [p.get_width() for p in ax.patches] == pytest.approx([40.0, 70.0, 92.0])
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["목표 90%", "참고: 전 기간 최선 카드 한 장 85%"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["목표 90%"]
     assert ax.get_xlabel() == "사후 최선 카드 혜택 대비 (%)"
     assert glyph_problems(fig, caplog) == []
     assert ticks(ax.get_yticklabels()) == ["무작위 가입 가능 카드", "가장 많이 추천된 카드", "추천 1순위"]
     assert {" 92.0%", " 70.0%", " 40.0%"} <= set(texts(fig))
+
+
+def test_recommend_shares_against_the_hindsight_card_when_measured(caplog):
+    fig = rec_fig.plot_oracle_shares({"oracle_share": 0.75, "popular_oracle_share": 0.5, "random_oracle_share": 0.2,
+                                      "share_of_hindsight_card": 0.9, "popular_share_of_hindsight_card": 0.6,
+                                      "random_share_of_hindsight_card": 0.25, "hindsight_card_oracle_share": 0.84})
+    (ax,) = fig.axes
+    assert [p.get_width() for p in ax.patches] == pytest.approx([25.0, 60.0, 90.0])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "목표 92%", "참고: 추천 1순위의 분기별 사후 최선 대비 75%", "참고: 사후 최선 카드 한 장의 분기별 사후 최선 대비 84%"]
+    assert ticks(ax.get_yticklabels())[0] == "무작위 가입 가능 카드(기댓값)"
+    assert glyph_problems(fig, caplog) == []

@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fipro import contract, handoff, health, model_report, summary
 from fipro.health import components as hc
-from fipro.health.data import load_inputs
+from fipro.health.data import EWM_ALPHA, load_inputs
 from fipro.health.estimator import HealthWeights, RiskModel, bounded_logistic, grades_from_score
 from fipro.health.reasons import lowest, sentence, shortfalls
 
@@ -41,10 +41,10 @@ def components_of(*quarters: list[dict]) -> pd.DataFrame:
 
 
 def test_spend_change_is_the_fall_in_log_spending():
-    # 180 → 80 (천원): log(200) - log(100) = log 2, so 100 × exp(-log 2) = 50; a rise costs nothing
+    # 180 → 80 (천원): log(200) - log(100) = log 2, so 100 × (1 − log 2 / 3); a rise costs nothing
     c = components_of([dict(seq="a", GROCERY_AM=180), dict(seq="b", GROCERY_AM=80)],
                       [dict(seq="a", GROCERY_AM=80), dict(seq="b", GROCERY_AM=180), dict(seq="new", GROCERY_AM=50)])
-    assert c.loc["a", "spend_change"] == pytest.approx(50.0)
+    assert c.loc["a", "spend_change"] == pytest.approx(100 * (1 - np.log(2) / hc.FALL_FULL))
     assert c.loc["b", "spend_change"] == pytest.approx(100.0)
     assert c.loc["new", "spend_change"] == hc.NO_HISTORY  # no previous quarter: the stated neutral value
 
@@ -55,6 +55,8 @@ def test_spend_change_falls_monotonically_with_the_drop():
                       [dict(seq=f"c{i}", GROCERY_AM=n) for i, n in enumerate(nows)])
     values = c.loc[[f"c{i}" for i in range(len(nows))], "spend_change"].to_numpy()
     assert (np.diff(values) < 0).all() and values[0] == 100 and values.min() >= 0
+    # linear in the fall until it reaches FALL_FULL: 400 → 0 is log(420 / 20) ≈ 3.04, scored 0
+    assert values[-1] == 0
 
 
 def test_credit_growth_is_the_rise_in_log_credit_spending():
@@ -63,20 +65,30 @@ def test_credit_growth_is_the_rise_in_log_credit_spending():
     assert c.loc["a", "credit_growth"] == pytest.approx(50.0)
 
 
-def test_check_share_is_the_mean_check_card_share_over_active_quarters():
+def test_check_share_is_the_smoothed_check_card_share():
     c = components_of([dict(seq="a", GROCERY_AM=400, CRDSL_USE_AM=400, CNF_USE_AM=0)],
                       [dict(seq="a", GROCERY_AM=400, CRDSL_USE_AM=200, CNF_USE_AM=200)])
-    # credit share 1.0 then 0.5: mean 0.75, component 25
-    assert c.loc["a", "check_share"] == pytest.approx(25.0)
+    # credit share 1.0 then 0.5, weights (1 − α) and 1: (0.5 + 0.8 × 1.0) / 1.8 at α = 0.2
+    keep = 1 - EWM_ALPHA
+    assert c.loc["a", "check_share"] == pytest.approx(100 * (1 - (0.5 + keep * 1.0) / (1 + keep)))
+
+
+def test_care_burden_is_the_level_of_the_smoothed_care_share_not_a_peer_rank():
+    # four peers with insurance shares 0.1 < 0.2 < 0.3 < 0.4 of a 1,000 total: 100 × (1 − share / 0.5)
+    rows = [dict(seq=f"p{i}", INSU_AM=100 * (i + 1), GROCERY_AM=1000 - 100 * (i + 1)) for i in range(4)]
+    rows.append(dict(seq="other", AGE="60", INSU_AM=900, GROCERY_AM=100))  # alone in its peer group
+    c = components_of(rows)
+    np.testing.assert_allclose(c.loc[[f"p{i}" for i in range(4)], "care_burden"], [80, 60, 40, 20])
+    assert c.loc["other", "care_burden"] == 0  # a share above CARE_FULL scores 0, peers or not
 
 
 def test_peer_components_are_mid_rank_percentiles_within_age_band_and_life_stage():
-    # four peers with insurance shares 0.1 < 0.2 < 0.3 < 0.4 of a 1,000 total
-    rows = [dict(seq=f"p{i}", INSU_AM=100 * (i + 1), GROCERY_AM=1000 - 100 * (i + 1)) for i in range(4)]
-    rows.append(dict(seq="other", AGE="60", INSU_AM=900, GROCERY_AM=100))  # another peer group, alone
+    # four peers with credit shares 0.1 < 0.2 < 0.3 < 0.4 of card spending
+    rows = [dict(seq=f"p{i}", GROCERY_AM=1000, CRDSL_USE_AM=100 * (i + 1), CNF_USE_AM=900 - 100 * i) for i in range(4)]
+    rows.append(dict(seq="other", AGE="60", GROCERY_AM=1000, CRDSL_USE_AM=900, CNF_USE_AM=100))  # alone
     c = components_of(rows)
-    np.testing.assert_allclose(c.loc[[f"p{i}" for i in range(4)], "care_burden"], [87.5, 62.5, 37.5, 12.5])
-    assert c.loc["other", "care_burden"] == pytest.approx(50.0)  # alone: the middle of its own peers
+    np.testing.assert_allclose(c.loc[[f"p{i}" for i in range(4)], "credit_peer"], [87.5, 62.5, 37.5, 12.5])
+    assert c.loc["other", "credit_peer"] == pytest.approx(50.0)  # alone: the middle of its own peers
 
 
 def test_peer_percentile_ignores_other_groups_and_keeps_nan():
@@ -93,15 +105,18 @@ def test_discretionary_room_rises_with_the_discretionary_share():
     assert (np.diff(c.loc[[f"d{i}" for i in range(5)], "discretionary_room"].to_numpy()) > 0).all()
 
 
-def test_stability_is_exp_of_minus_twice_the_sd_of_log_spending():
+def test_stability_is_exp_of_minus_twice_the_sd_of_earlier_log_spending():
     totals = [100, 300, 150]
     c = components_of(*[[dict(seq="a", GROCERY_AM=t)] for t in totals])
-    sd = np.std(np.log(np.array(totals) + 20.0), ddof=1)
+    sd = np.std(np.log(np.array(totals[:2]) + 20.0), ddof=1)  # the quarters before this one
     assert c.loc["a", "stability"] == pytest.approx(100 * np.exp(-2 * sd))
+    # this quarter's amount does not move it (that is spend_change's part)
+    other = components_of(*[[dict(seq="a", GROCERY_AM=t)] for t in totals[:2] + [5]])
+    assert other.loc["a", "stability"] == pytest.approx(c.loc["a", "stability"])
     steady = components_of(*[[dict(seq="a", GROCERY_AM=200)] for _ in totals])
     assert steady.loc["a", "stability"] == pytest.approx(100.0)
-    first = components_of([dict(seq="a", GROCERY_AM=200)])
-    assert first.loc["a", "stability"] == hc.NO_HISTORY
+    second = components_of([dict(seq="a", GROCERY_AM=200)], [dict(seq="a", GROCERY_AM=100)])
+    assert second.loc["a", "stability"] == hc.NO_HISTORY  # one earlier quarter: no spread yet
 
 
 def test_life_stage_fit_is_one_minus_the_distance_to_the_peers_mix():
@@ -160,9 +175,11 @@ def test_duplicate_customers_in_a_quarter_are_refused():
 
 
 def test_tiers_at_their_bounds():
-    score = np.array([0, 39.99, 40, 59.9, 60, 100])
+    score = np.array([0, 39.99, 40, 79.9, 80, 100])
     assert list(hc.tier_of(score)) == ["취약", "취약", "보통", "보통", "건강", "건강"]
-    assert list(hc.tier_of(score, hc.FINHEALTH_TIERS)) == ["취약", "취약", "보통", "보통", "보통", "건강"]
+    assert hc.TIERS == hc.FINHEALTH_TIERS  # FinHealth's cuts (the score is on levels, not peer ranks)
+    lowered = (("취약", 0.0), ("보통", 40.0), ("건강", 60.0))
+    assert list(hc.tier_of(score, lowered)) == ["취약", "취약", "보통", "건강", "건강", "건강"]
 
 
 def test_weighted_score_is_the_weighted_mean_of_the_components():
@@ -279,10 +296,20 @@ def test_sample_quarter_validation(sample_run):
     assert h["tiers_monotone"] and h["grades_monotone"]
     assert h["risk_ece"] <= 0.025  # 0.02 is the target; the sample's 1,900 held-out customers add noise
     assert h["stability_corr"] >= 0.8
-    assert 0.6 < h["health_auc"] < h["risk_auc"] < h["ceiling_auc"]
+    assert 0.6 < h["health_auc"] < h["ceiling_auc"] and 0.6 < h["risk_auc"] < h["ceiling_auc"]
+    # the observable ceiling lies below the latent one, and the risk model close to it
+    assert h["observable_ceiling_auc"] < h["ceiling_auc"]
+    assert h["risk_auc"] >= h["observable_ceiling_auc"] - 0.03  # target 0.01; 1,900 held-out customers add noise
+    assert table_has_both_ceilings(health.measurement_table(sample_run))
     assert h["weights"]["spend_change"] == pytest.approx(hc.TRANSIENT_WEIGHT, abs=1e-4)
     table = health.measurement_table(sample_run)
     assert table.loc["분기 간 점수 상관 (이상 없는 고객)", "충족"]
+
+
+def table_has_both_ceilings(table: pd.DataFrame) -> bool:
+    risk = table.loc["위험 확률 ROC-AUC"]
+    latent = table.loc[[i for i in table.index if i.startswith("참고: 잠재 스트레스")][0], "값"]
+    return bool(risk["상한"] < latent and risk["목표"].startswith("≥ 상한 − 0.01"))
 
 
 def test_run_quarter_is_deterministic(sample_run, sample_quarters):
@@ -368,7 +395,7 @@ def test_risk_model_reads_the_project_seed_when_random_state_is_none(monkeypatch
 
 
 def test_tier_cuts_are_pd_cut_on_whole_points():
-    score = np.array([0.0, 39.999, 40.0, 59.5, 60.0, 100.0, np.nan])
+    score = np.array([0.0, 39.999, 40.0, 79.5, 80.0, 100.0, np.nan])
     assert list(hc.tier_of(score)[:6]) == ["취약", "취약", "보통", "보통", "건강", "건강"]
     assert pd.isna(hc.tier_of(score)[6])
     with pytest.raises(ValueError):
@@ -381,3 +408,43 @@ def test_grade_at_puts_a_value_on_a_cut_in_the_higher_grade_and_skips_tied_cuts(
                                   [1, 2, 2, 3, 3])
     # two tied cuts: grade 2 stays empty, the grades above keep their numbers
     np.testing.assert_array_equal(grade_at(np.array([0.1, 0.3, 0.6]), np.array([0.2, 0.2, 0.5])), [1, 3, 4])
+
+
+# --- the smoothed history (the ``health`` history part) --------------------------------------------
+
+
+def test_smoothed_shares_are_an_exponentially_weighted_mean_over_active_quarters():
+    # credit shares 0.2, (absent), 0.6, (no spending), 1.0: the absent and idle quarters are skipped
+    q = [[dict(seq="a", GROCERY_AM=100, CRDSL_USE_AM=20, CNF_USE_AM=80)],
+         [dict(seq="b", GROCERY_AM=100)],
+         [dict(seq="a", GROCERY_AM=100, CRDSL_USE_AM=60, CNF_USE_AM=40)],
+         [dict(seq="a", GROCERY_AM=0, TOT_USE_AM=0), dict(seq="b", GROCERY_AM=100)]]
+    tables = quarter_tables(*q)
+    f = load_inputs("2023q4", tables).frame.set_index("SEQ")
+    keep = 1 - EWM_ALPHA
+    assert f.loc["a", "ewm_credit_share"] == pytest.approx((0.6 + keep * 0.2) / (1 + keep))
+    expected = pd.Series([0.2, 0.6]).ewm(alpha=EWM_ALPHA, adjust=True).mean().iloc[-1]
+    assert f.loc["a", "ewm_credit_share"] == pytest.approx(expected)
+    f3 = load_inputs("2023q3", tables).frame.set_index("SEQ")
+    assert f3.loc["a", "ewm_credit_share"] == pytest.approx(f.loc["a", "ewm_credit_share"])  # idle quarter: unchanged
+
+
+def test_smoothed_history_never_reads_a_later_quarter():
+    rng = np.random.default_rng(11)
+
+    def quarter():
+        return [dict(seq=f"h{i}", GROCERY_AM=int(rng.integers(1, 400)), INSU_AM=int(rng.integers(0, 100)),
+                     CRDSL_USE_AM=int(rng.integers(0, 300)), CNF_USE_AM=int(rng.integers(0, 300))) for i in range(12)]
+
+    quarters = [quarter() for _ in range(4)]
+    full = quarter_tables(*[[dict(r) for r in qq] for qq in quarters])
+    short = quarter_tables(*[[dict(r) for r in qq] for qq in quarters[:3]])
+    cols = ["ewm_credit_share", "ewm_care_share", "ewm_discretionary_share", "log_sd_before", "log_sd"]
+    pd.testing.assert_frame_equal(load_inputs("2023q3", full).frame[cols], load_inputs("2023q3", short).frame[cols])
+
+
+def test_log_sd_before_is_the_spread_of_the_earlier_active_quarters():
+    totals = [100, 300, 150, 40]
+    f = load_inputs("2023q4", quarter_tables(*[[dict(seq="a", GROCERY_AM=t)] for t in totals])).frame
+    assert f["log_sd_before"].iloc[0] == pytest.approx(np.std(np.log(np.array(totals[:3]) + 20.0), ddof=1))
+    assert f["log_sd"].iloc[0] == pytest.approx(np.std(np.log(np.array(totals) + 20.0), ddof=1))

@@ -56,3 +56,22 @@ def test_life_stage_declares_its_headline_metrics():
     declared = {r.name: r for r in model_report.declared_reports()}
     keys = [m.key for m in declared["lifestage"].metrics]
     assert "model_macro_f1" in keys and declared["lifestage"].metrics[0].ceiling == "ceiling_macro_f1"
+
+
+def test_an_observable_ceiling_is_read_named_and_drawn_beside_the_latent_one(outputs):
+    report = model_report.ModelReport("toy", "장난감 모델", (
+        model_report.Metric("model_macro_f1", "매크로 F1", ceiling="ceiling_macro_f1", observable="ece_after"),))
+    _register("2022q1", 0.70, 0.72)
+    table = model_report.metric_table(report)
+    assert table["ece_after"].tolist() == [0.01] and table["ceiling_macro_f1"].tolist() == [0.72]
+    shown = model_report.display_table(report, table)
+    assert {"매크로 F1 상한", "매크로 F1 관측 상한"} <= set(shown.columns)
+    fig = model_report.plot_metric(table, report.metrics[0], report.title_ko)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(label.startswith("관측 상한") for label in labels) and any(label.startswith("이론적 상한") for label in labels)
+
+
+def test_health_declares_both_ceilings():
+    declared = {r.name: r for r in model_report.declared_reports()}
+    risk = {m.key: m for m in declared["health"].metrics}["risk_auc"]
+    assert (risk.ceiling, risk.observable) == ("ceiling_auc", "observable_ceiling_auc")

@@ -202,7 +202,7 @@ def test_make_reruns_a_notebook_when_its_history_state_changes_not_the_manifest(
     data, outputs = tmp_path / "data", tmp_path / "outputs"
     quarter = sample_quarters[0]
     manifest = data / "processed" / "manifest.json"
-    states = [data / "processed" / "history" / quarter / f"{part}.json" for part in ("core", "style", "benefit")]
+    states = [data / "processed" / "history" / quarter / f"{part}.json" for part in ("core", "style", "benefit", "health")]
     stamp = outputs / ".stamps" / "code-00_data_check.txt"
     target = outputs / quarter / "00_data_check.ipynb"
     for path in (manifest, *states, stamp, target):

@@ -396,7 +396,7 @@ def test_join_month_is_plausible(raw):
 
 def test_truth_has_one_row_per_raw_row_with_documented_columns(raw, truth):
     expected = ["BAS_YH", "SEQ", "segment", "segment_name", "anomaly_type", "anomaly_magnitude", "stress_level",
-                "adverse_next"]
+                "stress_observable", "adverse_next"]
     expected += [f"posterior_{c}" for c in contract.LIFE_STAGE_ORDER]
     expected += [f"posterior_segment_{k}" for k in range(synth.N_SEG)]
     expected += [f"customer_posterior_segment_{k}" for k in range(synth.N_SEG)]

@@ -31,7 +31,7 @@ def test_tier_mix_rows_state_the_tier_cuts(monkeypatch):
     from fipro.health import evaluation
 
     score = np.array([10.0, 50.0, 70.0, 90.0])
-    assert list(evaluation.tier_mix_table(score).index[:2]) == ["이 점수, 경계 40·60점", "이 점수, FinHealth 경계 40·80점"]
+    assert list(evaluation.tier_mix_table(score).index[:2]) == ["이 점수, 경계 40·80점", "이 점수, FinHealth 경계 40·80점"]
     monkeypatch.setattr(evaluation, "TIERS", (("취약", 0.0), ("보통", 35.0), ("건강", 65.0)))
     assert evaluation.tier_mix_table(score).index[0] == "이 점수, 경계 35·65점"
 
@@ -61,7 +61,7 @@ def test_notes_state_the_prior_and_the_tier_cuts(monkeypatch):
 
     assert estimator.prior_formula_ko() == "(n × 본인 + 0.5 × 세그먼트) / (n + 0.5)"
     assert estimator.prior_formula_ko(1.0) == "(n × 본인 + 1 × 세그먼트) / (n + 1)"
-    assert evaluation.tier_cut_note_ko().startswith("FinHealth는 40점과 80점에서 나눕니다.")
-    assert "건강 경계를 60점으로 내렸고" in evaluation.tier_cut_note_ko()
+    assert evaluation.tier_cut_note_ko().startswith("FinHealth는 40점과 80점에서 나누고, 이 점수도 같은 경계를 씁니다.")
+    assert "내렸고" not in evaluation.tier_cut_note_ko()
     monkeypatch.setattr(evaluation, "TIERS", (("취약", 0.0), ("보통", 40.0), ("건강", 55.0)))
     assert "건강 경계를 55점으로 내렸고" in evaluation.tier_cut_note_ko()

@@ -16,8 +16,9 @@ import pandas as pd
 from fipro.evaluation import cards, registry
 from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source, as_int, rounded
-from fipro.health.components import COMPONENT_NAMES, COMPONENTS, FINHEALTH_TIERS, PILLAR_KO, TIERS
-from fipro.health.data import MODEL_NAME
+from fipro.health.components import COMPONENT_NAMES, COMPONENTS, PILLAR_KO, TIERS
+from fipro.health.data import EWM_ALPHA, MODEL_NAME
+from fipro.health.evaluation import tier_cut_note_ko
 from fipro.model_report import Metric, ModelReport
 from fipro.modelrun import model_dir_of
 from fipro.summary import Section
@@ -58,15 +59,14 @@ def save_artifacts(quarter: str, run: "HealthRun", *, directory: Optional[Path] 
                       "대출·한도 결정에 단독으로 쓰지 않습니다(소득·부채·신용 정보가 없음)"],
         data_range=data_range,
         features=["네 기둥(지출·저축·차입·계획) × 두 구성 요소, 각 0–100 (아래 표)",
+                  f"비중은 고객 본인의 지출 분기에 대한 지수 가중 평균(최근 분기 가중치 {EWM_ALPHA:g})이고, 지출 안정성은 "
+                  "이번 분기 이전 분기들의 log 지출 표준편차입니다: 한 분기의 튐에 점수가 덜 흔들립니다",
                   "또래는 같은 연령대 × 라이프스테이지; 성별은 어느 구성 요소나 모델에도 쓰지 않습니다"],
         metrics=dict(headline),
         calibration={"방법": "위험 확률: 학습에 쓰지 않은 고객으로 등위 회귀(isotonic) 보정"},
         limitations=["소득·저축·부채·신용점수가 없어 가계 재정이 아니라 소비 패턴의 건강을 잽니다",
                      "가중치 보정과 위험 모델은 합성 자료의 다음 분기 결과로 학습했습니다: 실제 자료에서는 규칙 점수만 씁니다",
-                     f"등급 경계({', '.join(f'{n} {b:.0f}점부터' for n, b in TIERS)}): FinHealth는 "
-                     f"{FINHEALTH_TIERS[1][1]:g}점과 {FINHEALTH_TIERS[2][1]:g}점에서 나누지만, 또래 백분위를 평균한 점수는 "
-                     f"50점 근처에 모여 {FINHEALTH_TIERS[2][1]:g}점 경계로는 건강이 1% 안팎이라 건강 경계를 "
-                     f"{TIERS[2][1]:g}점으로 내렸습니다",
+                     f"등급 경계({', '.join(f'{n} {b:.0f}점부터' for n, b in TIERS)}): {tier_cut_note_ko()}",
                      "가중치를 분기마다 다시 맞추므로, 등급 구성의 변화에는 고객의 변화와 가중치의 변화가 함께 들어 있습니다"],
         entry=entry, extra_sections={"구성 요소": component_table()},
     )
@@ -86,8 +86,10 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
         lines.append("전분기 대비: " + ", ".join(f"{name} {100 * (mix.get(name, 0) - before.get(name, 0)):+.1f}%p"
                                              for name, _ in TIERS) + ".")
     if m.get("health_auc") is not None:
+        observable = (f", 관측 상한 {m['observable_ceiling_auc']:.3f}" if m.get("observable_ceiling_auc") is not None
+                      else "")
         lines.append(f"합성 자료의 다음 분기 악화 대비 ROC-AUC: 건강 점수 {m['health_auc']:.3f}, 위험 확률 "
-                     f"{m.get('risk_auc', float('nan')):.3f} (상한 {m['ceiling_auc']:.3f}).")
+                     f"{m.get('risk_auc', float('nan')):.3f} (잠재 상한 {m['ceiling_auc']:.3f}{observable}).")
     return lines
 
 
@@ -97,8 +99,8 @@ HANDOFF = Source.from_table(MODEL_NAME, (
     Column("RISK_GRADE", "INTEGER", "소비 기반 위험 등급 (1 = 가장 낮음 … 5)", "risk_grade", as_int)),
     lambda quarter: model_dir(quarter) / SCORES_FILE)
 REPORT = ModelReport(MODEL_NAME, "소비 건강 점수·위험 등급", (
-    Metric("health_auc", "건강 점수 ROC-AUC (다음 분기 악화)", ceiling="ceiling_auc"),
-    Metric("risk_auc", "위험 확률 ROC-AUC", ceiling="ceiling_auc"),
+    Metric("health_auc", "건강 점수 ROC-AUC (다음 분기 악화)", ceiling="ceiling_auc", observable="observable_ceiling_auc"),
+    Metric("risk_auc", "위험 확률 ROC-AUC", ceiling="ceiling_auc", observable="observable_ceiling_auc"),
     Metric("risk_ece", "위험 확률 ECE", higher_is_better=False),
     Metric("stability_corr", "분기 간 점수 상관"),
     Metric("mean_score", "평균 점수"),

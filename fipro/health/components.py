@@ -8,24 +8,27 @@ pattern*, and says so. Peers are the same age band × life stage (never sex).
 ==================  ======  =====================================================================
 component           pillar  formula (0–100)
 ==================  ======  =====================================================================
-care_burden         spend   100 × (1 − peer percentile of the insurance + hospital share, mean over
-                            the active quarters)
-spend_change        spend   100 × exp(−d), d = max(0, log(prev + 20) − log(now + 20)): a fall in spending
-check_share         save    100 × (1 − credit-card share of card spending, mean over the active quarters)
-discretionary_room  save    100 × peer percentile of the discretionary share (mean over the active quarters)
-credit_peer         borrow  100 × (1 − peer percentile of the credit-card share, mean over the active quarters)
+care_burden         spend   100 × (1 − min(1, smoothed insurance + hospital share / ``CARE_FULL``))
+spend_change        spend   100 × max(0, 1 − d / ``FALL_FULL``), d = max(0, log(prev + 20) − log(now + 20)): a fall
+check_share         save    100 × (1 − smoothed credit-card share of card spending)
+discretionary_room  save    100 × peer percentile of the smoothed discretionary share
+credit_peer         borrow  100 × (1 − peer percentile of the smoothed credit-card share)
 credit_growth       borrow  100 × exp(−g), g = max(0, log(credit + 20) − log(prev credit + 20))
-stability           plan    100 × exp(−2 × sd of log(total + 20) over the quarters with spending)
+stability           plan    100 × exp(−2 × sd of log(total + 20) over the earlier quarters with spending)
 life_stage_fit      plan    100 × (1 − ½ Σ |mix − peers' mean mix|) over the 32 detail categories
 ==================  ======  =====================================================================
 
-Shares are averaged over the customer's quarters with spending up to this one, so one odd
-quarter moves them little; ``spend_change`` is the one component that compares this
+Shares are *smoothed*: the exponentially weighted mean over the customer's quarters with
+spending up to this one (``ewm_<share>`` of :mod:`fipro.health.data`, the ``health``
+history part), so one odd quarter moves them little while a lasting change shows. The two
+shares the outcome depends on (credit, care) enter as levels; the peer comparison stays in
+``credit_peer``, ``discretionary_room``, ``life_stage_fit`` and the reasons (turning every share
+into a peer percentile loses the level the outcome depends on: measured about 0.03 AUC); ``spend_change`` is the one component that compares this
 quarter with the last (``TRANSIENT``): the outcome rewards it most, and the weight it is
 given (``TRANSIENT_WEIGHT``) is what trades ranking against a steady score.
 
 Missing inputs get a stated neutral value rather than a penalty: no previous quarter or
-fewer than two active quarters → ``NO_HISTORY`` (70); no spending this quarter → 50.
+fewer than two earlier active quarters → ``NO_HISTORY`` (70); no spending this quarter → 50.
 """
 
 from __future__ import annotations
@@ -40,14 +43,16 @@ from fipro.peers import peer_group_codes
 
 NO_HISTORY = 70.0   # no history is not evidence of strain: upper "보통"
 NO_SPENDING = 50.0  # nothing spent this quarter: the middle
+CARE_FULL = 0.5     # a smoothed insurance + hospital share at or above this scores 0
+FALL_FULL = 3.0     # a fall of log spending by this much (to 1/20) scores 0: linear, as the outcome rises with it
 # life stages that usually carry insurance (households with dependants, pre-retirement and retired)
 INSURANCE_STAGES = frozenset({"NEW_WED", "CHILD_BABY", "CHILD_TEEN", "CHILD_UNI", "GOLLIFE", "SECLIFE", "RETIR"})
-# Lower bounds. FinHealth cuts at 40 and 80, but its indicators are absolute survey answers;
-# most of ours are peer percentiles, and a weighted mean of them has a spread of 10-14 points
-# around 50, so a cut at 80 calls about 1% healthy. At 60 the mix (sample: 13-24% 취약,
-# 23-36% 건강) sits beside the published ones (US 17% vulnerable / 31% healthy; Korea 17%
-# healthy); 40 stays. ``evaluation.tier_mix_table`` shows both cuts in every run.
-TIERS = (("취약", 0.0), ("보통", 40.0), ("건강", 60.0))
+# Lower bounds: FinHealth's own cuts, 40 and 80. When most components were peer percentiles
+# their weighted mean gathered around 50 and the 건강 cut had been lowered to 60; on the smoothed
+# levels the score spreads over 30-95 (sample mean 67-69), 60 would call about 75% healthy, and
+# 40/80 give 2-9% 취약 and 15-33% 건강 (published: US 17% vulnerable / 31% healthy, Korea 17%
+# healthy), each tier's adverse rate monotone. ``evaluation.tier_mix_table`` shows the mix in every run.
+TIERS = (("취약", 0.0), ("보통", 40.0), ("건강", 80.0))
 FINHEALTH_TIERS = (("취약", 0.0), ("보통", 40.0), ("건강", 80.0))
 
 
@@ -63,24 +68,25 @@ class Component:
 
 
 COMPONENTS: tuple[Component, ...] = (
-    Component("care_burden", "spend", "의료·보험 고정 부담(또래 대비)", 0.15,
-              "100 × (1 − 또래 안 '보험+병원 비중'(활동 분기 평균) 백분위)",
+    Component("care_burden", "spend", "의료·보험 고정 부담", 0.15,
+              f"100 × (1 − min(1, 보험+병원 비중(지수 가중 평균) / {CARE_FULL:g}))",
               "보험료와 병원비는 줄이기 어려운 고정 지출이라, 비중이 클수록 다른 곳에 쓸 여유가 줄어듭니다",
-              "보험·병원 지출 비중이 또래보다 높습니다"),
-    Component("spend_change", "spend", "지출 급감 없음", 0.05, "100 × exp(−max(0, log(직전+20) − log(이번+20)))",
+              "보험·병원 지출 비중이 꾸준히 높습니다"),
+    Component("spend_change", "spend", "지출 급감 없음", 0.05,
+              f"100 × max(0, 1 − max(0, log(직전+20) − log(이번+20)) / {FALL_FULL:g})",
               "분기 지출이 갑자기 줄면 소득 충격의 신호일 수 있습니다", "지난 분기보다 지출이 크게 줄었습니다"),
-    Component("check_share", "save", "체크카드 비중", 0.15, "100 × (1 − 신용카드 비중의 활동 분기 평균)",
+    Component("check_share", "save", "체크카드 비중", 0.15, "100 × (1 − 신용카드 비중(지수 가중 평균))",
               "체크카드는 가진 돈 안에서 쓰는 결제입니다", "체크카드 비중이 낮습니다"),
     Component("discretionary_room", "save", "선택 소비 여력(또래 대비)", 0.15,
-              "100 × 또래 안 선택 소비 비중(활동 분기 평균) 백분위",
+              "100 × 또래 안 선택 소비 비중(지수 가중 평균) 백분위",
               "필수 지출 밖에 쓰는 몫이 있다는 것은 줄일 여지(완충)가 있다는 뜻입니다",
               "지출이 필수 소비에 몰려 줄일 여지가 적습니다"),
     Component("credit_peer", "borrow", "신용카드 의존(또래 대비)", 0.15,
-              "100 × (1 − 또래 안 신용카드 비중(활동 분기 평균) 백분위)",
+              "100 × (1 − 또래 안 신용카드 비중(지수 가중 평균) 백분위)",
               "신용카드 결제는 다음 달로 미루는 지출입니다", "신용카드 비중이 또래보다 높습니다"),
     Component("credit_growth", "borrow", "신용 지출 증가 없음", 0.05, "100 × exp(−max(0, log(신용+20) − log(직전 신용+20)))",
               "신용 지출이 빠르게 늘면 상환 부담이 커집니다", "신용카드 지출이 지난 분기보다 크게 늘었습니다"),
-    Component("stability", "plan", "지출 안정성", 0.15, "100 × exp(−2 × 활동 분기 log 지출의 표준편차)",
+    Component("stability", "plan", "지출 안정성", 0.15, "100 × exp(−2 × 이전 활동 분기 log 지출의 표준편차)",
               "분기마다 지출이 크게 출렁이면 계획하기 어렵습니다", "분기별 지출의 변동이 큽니다"),
     Component("life_stage_fit", "plan", "라이프스테이지 적합", 0.15, "100 × (1 − ½ Σ|업종 비중 − 또래 평균 비중|)",
               "라이프스테이지에 맞는 지출 구성은 필요한 곳에 돈을 쓰고 있다는 뜻입니다",
@@ -88,10 +94,12 @@ COMPONENTS: tuple[Component, ...] = (
 )
 COMPONENT_NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)
 TRANSIENT = frozenset({"spend_change"})  # this quarter against the last: swings by design
-# its weight in the outcome-corrected score: on the sample, 0.2 keeps the score's correlation
-# between quarters at 0.87-0.89 (target 0.8) for a held-out AUC of 0.70-0.71; 0.3 gives 0.72-0.75
-# but 0.66-0.71 (``evaluation.transient_tradeoff`` redraws the curve in every run)
-TRANSIENT_WEIGHT = 0.2
+# its weight in the outcome-corrected score, on the smoothed components (sample, 2022q2-2023q3,
+# EWM_ALPHA 0.2): 0.25 gives a mean held-out AUC of 0.737 with a mean correlation between quarters
+# of 0.84; 0.28 gives 0.742 / 0.82 (0.78-0.86 by quarter); 0.30 gives 0.746 / 0.80; 0.35 gives
+# 0.756 / 0.72. EWM_ALPHA 0.3 and 0.5 and the spread with the current quarter lie on the same
+# curve (``evaluation.transient_tradeoff`` redraws it in every run)
+TRANSIENT_WEIGHT = 0.28
 COMPONENT_BY_NAME = {c.name: c for c in COMPONENTS}
 PILLAR_KO = {"spend": "지출", "save": "저축", "borrow": "차입", "plan": "계획"}
 
@@ -123,18 +131,19 @@ def compute_components(inputs: HealthInputs) -> pd.DataFrame:
     disc = np.where(split > 0, f["discretionary"].to_numpy() / np.maximum(split, 1e-12), np.nan)
     credit_share = np.where(paid > 0, f["credit"].to_numpy() / np.maximum(paid, 1e-12), np.nan)
     out = {}
-    hist = {k: f[f"hist_{k}"].to_numpy() for k in ("credit_share", "care_share", "discretionary_share")}
+    hist = {k: f[f"ewm_{k}"].to_numpy() for k in ("credit_share", "care_share", "discretionary_share")}
     none = f["n_active"].to_numpy() == 0
-    out["care_burden"] = np.where(none, NO_SPENDING, 100 * (1 - peer_percentile(hist["care_share"], groups)))
+    out["care_burden"] = np.where(none, NO_SPENDING, 100 * (1 - np.minimum(1.0, np.nan_to_num(hist["care_share"]) / CARE_FULL)))
     prev = f["prev_total"].to_numpy()
-    out["spend_change"] = np.where(np.isnan(prev), NO_HISTORY, 100 * np.exp(-_fall(f["total"].to_numpy(), np.nan_to_num(prev))))
+    fall = _fall(f["total"].to_numpy(), np.nan_to_num(prev))
+    out["spend_change"] = np.where(np.isnan(prev), NO_HISTORY, 100 * np.maximum(0.0, 1 - fall / FALL_FULL))
     out["check_share"] = np.where(none, NO_SPENDING, 100 * (1 - np.nan_to_num(hist["credit_share"])))
     out["discretionary_room"] = np.where(none, NO_SPENDING, 100 * peer_percentile(hist["discretionary_share"], groups))
     out["credit_peer"] = np.where(none, NO_SPENDING, 100 * (1 - peer_percentile(hist["credit_share"], groups)))
     prev_credit = f["prev_credit"].to_numpy()
     out["credit_growth"] = np.where(np.isnan(prev_credit), NO_HISTORY,
                                     100 * np.exp(-_fall(np.nan_to_num(prev_credit), f["credit"].to_numpy())))
-    sd = f["log_sd"].to_numpy()
+    sd = f["log_sd_before"].to_numpy()
     out["stability"] = np.where(np.isnan(sd), NO_HISTORY, 100 * np.exp(-2 * np.nan_to_num(sd)))
     mix = inputs.mix.astype(np.float64)
     has_mix = mix.sum(1) > 0
@@ -158,7 +167,7 @@ def weighted_score(components: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
 
 
 def tier_of(score: np.ndarray, tiers=TIERS) -> np.ndarray:
-    """Korean tier names at the ``tiers`` lower bounds (default 0–39 취약, 40–59 보통, 60–100 건강).
+    """Korean tier names at the ``tiers`` lower bounds (default 0–39 취약, 40–79 보통, 80–100 건강).
 
     ``pd.cut`` on the whole points (a bound belongs to the tier it starts); a NaN score
     gets no tier (NaN).
@@ -170,7 +179,7 @@ def tier_of(score: np.ndarray, tiers=TIERS) -> np.ndarray:
 
     Examples
     --------
-    >>> tier_of([39.9, 40.0, 59.99, 60.0]).tolist()
+    >>> tier_of([39.9, 40.0, 79.99, 80.0]).tolist()
     ['취약', '보통', '보통', '건강']
     """
     bounds = [b for _, b in tiers[1:]]

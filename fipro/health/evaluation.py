@@ -1,9 +1,12 @@
 """Evaluation step of the health model: the planted next-quarter outcome and its ceiling, monotone
 tiers and grades, calibration, stability between quarters, fairness by sex and age band.
 
-On synthetic data the truth file holds ``adverse_next`` (the next-quarter adverse outcome)
-and ``stress_level`` (the latent stress that drives it): the stress level's ROC-AUC is
-the ceiling any score from spending can approach. Everything is measured on held-out
+On synthetic data the truth file holds ``adverse_next`` (the next-quarter adverse outcome),
+``stress_level`` (the latent stress that drives it: its ROC-AUC is the latent ceiling,
+``ceiling_auc``) and ``stress_observable`` (the part of that stress computed from the
+spending the file shows up to the quarter: the observable ceiling,
+``observable_ceiling_auc``; about 40% of the stress is a personal and a quarterly term
+no spending record shows). Everything is measured on held-out
 customers (``split.customer_roles``), never on the ones the weights or the risk model saw.
 """
 
@@ -24,8 +27,10 @@ from fipro.health.estimator import FIT_ROWS, RISK_MONOTONE, HealthWeights, RiskM
 
 
 def load_labels(quarter: str, seq: np.ndarray) -> Optional[pd.DataFrame]:
-    """``adverse_next``, ``stress_level``, ``anomaly_type`` aligned to ``seq`` (``None`` on real data)."""
-    return datasets.truth_rows(quarter, seq, ["adverse_next", "stress_level", "anomaly_type"])
+    """``adverse_next``, ``stress_level``, ``anomaly_type`` and, where the truth file has it,
+    ``stress_observable`` aligned to ``seq`` (``None`` on real data)."""
+    observable = ["stress_observable"] if "stress_observable" in datasets.truth_columns("stress_") else []
+    return datasets.truth_rows(quarter, seq, ["adverse_next", "stress_level", "anomaly_type", *observable])
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -71,8 +76,11 @@ def evaluate(labels: pd.DataFrame, test: np.ndarray, health: np.ndarray, tiers: 
     tier_names = [t for t, _ in TIERS]
     by_tier = rate_table(y, tiers[test], tier_names)
     by_grade = rate_table(y, grades[test], list(range(1, 6)))
+    observable = (_auc(y, labels["stress_observable"].to_numpy()[test]) if "stress_observable" in labels
+                  else None)
     out = {"n_test": int(test.sum()), "test_adverse_rate": float(y.mean()),
-           "ceiling_auc": _auc(y, stress), "health_auc": _auc(y, 100 - health[test]),
+           "ceiling_auc": _auc(y, stress), "observable_ceiling_auc": observable,
+           "health_auc": _auc(y, 100 - health[test]),
            "tiers_monotone": is_monotone(by_tier["adverse_rate"], decreasing=True),
            "grades_monotone": is_monotone(by_grade["adverse_rate"], decreasing=False),
            "by_tier": by_tier, "by_grade": by_grade}
@@ -83,15 +91,18 @@ def evaluate(labels: pd.DataFrame, test: np.ndarray, health: np.ndarray, tiers: 
 
 
 MIN_HEALTH_AUC = 0.75        # the score's ROC-AUC on the next-quarter outcome
-RISK_AUC_BELOW_CEILING = 0.06  # the risk probability's ROC-AUC at most this far below the stress ceiling
+# the risk probability's ROC-AUC at most this far below the observable ceiling (issue 26: the
+# latent ceiling is out of reach, ~40% of the stress shows in no spending record)
+RISK_AUC_BELOW_CEILING = 0.01
 MAX_RISK_ECE = 0.02
 MIN_STABILITY_CORR = 0.8     # the score's correlation between consecutive quarters (customers without anomalies)
 # the validation targets beside this run's values (measurement_table); all need the planted outcome
 TARGETS = (
-    Target("health_auc", "건강 점수 ROC-AUC (100 − 점수)", at_least=MIN_HEALTH_AUC, ceiling="ceiling_auc",
+    Target("health_auc", "건강 점수 ROC-AUC (100 − 점수)", at_least=MIN_HEALTH_AUC, ceiling="observable_ceiling_auc",
            needs="has_truth"),
-    Target("risk_auc", "위험 확률 ROC-AUC", below_ceiling=RISK_AUC_BELOW_CEILING, ceiling="ceiling_auc",
+    Target("risk_auc", "위험 확률 ROC-AUC", below_ceiling=RISK_AUC_BELOW_CEILING, ceiling="observable_ceiling_auc",
            needs="has_truth"),
+    Target("ceiling_auc", "참고: 잠재 스트레스의 ROC-AUC (잠재 상한, 지출에 안 보이는 몫 포함)", needs="has_truth"),
     Target("risk_ece", "위험 확률 ECE", at_most=MAX_RISK_ECE, needs="has_truth"),
     Target("tiers_monotone", "등급이 높을수록 악화 비율이 낮음", holds="단조", needs="has_truth"),
     Target("grades_monotone", "위험 등급이 나쁠수록 악화 비율이 높음", holds="단조", needs="has_truth"),
@@ -123,16 +134,20 @@ PUBLISHED_MIX = {"FinHealth 미국 조사(2023)": {"취약": 0.17, "보통": 0.5
 
 
 def _cuts(tiers) -> str:
-    """The tiers' inner cut points as the Korean text states them: ``40·60점``."""
+    """The tiers' inner cut points as the Korean text states them: ``40·80점``."""
     return "·".join(f"{lower:g}" for _, lower in tiers[1:]) + "점"
 
 
 def tier_cut_note_ko() -> str:
-    """Why this score's 건강 cut sits below FinHealth's (notebook 06), with the cuts from
-    ``FINHEALTH_TIERS`` and ``TIERS``."""
+    """Where this score's tiers are cut beside FinHealth's (notebook 06, the model card), with the
+    cuts from ``FINHEALTH_TIERS`` and ``TIERS``: the same cuts, or why the 건강 cut sits lower."""
     low, high, ours = FINHEALTH_TIERS[1][1], FINHEALTH_TIERS[2][1], TIERS[2][1]
-    return (f"FinHealth는 {low:g}점과 {high:g}점에서 나눕니다. 우리 구성 요소는 대부분 또래 백분위라 그 가중 평균은 "
-            f"50점 근처에 모이고, {high:g}점 경계로는 '건강'이 1% 안팎입니다. 그래서 건강 경계를 {ours:g}점으로 내렸고, "
+    if tuple(TIERS) == tuple(FINHEALTH_TIERS):
+        return (f"FinHealth는 {low:g}점과 {high:g}점에서 나누고, 이 점수도 같은 경계를 씁니다. 신용카드·보험 비중을 또래 "
+                "백분위가 아니라 지수 가중 평균한 수준 그대로 쓰므로 점수가 50점 근처에 모이지 않아, 경계를 낮출 까닭이 "
+                "없습니다. 그 결과를 발표된 구성(미국 FinHealth 조사, 한국 조사) 옆에 둡니다.")
+    return (f"FinHealth는 {low:g}점과 {high:g}점에서 나눕니다. 이 점수의 구성 요소는 50점 근처에 모여, {high:g}점 "
+            f"경계로는 '건강'이 너무 적습니다. 그래서 건강 경계를 {ours:g}점으로 내렸고, "
             "그 결과를 발표된 구성(미국 FinHealth 조사, 한국 조사) 옆에 둡니다.")
 
 

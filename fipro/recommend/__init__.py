@@ -7,8 +7,9 @@ and the benefit rules in :mod:`fipro.products`:
 ``data``        spending profiles (this quarter, the mean over active quarters), history depth, segment
 ``estimator``   :class:`CardRanker` (eligible cards by expected net benefit), segment profiles, the blend,
                 non-card product fit
-``evaluation``  realised benefit on the next quarter against the oracle, the popular and a random
-                card; top-3 hit rate, robustness at tier floors, coverage, diversity
+``evaluation``  realised benefit on the next quarter against the best single card in hindsight (the
+                headline) and the per-quarter oracle, the popular and a random card (its expected
+                value); top-3 hit rate, robustness at tier floors, coverage, diversity
 ``reasons``     a Korean sentence naming the categories and won amounts
 ``artifacts``   ``recommendations.parquet`` (the log), registry entry, model card; declarations
 ``pipeline``    :func:`run_quarter` (what notebook 07 calls and ``make benchmark`` times)
@@ -19,10 +20,11 @@ from fipro.recommend.artifacts import (HANDOFF, LOG_COLUMNS, REPORT, SUMMARY, lo
                                        save_artifacts)
 from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs
 from fipro.recommend.estimator import (BenefitHistory, CardRanker, blend, order_cards, prior_formula_ko,
-                                       segment_profiles, settled)
-from fipro.recommend.evaluation import TARGETS, baseline_table, evaluate, measurement_table
-from fipro.recommend.pipeline import (RecommendRun, benefit_by, benefit_table, catalogue_overview, describe_run,
-                                      run_quarter, top_card_table, worked_examples)
+                                       segment_profiles, settled, spending_spread, tier_likelihood_benefit)
+from fipro.recommend.evaluation import TARGETS, baseline_table, evaluate, hindsight_cards, measurement_table
+from fipro.recommend.pipeline import (Ranked, RecommendRun, amount_period_table, benefit_by, benefit_table,
+                                      catalogue_overview, describe_run, measure_on, rank_quarter, run_quarter,
+                                      top_card_table, worked_examples)
 from fipro.evaluation.registry import artifact_table
 
 __all__ = [name for name in dir() if not name.startswith("_")]

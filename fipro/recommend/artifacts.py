@@ -94,7 +94,7 @@ def save_artifacts(quarter: str, run: "RecommendRun", *, directory: Optional[Pat
     parameters as used, the registry entry and the model card, from ``run``."""
     directory = Path(directory) if directory is not None else model_dir(quarter)
     data_range = {"quarters": [quarter], "n_rows": int(len(run.inputs)),
-                  "history": "이번 분기까지의 지출 분기(고객 본인), 측정만 다음 분기"}
+                  "history": "이번 분기까지의 지출 분기(고객 본인); 측정은 지난 분기 추천을 이번 분기 지출로"}
     model = {"catalogue": run.catalogue, "parameters": parameters()}
     entry = registry.register_model(model, directory, name=MODEL_NAME, data_hash=_data_hash(run),
                                     parameters=parameters(), metrics=dict(run.headline), data_range=data_range)
@@ -135,8 +135,15 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
     lines = [f"고객의 {100 * m['reach']:.1f}%에게 카드를 추천했고, 1순위 카드의 기대 순혜택은 평균 월 "
              f"{m['mean_expected_benefit_won']:,.0f}원입니다.",
              f"가장 많이 추천된 카드: {tops}." if tops else "추천된 카드가 없습니다."]
-    if m.get("oracle_share") is not None:
-        lines.append(f"다음 분기({m['next_quarter']}) 실제 지출로 재면 사후 최선 카드 혜택의 {100 * m['oracle_share']:.1f}%를 "
+    if m.get("share_of_hindsight_card") is not None:
+        lines.append(f"지난 분기({m['recommended_quarter']})의 추천을 이번 분기({m['measured_quarter']}) 실제 지출로 재면, "
+                     f"이번 분기까지 지나고 보니 가장 좋았던 카드 한 장이 준 "
+                     f"혜택의 {100 * m['share_of_hindsight_card']:.1f}%를 얻습니다(가장 많이 추천된 카드 하나로는 "
+                     f"{100 * m['popular_share_of_hindsight_card']:.1f}%). 분기마다 가장 좋았던 카드와 비교하면 "
+                     f"{100 * m['oracle_share']:.1f}%이고, 그 사후 최선 카드 한 장도 {100 * m['hindsight_card_oracle_share']:.1f}%입니다.")
+    elif m.get("oracle_share") is not None:
+        lines.append(f"지난 분기({m['recommended_quarter']})의 추천을 이번 분기 실제 지출로 재면 사후 최선 카드 혜택의 "
+                     f"{100 * m['oracle_share']:.1f}%를 "
                      f"얻습니다(가장 많이 추천된 카드 하나로는 {100 * m['popular_oracle_share']:.1f}%).")
     return lines
 
@@ -147,7 +154,8 @@ HANDOFF = Source.from_table(MODEL_NAME, (
     log_path, where=lambda log: (log["rank"] == 1) & (log["recommender"] != "life_stage_rule"),
     where_columns=("rank", "recommender"))
 REPORT = ModelReport(MODEL_NAME, "상품 추천", (
-    Metric("oracle_share", "사후 최선 대비 혜택 비율"),
+    Metric("share_of_hindsight_card", "사후 최선 카드 한 장 대비 혜택 비율"),
+    Metric("oracle_share", "분기별 사후 최선 대비 혜택 비율", ceiling="hindsight_card_oracle_share"),
     Metric("popular_oracle_share", "가장 많이 추천된 카드의 사후 최선 대비 비율"),
     Metric("oracle_in_top3", "사후 최선 카드가 3순위 안"),
     Metric("mean_regret_won", "평균 후회 (원/월)", higher_is_better=False),

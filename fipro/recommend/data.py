@@ -5,8 +5,8 @@ the mean over the customer's quarters with spending up to this one (the profile 
 recommender ranks cards on), the number of such quarters and of categories used this
 quarter (how informative the customer's own history is), age band, grade, life stage,
 and the customer's segment from notebook 05 when it has run. The past comes from the
-history states (:mod:`fipro.history`), including the ``benefit`` part declared here; later
-quarters are read only by :func:`next_spend`, for the measurement.
+history states (:mod:`fipro.history`), including the ``benefit`` part declared here; no
+later quarter is read.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class RecommendInputs:
 
     ``frame``: keys, ``AGE``, ``MBR_RK``, ``LIFE_STAGE``, ``n_active`` (quarters with spending
     up to this one), ``n_categories`` (categories used this quarter), ``group`` (segment from
-    notebook 05, or the life stage when segments have not run), ``group_source``.
+    notebook 05, or the life stage when segments have not run), ``group_source``, ``log_sd``
+    (sd of log(1 + total) over the active quarters, NaN below two).
     ``now``: this quarter's won per month (customers × ``CATEGORIES``); ``history``: the mean
     over the active quarters (zeros without any); ``benefit_sum`` / ``benefit_count``: every
     card's net monthly benefit summed over those quarters and their number (the rule
@@ -49,6 +50,14 @@ class RecommendInputs:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+
+def _spread(count: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    """Sample sd of log(1 + total) from the active quarters' count, sum and sum of squares (NaN below two)."""
+    count = np.asarray(count, dtype=np.float64)
+    mean = s1 / np.maximum(count, 1)
+    var = (s2 - count * mean ** 2) / np.maximum(count - 1, 1)
+    return np.where(count >= 2, np.sqrt(np.maximum(var, 0)), np.nan)
 
 
 def _spend(table: pd.DataFrame) -> np.ndarray:
@@ -104,7 +113,7 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         raise ValueError(f"{quarter}: SEQ is not unique within the quarter")
     now = _spend(cur)
     state = history.aligned(src, quarter, seq, "core",
-                            ["n_detail_active", *(f"category_sum_{c}" for c in CATEGORIES)])
+                            ["n_detail_active", "n_active", "log1p_sum", "log1p_sq", *(f"category_sum_{c}" for c in CATEGORIES)])
     count = state["n_detail_active"].to_numpy().astype(np.int64)
     history_mean = monthly_won(state[[f"category_sum_{c}" for c in CATEGORIES]].to_numpy()) / np.maximum(count, 1)[:, None]
     if catalogue is None:
@@ -121,6 +130,7 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         "BAS_YH": cur["BAS_YH"].astype(str).to_numpy(), "SEQ": seq,
         **{c: cur[c].astype(str).to_numpy() for c in ("AGE", "MBR_RK", "LIFE_STAGE")},
         "n_active": count, "n_categories": (now > 0).sum(1), "group": np.asarray(groups, dtype=str),
+        "log_sd": _spread(state["n_active"].to_numpy(), state["log1p_sum"].to_numpy(), state["log1p_sq"].to_numpy()),
         "group_source": source,
     })
     return RecommendInputs(quarter=quarter, frame=frame, now=now, history=history_mean,
@@ -128,18 +138,11 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
                            benefit_count=benefit["n"].to_numpy(np.float32))
 
 
-def next_quarter(quarter: str) -> Optional[str]:
-    later = [q for q in datasets.available_quarters() if q > quarter]
-    return later[0] if later else None
-
-
-def next_spend(quarter: str, seq: np.ndarray, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> tuple[np.ndarray, np.ndarray]:
-    """The next quarter's won per month for the customers of ``seq`` that appear in it:
-    (positions in ``seq``, spend). Measurement only: never used to recommend."""
-    t = tables[quarter] if tables is not None else datasets.load_quarter(quarter, columns=["SEQ", *CATEGORIES])
-    pos = pd.Index(seq).get_indexer(t["SEQ"].astype(str).to_numpy())
-    hit = pos >= 0
-    return pos[hit], _spend(t)[hit]
+def previous_quarter(quarter: str) -> Optional[str]:
+    """The ingested quarter before ``quarter`` (``None`` for the first): whose recommendations
+    this quarter's spending measures."""
+    earlier = [q for q in datasets.available_quarters() if q < quarter]
+    return earlier[-1] if earlier else None
 
 
 def category_label(category: str) -> str:

@@ -144,6 +144,34 @@ def blend(own: np.ndarray, n_active: np.ndarray, segment: np.ndarray,
     return mixed, np.where(n[:, 0] > 0, "rule", "segment")
 
 
+TIER_POINTS = 5          # Gauss–Hermite points of the spending level in tier_likelihood_benefit
+PRIOR_LOG_SD = 0.3       # the spread of quarterly log spending a customer's own is shrunk toward (two quarters' worth)
+
+
+def spending_spread(log_sd: np.ndarray, n_active: np.ndarray, prior_sd: float = PRIOR_LOG_SD) -> np.ndarray:
+    """Each customer's sd of quarterly log spending, shrunk toward ``prior_sd`` with the weight of
+    two quarters: ``sqrt(((n − 1) sd² + 2 prior²) / (n − 1 + 2))`` (``prior_sd`` with under two quarters)."""
+    k = np.maximum(np.asarray(n_active, dtype=np.float64) - 1, 0)
+    sd = np.nan_to_num(np.asarray(log_sd, dtype=np.float64))
+    return np.sqrt((k * sd ** 2 + 2 * prior_sd ** 2) / (k + 2))
+
+
+def tier_likelihood_benefit(ranker: "CardRanker", profiles: np.ndarray, sigma: np.ndarray, eligible: np.ndarray,
+                            points: int = TIER_POINTS) -> np.ndarray:
+    """Customers × cards expected net benefit when next quarter's spending is the mean profile times
+    a log-normal factor with mean 1 and sd ``sigma`` (per customer) of its log: each card's benefit
+    weighed by how likely the customer reaches each of its 실적 tiers, rather than at the mean
+    alone. Gauss–Hermite quadrature over ``points`` spending levels (one engine pass each)."""
+    z, w = np.polynomial.hermite_e.hermegauss(points)
+    w = w / w.sum()
+    sigma = np.asarray(sigma, dtype=np.float64)
+    base = profiles * np.exp(-sigma ** 2 / 2)[:, None]
+    out = np.zeros((len(profiles), len(ranker.fee)))
+    for zi, wi in zip(z, w):
+        out += wi * ranker.net(base * np.exp(sigma * zi)[:, None], eligible)
+    return out
+
+
 N_PRODUCTS = 2
 
 

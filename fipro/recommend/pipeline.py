@@ -21,9 +21,9 @@ from fipro.privacy import pseudonym
 from fipro.products import BenefitEngine, Catalogue, load_catalogue
 from fipro.recommend import evaluation as ev
 from fipro.recommend.artifacts import headline_of, save_artifacts, version_of
-from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs, next_quarter, next_spend
+from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs, previous_quarter
 from fipro.recommend.estimator import (N_PRODUCTS, TOP_K, BenefitHistory, CardRanker, Ranking, blend, product_fit,
-                                       segment_profiles, settled, top_products)
+                                       segment_profiles, settled, spending_spread, tier_likelihood_benefit, top_products)
 from fipro.recommend.reasons import card_reasons, product_reason
 from fipro.text_ko import korean_numeral
 from fipro.timing import Laps
@@ -97,37 +97,100 @@ def recommendation_rows(run_inputs: RecommendInputs, catalogue: Catalogue, ranki
     return table
 
 
-def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compare: Optional[bool] = None,
-                seed: Optional[int] = None, catalogue: Optional[Catalogue] = None) -> RecommendRun:
-    """Recommend for every customer of ``quarter``, measure on the next quarter and (``save``) record it.
+@dataclass
+class Ranked:
+    """One quarter's cards ranked for every customer: what recommending and measuring share."""
 
-    ``compare``: also rank by the alternative expected benefits and compute the clairvoyant
-    reference (default: :func:`fipro.datasets.runs_extras`, every quarter of a small data set,
-    the latest quarter only at full scale).
-    """
-    seed = config.RANDOM_SEED if seed is None else seed
-    compare = datasets.runs_extras(quarter) if compare is None else compare
-    laps = Laps()
+    inputs: RecommendInputs
+    eligible: np.ndarray
+    n_active: np.ndarray
+    seg_profile: np.ndarray
+    segment_net: np.ndarray
+    history: BenefitHistory
+    ranking: Ranking
+    used: np.ndarray
+
+
+def rank_quarter(quarter: str, ranker: CardRanker, catalogue: Optional[Catalogue] = None) -> Ranked:
+    """Rank every card for every customer of ``quarter`` from its history up to that quarter."""
     # the committed catalogue's benefit history is read from the saved states; another is folded here
     inputs = load_inputs(quarter, catalogue=catalogue)
-    catalogue = catalogue if catalogue is not None else load_catalogue()
-    engine = BenefitEngine(catalogue)
-    ranker = CardRanker(engine)
+    engine = ranker.engine
     history = BenefitHistory(inputs.benefit_sum, inputs.benefit_count, engine.fee_month)
     f = inputs.frame
-    laps.lap("load")
     eligible = engine.eligible_cards(f["AGE"].to_numpy(), f["MBR_RK"].to_numpy())
     n_active = f["n_active"].to_numpy()
     seg_profile = segment_profiles(inputs.history, f["group"].to_numpy(), settled(n_active), inputs.history.sum(1))
     segment_net = ranker.net(seg_profile, eligible)
     expected, used = blend(history.mean(), n_active, segment_net)
-    ranking = ranker.rank_scores(expected, eligible)
+    return Ranked(inputs=inputs, eligible=eligible, n_active=n_active, seg_profile=seg_profile,
+                  segment_net=segment_net, history=history, ranking=ranker.rank_scores(expected, eligible), used=used)
+
+
+def measure_on(quarter: str, earlier: Ranked, seq: np.ndarray, spend: np.ndarray, ranker: CardRanker, *,
+               compare: bool, seed: int) -> tuple[dict, Optional[pd.DataFrame]]:
+    """The recommendations ``earlier`` made, measured on ``quarter``'s spending (``spend``: won
+    per month of the customers ``seq``), for the customers of both quarters: against the
+    per-quarter oracle, the best single card in hindsight and the baselines; with ``compare``,
+    the alternative expected benefits ranked and measured the same way on a seeded draw."""
+    e = earlier
+    now_rows = pd.Index(seq).get_indexer(e.inputs.frame["SEQ"].to_numpy())
+    pos = np.flatnonzero(now_rows >= 0)
+    outcome = spend[now_rows[pos]]
+    measurement = {"measured_quarter": quarter, "recommended_quarter": e.inputs.quarter,
+                   **ev.evaluate(ranker, e.ranking.top[pos], e.eligible[pos], outcome,
+                                 benefit_sum=e.inputs.benefit_sum[pos], benefit_count=e.inputs.benefit_count[pos])}
+    if not compare:
+        return measurement, None
+    # a seeded draw of measured customers bounds the comparison's engine passes at full scale
+    keep = split.sample_positions(len(pos), COMPARE_CUSTOMERS, seed)
+    rows = pos[keep]
+    f = e.inputs.frame
+    n_active = e.n_active[rows]
+    n = n_active.astype(np.float64)[:, None]
+    mean = e.history.mean()[rows]
+    tiers = tier_likelihood_benefit(ranker, e.inputs.history[rows],
+                                    spending_spread(f["log_sd"].to_numpy()[rows], n_active), e.eligible[rows])
+    own_tiers = np.where(n > 0, (n * np.nan_to_num(mean) + tiers) / (n + 1), mean)
+    comparison = ev.score_comparison(ranker, {
+        "이번 분기 지출의 혜택": ranker.net(e.inputs.now[rows], e.eligible[rows]),
+        "지출 분기 평균 구성의 혜택": ranker.net(e.inputs.history[rows], e.eligible[rows]),
+        "분기별 혜택의 평균(본인)": mean,
+        "세그먼트 구성의 혜택": e.segment_net[rows],
+        "추천: 본인 평균을 세그먼트 쪽으로 당김": e.ranking.net[rows],
+        "실적 구간 도달 가능성을 더해 당김(한 분기 몫)": blend(own_tiers, n_active, e.segment_net[rows])[0]},
+        e.eligible[rows], outcome[keep], e.inputs.benefit_sum[rows], e.inputs.benefit_count[rows])
+    return measurement, comparison
+
+
+def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compare: Optional[bool] = None,
+                seed: Optional[int] = None, catalogue: Optional[Catalogue] = None) -> RecommendRun:
+    """Recommend for every customer of ``quarter``, measure the previous quarter's
+    recommendations on this quarter's spending and (``save``) record it.
+
+    The measurement belongs to the quarter it is measured on, so a quarter never waits for
+    the next delivery: the previous quarter is ranked again from its own history (the same
+    ranking its notebook saved) and scored on this quarter's spending.
+    ``compare``: also rank the previous quarter by the alternative expected benefits
+    (default: :func:`fipro.datasets.runs_extras`, every quarter of a small data set, the
+    latest quarter only at full scale).
+    """
+    seed = config.RANDOM_SEED if seed is None else seed
+    compare = datasets.runs_extras(quarter) if compare is None else compare
+    laps = Laps()
+    other = catalogue  # a catalogue other than the committed one: its benefit history is folded anew
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    engine = BenefitEngine(catalogue)
+    ranker = CardRanker(engine)
+    now = rank_quarter(quarter, ranker, catalogue=other)
+    inputs, eligible, ranking, used = now.inputs, now.eligible, now.ranking, now.used
+    f = inputs.frame
     laps.lap("rank")
     tiers = health_tiers(quarter, f["SEQ"].to_numpy())
     fit = product_fit(catalogue.products, f["LIFE_STAGE"].to_numpy(), f["AGE"].to_numpy(), tiers)
     products = top_products(fit)
-    own = n_active > 0
-    profile = np.where(own[:, None], inputs.history, seg_profile)
+    own = now.n_active > 0
+    profile = np.where(own[:, None], inputs.history, now.seg_profile)
     # Arrow-backed strings, converted chunk by chunk: 2M Python strings at full scale would
     # take over a gigabyte
     chunks = [[] for _ in range(ranking.top.shape[1])]
@@ -144,37 +207,49 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
     laps.lap("reasons")
     laps.since_start("recommending")
     measurement, comparison = None, None
-    later = next_quarter(quarter) if measure else None
-    if later is not None:
-        pos, outcome = next_spend(later, f["SEQ"].to_numpy())
-        measurement = {"next_quarter": later,
-                       **ev.evaluate(ranker, ranking.top[pos], eligible[pos], outcome, seed=seed),
-                       **ev.robustness(ranker, profile, eligible, seed)}
-        if compare:
-            # a seeded draw of measured customers bounds the comparison's engine passes at full scale
-            keep = split.sample_positions(len(pos), COMPARE_CUSTOMERS, seed)
-            rows = pos[keep]
-            comparison = ev.score_comparison(ranker, {
-                "이번 분기 지출의 혜택": ranker.net(inputs.now[rows], eligible[rows]),
-                "지출 분기 평균 구성의 혜택": ranker.net(inputs.history[rows], eligible[rows]),
-                "분기별 혜택의 평균(본인)": history.mean()[rows],
-                "세그먼트 구성의 혜택": segment_net[rows],
-                "추천: 본인 평균을 세그먼트 쪽으로 당김": ranking.net[rows]}, eligible[rows], np.arange(len(rows)),
-                outcome[keep], seed)
-            measurement.update(ev.fixed_card_ceiling(ranker, f["SEQ"].to_numpy(), eligible, pos, outcome,
-                                                     datasets.available_quarters()[-1], seed))
+    earlier = previous_quarter(quarter) if measure else None
+    if earlier is not None:
+        before = rank_quarter(earlier, ranker, catalogue=other)
+        measurement, comparison = measure_on(quarter, before, f["SEQ"].to_numpy(), inputs.now, ranker,
+                                             compare=compare, seed=seed)
+        del before
+        measurement.update(ev.robustness(ranker, profile, eligible, seed))
     laps.lap("evaluate")
     # the big intermediates go before the log is built (its peak is the run's peak at full scale)
-    del seg_profile, segment_net, expected, history, profile
-    if later is not None:
-        del outcome
+    del profile
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = RecommendRun(quarter=quarter, inputs=inputs, catalogue=catalogue, ranker=ranker, ranking=ranking, used=used,
                        eligible=eligible, products=products, table=pd.DataFrame(), measurement=measurement,
                        headline={}, profile_comparison=comparison)
+    del now
     run.headline = headline_of(run)
     run.table = recommendation_rows(inputs, catalogue, ranking, used, reasons, products, fit, version_of(run), created_at)
     return run.finish(laps, save_artifacts if save else None)
+
+
+def amount_period_table(run: RecommendRun, max_customers: int = COMPARE_CUSTOMERS, seed: Optional[int] = None) -> pd.DataFrame:
+    """How much the first card depends on the contract's amount period (a row's amounts are a
+    monthly average): on a seeded draw of at most ``max_customers`` customers with spending, the
+    first card and its expected net benefit on the mean profile read as a monthly average (as
+    the contract says) and as a quarter's total (a third of it each month). Korean, one row per
+    reading, and the share of customers whose first card changes."""
+    seed = config.RANDOM_SEED if seed is None else seed
+    spent = np.flatnonzero(run.inputs.history.sum(1) > 0)
+    rows = spent[split.sample_positions(len(spent), max_customers, seed)]
+    monthly = run.inputs.history[rows]
+    out, firsts = {}, {}
+    for name, profile in (("월평균(계약)", monthly), ("분기 합계(월 = 1/3)", monthly / 3)):
+        ranking = run.ranker.rank(profile, run.eligible[rows])
+        firsts[name] = ranking.top[:, 0]
+        card_names = np.array([run.catalogue.card_name(c) for c in run.catalogue.card_ids] + [""], dtype=object)
+        names = pd.Series(card_names[ranking.top[:, 0]])  # −1 (no eligible card) reads the trailing ""
+        out[name] = {"고객 수": len(rows), "1순위 기대 순혜택 평균(원/월)": float(np.nanmean(ranking.score[:, 0])),
+                     "가장 흔한 1순위 카드": names.value_counts().index[0] if len(names) else "",
+                     "그 카드의 비율": float(names.value_counts(normalize=True).iloc[0]) if len(names) else float("nan")}
+    table = pd.DataFrame(out).T
+    changed = firsts["월평균(계약)"] != firsts["분기 합계(월 = 1/3)"]
+    table["1순위가 바뀌는 고객 비율"] = float(changed.mean()) if len(changed) else float("nan")
+    return table
 
 
 def describe_run(run: RecommendRun) -> str:

@@ -47,8 +47,10 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame) -> dict:
         quarters, and the median mix change: half the L1 distance between the row's
         detail shares and the customer's mean shares over the clean quarters) and
         ``anomaly_observable`` (the best observable detector, :func:`observable_anomaly_ceiling`).
-        Stress: ``adverse_rate`` and ``stress_auc`` (ROC-AUC of the latent
-        stress level for the next-quarter adverse outcome). ``rows``, ``customers``.
+        Stress: ``adverse_rate``, ``stress_auc`` (ROC-AUC of the latent stress level for the
+        next-quarter adverse outcome) and ``stress_observable_auc`` (that of its part visible in
+        the file up to the quarter, :mod:`fipro.synth.stress`: the observable ceiling).
+        ``rows``, ``customers``.
     """
     post = truth[[f"posterior_{c}" for c in STAGES]].to_numpy()
     y = pd.Index(STAGES).get_indexer(raw["LIFE_STAGE"].astype(str))
@@ -108,6 +110,8 @@ def difficulty_report(raw: pd.DataFrame, truth: pd.DataFrame) -> dict:
         "adverse_rate": float(adverse.mean()),
         "stress_auc": float(roc_auc_score(adverse, truth["stress_level"])) if 0 < adverse.sum() < len(adverse) else None,
         "anomaly_observable": observable_anomaly_ceiling(raw, truth),
+        "stress_observable_auc": (float(roc_auc_score(adverse, truth["stress_observable"]))
+                                  if "stress_observable" in truth and 0 < adverse.sum() < len(adverse) else None),
     }
 
 
@@ -152,6 +156,6 @@ def describe_difficulty(difficulty: dict) -> str:
             f"age x sex rule {difficulty['age_sex_rule_accuracy']:.3f} / {difficulty['age_sex_rule_macro_f1']:.3f}, "
             f"segments {difficulty['segment_bayes_accuracy']:.3f} (ARI {difficulty['segment_bayes_ari']:.2f}) per row, "
             f"{difficulty['segment_customer_accuracy']:.3f} (ARI {difficulty['segment_customer_ari']:.2f}) per customer, "
-            f"stress AUC {_fmt(difficulty.get('stress_auc'))}, "
+            f"stress AUC {_fmt(difficulty.get('stress_auc'))} (observable {_fmt(difficulty.get('stress_observable_auc'))}), "
             f"anomalies {sum(v for k, v in difficulty['anomaly_counts'].items() if k != 'none'):,} rows"
             f" (observable detector P@k {_fmt((difficulty.get('anomaly_observable') or {}).get('precision_at_k'))})")

@@ -23,7 +23,8 @@ Financial stress (truth ``stress_level``): a latent score from the model-outcome
 with the credit-card share, a fall in spending from the previous quarter, the
 volatility of the customer's spending, the insurance + hospital share, a personal
 component and noise. ``adverse_next`` ~ Bernoulli(logistic(-4 + 1.3 stress)) is the
-next-quarter adverse outcome.
+next-quarter adverse outcome. ``stress_observable`` is its spending part computed from what
+the file shows up to the quarter (:mod:`fipro.synth.stress`): the observable ceiling.
 
 Determinism: customers are generated in blocks of ``BLOCK_CUSTOMERS``, block b from
 ``SeedSequence(seed).spawn`` child b, so the same seed and scale give byte-identical
@@ -46,6 +47,7 @@ from fipro.synth.params import (
     RHO_USE, SEGMENT_NAMES, SEXES, SHARE_GRID, STAGES,
 )
 from fipro.synth.posterior import customer_segment_posterior, row_posteriors
+from fipro.synth.stress import observable_stress
 
 BLOCK_CUSTOMERS = 5_000
 DEFAULT_CHUNK_CUSTOMERS = 20_000  # ~0.8 GB peak; the output does not depend on it
@@ -232,11 +234,12 @@ def _block_rows(model: Model, n: int, seed_seq, first_id: int) -> dict:
     b = _generate_block(model, n, seed_seq)
     _plant_anomalies(model, b)
     _cards_and_stress(model, b)
+    b["stress_observable"] = observable_stress(b["observed"], b["cnf_obs"], b["present"])
     ci, qi = np.nonzero(b["present"])
     rows = {"id": first_id + ci, "q": qi, "ls": b["ls"][ci, qi], "use_y": b["use_y"][ci, qi]}
     for k in ("age", "sex", "region", "grade", "seg", "att", "reg_y"):
         rows[k] = b[k][ci]
-    for k in ("outcome", "observed", "cnf_out", "cnf_obs", "kind", "magnitude", "stress", "adverse"):
+    for k in ("outcome", "observed", "cnf_out", "cnf_obs", "kind", "magnitude", "stress", "adverse", "stress_observable"):
         rows[k] = b[k][ci, qi]
     return rows
 
@@ -271,7 +274,7 @@ def _chunk_tables(model: Model, rows: dict) -> tuple[pa.Table, pa.Table]:
     seg_customer = customer_segment_posterior(model, rows["id"], rows["age"], rows["sex"], log_lik_z)
     truth = {"BAS_YH": cols["BAS_YH"], "SEQ": seq, "segment": rows["seg"], "segment_name": _take(SEGMENT_NAMES, rows["seg"]),
              "anomaly_type": _take(("none",) + ANOMALY_TYPES, rows["kind"]), "anomaly_magnitude": rows["magnitude"],
-             "stress_level": rows["stress"], "adverse_next": rows["adverse"]}
+             "stress_level": rows["stress"], "stress_observable": rows["stress_observable"], "adverse_next": rows["adverse"]}
     truth.update({f"posterior_{c}": post[:, i] for i, c in enumerate(STAGES)})
     truth.update({f"posterior_segment_{k}": seg_post[:, k] for k in range(N_SEG)})
     truth.update({f"customer_posterior_segment_{k}": seg_customer[:, k] for k in range(N_SEG)})
