@@ -450,7 +450,7 @@ def saved_run(model, data, roles, headline, *, selection=None, evaluation=None) 
                            selection=selection, evaluation=evaluation, ceiling=None, quarter_proba=None)
 
 
-def test_saved_model_stands_in_for_a_refit_only_when_it_is_one(fitted, data, tmp_path, monkeypatch):
+def test_saved_model_is_used_for_the_temporal_check_only_when_it_saw_nothing_later(fitted, data, tmp_path, monkeypatch):
     from fipro.lifestage.evaluation import saved_fit
 
     model, train, test = fitted
@@ -464,8 +464,13 @@ def test_saved_model_stands_in_for_a_refit_only_when_it_is_one(fitted, data, tmp
                                model.predict_proba(test[lifestage.feature_columns()]))
     assert saved_fit("2023q1", "another-run") is None  # other data, code or settings
     assert saved_fit("2023q1", "") is None and saved_fit("2023q2", "run-key") is None
+    # the model the quarter published, corrections included: what a quarter later meets
     lifestage.save_artifacts("2023q1", saved_run(model, data, roles, {"feedback_applied": 3}, selection=selection))
-    assert saved_fit("2023q1", "run-key") is None  # corrections: a refit would differ
+    assert saved_fit("2023q1", "run-key") is not None
+    # a model that also learned from a later quarter cannot be checked on that quarter
+    later = data.assign(BAS_YH=np.where(np.arange(len(data)) % 2 == 0, "2023q2", data["BAS_YH"]))
+    lifestage.save_artifacts("2023q1", saved_run(model, later, roles, {"feedback_applied": 0}, selection=selection))
+    assert saved_fit("2023q1", "run-key") is None
 
 
 def test_artifacts_written_with_required_fields(fitted, data, tmp_path):
