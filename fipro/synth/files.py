@@ -26,7 +26,7 @@ from fipro.synth import generate
 from fipro.synth.difficulty import describe_difficulty, difficulty_report
 from fipro.synth.params import SCALES
 
-GENERATOR_VERSION = "2.0"
+GENERATOR_VERSION = "3.0"  # 3.0: overall levels by sex, region and quarter (issue 27)
 
 # Where the files live is decided in fipro.datasets; these names stay for callers.
 truth_path = datasets.truth_path
