@@ -697,3 +697,7 @@ def test_level_summary_reports_each_levels_worst_gap_and_verdict(small_file):
     assert out["sex"]["max_relative_gap"] == pytest.approx(
         float(((sex["measured"] - sex["published"]).abs() / sex["published"]).max()), abs=1e-4)
     assert out["insuhos_age"]["within"] == (out["insuhos_age"]["spearman"] >= 0.85)
+    # the command's exit code says the same
+    all_within = all(v["within"] for v in out.values())
+    from fipro import cli
+    assert cli.main(["synth-levels", str(small_file)]) == (0 if all_within else 1)

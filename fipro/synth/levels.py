@@ -17,8 +17,8 @@ notebook 01 and the tolerance the source's own rounding or spread allows:
 :func:`check_frame` compares a raw frame with all of them (the measured index within
 tolerance x published + 4 customer-clustered standard errors); :func:`check_file`
 reads only the columns it needs from a raw CSV, so it runs on the full-scale file
-(``python -m fipro.synth.levels data/raw/edu_data_F.csv``, or the marked test in
-``tests/test_synth_levels.py`` with ``FIPRO_FULL_SCALE_FILE`` set).
+(``python -m fipro synth-levels data/raw/edu_data_F.csv``, or the marked test in
+``tests/test_synth.py`` with ``FIPRO_FULL_SCALE_FILE`` set).
 """
 
 from __future__ import annotations
@@ -114,7 +114,8 @@ def summary(checks: dict[str, pd.DataFrame]) -> dict:
 
 
 def main(argv=None) -> int:
-    """``python -m fipro.synth.levels [RAW_CSV]``: print every check; exit 1 if one fails."""
+    """``python -m fipro synth-levels [RAW_CSV]``: print every check; exit 1 if one fails
+    (the 보험/병원 rank correlation below 0.85 included)."""
     argv = sys.argv[1:] if argv is None else argv
     path = Path(argv[0]) if argv else config.RAW_DIR / config.RAW_FILENAME
     checks = check_file(path)
@@ -125,7 +126,3 @@ def main(argv=None) -> int:
             failed += int((table["within"] == False).sum())  # noqa: E712  NaN (assumed) is not a failure
     print(f"{failed} failed")
     return int(failed > 0 or checks["insuhos_age"]["spearman"].iloc[0] < 0.85)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
