@@ -246,6 +246,10 @@ REGION_SHARE = dict(zip(REGIONS, (.19, .26, .057, .046, .007, .065, .013, .028, 
 #  - 9 of the 12 department stores over 1조 원 are in the capital region: 이투데이 2024
 #  - 하나로마트 (co-op, DISTBNP) is the main shop in rural 읍·면: 내일신문 2025 (no share)
 #  - 44% of hotel sales in Seoul, 36% of resort sales in 강원: KB국민카드 2023
+#  - not planted yet (a category level inside one region): 충북's personal credit cards in
+#    2023 H1, 4.92조: fuel 17.9%, 숙박·음식점 19.5%, 의료·보건 10.8% (한국은행 ECOS 지역별
+#    소비유형별 개인 신용카드, via 연합뉴스 2023-09-24); the stand-in gives 충북 fuel 11% and
+#    hotels + restaurants 17% of TOT_USE_AM (the categories do not map one to one)
 #  - agriculture in provinces, warehouse clubs in the capital area and metro cities,
 #    culture in Seoul: assumption (store locations only)
 REGION_GROUP_EFFECTS = {
