@@ -28,6 +28,7 @@ class Command(NamedTuple):
 
 COMMANDS: dict[str, Command] = {
     "synth": Command("fipro.synth:main", "synthetic raw file + planted truth (skips if present)"),
+    "synth-levels": Command("fipro.synth.levels:main", "published levels (sex, region, quarter) checked on a raw file"),
     "dictionary": Command("fipro.dictionary:main", "data dictionary xlsx/csv from the contract"),
     "ingest": Command("fipro.ingest:main", "raw file -> validated per-quarter Parquet"),
     "history": Command("fipro.history:main", "customer history states -> data/processed/history/<quarter>"),

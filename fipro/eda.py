@@ -6,12 +6,14 @@ spending goes by group (:func:`category_share_by`, :func:`mean_amount_by`,
 (:func:`quarter_change`), patterns by sex, region and season (:func:`sex_ratio`,
 :func:`region_index`, :func:`quarter_means`, :func:`seasonal_index`), and the
 headline numbers and Korean sentences notebook 01 records (:func:`eda_headlines`,
-:func:`eda_metrics`, :func:`eda_summary_ko`). Nothing here reads a file: the
+:func:`eda_metrics`, :func:`eda_summary_ko`), and overall levels beside their published
+values (:class:`PublishedLevel`, :func:`level_table`). Nothing here reads a file: the
 caller passes the quarters it loaded through :mod:`fipro.datasets`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -325,3 +327,89 @@ def patterns_summary_ko(sex: pd.DataFrame, region: pd.DataFrame, season: Optiona
     else:
         lines.append("- 계절성은 분기가 둘 이상 있어야 볼 수 있습니다.")
     return "\n".join(lines)
+
+
+# --- overall levels beside their published values (notebook 01, fipro.synth.levels) ---
+
+@dataclass(frozen=True)
+class PublishedLevel:
+    """A published level of total spending per user by one grouping column.
+
+    ``published`` maps a group code to its published level (any unit: only ratios are
+    compared). The index is 100 at the reference: ``reference_group`` (a group code),
+    else ``reference_value`` (a published all-users level, measured as the mean of all
+    rows), else the mean over the groups shown. ``tolerance`` is relative, from the
+    source's rounding or spread (``tolerance_ko`` says which).
+    """
+
+    name: str
+    column: str
+    title_ko: str
+    published: Mapping[str, float]
+    source_ko: str
+    tolerance: float
+    tolerance_ko: str
+    reference_group: Optional[str] = None
+    reference_value: Optional[float] = None
+    reference_ko: str = "전체 = 100"
+    assumed: Mapping[str, float] = field(default_factory=dict)  # shown, marked, never checked
+
+
+def _mean_and_se(values: pd.Series, customers: Optional[pd.Series]) -> tuple[float, float]:
+    """Mean and its standard error, rows of one customer taken as one cluster."""
+    if customers is None:
+        return float(values.mean()), float(values.std(ddof=1) / np.sqrt(max(len(values), 1)))
+    dev = (values - values.mean()).groupby(customers.to_numpy()).sum()
+    return float(values.mean()), float(np.sqrt((dev ** 2).sum()) / max(len(values), 1))
+
+
+def level_table(frame: pd.DataFrame, level: PublishedLevel, amount: str = "TOT_USE_AM") -> pd.DataFrame:
+    """Measured mean ``amount`` per row by ``level.column`` as an index beside the published one.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows with ``level.column`` and ``amount`` (``SEQ`` too for customer-clustered
+        standard errors). Not modified.
+    level : PublishedLevel
+
+    Returns
+    -------
+    DataFrame
+        One row per group with a published or assumed level and rows in ``frame`` (index:
+        the group code): ``published`` and ``measured`` (index, reference = 100),
+        ``se`` (the measured index's standard error, from the group's mean alone),
+        ``rows``, ``assumed`` (True where the level is our assumption, not published).
+    """
+    groups = stripped_strings(frame[level.column]).to_numpy()
+    values = frame[amount].astype("float64")
+    customers = frame["SEQ"] if "SEQ" in frame.columns else None
+    levels = {**level.published, **level.assumed}  # published first, assumed after
+    present = [g for g in levels if (groups == g).any()]
+    stats = {g: _mean_and_se(values[groups == g], None if customers is None else customers[groups == g])
+             for g in present}
+    if level.reference_group is not None:
+        ref_measured, ref_published = stats[level.reference_group][0], levels[level.reference_group]
+    elif level.reference_value is not None:
+        ref_measured, ref_published = float(values.mean()), level.reference_value
+    else:
+        ref_measured = float(np.mean([stats[g][0] for g in present]))
+        ref_published = float(np.mean([levels[g] for g in present]))
+    out = pd.DataFrame({
+        "published": [levels[g] / ref_published * 100 for g in present],
+        "measured": [stats[g][0] / ref_measured * 100 for g in present],
+        "se": [stats[g][1] / ref_measured * 100 for g in present],
+        "rows": [int((groups == g).sum()) for g in present],
+        "assumed": [g not in level.published for g in present],
+    }, index=pd.Index(present, name=level.column))
+    return out
+
+
+def level_check(table: pd.DataFrame, level: PublishedLevel, n_se: float = 4.0) -> pd.DataFrame:
+    """:func:`level_table` with the verdict: ``allowed`` = tolerance x published + ``n_se``
+    standard errors, ``within`` = |measured - published| <= allowed (assumed rows: NaN)."""
+    out = table.copy()
+    out["allowed"] = level.tolerance * out["published"] + n_se * out["se"]
+    ok = (out["measured"] - out["published"]).abs() <= out["allowed"]
+    out["within"] = ok.where(~out["assumed"])
+    return out

@@ -148,3 +148,18 @@ def test_features_step_records_one_quarters_build_against_60_s(tmp_path, monkeyp
     (cmd, env), = runs
     assert cmd[1:] == ["-m", "fipro.features", "--quarter", benchmark.BENCH_QUARTER, "--processed-dir", str(processed)]
     assert env == {"FIPRO_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_synth_step_records_the_time_and_the_published_levels_of_the_file_it_wrote(tmp_path, monkeypatch):
+    from fipro import synth
+
+    def fake_run(cmd, env=None):  # the child's work, done here on 300 customers
+        synth.write_synthetic(tmp_path / "data" / "raw" / "edu_data_F.csv", n_customers=300, seed=7)
+        return {"wall_seconds": 2.0, "peak_rss_mb": 100.0}
+
+    monkeypatch.setattr(benchmark, "run_measured", fake_run)
+    r = benchmark.bench_synth(tmp_path, "sample", 7)
+    assert r["rows"] > 2000 and r["meets_target"] is True
+    levels = r["published_levels"]
+    assert set(levels) == {"sex", "region", "quarter", "insuhos_age"}
+    assert levels["quarter"]["groups"] == 8 and isinstance(levels["sex"]["within"], bool)

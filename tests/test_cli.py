@@ -12,7 +12,7 @@ import pytest
 
 from fipro import cli, config
 
-EXPECTED_COMMANDS = ("synth", "dictionary", "ingest", "history", "features", "stamps", "quarters", "run", "jobs",
+EXPECTED_COMMANDS = ("synth", "synth-levels", "dictionary", "ingest", "history", "features", "stamps", "quarters", "run", "jobs",
                      "progress", "benchmark", "select", "export-seed", "model-report", "summary", "site", "views")
 
 

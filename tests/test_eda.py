@@ -225,3 +225,52 @@ def test_quarter_means_of_each_quarter_as_loaded(sample_quarters):
     first = datasets.load_quarter(sample_quarters[0], columns=["FUEL_AM"])
     assert list(means.index) == sample_quarters[:2]
     assert means.iloc[0, 0] == pytest.approx(first["FUEL_AM"].mean())
+
+
+# --- overall levels beside their published values (issue 27) --------------------------
+
+def _level(**kw):
+    base = dict(name="t", column="SEX_CD", title_ko="제목", published={"1": 200.0, "2": 150.0}, source_ko="출처: 예시",
+                tolerance=0.02, tolerance_ko="±2%")
+    return eda.PublishedLevel(**{**base, **kw})
+
+
+def _totals(groups, amounts, column="SEX_CD"):
+    return pd.DataFrame({column: groups, "SEQ": [f"C{i}" for i in range(len(groups))], "TOT_USE_AM": amounts})
+
+
+def test_level_table_indexes_measured_and_published_on_a_reference_group():
+    frame = _totals(["1", "1", "2", "2"], [100, 300, 100, 200])  # men 200, women 150
+    table = eda.level_table(frame, _level(reference_group="1"))
+    assert table.at["1", "published"] == pytest.approx(100) and table.at["2", "published"] == pytest.approx(75)
+    assert table.at["2", "measured"] == pytest.approx(75) and table.at["1", "measured"] == pytest.approx(100)
+    assert list(table["rows"]) == [2, 2] and not table["assumed"].any()
+    # one row per customer: the SE is the plain SE of the mean, as an index
+    # one row per customer: the clustered SE is sqrt(sum of squared deviations) / n, as an index
+    assert table.at["1", "se"] == pytest.approx(np.sqrt(100 ** 2 + 100 ** 2) / 2 / 200 * 100)
+
+
+def test_level_table_against_a_published_all_users_value_and_the_mean_of_groups():
+    frame = _totals(["서울", "서울", "전남", "전남"], [120, 120, 80, 80], column="HOUS_SIDO_NM")
+    level = _level(column="HOUS_SIDO_NM", published={"서울": 1930, "전남": 1530}, reference_value=1770,
+                   assumed={"부산": 1700})
+    table = eda.level_table(frame, level)
+    assert list(table.index) == ["서울", "전남"]  # no rows for 부산: not shown
+    assert table.at["서울", "published"] == pytest.approx(1930 / 1770 * 100)
+    assert table.at["서울", "measured"] == pytest.approx(120)  # against the mean of all rows (100)
+    by_groups = eda.level_table(frame, _level(column="HOUS_SIDO_NM", published={"서울": 1930, "전남": 1530}))
+    assert by_groups.at["전남", "published"] == pytest.approx(1530 / 1730 * 100)
+    assert by_groups.at["전남", "measured"] == pytest.approx(80)
+
+
+def test_level_check_passes_within_tolerance_fails_outside_and_leaves_assumed_levels_unjudged():
+    level = _level(column="HOUS_SIDO_NM", published={"서울": 110, "전남": 90}, reference_value=100, assumed={"부산": 100},
+                   tolerance=0.01)
+    frame = _totals(["서울"] * 2 + ["전남"] * 2 + ["부산"] * 2, [110, 110, 80, 80, 130, 130], column="HOUS_SIDO_NM")
+    table = eda.level_check(eda.level_table(frame, level), level, n_se=0)
+    # all-row mean 106.67: 서울 103.1 (published 110: out), 전남 75 (out), 부산 assumed
+    assert table.at["부산", "assumed"] and pd.isna(table.at["부산", "within"])
+    assert not table.at["서울", "within"] and not table.at["전남", "within"]
+    close = _totals(["서울"] * 2 + ["전남"] * 2, [110.5, 110.5, 89.5, 89.5], column="HOUS_SIDO_NM")
+    ok = eda.level_check(eda.level_table(close, level), level, n_se=0)
+    assert ok.loc[["서울", "전남"], "within"].astype(bool).all()

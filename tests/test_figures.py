@@ -258,3 +258,23 @@ def test_recommend_shares_against_the_hindsight_card_when_measured(caplog):
         "목표 92%", "참고: 추천 1순위의 분기별 사후 최선 대비 75%", "참고: 사후 최선 카드 한 장의 분기별 사후 최선 대비 84%"]
     assert ticks(ax.get_yticklabels())[0] == "무작위 가입 가능 카드(기댓값)"
     assert glyph_problems(fig, caplog) == []
+
+
+def test_eda_published_level_shows_both_indexes_hatches_assumed_and_states_the_source(caplog):
+    from fipro import eda as eda_tables
+    level = eda_tables.PublishedLevel(
+        name="region", column="HOUS_SIDO_NM", title_ko="거주 지역별 1인당 총이용금액 (전국 = 100)",
+        published={"서울": 1930, "전남": 1530}, assumed={"부산": 1700}, source_ko="출처: 통계청 통계플러스",
+        tolerance=0.01, tolerance_ko="±1%", reference_value=1770, reference_ko="전국 = 100")
+    table = pd.DataFrame({"published": [109.0, 86.4, 96.0], "measured": [110.0, 85.0, 97.0], "se": [1.0, 1.0, 1.0],
+                          "rows": [10, 10, 10], "assumed": [False, False, True]},
+                         index=pd.Index(["서울", "전남", "부산"], name="HOUS_SIDO_NM"))
+    fig = eda_fig.plot_published_level(table, level)
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == pytest.approx([109.0, 86.4, 96.0, 110.0, 85.0, 97.0])
+    assert [p.get_hatch() for p in ax.patches[:3]] == [None, None, "//"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["서울", "전남", "부산"]
+    assert any("통계청 통계플러스" in t.get_text() and "±1%" in t.get_text() for t in fig.texts)
+    assert ax.get_ylabel() == "지수 (전국 = 100)"
+    assert glyph_problems(fig, caplog) == []

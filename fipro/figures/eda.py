@@ -270,3 +270,35 @@ def plot_missing_pattern(missing: pd.DataFrame, title: str = "변화 피처의 �
     ax.set_title(title)
     ax.legend(loc="lower right")
     return finish(fig)
+
+
+def plot_published_level(table: pd.DataFrame, level: eda.PublishedLevel, measured_ko: str = "이 자료") -> "plt.Figure":
+    """Published and measured index side by side per group (:func:`eda.level_table`),
+    the measured one with ±2 standard errors, assumed levels hatched, the source under
+    the axes so a reader sees what is published and what is measured."""
+    use_style()
+    # coded columns (SEX_CD) get their Korean label; regions and quarters read as they are
+    labels = [contract.code_label(level.column, g) if level.column in contract.CODE_TABLES else str(g)
+              for g in table.index]
+    x = np.arange(len(table))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.62 * len(table) + 2.5), 4.6))
+    colors = sns.color_palette()
+    bars = ax.bar(x - 0.2, table["published"], width=0.4, color=colors[0], label="공개 통계")
+    for bar, assumed in zip(bars, table["assumed"]):
+        if assumed:
+            bar.set_hatch("//")
+            bar.set_facecolor("white")
+            bar.set_edgecolor(colors[0])
+    ax.bar(x + 0.2, table["measured"], width=0.4, color=colors[1], label=measured_ko,
+           yerr=2 * table["se"], capsize=3, error_kw={"lw": 0.8})
+    ax.axhline(100, color="black", lw=0.8)
+    low = float(np.nanmin(np.r_[table["published"], table["measured"] - 2 * table["se"]]))
+    ax.set_ylim(max(0.0, min(80.0, low - 5)), None)
+    ax.set_xticks(x, labels, rotation=0 if len(table) <= 8 else 45)
+    ax.set_ylabel(f"지수 ({level.reference_ko})")
+    ax.set_title(level.title_ko)
+    ax.legend(loc="upper left", fontsize=9)
+    fig.text(0.01, 0.01, f"{level.source_ko}\n허용 오차 {level.tolerance_ko}", fontsize=7.5, ha="left", va="bottom",
+             wrap=True)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return finish(fig, tight=False)

@@ -16,6 +16,7 @@ One job per module:
 :mod:`~fipro.synth.posterior`   the exact posterior of the truth file; :func:`life_stage_posterior`
 :mod:`~fipro.synth.files`       the raw CSV, truth and sidecar files; ``python -m fipro synth``
 :mod:`~fipro.synth.difficulty`  the planted ceilings every model reports against
+:mod:`~fipro.synth.levels`      the published overall levels (sex, region, quarter) as checks on a file
 ==============================  ===========================================================
 
 The names below are the package's public API (``from fipro import synth``).
@@ -23,7 +24,7 @@ The names below are the package's public API (``from fipro import synth``).
 
 from __future__ import annotations
 
-from fipro.synth import difficulty, files, generate, model, params, posterior
+from fipro.synth import difficulty, files, generate, levels, model, params, posterior
 from fipro.synth.difficulty import ANOMALY_MAGNITUDE, describe_difficulty, difficulty_report
 from fipro.synth.files import (
     GENERATOR_VERSION, ensure_synthetic, is_synthetic, load_truth, main, truth_path, write_synthetic,
@@ -43,6 +44,7 @@ __all__ = [
     "N_GRADE", "N_LS", "N_Q", "N_REG", "N_SEG", "N_SEX", "N_SUB", "N_Z", "REGIONS", "ROWS_REAL", "SCALES",
     "SEGMENT_NAMES", "SEGMENT_SIGNAL", "SEGMENTS", "SEXES", "SHARE_GRID", "SIGNAL", "STAGES", "describe_difficulty",
     "difficulty", "difficulty_report", "ensure_synthetic", "files", "generate", "generate_frame", "get_model",
+    "levels",
     "is_synthetic", "life_stage_posterior", "load_truth", "main", "model", "params", "posterior", "region_effects",
     "truth_path", "write_synthetic",
 ]

@@ -26,7 +26,7 @@ from fipro.synth import generate
 from fipro.synth.difficulty import describe_difficulty, difficulty_report
 from fipro.synth.params import SCALES
 
-GENERATOR_VERSION = "2.1"  # 2.1: truth column stress_observable
+GENERATOR_VERSION = "3.1"  # 3.0: overall levels by sex, region and quarter (issue 27); 3.1: with truth column stress_observable
 
 # Where the files live is decided in fipro.datasets; these names stay for callers.
 truth_path = datasets.truth_path

@@ -47,9 +47,13 @@ per customer-quarter that shifts their log odds together. The card split is
 from P(s | LS). Amounts are integers in 천원 by construction, so there is no
 rounding step for the posterior to approximate.
 
-Calibration: a per-age and a per-stage log level are raked (``Model._calibrate``, on
-the model's analytic expected totals) so the mean ``TOT_USE_AM`` by age equals the
-published means and the mean check share by stage equals the published one. The
+Calibration: log levels per age, stage, sex, quarter and region are raked
+(``Model._calibrate``, on the model's analytic expected totals) so the mean
+``TOT_USE_AM`` by age equals the published means, by sex, quarter and region the
+published relative levels (``SEX_TOTAL_PER_USER``, ``PERSONAL_CARD_APPROVALS``,
+``region_level_table``; :meth:`Model.expected_means` shows them), and the mean check
+share by stage equals the published one. Age, stage, sex and quarter levels shift the
+log odds; a region's level scales its NegBin shapes ``r_c``. The
 published by-stage totals imply a grand mean ~8% below the by-age ones, so by-stage
 amounts come out ~8% above their published values (``Model.stage_scale_factor``).
 ``SIGNAL`` scales every life-stage effect; at 1.8 the single-row Bayes ceiling is
@@ -65,13 +69,14 @@ import functools
 import numpy as np
 from scipy.special import expit
 
-from fipro import contract
+from fipro import config, contract
 from fipro.synth.params import (
     AGE_CURVE, AGE_ROW_SHARE, AGES, BASE, CATS, CO_GROUPS, CO_SHIFT, DIGITAL_REG, DIGITAL_USE, FEMALE_SHARE,
     GRADE_LEVEL, GRADE_MIX, GRADE_MIX_WEIGHT, GRADE_PRIOR, INACTIVE, LEVEL_USE_SLOPE, LS_EFFECTS, LS_FEMALE_TILT,
-    LS_PRIOR, MEAN_CNF_CRDSL_BY_STAGE, MEAN_TOT_BY_AGE, N_AGE, N_CAT, N_GRADE, N_LS, N_Q, N_SEG, N_SEX, N_SUB,
-    QUARTER_SHIFT, REGION_EXTRA, REGION_GROUP_EFFECTS, REGION_SHARE, REGIONS, SEASON, SEGMENT_SIGNAL, SEGMENTS,
-    SEX_EFFECTS, SHARE_CONC, SHARE_GRID, SIGNAL, STAGES, SUB_LEVELS, TRANSITIONS, YEAR_TREND,
+    LS_PRIOR, MEAN_CNF_CRDSL_BY_STAGE, MEAN_TOT_BY_AGE, N_AGE, N_CAT, N_GRADE, N_LS, N_Q, N_REG, N_SEG, N_SEX,
+    N_SUB, PERSONAL_CARD_APPROVALS, QUARTER_SHIFT, REGION_EXTRA, REGION_GROUP_EFFECTS, REGION_SHARE, REGIONS, SEASON,
+    SEGMENT_SIGNAL, SEGMENTS, SEX_EFFECTS, SEX_TOTAL_PER_USER, SEXES, SHARE_CONC, SHARE_GRID, SIGNAL, STAGES,
+    SUB_LEVELS, TRANSITIONS, region_level_table,
 )
 
 
@@ -161,7 +166,6 @@ class Model:
             season[:, CATS.index(c)] = np.tile(v, N_Q // 4)
         for c, v in QUARTER_SHIFT.items():
             season[:, CATS.index(c)] += v
-        season += YEAR_TREND * (np.arange(N_Q) // 4)[:, None]
         half = np.array([-.5, .5])[:, None]  # female minus male, half each way
         sex_use = half * _vec({c: u for c, (u, _) in SEX_EFFECTS.items()})
         grade_mix = np.outer(GRADE_MIX_WEIGHT, _vec(GRADE_MIX))
@@ -185,8 +189,7 @@ class Model:
         self.region_profile = self.region_profile.ravel()
         self.profile_p = np.bincount(self.region_profile, weights=self.region_p)
         self.use_region = profiles[:, :N_CAT]  # (profile, cat)
-        self.r_profile = self.r0 * np.exp(profiles[:, N_CAT:])  # (profile, cat)
-        self.r = self.r_profile[self.region_profile]  # (region, cat)
+        self.r_profile = self.r0 * np.exp(profiles[:, N_CAT:])  # (profile, cat), before the region's level
         # co-movement groups: member categories and the low/high log shift of their odds
         self.group_of = np.full(N_CAT, -1)
         for j, members in enumerate(CO_GROUPS):
@@ -197,9 +200,13 @@ class Model:
         # check-card share: P(s | LS) on the grid, tilted to the published mean share
         self.share_p = np.array([_share_weights(c / (c + k)) for c, k in
                                  (MEAN_CNF_CRDSL_BY_STAGE[s] for s in STAGES)])
-        self.scale_age = np.zeros(N_AGE)
-        self.scale_ls = np.zeros(N_LS)
+        # raked log levels: age and stage (published means), sex, quarter and region
+        # (published levels, issue 27); a region's level scales its NegBin shapes, so it
+        # stays in the row's own terms of the likelihood (see fipro.synth.posterior)
+        self.scale_age, self.scale_ls = np.zeros(N_AGE), np.zeros(N_LS)
+        self.scale_sex, self.scale_q, self.scale_region = np.zeros(N_SEX), np.zeros(N_Q), np.zeros(N_REG)
         self._calibrate()
+        self.r = self.r_profile[self.region_profile] * np.exp(self.scale_region)[:, None]  # (region, cat)
 
     # -- derived quantities --------------------------------------------------------
     def log_odds(self, age, ls, sex, seg, sub, grade, q, cat=None):
@@ -213,7 +220,7 @@ class Model:
             age, ls, sex, seg, sub, grade, q = (np.asarray(x)[..., None] for x in (age, ls, sex, seg, sub, grade, q))
         return (self.odds_base[cat] + self.odds_age[age, cat] + self.odds_ls[ls, cat] + self.odds_sex[sex, cat]
                 + self.odds_seg[seg, cat] + self.odds_sub[sub] + self.odds_grade[grade, cat] + self.odds_q[q, cat]
-                + self.scale_age[age] + self.scale_ls[ls])
+                + self.scale_age[age] + self.scale_ls[ls] + self.scale_sex[sex] + self.scale_q[q])
 
     def use_logit(self, age, ls, sex, seg, sub, grade, q, profile=None):
         """logit of P(category used) per category; arguments broadcast.
@@ -226,47 +233,86 @@ class Model:
         return eta if profile is None else eta + self.use_region[profile]
 
     def _expected_parts(self) -> tuple[np.ndarray, np.ndarray]:
-        """E[TOT] = (A0 + A1 * exp(scale_age + scale_ls)) * (1 - inactive), by (age, sex, q, LS).
+        """E[TOT] = (A0 + A1 * exp(sum of the raked levels)) * (1 - inactive), by (age, sex,
+        q, LS, region profile), every raked level at zero.
 
-        The use probabilities do not depend on the calibrated scales, so one pass
-        (looped over age to keep memory small) gives both parts.
+        The use probabilities do not depend on the raked levels, so one pass (looped over
+        age to keep memory small) gives both parts.
         """
-        a0 = np.empty((N_AGE, N_SEX, N_Q, N_LS))
+        n_prof = len(self.profile_p)
+        a0 = np.empty((N_AGE, N_SEX, N_Q, N_LS, n_prof))
         a1 = np.empty_like(a0)
         s, g, q, ls, k, l = np.ix_(*(np.arange(n) for n in (N_SEX, N_GRADE, N_Q, N_LS, N_SEG, N_SUB)))
-        scale_age, scale_ls = self.scale_age, self.scale_ls
-        self.scale_age, self.scale_ls = np.zeros(N_AGE), np.zeros(N_LS)
-        try:
-            for a in range(N_AGE):
-                w = (self.grade_p[a][:, None, None, None, None] * self.seg_p[a][:, None, None, None, :, None] / N_SUB)
-                eta = self.use_logit(a, ls, s, k, l, g, q)
-                odds = np.exp(self.log_odds(a, ls, s, k, l, g, q))
-                a0[a] = a1[a] = 0
-                for p, weight in enumerate(self.profile_p):
-                    pi = expit(eta + self.use_region[p])
-                    a0[a] += weight * (pi.sum(-1) * w).sum((1, 4, 5))
-                    a1[a] += weight * ((pi * self.r_profile[p] * odds).sum(-1) * w).sum((1, 4, 5))
-        finally:
-            self.scale_age, self.scale_ls = scale_age, scale_ls
+        for a in range(N_AGE):
+            w = (self.grade_p[a][:, None, None, None, None] * self.seg_p[a][:, None, None, None, :, None] / N_SUB)
+            eta = self.use_logit(a, ls, s, k, l, g, q)
+            odds = np.exp(self.log_odds(a, ls, s, k, l, g, q))
+            for p in range(n_prof):
+                pi = expit(eta + self.use_region[p])
+                a0[a, ..., p] = (pi.sum(-1) * w).sum((1, 4, 5))
+                a1[a, ..., p] = ((pi * self.r_profile[p] * odds).sum(-1) * w).sum((1, 4, 5))
         return a0, a1
 
-    def _calibrate(self, iterations: int = 50) -> None:
-        # Rake a per-age and a per-stage level so the model's expected mean TOT matches
-        # the published means by age exactly and by stage up to one common factor
-        # (the two published margins imply slightly different grand means).
-        a0, a1 = self._expected_parts()
-        keep = (1 - self.inactive)[:, None, None, None]
+    def expected_means(self) -> dict[str, np.ndarray]:
+        """The model's expected mean TOT of a clean row by age, sex, quarter, region and stage
+        (arrays in AGES, SEXES, config.QUARTERS, REGIONS, STAGES order), with the raked levels."""
+        e, w = self._expected_cells(*self._parts)
+        return {name: (e * w).sum(other) / w.sum(other)
+                for name, other in (("age", (1, 2, 3, 4)), ("sex", (0, 2, 3, 4)), ("quarter", (0, 1, 3, 4)),
+                                    ("region", (0, 1, 2, 3)), ("stage", (0, 1, 2, 4)))} | {"all": (e * w).sum() / w.sum()}
+
+    def _cell_weights(self) -> np.ndarray:
+        """Row weight of each (age, sex, quarter, stage, region) cell."""
         w = self.ls_prior * (self.age_p[:, None] * np.c_[1 - self.female_p, self.female_p])[:, :, None, None]
+        return w[..., None] * self.region_p
+
+    def _expected_cells(self, a0, a1) -> tuple[np.ndarray, np.ndarray]:
+        """Expected TOT per (age, sex, quarter, stage, region) cell and the cells' weights."""
+        level = (self.scale_age[:, None, None, None, None] + self.scale_sex[None, :, None, None, None]
+                 + self.scale_q[None, None, :, None, None] + self.scale_ls[None, None, None, :, None]
+                 + self.scale_region)
+        prof = self.region_profile
+        keep = (1 - self.inactive)[:, None, None, None, None]
+        return (a0[..., prof] + a1[..., prof] * np.exp(level)) * keep, self._cell_weights()
+
+    def level_targets(self) -> dict[str, np.ndarray]:
+        """The published levels as ratios to the model's mean row (weighted mean 1): by sex
+        (``SEX_TOTAL_PER_USER``), quarter (``PERSONAL_CARD_APPROVALS``) and region
+        (:func:`~fipro.synth.params.region_level_table`)."""
+        w = self._cell_weights()
+        out = {}
+        for name, table, keys, other in (("sex", SEX_TOTAL_PER_USER, SEXES, (0, 2, 3, 4)),
+                                         ("quarter", PERSONAL_CARD_APPROVALS, config.QUARTERS, (0, 1, 3, 4)),
+                                         ("region", region_level_table(), REGIONS, (0, 1, 2, 3))):
+            level, weight = np.array([table[k] for k in keys], float), w.sum(other)
+            out[name] = level / ((level * weight).sum() / weight.sum())
+        return out
+
+    def _calibrate(self, iterations: int = 100) -> None:
+        # Rake log levels so the model's expected mean TOT matches the published means by
+        # age exactly, by stage up to one common factor (the two published margins imply
+        # slightly different grand means), and the published relative levels by sex,
+        # quarter and region (each with weighted mean 1, so they leave the grand mean to age).
+        self._parts = self._expected_parts()
+        w = self._cell_weights()
         t_age = np.array([MEAN_TOT_BY_AGE[a] for a in AGES], float)
         t_ls = np.array([sum(MEAN_CNF_CRDSL_BY_STAGE[s]) for s in STAGES], float)
-        w_ls = w.sum((0, 1, 2))
+        w_ls = w.sum((0, 1, 2, 4))
         published_grand = (t_ls * w_ls).sum() / w.sum()
+        relative = self.level_targets()
+
+        def margin(axes):
+            e, _ = self._expected_cells(*self._parts)
+            return (e * w).sum(axes) / w.sum(axes), (e * w).sum() / w.sum()
+
         for _ in range(iterations):
-            e = (a0 + a1 * np.exp(self.scale_age[:, None, None, None] + self.scale_ls)) * keep
-            self.scale_age += np.log(t_age / ((e * w).sum((1, 2, 3)) / w.sum((1, 2, 3))))
-            e = (a0 + a1 * np.exp(self.scale_age[:, None, None, None] + self.scale_ls)) * keep
-            by_ls = (e * w).sum((0, 1, 2)) / w_ls
-            grand = (by_ls * w_ls).sum() / w.sum()
+            by_age, _ = margin((1, 2, 3, 4))
+            self.scale_age += np.log(t_age / by_age)
+            for name, scale, axes in (("sex", self.scale_sex, (0, 2, 3, 4)), ("quarter", self.scale_q, (0, 1, 3, 4)),
+                                      ("region", self.scale_region, (0, 1, 2, 3))):
+                by, grand = margin(axes)
+                scale += np.log(relative[name] * grand / by)
+            by_ls, grand = margin((0, 1, 2, 4))
             self.scale_ls += np.log(t_ls * grand / published_grand / by_ls)
         self.stage_scale_factor = float(grand / published_grand)
 

@@ -7,6 +7,12 @@ turns the tables into the arrays that :mod:`fipro.synth.generate` draws from and
 :mod:`fipro.synth.posterior` scores with. A table is ``category -> (use logit shift,
 log amount shift)`` unless it says otherwise.
 
+Overall levels (issue 27, sources beside ``SEX_TOTAL_PER_USER``, ``REGION_TOTAL_PER_USER_PUBLISHED``,
+``PERSONAL_CARD_APPROVALS``): women spend 0.85 of what men spend per card user, Seoul
+1.26 times 전남 and 1.33 times 경북, and the year rises from a low 2022q1 to 2023q4; the
+model rakes a per-sex, per-region and per-quarter level so its expected means match them
+(:meth:`fipro.synth.model.Model._calibrate`), and :mod:`fipro.synth.levels` checks the file.
+
 Structure beyond the published marginals (sources beside each table: ``SEX_EFFECTS``,
 ``REGION_GROUP_EFFECTS`` / ``REGION_EXTRA``, ``SEASON``, ``QUARTER_SHIFT``,
 ``CO_GROUPS``): women spend more on beauty, clothing, accessories, groceries and
@@ -110,8 +116,10 @@ BASE = {
 # age curves on the 14 numeric bands 20..85 (기타 gets 0): added to the use logit,
 # half of it to the log amount
 AGE_CURVE = {
-    "HOS_AM": (-.8, -.7, -.55, -.4, -.25, -.1, .1, .35, .85, 1.05, 1.0, .9, .85, .8),
-    "INSU_AM": (-1.2, -.8, -.4, -.2, 0, .15, .3, .4, .45, .5, .5, .5, .5, .5),
+    # 보험/병원 rises with age (data-contract.md) in amount per row, not only in share: the
+    # old bands' totals fall ~10% a band, so the curve keeps climbing past 65
+    "HOS_AM": (-.8, -.7, -.55, -.4, -.25, -.1, .1, .35, .85, 1.05, 1.1, 1.15, 1.2, 1.25),
+    "INSU_AM": (-1.2, -.8, -.4, -.2, 0, .15, .3, .4, .45, .5, .7, .9, 1.05, 1.2),
     "HLTHFS_AM": (-.3, -.3, -.25, -.2, -.1, 0, .1, .15, .2, .2, .2, .2, .2, .2),
     "FUEL_AM": (-1.0, -.6, -.3, -.1, .05, .15, .3, .6, .45, .1, -.4, -.8, -1.2, -1.5),
     "AUTOMNT_AM": (-1.0, -.6, -.3, -.1, .05, .15, .3, .65, .45, .1, -.4, -.8, -1.2, -1.5),
@@ -128,7 +136,8 @@ AGE_CURVE = {
     "AGRICTR_AM": (-.4, -.35, -.3, -.2, -.1, 0, .05, .1, .15, .15, .15, .15, .1, .1),
     "DISTBNP_AM": (-.3, -.25, -.2, -.1, 0, 0, .1, .15, .2, .25, .3, .3, .3, .3),
     "LEISURE_S_AM": (.2, .2, .1, .1, .1, .1, .1, .1, 0, -.2, -.5, -.8, -1, -1.2),
-    "RESTRNT_AM": (.2, .2, .1, .05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    # restaurants stay the largest detail at 70+ beside the rising 보험/병원 (a given fact)
+    "RESTRNT_AM": (.2, .2, .1, .05, 0, 0, 0, 0, 0, 0, .3, .45, .6, .7),
     "MBRSHOP_AM": (-.5, -.3, 0, .2, .25, .25, .15, 0, -.1, -.2, -.4, -.6, -.8, -1),
     "GROCERY_AM": (-.5, -.3, -.1, 0, .05, .1, .15, .15, .2, .2, .2, .2, .2, .2),
 }
@@ -206,7 +215,11 @@ LEVEL_USE_SLOPE = .35  # richer customers use more categories
 # none was found the entry says "assumption". The figures are by merchant location or
 # customer share, not per-customer amounts, so they set directions and rough sizes.
 #
-# Sex: female minus male, applied half each way (women +x/2, men -x/2).
+# Sex: female minus male, applied half each way (women +x/2, men -x/2). Every source below
+# is a ratio inside one category (women's share of its customers or sales) or a card's
+# mix, not a level: these shifts set the mix, and the overall level by sex is
+# SEX_TOTAL_PER_USER (raked on top, so a category's women/men amount ratio is its mix
+# ratio times 0.848).
 #  - beauty 82% women, fashion 69% women, leisure/sports 27% women: 신한카드 빅데이터
 #    연구소, Seoul merchants Q4 2016 (이데일리 2017-02); dermatology 77% women (신한카드)
 #  - golf courses 66.5% men: BC카드·KT·AGL 2021 data (골프비즈 2022)
@@ -224,13 +237,19 @@ SEX_EFFECTS = {"SANIT_AM": (.9, .3), "CLOTH_AM": (.5, .15), "GOODS_AM": (.6, .15
 REGION_SHARE = dict(zip(REGIONS, (.19, .26, .057, .046, .007, .065, .013, .028, .028, .022, .03, .064,
                                    .031, .041, .051, .035, .036)))
 # Region: use shift enters the use logit, amount shift the NegBin shape (so the
-# likelihood stays linear in the row; see *Exactness*).
+# likelihood stays linear in the row; see *Exactness*). The sources below are shares of a
+# region's card spending or of a category's sales (ratios inside a region or a category),
+# not per-user levels: they set the mix; the overall level is REGION_TOTAL_PER_USER_PUBLISHED.
 #  - fuel 20-26% of card spending in 경북/충남 against 11% nationally and 13% in 대전:
 #    한국은행 지역별·업종별 개인 신용카드 이용실적 2010 and 대전충남본부 2010
 #  - Seoul's largest category is distribution (33.5%); 대전 24% vs 충남 17%: same sources
 #  - 9 of the 12 department stores over 1조 원 are in the capital region: 이투데이 2024
 #  - 하나로마트 (co-op, DISTBNP) is the main shop in rural 읍·면: 내일신문 2025 (no share)
 #  - 44% of hotel sales in Seoul, 36% of resort sales in 강원: KB국민카드 2023
+#  - not planted yet (a category level inside one region): 충북's personal credit cards in
+#    2023 H1, 4.92조: fuel 17.9%, 숙박·음식점 19.5%, 의료·보건 10.8% (한국은행 ECOS 지역별
+#    소비유형별 개인 신용카드, via 연합뉴스 2023-09-24); the stand-in gives 충북 fuel 11% and
+#    hotels + restaurants 17% of TOT_USE_AM (the categories do not map one to one)
 #  - agriculture in provinces, warehouse clubs in the capital area and metro cities,
 #    culture in Seoul: assumption (store locations only)
 REGION_GROUP_EFFECTS = {
@@ -247,7 +266,9 @@ REGION_EXTRA = {
     "제주": {"HOTEL_AM": (-.4, 0), "TRVL_AM": (-.2, 0)},
     "울산": {"AUTOSL_AM": (.2, .1)},
 }
-# Season by quarter of the year (q1..q4), applied to use and amount alike.
+# Season by quarter of the year (q1..q4), applied to use and amount alike. Every source
+# below is a ratio inside one category (a month or quarter against another), not a
+# level against total spending; the total's level by quarter is PERSONAL_CARD_APPROVALS.
 #  - clothing peaks Nov-Dec, bottoms in August (현대카드 index 2012-13; LG카드 2003)
 #  - lodging +60% in August vs April (신한카드 2011); travel peaks in summer, with the
 #    winter break second
@@ -274,7 +295,46 @@ QUARTER_SHIFT = {"FUEL_AM": (0, .12, .05, -.08, -.12, -.14, -.05, -.05),
                   "RESTRNT_AM": (-.15, -.05, 0, 0, 0, 0, 0, 0), "HOTEL_AM": (-.35, -.15, -.05, 0, 0, 0, 0, 0),
                   "TRVL_AM": (-.5, -.25, -.1, -.05, 0, 0, 0, 0), "LEISURE_S_AM": (-.2, -.05, 0, 0, 0, 0, 0, 0),
                   "CULTURE_AM": (-.2, -.05, 0, 0, 0, 0, 0, 0)}
-YEAR_TREND = .03
+
+# --- overall levels (issue 27): published levels the model is raked to --------------
+# Total card spending per card user (카드 사용액 / 카드 사용자 수) in 2020, 만원 a year,
+# rounded to 10만원 (±5만원): 통계청 통계플러스 2021년 가을호, 「카드데이터로 본 코로나19
+# 발생 이후 개인 소비 변화」 (KCB card data; reported by 이데일리, KPI뉴스, 미디어펜
+# 2021-09-29). National 1,770; men 1,910, women 1,620 (women / men 0.848). The 2018
+# release of the same data (통계청 통계빅데이터센터 with KCB; 한라일보 2019-06-17: national
+# 1,710, men 1,840, women 1,580, women / men 0.859) disagrees by 0.011: we use 2020 and
+# take the gap into the tolerance. Only the ratio to the national mean is planted (the
+# real file's level is the published MEAN_TOT_BY_AGE).
+NATIONAL_TOTAL_PER_USER = 1770
+SEX_TOTAL_PER_USER = {"1": 1910, "2": 1620}
+# By region of residence, same release: the five highest (세종 2,190, 서울 1,930, 경기 1,890,
+# 제주 1,880, 광주 1,840) and the five lowest (경북 1,450, 전남 1,530, 대구·전북·경남 1,600).
+# The other seven are not in the published text; the ranking puts each between 1,600
+# and 1,840, and they get one common value that makes the mean over REGION_SHARE the
+# national 1,770 (assumption: about 1,703, see region_level_table).
+REGION_TOTAL_PER_USER_PUBLISHED = {"세종": 2190, "서울": 1930, "경기": 1890, "제주": 1880, "광주": 1840,
+                                   "경북": 1450, "전남": 1530, "대구": 1600, "전북": 1600, "경남": 1600}
+# Across the year: personal-card approvals (개인카드 승인금액, 조원) per quarter,
+# 여신금융협회 「카드승인실적 분석」 (quarterly releases, via 뉴스웍스 2023-04-28, 에너지경제
+# 2023-07-31, KPI뉴스 2023-11-01, 에너지경제 2024-01-31, 화이트페이퍼 2022-10-31, 뉴스핌
+# 2023-01-31), rounded to 0.1조. 2022q1 and 2022q2 are derived from 2023's figures and
+# their year-on-year growth (228.6 / 1.115, 237.7 / 1.051; growth rounded to 0.1%). They
+# count all personal cards, not users: the per-user level is taken to move with them.
+# The total of all cards (법인 included: 282.5조 in 2022q4, 300.2조 in 2023q4) moves
+# slightly differently; we use the personal cards as the closer match.
+PERSONAL_CARD_APPROVALS = dict(zip(config.QUARTERS, (205.0, 226.2, 232.3, 233.1, 228.6, 237.7, 241.8, 246.7)))
+
+
+def region_level_table() -> dict[str, float]:
+    """Total per card user (만원 a year) for all 17 regions: the published ten and, for the
+    seven the release does not name, the common value that makes the REGION_SHARE-weighted
+    mean the national figure."""
+    w = {r: REGION_SHARE[r] / sum(REGION_SHARE.values()) for r in REGIONS}
+    known = sum(w[r] * v for r, v in REGION_TOTAL_PER_USER_PUBLISHED.items())
+    rest = (NATIONAL_TOTAL_PER_USER - known) / sum(w[r] for r in REGIONS if r not in REGION_TOTAL_PER_USER_PUBLISHED)
+    return {r: float(REGION_TOTAL_PER_USER_PUBLISHED.get(r, rest)) for r in REGIONS}
+
+
 # Co-movement: each group has a high/low intensity per customer-quarter (probability
 # 1/2 each, reused across quarters with probability RHO_CO) that multiplies all its
 # members' amounts by exp(+-CO_SHIFT) / cosh(CO_SHIFT) (mean 1, so the calibrated means
@@ -283,7 +343,7 @@ YEAR_TREND = .03
 # assumption (education bills, books and the family shop; fuel, maintenance and car
 # purchase; trips and lodging).
 CO_GROUPS = (("ACDM_AM", "BOOK_AM", "GROCERY_AM"), ("FUEL_AM", "AUTOMNT_AM", "AUTOSL_AM"), ("TRVL_AM", "HOTEL_AM"))
-CO_SHIFT = .5
+CO_SHIFT = .6  # .5 before the overall levels (issue 27), which lift every pair's correlation
 
 INACTIVE = np.array([.05, .04, .035, .03, .03, .03, .03, .035, .04, .05, .06, .07, .08, .09, .30])
 DIGITAL_REG = np.array([.88, .9, .88, .85, .8, .75, .68, .6, .5, .4, .3, .2, .12, .08, .5])

@@ -13,7 +13,8 @@ part of ``used * eta`` is the row's own and cancels), computed per region profil
 each co-movement group adds a two-part mixture over its intensity, again as matrix
 products. Region, ATT_YM, grade and the digital flags are drawn
 independently of life stage given (age, sex), so their priors cancel; region and sex
-enter the likelihood through r_c, grade through the level and mix, quarter through
+enter the likelihood through r_c (region's level too: it scales r_c), sex and quarter also
+through their raked levels in the log odds, grade through the level and mix, quarter through
 the prior and seasonality. Conditioning set: every observed column of the row
 except LIFE_STAGE (BAS_YH, AGE, SEX_CD, MBR_RK, ATT_YM, HOUS_SIDO_NM, both digital
 flags, all amounts; the remainder is TOT minus the detail sum). Persistent
@@ -49,10 +50,11 @@ _Z_SEG = np.repeat(np.arange(N_SEG), N_SUB)
 _Z_SUB = np.tile(np.arange(N_SUB), N_SEG)
 
 
-def _log_joint_group(model: Model, a, s, g, q, stages, profile, amounts, cnf) -> np.ndarray:
+def _log_joint_group(model: Model, a, s, g, q, stages, region, amounts, cnf) -> np.ndarray:
     """log P(row, LS, z) up to a per-row constant, for rows sharing (age, sex, grade, quarter).
 
-    ``profile`` is each row's region profile. Only the life stages in ``stages`` (those
+    ``region`` is each row's region (its profile sets the use shift, its own NegBin
+    shapes carry the profile's amount shift and the region's level). Only the life stages in ``stages`` (those
     with a non-zero prior) are evaluated; the result has shape (rows, len(stages), N_Z).
     """
     ls = stages[:, None]
@@ -60,7 +62,7 @@ def _log_joint_group(model: Model, a, s, g, q, stages, profile, amounts, cnf) ->
     lo = model.log_odds(a, ls, s, _Z_SEG[None, :], _Z_SUB[None, :], g, q)
     # log P(no category used | LS, z, region): the region's use shift meets (LS, z) only
     # here; its part of used * logit depends on the row alone and cancels
-    profiles, inv = np.unique(profile, return_inverse=True)
+    profiles, inv = np.unique(model.region_profile[region], return_inverse=True)
     bias = log_expit(-(eta[None] + model.use_region[profiles][:, None, None, :])).sum(3)[inv.ravel()]
     # NegBin(r, p) log-pmf of (amount - 1) is r log(1 - p) + (amount - 1) log p + a row-only
     # term; a co-movement group's members are left out here and added below as a
@@ -68,7 +70,7 @@ def _log_joint_group(model: Model, a, s, g, q, stages, profile, amounts, cnf) ->
     solo = model.group_of < 0
     W = np.concatenate([eta, np.where(solo, log_expit(-lo), 0.0), np.where(solo, log_expit(lo), 0.0)], axis=2)
     used = (amounts > 0).astype(float)
-    X = np.concatenate([used, used * model.r_profile[profile], np.maximum(amounts - 1, 0)], axis=1)
+    X = np.concatenate([used, used * model.r[region], np.maximum(amounts - 1, 0)], axis=1)
     ll = (X @ W.reshape(-1, 3 * N_CAT).T).reshape(len(X), len(stages), N_Z) + bias
     for j in range(len(CO_GROUPS)):
         members = np.flatnonzero(model.group_of == j)
@@ -112,7 +114,7 @@ def row_posteriors(model: Model, age, sex, grade, region, q, amounts, cnf) -> tu
             s, rest = divmod(rest, N_GRADE * N_Q)
             g, qq = divmod(rest, N_Q)
             stages = np.flatnonzero(model.ls_prior[a, s, qq] > 0)
-            j = _log_joint_group(model, a, s, g, qq, stages, model.region_profile[region[idx]],
+            j = _log_joint_group(model, a, s, g, qq, stages, region[idx],
                                  amounts[idx].astype(float), cnf[idx].astype(float))
             p = np.exp(j - j.max(axis=(1, 2), keepdims=True))
             total = p.sum(axis=(1, 2))[:, None]
