@@ -151,13 +151,16 @@ define SERIAL_RULE
 $(OUT)/$(word $(2),$(QUARTERS))/$(1).ipynb: | $(OUT)/$(word $(3),$(QUARTERS))/$(1).ipynb
 endef
 
+# Notebooks that read the life-stage model's outputs (08_drift reads every model's): they
+# follow it, so the selection must not wait for them (that would be a cycle)
+AFTER_MODEL_NOTEBOOKS := 08_drift
 # Once per run, after every other notebook of every quarter (order only): the grid and
 # the learning curve, kept across deliveries until the model's code changes or
 # RESELECT_AFTER_QUARTERS quarters have arrived since (see fipro.lifestage.selection);
 # `fipro select` rewrites the file only when it selects again. Nothing else can run
 # beside it then, so it takes every core: OpenMP boosters sharing two cores with another
 # busy process slow down many times over.
-$(OUT)/models/lifestage/selection.json: $(STAMPS)/code-lifestage-selection.txt | $(foreach q,$(QUARTERS),$(foreach n,$(filter-out 03_lifestage,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
+$(OUT)/models/lifestage/selection.json: $(STAMPS)/code-lifestage-selection.txt | $(foreach q,$(QUARTERS),$(foreach n,$(filter-out 03_lifestage $(AFTER_MODEL_NOTEBOOKS),$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
 	@FIPRO_THREADS=$$(nproc) $(PY) -m fipro select
 $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q),$(n)))))
 # The segment notebook compares its quarter's assignments with the previous quarter's

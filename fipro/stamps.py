@@ -140,7 +140,14 @@ SAME_QUARTER_DEPS: dict[str, tuple[str, ...]] = {
     "03_lifestage": ("02_feature_engineering",),
     # recommendations use the quarter's segments (thin-history customers) and health tiers (products)
     "07_recommendation": ("05_clustering", "06_health_score"),
+    # drift compares every model's saved outputs (and the data check's) with the previous quarter's
+    "08_drift": ("00_data_check", "02_feature_engineering", "03_lifestage", "04_anomaly", "05_clustering",
+                 "06_health_score", "07_recommendation"),
 }
+# notebooks that read the previous quarter's outputs: the drift notebook reads the previous
+# quarter's models and, for its thresholds, the drift tables of the quarters before, so it
+# follows the previous quarter's drift notebook (which itself follows that quarter's models)
+PREVIOUS_QUARTER_NOTEBOOKS: tuple[str, ...] = ("08_drift",)
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -181,13 +188,18 @@ def next_quarter_text(quarter: str, quarters: Sequence[str]) -> str:
 def notebook_deps(quarters: Sequence[str], stems: Sequence[str]) -> str:
     """Make rules for what a notebook reads of other notebooks and other quarters: the
     same-quarter notebooks of :data:`SAME_QUARTER_DEPS`, the feature notebooks of the
-    quarters the life-stage model pools, the next-quarter stamp."""
+    quarters the life-stage model pools, the next-quarter stamp, the previous quarter's own
+    notebook for :data:`PREVIOUS_QUARTER_NOTEBOOKS`."""
     from fipro.lifestage.data import DEFAULT_HISTORY, pooled_quarters  # see next_quarter_text
 
     lines = ["# written by `python -m fipro stamps`: what each notebook reads of other notebooks"]
+    ordered = sorted(quarters)
     for q in quarters:
         for stem in stems:
             deps = [f"$(OUT)/{q}/{d}.ipynb" for d in SAME_QUARTER_DEPS.get(stem, ()) if d in stems]
+            i = ordered.index(q) if q in ordered else 0
+            if stem in PREVIOUS_QUARTER_NOTEBOOKS and i > 0:
+                deps.append(f"$(OUT)/{ordered[i - 1]}/{stem}.ipynb")
             if stem == "03_lifestage":
                 deps += [f"$(OUT)/{p}/02_feature_engineering.ipynb" for p in pooled_quarters(q, quarters, DEFAULT_HISTORY)]
             if stem in NEXT_QUARTER_NOTEBOOKS:

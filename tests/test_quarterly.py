@@ -77,7 +77,9 @@ def test_appending_a_quarter_runs_that_quarter_and_the_previous_quarters_next_qu
     kept = {q: os.stat(tables / f"{q}.parquet").st_mtime_ns for q in before}
     raw.write_bytes(raw.read_bytes() + b"".join(last))
     runs, select = _would_run(env, sample_quarters)
-    assert runs == {(LAST, s) for s in stems} | {(before[-1], "03_lifestage"), (before[-1], "07_recommendation")}
+    # and the drift notebook of the quarter before, which reads its 03's and 07's outputs
+    assert runs == {(LAST, s) for s in stems} | {(before[-1], "03_lifestage"), (before[-1], "07_recommendation"),
+                                                 (before[-1], "08_drift")}
     assert not select  # the selection is kept: one quarter since it was chosen
     assert {q: os.stat(tables / f"{q}.parquet").st_mtime_ns for q in before} == kept  # tables reused
 

@@ -1,0 +1,138 @@
+"""fipro.drift: the stability index and its noise, thresholds from the data, and the alerts on
+the stand-in's planted changes, a doubled category and a quarter compared with itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fipro import contract, datasets, drift
+from fipro.features import build_features
+from fipro.synth.shifts import planted_category_shifts
+
+
+def test_psi_is_zero_for_equal_counts_and_grows_with_the_shift():
+    a = np.array([100, 100, 100, 100])
+    assert drift.psi(a, a) == 0.0
+    small, large = drift.psi(a, np.array([110, 90, 100, 100])), drift.psi(a, np.array([200, 50, 100, 50]))
+    assert 0 < small < large
+    assert np.isfinite(drift.psi(np.array([10, 0]), np.array([0, 10])))  # smoothing keeps empty bins finite
+
+
+def test_edges_fixed_on_the_reference_make_a_point_mass_one_bin_and_missing_its_own():
+    edges = drift.fit_edges(np.r_[np.zeros(60), np.arange(1, 41.0)], 10)
+    counts = drift.bin_counts(np.array([0, 0, 5, 39, np.nan]), edges)
+    assert counts[0] == 2 and counts[-1] == 1 and counts.sum() == 5
+    assert len(drift.fit_edges(np.array([np.nan, np.nan]))) == 0
+
+
+def test_noise_of_two_samples_matches_simulated_psi():
+    rng = np.random.default_rng(0)
+    p = np.full(10, 0.1)
+    sims = [drift.psi(rng.multinomial(2000, p), rng.multinomial(3000, p)) for _ in range(400)]
+    mean, q = drift.noise(np.full(10, 200), np.full(10, 300))
+    assert np.mean(sims) == pytest.approx(mean, rel=0.15)
+    assert np.mean(np.array(sims) > q) < 0.01
+
+
+def _table(values, noise_mean=1.0, group="category"):
+    return pd.DataFrame({"BAS_YH": "2023q1", "previous": "2022q4", "kind": "input", "group": group,
+                         "subject": [f"s{i}" for i in range(len(values))], "subject_ko": "대상",
+                         "measure": "psi", "value": values, "noise_mean": noise_mean, "noise_q": 3.0 * noise_mean,
+                         "n_previous": 100, "n_current": 100, "detail_ko": ""})
+
+
+def test_threshold_is_noise_times_the_median_overdispersion_of_the_pool():
+    table = drift.thresholds(_table([1.0, 2.0, 2.0, 3.0, 50.0]))
+    assert table["phi"].tolist() == [2.0] * 5  # the one large value does not move the median
+    assert table["threshold"].tolist() == [6.0] * 5
+    alerts = drift.alerts_of(table)
+    assert alerts["subject"].tolist() == ["s4"] and alerts["severity"].tolist() == ["높음"]
+    assert "PSI" in alerts["sentence_ko"].iloc[0]
+    # earlier quarters' tables join the pool; below-noise pools keep phi = 1
+    assert drift.thresholds(_table([0.1, 0.2]))["phi"].tolist() == [1.0, 1.0]
+    pooled = drift.thresholds(_table([1.0]), [_table([4.0, 4.0])])
+    assert pooled["phi"].iloc[0] == 4.0
+
+
+def test_paired_gap_is_seeded_and_measures_the_refit_advantage():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 500)
+    good, bad = np.where(rng.random(500) < 0.9, y, 1 - y), np.where(rng.random(500) < 0.6, y, 1 - y)
+    acc = lambda t, p: float(np.mean(t == p))  # noqa: E731
+    first = drift.paired_gap(y, bad, good, acc, seed=3)
+    assert first == drift.paired_gap(y, bad, good, acc, seed=3)
+    m_old, m_new, gap, se = first
+    assert gap == pytest.approx(m_new - m_old) and gap > drift.DECAY_Z * se > 0
+
+
+# --- on the sample ----------------------------------------------------------------------------
+
+
+def _input_alerts(reference, previous, current, tables, earlier=()):
+    rows = pd.DataFrame(drift.input_measures(reference, previous, current, tables))
+    rows.insert(0, "previous", "p")
+    rows.insert(0, "BAS_YH", "q")
+    table = drift.thresholds(rows, earlier)
+    return table, drift.alerts_of(table)
+
+
+def double(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A raw quarter with ``column`` doubled, its upper category, the total and the credit-card
+    amount raised by the same amount (the file stays consistent)."""
+    out = table.copy()
+    extra = out[column].to_numpy()
+    for c in (column, contract.COLUMN_BY_NAME[column].parent, "TOT_USE_AM", "CRDSL_USE_AM"):
+        if c:
+            out[c] = out[c] + extra
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample_tables(sample_quarters):
+    return {q: datasets.load_quarter(q) for q in sample_quarters}
+
+
+def test_a_quarter_compared_with_itself_fires_nothing(sample_quarters):
+    q = sample_quarters[3]
+    table = drift.measure_quarter(q, previous=q, decay=False)
+    assert len(table) and (table["value"] == 0).all()
+    assert drift.alerts_of(drift.thresholds(table)).empty
+
+
+def test_a_doubled_category_fires_its_alert_and_nothing_unrelated(sample_quarters, sample_tables):
+    ref, p, q = sample_quarters[0], sample_quarters[4], sample_quarters[5]
+    t = sample_tables
+    reference = build_features(t[ref])
+    previous = build_features(t[p], t[sample_quarters[3]])
+    _, plain = _input_alerts(reference, previous, build_features(t[q], t[p]), (t[p], t[q]))
+    doubled = double(t[q], "FUEL_AM")
+    table, fired = _input_alerts(reference, previous, build_features(doubled, t[p]), (t[p], doubled))
+    new = set(fired["subject"]) - set(plain["subject"])
+    assert "FUEL_AM" in new
+    assert new <= drift.related_subjects(["FUEL_AM"])
+    fuel = fired[fired["subject"] == "FUEL_AM"].iloc[0]
+    assert "연료판매" in fuel["sentence_ko"] and fuel["severity"] == "높음"
+    assert not set(fired["group"]) & {"population", "presence"}
+
+
+def test_planted_quarter_shifts_fire_their_category_alerts(sample_quarters, sample_tables):
+    t = sample_tables
+    quarters = sample_quarters
+    reference = build_features(t[quarters[0]])
+    features = {quarters[0]: reference}
+    for p, q in zip(quarters, quarters[1:]):
+        features[q] = build_features(t[q], t[p])
+    earlier, alerts = [], []
+    for p, q in zip(quarters, quarters[1:]):
+        table, fired = _input_alerts(reference, features[p], features[q], (t[p], t[q]), earlier)
+        earlier.append(table)
+        alerts.append(fired.assign(BAS_YH=q))
+    scores = drift.planted_scores(pd.concat(alerts), planted_category_shifts(quarters))
+    # the fuel-price peak (2022q2, 2022q4), the recovery after distancing and the seasons
+    assert scores["precision"] >= 0.9
+    assert scores["recall"] >= 0.6
+    fired = set(zip(pd.concat(alerts)["BAS_YH"], pd.concat(alerts)["subject"]))
+    assert {(quarters[3], "FUEL_AM"), (quarters[2], "TRVL_AM"), (quarters[1], "LEISURE_S_AM"),
+            (quarters[3], "CLOTH_AM"), (quarters[4], "BOOK_AM")} <= fired
