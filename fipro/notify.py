@@ -128,7 +128,7 @@ def _first_card(log: Optional[pd.DataFrame]) -> Optional[pd.DataFrame]:
 
 def _card(cur: Optional[pd.DataFrame], prev: Optional[pd.DataFrame], names: Mapping[str, str]) -> pd.DataFrame:
     first = _first_card(cur)
-    if first is None:
+    if first is None or prev is None:  # no previous quarter's log: nothing can be told apart as new
         return pd.DataFrame(columns=["SEQ", "kind", "message"])
     seq = pd.Index(first["SEQ"].astype(str))
     first = first.reset_index(drop=True)
