@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fipro import contract, datasets, drift
+from fipro import contract, datasets, drift, notify
 from fipro.features import build_features
 from fipro.synth.shifts import planted_category_shifts
 
@@ -136,3 +136,19 @@ def test_planted_quarter_shifts_fire_their_category_alerts(sample_quarters, samp
     fired = set(zip(pd.concat(alerts)["BAS_YH"], pd.concat(alerts)["subject"]))
     assert {(quarters[3], "FUEL_AM"), (quarters[2], "TRVL_AM"), (quarters[1], "LEISURE_S_AM"),
             (quarters[3], "CLOTH_AM"), (quarters[4], "BOOK_AM")} <= fired
+
+
+def test_drift_notebook_runs_and_records_its_measures(sample_quarters, monkeypatch):
+    from fipro import export, handoff, runner
+    from test_notebooks import figure_problems
+
+    monkeypatch.setenv(handoff.SALT_VARIABLE, "notebook-test")
+    quarter = sample_quarters[1]
+    executed = runner.run_notebook("08_drift", quarter)
+    assert figure_problems(executed) == []
+    m = export.load_metrics(quarter, "drift")
+    assert m["n_measures"] >= 5 + len(contract.AMOUNT_COLUMNS) and m["n_alerts"] == sum(m["alerts_by_kind"].values())
+    saved = drift.load_drift(quarter)
+    assert len(saved) == m["n_measures"] and saved["threshold"].notna().any()
+    assert len(drift.load_alerts(quarter)) == m["n_alerts"]
+    assert list(m["notifications"]["counts"]) == list(notify.KINDS)
