@@ -253,9 +253,13 @@ def input_measures(reference: pd.DataFrame, previous: pd.DataFrame, current: pd.
         for name in feature_spec.feature_names("model", family):
             if name not in current or name not in previous:
                 continue
-            edges = fit_edges(reference[name].to_numpy()) if name in reference else np.array([])
+            before = previous[name].to_numpy(dtype=np.float64)
+            if not np.isfinite(before).any():
+                continue  # structurally missing (quarter-on-quarter change of the first quarter): not comparable
+            ref = reference[name].to_numpy(dtype=np.float64) if name in reference else before
+            edges = fit_edges(ref if np.isfinite(ref).any() else before)
             # a stable population's tenure grows by the months between the quarters: compare with that
-            before = previous[name].to_numpy(dtype=np.float64) + (months if name in AGEING_FEATURES else 0)
+            before = before + (months if name in AGEING_FEATURES else 0)
             a, b = bin_counts(before, edges), bin_counts(current[name].to_numpy(), edges)
             row = _row("input", "family", family, FAMILY_KO.get(family, family), "psi_max", a, b,
                        f"가장 크게 바뀐 피처: {feature_spec.feature_label_ko(name)}")
@@ -322,6 +326,33 @@ def first_cards(log: pd.DataFrame) -> pd.DataFrame:
     return cards.drop_duplicates("SEQ")
 
 
+def segment_measures(previous: pd.DataFrame, current: pd.DataFrame) -> list[dict]:
+    """Segment sizes and migration. Segments are fitted (and named) again every quarter, so a name
+    need not mean the same group twice: each of this quarter's segments is matched to the previous
+    quarter's segment that most of its returning customers came from, sizes are compared on the
+    matched names, and a customer *migrated* when their previous segment is not the one their
+    current segment was matched to."""
+    a = previous[["SEQ", "segment_name"]].astype({"SEQ": str, "segment_name": str})
+    b = current[["SEQ", "segment_name"]].astype({"SEQ": str, "segment_name": str})
+    joined = a.merge(b, on="SEQ", suffixes=("_p", "_q"))
+    if len(joined):
+        cross = pd.crosstab(joined["segment_name_q"], joined["segment_name_p"])
+        match = cross.idxmax(axis=1)
+    else:
+        match = pd.Series(dtype=str)
+    mapped = b["segment_name"].map(match).fillna(b["segment_name"])
+    rows = [mix_row("output", "segments", "sizes", "세그먼트 크기(전분기 세그먼트에 맞춘 이름)", a["segment_name"], mapped)]
+    moved = int((joined["segment_name_p"] != joined["segment_name_q"].map(match)).sum()) if len(joined) else 0
+    renamed = sorted(f"{q}→{p}" for q, p in match.items() if q != p)
+    rows.append({"kind": "output", "group": "segments", "subject": "migration",
+                 "subject_ko": "세그먼트 이동 비율(두 분기 모두 있는 고객)", "measure": "share",
+                 "value": moved / max(len(joined), 1), "noise_mean": np.nan, "noise_q": np.nan,
+                 "n_previous": int(len(joined)), "n_current": int(len(joined)),
+                 "detail_ko": f"{len(joined):,}명 중 {moved:,}명이 다른 세그먼트로 이동"
+                              + (f"; 이름이 바뀐 세그먼트 {', '.join(renamed)}" if renamed else "")})
+    return rows
+
+
 def output_measures(previous: Mapping[str, Optional[pd.DataFrame]], current: Mapping[str, Optional[pd.DataFrame]]
                     ) -> list[dict]:
     """Output rows from the saved tables of ``p`` and ``q`` (a model missing in either is skipped)."""
@@ -335,15 +366,7 @@ def output_measures(previous: Mapping[str, Optional[pd.DataFrame]], current: Map
                             previous["lifestage"]["predicted"], current["lifestage"]["predicted"],
                             contract.LIFE_STAGE_CODES))
     if both("segments", "segment_name"):
-        a, b = previous["segments"], current["segments"]
-        rows.append(mix_row("output", "segments", "sizes", "세그먼트 크기", a["segment_name"], b["segment_name"]))
-        joined = a[["SEQ", "segment_name"]].merge(b[["SEQ", "segment_name"]], on="SEQ", suffixes=("_p", "_q"))
-        moved = int((joined["segment_name_p"] != joined["segment_name_q"]).sum())
-        row = rate_row("output", "segments", "migration", "세그먼트 이동 비율(두 분기 모두 있는 고객)",
-                       0, 0, moved, len(joined))
-        row.update(value=moved / max(len(joined), 1), measure="share", noise_mean=np.nan, noise_q=np.nan,
-                   detail_ko=f"{len(joined):,}명 중 {moved:,}명이 다른 세그먼트로 이동")
-        rows.append(row)
+        rows += segment_measures(previous["segments"], current["segments"])
     if both("health", "tier"):
         rows.append(mix_row("output", "health", "tier_mix", "건강 등급 구성", previous["health"]["tier"],
                             current["health"]["tier"]))
@@ -515,22 +538,38 @@ def measure_quarter(quarter: str, *, previous: Optional[str] = None, decay: bool
 # --- thresholds and alerts ------------------------------------------------------------------------
 
 def pool_of(frame: pd.DataFrame) -> pd.Series:
-    """The pool a row's over-dispersion factor is estimated in: the group for inputs, one pool
-    for all model outputs, one for data quality."""
-    return np.where(frame["kind"] == "output", "output", frame["group"]).astype(str)
+    """The pool a row's over-dispersion factor is estimated in: the group for inputs and data
+    quality (many subjects vary alike), the measure itself for model outputs (each has its own
+    quarter-to-quarter variation)."""
+    return np.where(frame["kind"] == "output", frame["group"].astype(str) + ":" + frame["subject"].astype(str),
+                    frame["group"].astype(str)).astype(str)
+
+
+# an output measure needs this many quarter pairs of its own before its own variation sets its
+# threshold; until then it borrows the median of every output measure
+MIN_OWN_HISTORY = 3
 
 
 def thresholds(current: pd.DataFrame, earlier: Sequence[pd.DataFrame] = ()) -> pd.DataFrame:
     """``current`` with ``phi`` (the over-dispersion of its pool, median over the pool's rows of
     this and the ``earlier`` quarters' drift tables, at least 1) and ``threshold`` (``phi`` times
-    the row's noise quantile; decay: :data:`DECAY_Z` standard errors). Rows without a noise
-    model (segment migration, a share) get no threshold."""
+    the row's noise quantile; decay: :data:`DECAY_Z` standard errors). An output measure with
+    fewer than :data:`MIN_OWN_HISTORY` values uses the median of all output measures. Rows
+    without a noise model (segment migration, a share) get no threshold."""
     out = current.copy()
     pooled = pd.concat([*[e for e in earlier if e is not None and len(e)], current], ignore_index=True)
     pooled = pooled[(pooled["kind"] != "decay") & (pooled["noise_mean"] > 0) & pooled["value"].notna()]
-    ratio = (pooled["value"] / pooled["noise_mean"]).groupby(pool_of(pooled)).median()
-    phi = pd.Series(pool_of(out), index=out.index).map(ratio).fillna(1.0).clip(lower=1.0)
-    out["phi"] = np.where(out["kind"] == "decay", 1.0, phi)
+    ratio = pooled["value"] / pooled["noise_mean"]
+    pools = pool_of(pooled)
+    median = ratio.groupby(pools).median()
+    size = ratio.groupby(pools).size()
+    outputs = ratio[pooled["kind"].to_numpy() == "output"]
+    all_outputs = float(outputs.median()) if len(outputs) else 1.0
+    keys = pd.Series(pool_of(out), index=out.index)
+    phi = keys.map(median)
+    short = (out["kind"] == "output") & (keys.map(size).fillna(0) < MIN_OWN_HISTORY)
+    phi[short] = all_outputs
+    out["phi"] = np.where(out["kind"] == "decay", 1.0, phi.fillna(1.0).clip(lower=1.0))
     out["threshold"] = out["phi"] * out["noise_q"]
     return out
 
@@ -637,8 +676,9 @@ def describe_run(run: DriftRun) -> str:
     previous = str(run.table["previous"].iloc[0])
     counts = run.headline()["alerts_by_kind"]
     fired = ", ".join(f"{KINDS_KO[k]} {n}개" for k, n in counts.items() if n) or "없음"
-    phi = run.table[run.table["kind"] != "decay"].groupby(pool_of(run.table[run.table["kind"] != "decay"]))["phi"].first()
-    factors = ", ".join(f"{GROUPS_KO.get(k, '모델 출력' if k == 'output' else k)} {v:.2f}" for k, v in phi.items())
+    inputs = run.table[run.table["kind"].isin(["input", "data quality"])]
+    phi = inputs.groupby(pool_of(inputs))["phi"].first()
+    factors = ", ".join(f"{GROUPS_KO.get(k, k)} {v:.2f}" for k, v in phi.items()) + " (모델 출력은 측정값마다 따로)"
     return (f"{run.quarter}을(를) {previous}와 비교했습니다: 측정값 {len(run.table)}개, 경보 {len(run.alerts)}개 ({fired}). "
             f"평소 변화 폭(우연 대비 배율 φ): {factors}. 측정에 {run.seconds.get('total', 0):.1f}초 걸렸습니다.")
 

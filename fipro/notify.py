@@ -11,8 +11,9 @@ Kinds, in priority order (:data:`KINDS`; 1 is shown first)
    (amounts and the rule that fired).
 2. ``위험 등급 상승``: the spending-based risk grade rose by at least :data:`RISK_RISE` grades
    since the previous quarter and is now at least :data:`RISK_GRADE_MIN` (of 5).
-3. ``건강 등급 하락``: the health tier fell (건강 → 보통 → 취약) since the previous quarter; the
-   message gives both scores and the health model's reason.
+3. ``건강 등급 하락``: the health tier fell (건강 → 보통 → 취약) since the previous quarter and the
+   score by at least :data:`HEALTH_DROP_MIN` points; the message gives both scores and the
+   health model's reason.
 4. ``라이프스테이지 변화``: the predicted life stage differs from the previous quarter's and both
    predictions have a probability of at least :data:`LIFESTAGE_MIN_PROBABILITY`.
 5. ``더 나은 카드``: the first-ranked card is not last quarter's first card (or the customer had
@@ -41,7 +42,10 @@ SOURCE_MODEL = {"이상 소비": "anomaly", "위험 등급 상승": "health", "�
                 "라이프스테이지 변화": "lifestage", "더 나은 카드": "recommend"}
 MAX_PER_CUSTOMER = 3
 RISK_RISE = 2
-RISK_GRADE_MIN = 4
+RISK_GRADE_MIN = 5
+# a tier boundary crossed by a few points is the score's own noise (its quarter-to-quarter
+# spread is several points): a drop must also be this many points
+HEALTH_DROP_MIN = 10.0
 LIFESTAGE_MIN_PROBABILITY = 0.6
 CARD_MIN_BENEFIT_WON = 10_000
 TIER_ORDER = {"취약": 0, "보통": 1, "건강": 2}
@@ -88,11 +92,12 @@ def _health(cur: Optional[pd.DataFrame], prev: Optional[pd.DataFrame]) -> list[p
     if "tier" in now:
         t_now = now["tier"].map(TIER_ORDER).to_numpy(dtype=np.float64)
         t_before = before["tier"].map(TIER_ORDER).to_numpy(dtype=np.float64)
+        score_now = pd.to_numeric(now["health_score"], errors="coerce").to_numpy()
+        score_before = pd.to_numeric(before["health_score"], errors="coerce").to_numpy()
         with np.errstate(invalid="ignore"):
-            fell = t_now < t_before
+            fell = (t_now < t_before) & (score_before - score_now >= HEALTH_DROP_MIN)
         if fell.any():
-            s_now = pd.to_numeric(now["health_score"], errors="coerce").to_numpy()[fell]
-            s_before = pd.to_numeric(before["health_score"], errors="coerce").to_numpy()[fell]
+            s_now, s_before = score_now[fell], score_before[fell]
             reasons = now.loc[fell, "reason"] if "reason" in now else [""] * int(fell.sum())
             msg = [f"소비 건강 등급이 '{tb}'에서 '{tn}'(으)로 내려갔습니다 (점수 {sb:.0f}점 → {sn:.0f}점). {r}".strip()
                    for tb, tn, sb, sn, r in zip(before["tier"][fell], now["tier"][fell], s_before, s_now, reasons)]

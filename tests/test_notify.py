@@ -42,23 +42,26 @@ def test_anomaly_fires_on_flag_and_not_on_high_unflagged_score():
     assert _kinds(notes, "b") == []
 
 
-def test_risk_rise_fires_into_high_grade_and_not_below_it_or_by_one_grade():
-    prev = {"health": _health([("a", 50, "보통", 2, .1), ("b", 50, "보통", 1, .1), ("c", 50, "보통", 3, .1)])}
-    cur = {"health": _health([("a", 50, "보통", 4, .3), ("b", 50, "보통", 3, .2), ("c", 50, "보통", 4, .3)])}
+def test_risk_rise_fires_into_the_top_grade_and_not_below_it_or_by_one_grade():
+    prev = {"health": _health([("a", 50, "보통", 3, .1), ("b", 50, "보통", 1, .1), ("c", 50, "보통", 4, .1)])}
+    cur = {"health": _health([("a", 50, "보통", 5, .3), ("b", 50, "보통", 3, .2), ("c", 50, "보통", 5, .3)])}
     notes = notify.notifications_from(cur, prev)
     assert _kinds(notes, "a") == ["위험 등급 상승"]
-    assert "2등급에서 4등급" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
-    assert _kinds(notes, "b") == []  # rose by two but stays below grade 4
-    assert _kinds(notes, "c") == []  # grade 4 but rose by one
+    assert "3등급에서 5등급" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "30%" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert _kinds(notes, "b") == []  # rose by two but stays below the top grade
+    assert _kinds(notes, "c") == []  # the top grade but rose by one
 
 
-def test_health_tier_drop_fires_and_a_score_drop_within_the_tier_does_not():
-    prev = {"health": _health([("a", 62, "건강", 1, .1), ("b", 58, "보통", 1, .1)])}
-    cur = {"health": _health([("a", 55, "보통", 1, .1), ("b", 41, "보통", 1, .1)])}
+def test_health_tier_drop_fires_and_a_small_or_within_tier_drop_does_not():
+    prev = {"health": _health([("a", 62, "건강", 1, .1), ("b", 58, "보통", 1, .1), ("c", 61, "건강", 1, .1)])}
+    cur = {"health": _health([("a", 48, "보통", 1, .1), ("b", 41, "보통", 1, .1), ("c", 55, "보통", 1, .1)])}
     notes = notify.notifications_from(cur, prev)
     assert _kinds(notes, "a") == ["건강 등급 하락"]
-    assert "62점 → 55점" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
-    assert _kinds(notes, "b") == []
+    assert "'건강'에서 '보통'" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "62점 → 48점" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert _kinds(notes, "b") == []  # 17 points down, same tier
+    assert _kinds(notes, "c") == []  # crossed the tier boundary by 6 points only
 
 
 def test_lifestage_change_needs_confident_predictions_both_quarters():
@@ -90,7 +93,7 @@ def test_nothing_new_gives_no_row():
 
 
 def _everything():
-    prev = {"health": _health([("a", 62, "건강", 1, .1)]), "lifestage": _lifestage([("a", "NEW_WED", .8)]),
+    prev = {"health": _health([("a", 62, "건강", 2, .1)]), "lifestage": _lifestage([("a", "NEW_WED", .8)]),
             "recommend": _recs([("a", "C1", 20_000)])}
     cur = {"anomaly": _anomaly([("a", 9.5, True, "total_spike", "총이용금액이 늘었습니다.")]),
            "health": _health([("a", 30, "취약", 5, .4)]), "lifestage": _lifestage([("a", "CHILD_BABY", .7)]),
