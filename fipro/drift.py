@@ -604,12 +604,8 @@ def alerts_of(table: pd.DataFrame) -> pd.DataFrame:
 
 # --- the step ------------------------------------------------------------------------------------------
 
-def drift_path(quarter: str):
-    return config.quarter_dir(quarter) / "drift.parquet"
-
-
-def alerts_path(quarter: str):
-    return config.quarter_dir(quarter) / "alerts.parquet"
+drift_path = datasets.drift_path
+alerts_path = datasets.alerts_path
 
 
 def load_drift(quarter: str) -> Optional[pd.DataFrame]:

@@ -33,7 +33,7 @@ from typing import Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import config, contract, datasets
+from fipro import contract, datasets
 from fipro.export import file_lock, write_parquet_atomic
 
 KINDS: tuple[str, ...] = ("이상 소비", "위험 등급 상승", "건강 등급 하락", "라이프스테이지 변화", "더 나은 카드")
@@ -197,7 +197,8 @@ def keyed(notes: pd.DataFrame, quarter: str, salt: str) -> pd.DataFrame:
 
 
 def notifications_path(quarter: str):
-    return config.quarter_dir(quarter) / "notifications.parquet"
+    """``outputs/<quarter>/notifications.parquet`` (:func:`fipro.datasets.notifications_path`)."""
+    return datasets.notifications_path(quarter)
 
 
 def load_notifications(quarter: str) -> Optional[pd.DataFrame]:
