@@ -718,3 +718,21 @@ def planted_scores(alerts: pd.DataFrame, planted: pd.DataFrame, *, detect: float
             "n_found": int(np.sum(found)),
             "missed": [f"{q} {c}" for (q, c), f in zip(zip(positives["quarter"], positives["column"]), found) if not f],
             "wrong": [f"{q} {s}" for q, s, r in zip(fired["BAS_YH"], fired["subject"], right) if not r]}
+
+
+def planted_check(quarter: str, alerts: pd.DataFrame, detect: float = 0.1) -> Optional[pd.DataFrame]:
+    """On the stand-in: the generator's planted category changes of at least ``detect`` into
+    ``quarter`` (:func:`fipro.synth.shifts.planted_category_shifts`, with the generator rows they
+    come from) and whether each fired its alert; ``None`` on real data."""
+    raw = datasets.raw_file()
+    if raw is None or not datasets.is_synthetic(raw):
+        return None
+    from fipro.synth.shifts import planted_category_shifts  # the generator's tables: stand-in only
+
+    planted = planted_category_shifts(datasets.available_quarters())
+    planted = planted[(planted["quarter"] == quarter) & (planted["shift"].abs() >= detect)]
+    fired = set(alerts.loc[alerts["kind"] == "input", "subject"]) if len(alerts) else set()
+    return pd.DataFrame({"업종": [contract.label(c) for c in planted["column"]],
+                         "심어 둔 변화(로그)": planted["shift"].to_numpy(),
+                         "생성기 행": planted["rows"].to_numpy(),
+                         "경보": np.where(planted["column"].isin(fired), "●", "놓침")})

@@ -152,3 +152,13 @@ def test_drift_notebook_runs_and_records_its_measures(sample_quarters, monkeypat
     assert len(saved) == m["n_measures"] and saved["threshold"].notna().any()
     assert len(drift.load_alerts(quarter)) == m["n_alerts"]
     assert list(m["notifications"]["counts"]) == list(notify.KINDS)
+
+
+def test_planted_check_names_the_generator_rows_and_marks_what_fired(sample_quarters):
+    q = sample_quarters[1]
+    alerts = pd.DataFrame({"kind": ["input", "output"], "subject": ["FUEL_AM", "BOOK_AM"]})
+    table = drift.planted_check(q, alerts)
+    fuel = table[table["업종"] == "연료판매"].iloc[0]
+    assert fuel["경보"] == "●" and "QUARTER_SHIFT['FUEL_AM']" in fuel["생성기 행"]
+    assert fuel["심어 둔 변화(로그)"] == pytest.approx(0.12)
+    assert table.loc[table["업종"] == "서적/문구", "경보"].iloc[0] == "놓침"  # an output alert is no input alert
