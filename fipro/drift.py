@@ -294,14 +294,45 @@ def presence_measures(state_previous: Optional[pd.DataFrame], state_current: pd.
 
 # --- outputs ------------------------------------------------------------------------------------
 
-def _read(path, columns: Sequence[str]) -> Optional[pd.DataFrame]:
+def _read(path, columns: Sequence[str], filters=None) -> Optional[pd.DataFrame]:
     """Columns of a saved table that exist today (a reader tolerant of renamed or added columns)."""
     import pyarrow.parquet as pq
 
     if path is None or not path.exists():
         return None
     names = set(pq.read_schema(path).names)
-    return pd.read_parquet(path, columns=[c for c in columns if c in names])
+    if filters is not None and not all(f[0] in names for f in filters):
+        filters = None
+    return pq.read_table(path, columns=[c for c in columns if c in names], filters=filters).to_pandas()
+
+
+class ColumnReader:
+    """A saved table read one column at a time (``name in reader``, ``reader[name]``): the input
+    measures need every feature of three quarters but only one at a time, so at full scale
+    (673k rows × 150 features) memory holds a few columns, never three whole feature tables."""
+
+    def __init__(self, path):
+        import pyarrow.parquet as pq
+
+        self._file = pq.ParquetFile(path)
+        self._names = set(self._file.schema_arrow.names)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._names
+
+    def __getitem__(self, name: str) -> pd.Series:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._file.read(columns=[name]).column(0).to_pandas()
+
+
+def feature_columns(quarter: str):
+    """The quarter's features as a :class:`ColumnReader` on the fresh cache (built first when stale)."""
+    from fipro.features import cache
+
+    if not cache.is_fresh(quarter):
+        cache.load_features(quarter)
+    return ColumnReader(datasets.features_path(quarter))
 
 
 def saved_outputs(quarter: str) -> dict[str, Optional[pd.DataFrame]]:
@@ -315,8 +346,10 @@ def saved_outputs(quarter: str) -> dict[str, Optional[pd.DataFrame]]:
                         ["SEQ", "health_score", "tier", "risk_grade", "risk_probability", "reason"]),
         "anomaly": _read(datasets.model_dir(quarter, "anomaly") / "scores.parquet",
                          ["SEQ", "score", "flagged", "rules", "reason"]),
+        # first-ranked rows only: the drift reads the first cards' shares, the notifications the first card
         "recommend": _read(datasets.recommendations_path(quarter),
-                           ["SEQ", "product_id", "rank", "expected_monthly_benefit_won", "reason", "recommender"]),
+                           ["SEQ", "product_id", "rank", "expected_monthly_benefit_won", "reason", "recommender"],
+                           filters=[("rank", "==", 1)]),
     }
 
 
@@ -416,17 +449,47 @@ def quality_measures(previous: Optional[Mapping], current: Optional[Mapping]) ->
 
 # --- decay ----------------------------------------------------------------------------------------
 
-def paired_gap(y: np.ndarray, old: np.ndarray, new: np.ndarray, metric, *, n_boot: int = DECAY_BOOTSTRAP,
+def weighted_metric(metric: str, y: np.ndarray, pred: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``metric`` of ``pred`` against ``y`` under each row of ``weights`` (replicates × rows of
+    bootstrap counts; a row of ones is the plain metric), vectorised over the replicates.
+
+    ``"accuracy"``; ``"macro_f1"`` (labels, the mean F1 over the classes in ``y`` or ``pred``, as
+    scikit-learn's ``f1_score(average="macro")``); ``"auc"`` (``pred`` a score, ``y`` 0/1, ties
+    counted half, as ``roc_auc_score``).
+    """
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    if metric == "accuracy":
+        return (w @ (y == pred)) / w.sum(1)
+    if metric == "macro_f1":
+        f1 = []
+        for k in np.union1d(y, pred):
+            tp, fp, fn = (w @ ((y == k) & (pred == k)), w @ ((y != k) & (pred == k)), w @ ((y == k) & (pred != k)))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f1.append(np.nan_to_num(2 * tp / (2 * tp + fp + fn)))
+        return np.mean(f1, axis=0)
+    if metric == "auc":
+        order = np.argsort(pred, kind="stable")
+        score, pos = np.asarray(pred)[order], np.asarray(y)[order].astype(bool)
+        starts = np.flatnonzero(np.r_[True, score[1:] != score[:-1]])
+        ws = w[:, order]
+        wp, wn = np.add.reduceat(ws * pos, starts, axis=1), np.add.reduceat(ws * ~pos, starts, axis=1)
+        below = np.cumsum(wn, axis=1) - wn
+        return (wp * (below + 0.5 * wn)).sum(1) / (wp.sum(1) * wn.sum(1))
+    raise ValueError(f"metric must be 'accuracy', 'macro_f1' or 'auc', got {metric!r}")
+
+
+def paired_gap(y: np.ndarray, old: np.ndarray, new: np.ndarray, metric: str, *, n_boot: int = DECAY_BOOTSTRAP,
                seed: Optional[int] = None) -> tuple[float, float, float, float]:
-    """``metric`` of the old and the new predictions, their gap (new − old) and the gap's
-    bootstrap standard error over rows (seeded, ``n_boot`` paired resamples)."""
+    """``metric`` (:func:`weighted_metric`) of the old and the new predictions, their gap
+    (new − old) and the gap's bootstrap standard error over rows (seeded, ``n_boot`` paired
+    resamples as multinomial counts, vectorised)."""
+    y, old, new = np.asarray(y), np.asarray(old), np.asarray(new)
     rng = np.random.default_rng(config.RANDOM_SEED if seed is None else seed)
-    m_old, m_new = metric(y, old), metric(y, new)
-    gaps = np.empty(n_boot)
-    for i in range(n_boot):
-        at = rng.integers(0, len(y), len(y))
-        gaps[i] = metric(y[at], new[at]) - metric(y[at], old[at])
-    return float(m_old), float(m_new), float(m_new - m_old), float(np.std(gaps, ddof=1))
+    ones = np.ones((1, len(y)))
+    m_old, m_new = float(weighted_metric(metric, y, old, ones)[0]), float(weighted_metric(metric, y, new, ones)[0])
+    counts = rng.multinomial(len(y), np.full(len(y), 1.0 / len(y)), size=n_boot)
+    gaps = weighted_metric(metric, y, new, counts) - weighted_metric(metric, y, old, counts)
+    return m_old, m_new, m_new - m_old, float(np.std(gaps, ddof=1))
 
 
 def decay_row(group: str, subject_ko: str, metric_ko: str, values: tuple[float, float, float, float],
@@ -441,8 +504,6 @@ def _decay_rows(quarter: str, previous: str, outputs: Mapping[str, Optional[pd.D
                 seed: Optional[int] = None) -> list[dict]:
     """The previous quarter's saved life-stage and health risk models scored on this quarter's
     held-out customers (at most :data:`DECAY_ROWS`), beside this quarter's saved predictions."""
-    from sklearn.metrics import f1_score, roc_auc_score
-
     from fipro import split
     from fipro.evaluation import registry
 
@@ -450,17 +511,19 @@ def _decay_rows(quarter: str, previous: str, outputs: Mapping[str, Optional[pd.D
     preds = outputs.get("lifestage")
     old_dir = datasets.model_dir(previous, "lifestage")
     if preds is not None and "role" in preds and (old_dir / registry.MODEL_FILE).exists():
-        from fipro.features import load_features
+        import pyarrow.parquet as pq
 
         test = preds[preds["role"] == "test"].reset_index(drop=True)
         test = test.iloc[split.sample_positions(len(test), DECAY_ROWS, seed)]
         model = registry.load_model(old_dir)
-        feats = load_features(quarter)
+        feature_columns(quarter)  # a fresh cache
+        # only the drawn customers' rows and the model's columns
+        feats = pq.read_table(datasets.features_path(quarter), columns=["SEQ", *model.feature_names_in_],
+                              filters=[("SEQ", "in", list(test["SEQ"].astype(str)))]).to_pandas()
         feats = feats.assign(SEQ=feats["SEQ"].astype(str)).set_index("SEQ").loc[test["SEQ"].astype(str)]
         old = np.asarray(model.predict(feats[list(model.feature_names_in_)])).astype(str)
-        macro = lambda y, p: f1_score(y, p, average="macro")  # noqa: E731
         values = paired_gap(test["LIFE_STAGE"].astype(str).to_numpy(), old, test["predicted"].astype(str).to_numpy(),
-                            macro, seed=seed)
+                            "macro_f1", seed=seed)
         rows.append(decay_row("lifestage", "라이프스테이지 모델", "매크로 F1", values, len(test)))
     health = outputs.get("health")
     old_dir = datasets.model_dir(previous, "health")
@@ -485,7 +548,7 @@ def _decay_rows(quarter: str, previous: str, outputs: Mapping[str, Optional[pd.D
             old = risk.predict_proba(X.iloc[order])[:, 1]
             y = labels["adverse_next"].to_numpy()[at].astype(int)
             if 0 < y.sum() < len(y):
-                values = paired_gap(y, old, health["risk_probability"].to_numpy()[at], roc_auc_score, seed=seed)
+                values = paired_gap(y, old, health["risk_probability"].to_numpy()[at], "auc", seed=seed)
                 rows.append(decay_row("health", "위험 모델", "다음 분기 악화 AUC", values, len(at)))
     return rows
 
@@ -499,7 +562,6 @@ def measure_quarter(quarter: str, *, previous: Optional[str] = None, decay: bool
     quarter with itself (every PSI is 0)."""
     from fipro import history
     from fipro.export import load_metrics
-    from fipro.features import load_features
 
     quarters = datasets.available_quarters()
     if previous is None:
@@ -507,16 +569,21 @@ def measure_quarter(quarter: str, *, previous: Optional[str] = None, decay: bool
     if previous is None:
         return pd.DataFrame(columns=list(DRIFT_COLUMNS))
     reference = quarters[0]
-    feats = {q: load_features(q) for q in dict.fromkeys((reference, previous, quarter))}
+    feats = {q: feature_columns(q) for q in dict.fromkeys((reference, previous, quarter))}
     columns = ["SEQ", "AGE", "SEX_CD", "HOUS_SIDO_NM", "LIFE_STAGE", "MBR_RK", *contract.AMOUNT_COLUMNS]
     tables = (datasets.load_quarter(previous, columns=columns), datasets.load_quarter(quarter, columns=columns))
     rows = input_measures(feats[reference], feats[previous], feats[quarter], tables)
     if previous != quarter:
-        src = history.source()
-        keep = ["first_quarter", "last_quarter"]
+        keep = ["SEQ", "first_quarter", "last_quarter"]
+
+        def presence(q: str) -> pd.DataFrame:
+            # the saved state as it is (make rebuilt it before this notebook); its staleness check
+            # imports every history part, seconds that buy nothing here
+            path = history.state_path(q, "core")
+            return pd.read_parquet(path, columns=keep) if path.exists() else history.source().state(q, "core", keep)
+
         before = history.previous_quarter(previous, quarters)
-        rows += presence_measures(src.state(previous, "core", ["SEQ", *keep]) if before else None,
-                                  src.state(quarter, "core", ["SEQ", *keep]), previous, quarter, before)
+        rows += presence_measures(presence(previous) if before else None, presence(quarter), previous, quarter, before)
     out_p, out_q = saved_outputs(previous), saved_outputs(quarter)
     rows += output_measures(out_p, out_q)
 

@@ -56,15 +56,35 @@ def test_threshold_is_noise_times_the_median_overdispersion_of_the_pool():
     assert pooled["phi"].iloc[0] == 4.0
 
 
+def test_weighted_metrics_match_scikit_learn_and_count_bootstrap_weights():
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 300).astype(str)
+    p = np.where(rng.random(300) < 0.7, y, rng.integers(0, 3, 300).astype(str))
+    ones = np.ones((1, 300))
+    assert drift.weighted_metric("macro_f1", y, p, ones)[0] == pytest.approx(f1_score(y, p, average="macro"))
+    yb, score = (rng.random(300) < 0.3).astype(int), np.round(rng.random(300), 1)  # ties
+    score = score + 0.3 * yb
+    assert drift.weighted_metric("auc", yb, score, ones)[0] == pytest.approx(roc_auc_score(yb, score))
+    counts = rng.multinomial(300, np.full(300, 1 / 300), size=3)
+    at = np.repeat(np.arange(300), counts[1])
+    assert drift.weighted_metric("auc", yb, score, counts)[1] == pytest.approx(roc_auc_score(yb[at], score[at]))
+    assert drift.weighted_metric("macro_f1", y, p, counts)[1] == pytest.approx(f1_score(y[at], p[at], average="macro"))
+    with pytest.raises(ValueError):
+        drift.weighted_metric("brier", yb, score, ones)
+
+
 def test_paired_gap_is_seeded_and_measures_the_refit_advantage():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 500)
     good, bad = np.where(rng.random(500) < 0.9, y, 1 - y), np.where(rng.random(500) < 0.6, y, 1 - y)
-    acc = lambda t, p: float(np.mean(t == p))  # noqa: E731
-    first = drift.paired_gap(y, bad, good, acc, seed=3)
-    assert first == drift.paired_gap(y, bad, good, acc, seed=3)
+    first = drift.paired_gap(y, bad, good, "accuracy", seed=3)
+    assert first == drift.paired_gap(y, bad, good, "accuracy", seed=3)
     m_old, m_new, gap, se = first
-    assert gap == pytest.approx(m_new - m_old) and gap > drift.DECAY_Z * se > 0
+    assert m_new == pytest.approx(np.mean(good == y)) and gap == pytest.approx(m_new - m_old)
+    assert gap > drift.DECAY_Z * se > 0
+    assert drift.paired_gap(y, good, good, "accuracy", seed=3)[2:] == (0.0, 0.0)  # same model: no gap
 
 
 # --- on the sample ----------------------------------------------------------------------------
