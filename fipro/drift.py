@@ -67,6 +67,7 @@ from fipro.export import write_parquet_atomic
 from fipro.features import spec as feature_spec
 
 N_BINS = 10
+EDGE_SAMPLE = 200_000
 NOISE_QUANTILE = 0.999
 SEVERE_FACTOR = 2.0
 DECAY_ROWS = 20_000
@@ -107,6 +108,10 @@ def fit_edges(reference: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
     [0.0, 1.5]
     """
     values = np.asarray(reference, dtype=np.float64)
+    if len(values) > EDGE_SAMPLE:
+        # evenly spaced rows (no draw, so no seed): the deciles of 200k rows are those of 673k
+        # to a fraction of a bin, at a fraction of the sorting
+        values = values[np.linspace(0, len(values) - 1, EDGE_SAMPLE).astype(np.int64)]
     values = values[np.isfinite(values)]
     if not len(values):
         return np.array([])
@@ -116,8 +121,10 @@ def fit_edges(reference: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Counts per bin of ``edges`` (``len(edges) + 1`` bins, right-closed) and a last bin for NaN."""
     x = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(x)
-    idx = np.where(finite, np.searchsorted(edges, np.where(finite, x, 0.0), side="left"), len(edges) + 1)
+    idx = np.searchsorted(edges, x, side="left")  # NaN sorts last: index len(edges), fixed below
+    missing = np.isnan(x)
+    if missing.any():
+        idx[missing] = len(edges) + 1
     return np.bincount(idx, minlength=len(edges) + 2)
 
 
