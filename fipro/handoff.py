@@ -346,17 +346,16 @@ NOTIFICATION_SCHEMA: tuple[Column, ...] = (
 def export_notifications(quarters: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None) -> dict:
     """Write ``notification.csv`` (every quarter's ``outputs/<q>/notifications.parquet``, already keyed
     by ``CUSTOMER_KEY``) and its schema JSON; a quarter without the file adds no rows."""
-    from fipro.notify import load_notifications  # the notifications' reader, only when exporting them
-
     out_dir = Path(out_dir) if out_dir is not None else seed_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     quarters = list(quarters if quarters is not None else datasets.available_quarters())
     names = [c.name for c in NOTIFICATION_SCHEMA]
     frames, counts = [], {}
     for q in quarters:
-        notes = load_notifications(q)
-        if notes is None:
+        path = datasets.notifications_path(q)
+        if not path.exists():
             continue
+        notes = pd.read_parquet(path)
         if "SEQ" in notes:
             raise ValueError(f"{q}: notifications must not carry SEQ")
         frames.append(notes[names])

@@ -119,9 +119,12 @@ WATCH_LINES = 8
 def watch_lines(quarter: str, limit: int = WATCH_LINES) -> list[str]:
     """The quarter's alerts (``outputs/<quarter>/alerts.parquet``, notebook 08) as sentences,
     strongest first within each kind; ``[]`` when none fired or the notebook has not run."""
-    from fipro.drift import load_alerts  # the drift step's reader (pandas only)
+    # read here, not through fipro.drift: every model imports this module for its declarations,
+    # and the drift code must not become part of their code stamps
+    import pandas as pd
 
-    alerts = load_alerts(quarter)
+    path = datasets.alerts_path(quarter)
+    alerts = pd.read_parquet(path) if path.exists() else None
     if alerts is None or not len(alerts):
         return []
     lines = [f"전분기 대비 평소보다 큰 변화 {len(alerts)}건이 감지되었습니다 ("

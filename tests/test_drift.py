@@ -182,3 +182,12 @@ def test_planted_check_names_the_generator_rows_and_marks_what_fired(sample_quar
     assert fuel["경보"] == "●" and "QUARTER_SHIFT['FUEL_AM']" in fuel["생성기 행"]
     assert fuel["심어 둔 변화(로그)"] == pytest.approx(0.12)
     assert table.loc[table["업종"] == "서적/문구", "경보"].iloc[0] == "놓침"  # an output alert is no input alert
+
+
+def test_only_the_drift_notebook_depends_on_the_drift_code():
+    from fipro import config, stamps
+
+    stems = sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    texts = stamps.code_stamps([config.NOTEBOOKS_DIR / f"{s}.ipynb" for s in stems])
+    using = {s for s in stems if {"fipro.drift", "fipro.notify"} & set(texts[s].splitlines()[1:])}
+    assert using == {"08_drift"}  # the summary, the hand-off and the views read its files, not its code

@@ -149,7 +149,7 @@ def test_notifications_are_a_second_table_keyed_like_the_first(sample_quarters, 
                           "kind": ["이상 소비", "더 나은 카드", "건강 등급 하락"],
                           "message": ["총이용금액이 12.0만원 늘었습니다.", "월 1.5만원", "점수 62점 → 55점"],
                           "source": ["anomaly", "recommend", "health"]})
-    monkeypatch.setattr(notify, "notifications_path", lambda quarter: tmp_path / "out" / quarter / "n.parquet")
+    monkeypatch.setattr(datasets, "notifications_path", lambda quarter: tmp_path / "out" / quarter / "n.parquet")
     (tmp_path / "out" / q).mkdir(parents=True)
     notify.keyed(notes, q, salt).to_parquet(notify.notifications_path(q), index=False)
     seed_dir = tmp_path / "seed"

@@ -84,9 +84,7 @@ def _notifications(quarter: str, seq: pd.Index) -> pd.DataFrame:
     hand-off's ``CUSTOMER_KEY`` (the notifications file never holds ``SEQ``); empty columns when
     the drift notebook has not run or the key's salt is unknown."""
     from fipro import handoff  # the hand-off's key (hashlib, pandas): only to build the tables
-    from fipro.notify import load_notifications  # see above
-
-    notes = load_notifications(quarter)
+    notes = _saved(datasets.notifications_path(quarter))
     cols = {f"note{r}_{f}": np.full(len(seq), None, dtype=object) for r in range(1, N_NOTIFICATIONS + 1)
             for f in ("kind", "message")}
     if notes is None or not len(notes):
