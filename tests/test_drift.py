@@ -191,3 +191,15 @@ def test_only_the_drift_notebook_depends_on_the_drift_code():
     texts = stamps.code_stamps([config.NOTEBOOKS_DIR / f"{s}.ipynb" for s in stems])
     using = {s for s in stems if {"fipro.drift", "fipro.notify"} & set(texts[s].splitlines()[1:])}
     assert using == {"08_drift"}  # the summary, the hand-off and the views read its files, not its code
+
+
+def test_segments_renamed_between_quarters_are_matched_before_sizes_and_migration():
+    prev = pd.DataFrame({"SEQ": [str(i) for i in range(10)], "segment_name": ["외식형"] * 5 + ["자동차형"] * 5})
+    cur = pd.DataFrame({"SEQ": [str(i) for i in range(10)],
+                        "segment_name": ["외식·여가형"] * 4 + ["차량형"] * 6})  # customer 4 moved
+    sizes, migration = drift.segment_measures(prev, cur)
+    assert migration["value"] == pytest.approx(0.1)
+    assert "외식·여가형→외식형" in migration["detail_ko"] and "차량형→자동차형" in migration["detail_ko"]
+    assert sizes["value"] == pytest.approx(drift.psi(np.array([5, 5]), np.array([4, 6])))
+    same = drift.segment_measures(prev, prev)
+    assert same[0]["value"] == 0.0 and same[1]["value"] == 0.0
