@@ -104,8 +104,8 @@ def fit_edges(reference: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
     """Inner bin edges of a numeric column fixed on the reference quarter's values: its
     quantiles (NaN ignored), duplicates merged, so a point mass (e.g. all the zeros) is one bin.
 
-    >>> fit_edges(np.array([0, 0, 0, 0, 1, 2, 3, 4.0]), 4).tolist()
-    [0.0, 1.5]
+    >>> fit_edges(np.array([0, 0, 0, 0, 0, 0, 3, 4.0]), 4).tolist()  # six zeros: one bin up to 0
+    [0.0, 0.75]
     """
     values = np.asarray(reference, dtype=np.float64)
     if len(values) > EDGE_SAMPLE:
@@ -133,10 +133,10 @@ def psi(previous: np.ndarray, current: np.ndarray, smoothing: float = SMOOTHING)
 
     Bins empty in both are dropped; ``smoothing`` is added to every other bin's counts.
 
-    >>> psi(np.array([50, 50]), np.array([50, 50]))
+    >>> float(psi(np.array([50, 50]), np.array([50, 50])))
     0.0
     >>> round(psi(np.array([50, 50]), np.array([25, 75])), 4)
-    0.2747
+    0.2687
     """
     a, b = np.asarray(previous, dtype=np.float64), np.asarray(current, dtype=np.float64)
     keep = (a + b) > 0
