@@ -289,11 +289,13 @@ def presence_measures(state_previous: Optional[pd.DataFrame], state_current: pd.
         present = state["last_quarter"].to_numpy() == q
         new = int((present & (state["first_quarter"].to_numpy() == q)).sum())
         gone = int((state["last_quarter"].to_numpy() == p).sum())
-        # customers of p: those present now who were there before, plus those who left
+        # customers of p: those who left plus those present now and seen before (a customer back
+        # after a gap counts too: the state keeps no quarter-by-quarter presence)
         n_p = gone + int((present & (state["first_quarter"].to_numpy() < q)).sum())
         return new, int(present.sum()), gone, n_p
 
-    new_q, n_q, gone_q, base_q = shares(state_current, current, previous)
+    new_q, n_q, gone_q, _ = shares(state_current, current, previous)
+    base_q = int((state_previous["last_quarter"].to_numpy() == previous).sum())  # exactly the customers of p
     new_p, n_p, gone_p, base_p = shares(state_previous, previous, before_previous)
     return [rate_row("input", "presence", "new", "이번 분기 신규 고객 비율", new_p, n_p, new_q, n_q),
             rate_row("input", "presence", "gone", "전분기 고객 중 이탈 비율", gone_p, base_p, gone_q, base_q)]
