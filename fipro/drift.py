@@ -65,6 +65,7 @@ from scipy import stats
 from fipro import config, contract, datasets
 from fipro.export import write_parquet_atomic
 from fipro.features import spec as feature_spec
+from fipro.text_ko import particle
 
 N_BINS = 10
 EDGE_SAMPLE = 200_000
@@ -658,7 +659,7 @@ def alert_sentence(row: Mapping) -> str:
         return (f"{what}: 전분기에 저장한 모델이 이번 분기 자료에서 재학습 모델보다 {row['value']:.3f} 낮습니다"
                 f"(기준 {row['threshold']:.3f}){detail}. 모델이 낡았을 수 있으니 재학습 결과를 쓰세요.")
     kind = KINDS_KO[row["kind"]]
-    return (f"[{kind}] {what}이(가) 전분기({row['previous']}) 대비 평소보다 크게 바뀌었습니다: PSI {row['value']:.4f}, "
+    return (f"[{kind}] {particle(what, '이/가')} 전분기({row['previous']}) 대비 평소보다 크게 바뀌었습니다: PSI {row['value']:.4f}, "
             f"기준 {row['threshold']:.4f}{detail}.")
 
 
@@ -751,7 +752,7 @@ def describe_run(run: DriftRun) -> str:
     inputs = run.table[run.table["kind"].isin(["input", "data quality"])]
     phi = inputs.groupby(pool_of(inputs))["phi"].first()
     factors = ", ".join(f"{GROUPS_KO.get(k, k)} {v:.2f}" for k, v in phi.items()) + " (모델 출력은 측정값마다 따로)"
-    return (f"{run.quarter}을(를) {previous}와 비교했습니다: 측정값 {len(run.table)}개, 경보 {len(run.alerts)}개 ({fired}). "
+    return (f"{particle(run.quarter, '을/를')} {particle(previous, '과/와')} 비교했습니다: 측정값 {len(run.table)}개, 경보 {len(run.alerts)}개 ({fired}). "
             f"평소 변화 폭(우연 대비 배율 φ): {factors}. 측정에 {run.seconds.get('total', 0):.1f}초 걸렸습니다.")
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 
 from fipro import contract, datasets
 from fipro.export import file_lock, write_parquet_atomic
+from fipro.text_ko import particle
 
 KINDS: tuple[str, ...] = ("이상 소비", "위험 등급 상승", "건강 등급 하락", "라이프스테이지 변화", "더 나은 카드")
 PRIORITY: dict[str, int] = {k: i + 1 for i, k in enumerate(KINDS)}
@@ -50,6 +51,11 @@ LIFESTAGE_MIN_PROBABILITY = 0.6
 CARD_MIN_BENEFIT_WON = 10_000
 TIER_ORDER = {"취약": 0, "보통": 1, "건강": 2}
 NOTIFICATION_COLUMNS = ("CUSTOMER_KEY", "BAS_YH", "rank", "priority", "kind", "message", "source")
+
+
+def repr_ko(word: str) -> str:
+    """A quoted name in a message: ``'보통'``."""
+    return f"'{word}'"
 
 
 def _aligned(frame: Optional[pd.DataFrame], seq: pd.Index, columns) -> pd.DataFrame:
@@ -99,7 +105,7 @@ def _health(cur: Optional[pd.DataFrame], prev: Optional[pd.DataFrame]) -> list[p
         if fell.any():
             s_now, s_before = score_now[fell], score_before[fell]
             reasons = now.loc[fell, "reason"] if "reason" in now else [""] * int(fell.sum())
-            msg = [f"소비 건강 등급이 '{tb}'에서 '{tn}'(으)로 내려갔습니다 (점수 {sb:.0f}점 → {sn:.0f}점). {r}".strip()
+            msg = [f"소비 건강 등급이 '{tb}'에서 {particle(repr_ko(tn), '으로/로')} 내려갔습니다 (점수 {sb:.0f}점 → {sn:.0f}점). {r}".strip()
                    for tb, tn, sb, sn, r in zip(before["tier"][fell], now["tier"][fell], s_before, s_now, reasons)]
             out.append(pd.DataFrame({"SEQ": seq[fell], "kind": KINDS[2], "message": msg}))
     return out
@@ -118,7 +124,7 @@ def _lifestage(cur: Optional[pd.DataFrame], prev: Optional[pd.DataFrame]) -> pd.
                                                              != before["predicted"].astype(str).to_numpy())
                    & (p_now >= LIFESTAGE_MIN_PROBABILITY) & (p_before >= LIFESTAGE_MIN_PROBABILITY))
     label = lambda code: contract.LIFE_STAGE_CODES.get(str(code), str(code))  # noqa: E731
-    msg = [f"소비 패턴으로 본 라이프스테이지가 '{label(b)}'에서 '{label(a)}'(으)로 바뀐 것으로 보입니다 "
+    msg = [f"소비 패턴으로 본 라이프스테이지가 '{label(b)}'에서 {particle(repr_ko(label(a)), '으로/로')} 바뀐 것으로 보입니다 "
            f"(확률 {100 * p:.0f}%). 맞춤 혜택과 비교 대상이 새 단계에 맞게 바뀝니다."
            for a, b, p in zip(now["predicted"][changed], before["predicted"][changed], p_now[changed])]
     return pd.DataFrame({"SEQ": seq[changed], "kind": KINDS[3], "message": msg})

@@ -58,7 +58,7 @@ def test_health_tier_drop_fires_and_a_small_or_within_tier_drop_does_not():
     cur = {"health": _health([("a", 48, "보통", 1, .1), ("b", 41, "보통", 1, .1), ("c", 55, "보통", 1, .1)])}
     notes = notify.notifications_from(cur, prev)
     assert _kinds(notes, "a") == ["건강 등급 하락"]
-    assert "'건강'에서 '보통'" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "'건강'에서 '보통'으로 내려갔습니다" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
     assert "62점 → 48점" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
     assert _kinds(notes, "b") == []  # 17 points down, same tier
     assert _kinds(notes, "c") == []  # crossed the tier boundary by 6 points only
@@ -69,7 +69,7 @@ def test_lifestage_change_needs_confident_predictions_both_quarters():
     cur = {"lifestage": _lifestage([("a", "CHILD_BABY", .7), ("b", "CHILD_BABY", .55), ("c", "NEW_WED", .9)])}
     notes = notify.notifications_from(cur, prev)
     assert _kinds(notes, "a") == ["라이프스테이지 변화"]
-    assert "'신혼'에서 '자녀 영유아'" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "'신혼'에서 '자녀 영유아'로 바뀐" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
     assert _kinds(notes, "b") == [] and _kinds(notes, "c") == []
 
 

@@ -88,12 +88,12 @@ def test_watch_section_comes_first_only_when_an_alert_fired(tmp_path, monkeypatc
     assert "변화 감시" not in summary.portfolio_summary_ko("2023q2", quarters=["2023q1", "2023q2"])
     alert = {"BAS_YH": "2023q2", "kind": "input", "kind_ko": "입력", "group": "category", "subject": "FUEL_AM",
              "subject_ko": "연료판매 금액", "measure": "psi", "value": 0.05, "threshold": 0.01, "severity": "높음",
-             "sentence_ko": "[입력] 연료판매 금액이(가) 전분기(2023q1) 대비 평소보다 크게 바뀌었습니다."}
+             "sentence_ko": "[입력] 연료판매 금액이 전분기(2023q1) 대비 평소보다 크게 바뀌었습니다."}
     drift.alerts_path("2023q2").parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame([alert])[list(drift.ALERT_COLUMNS)].to_parquet(drift.alerts_path("2023q2"), index=False)
     text = summary.portfolio_summary_ko("2023q2", quarters=["2023q1", "2023q2"])
     assert text.startswith("## 2023q2 분기 요약\n\n### 변화 감시\n- 전분기 대비 평소보다 큰 변화 1건이 감지되었습니다 (입력 1건).\n"
-                           "- [높음] [입력] 연료판매 금액이(가)")
+                           "- [높음] [입력] 연료판매 금액이")
     assert text.index("변화 감시") < text.index("고객 구성")
 
 
