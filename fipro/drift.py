@@ -253,7 +253,8 @@ def input_measures(reference: pd.DataFrame, previous: pd.DataFrame, current: pd.
         name = f"log_{c}"
         edges = fit_edges(reference[name].to_numpy())
         a, b = bin_counts(previous[name].to_numpy(), edges), bin_counts(current[name].to_numpy(), edges)
-        rows.append(_row("input", "category", c, f"{contract.label(c)} 금액", "psi", a, b,
+        label = contract.label(c)
+        rows.append(_row("input", "category", c, label if label.endswith("금액") else f"{label} 금액", "psi", a, b,
                          category_detail(c, tables[0][c].to_numpy(), tables[1][c].to_numpy())))
     months = quarter_months(previous, current)
     for family in FAMILY_SUBJECTS:

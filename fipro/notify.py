@@ -149,7 +149,7 @@ def _card(cur: Optional[pd.DataFrame], prev: Optional[pd.DataFrame], names: Mapp
         new = (before.astype(str).to_numpy() != first["product_id"].astype(str).to_numpy()) & (
             benefit >= CARD_MIN_BENEFIT_WON)
     reasons = first.loc[new, "reason"] if "reason" in first else [""] * int(new.sum())
-    msg = [f"'{names.get(pid, pid)}' 카드로 월 {contract.format_amount(b / contract.AMOUNT_UNIT_WON)}의 혜택을 "
+    msg = [f"{particle(repr_ko(names.get(pid, pid)), '으로/로')} 월 {contract.format_amount(b / contract.AMOUNT_UNIT_WON)}의 혜택을 "
            f"기대할 수 있습니다. {r}".strip() for pid, b, r in zip(first["product_id"][new], benefit[new], reasons)]
     return pd.DataFrame({"SEQ": seq[new], "kind": KINDS[4], "message": msg})
 

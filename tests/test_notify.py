@@ -78,7 +78,7 @@ def test_better_card_fires_on_a_new_first_card_with_enough_benefit_only():
     cur = {"recommend": _recs([("a", "C2", 15_000), ("b", "C1", 25_000), ("c", "C2", 9_000)])}
     notes = notify.notifications_from(cur, prev, names={"C2": "가나카드 외식플러스"})
     assert _kinds(notes, "a") == ["더 나은 카드"]
-    assert "가나카드 외식플러스" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "'가나카드 외식플러스'로 월 1.5만원" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
     assert "1.5만원" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
     assert _kinds(notes, "b") == []  # same card as last quarter: nothing new
     assert _kinds(notes, "c") == []  # new card, benefit below the minimum
