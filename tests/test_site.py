@@ -44,7 +44,7 @@ def test_site_builds_every_declared_page_offline(built, sample_quarters):
     out = home / "out"
     assert result["builder"] == "mkdocs" and result["index"] == out / "index.html"
     navbar = yaml.safe_load((home / "src" / "_navbar.yml").read_text(encoding="utf-8"))["website"]["navbar"]["left"]
-    assert [i["text"] for i in navbar] == ["홈", "분기", "모델", "데이터 품질", "방법", "데이터 사전", "탐색 화면"]
+    assert [i["text"] for i in navbar] == ["홈", "분기", "모델", "변화 감시", "데이터 품질", "방법", "데이터 사전", "탐색 화면"]
     for item in navbar:
         for entry in item.get("menu", [item]):
             page = out / re.sub(r"\.md$", ".html", entry["href"])
