@@ -34,6 +34,8 @@ writes ``outputs/benchmarks/<step>.json``:
   and the notebooks it executed are listed beside the expected ones (that quarter's
   notebooks only).
 
+- ``drift``: notebook 08's work on the last quarter of the ``all`` step's outputs (drift with
+  the decay of the previous quarter's models, alerts, notifications; target ≤ 60 s).
 - ``views``: the Voila views on the last quarter of the ``all`` step's outputs: the time to
   build their lookup tables, then Voila on 127.0.0.1 driven in headless chromium: each
   view's first render (target ≤ 10 s) and each interaction, typing a customer or choosing
@@ -66,7 +68,8 @@ from fipro.export import write_json_atomic
 from fipro.ingest.rules import quote
 
 STEPS = ("synth", "ingest", "features", "lifestage", "anomaly", "segments", "health", "recommendation", "all", "views",
-         "add-quarter")
+         "drift", "add-quarter")
+DRIFT_BUDGET_SECONDS = 60  # issue 25: drift, alerts and notifications of one quarter
 BENCH_QUARTER = "2023q1"
 ANOMALY_QUARTER = "2023q4"  # the last quarter: the longest history to read
 RECOMMEND_QUARTER = "2023q3"  # the next quarter exists, so the measurement runs
@@ -380,6 +383,27 @@ def bench_add_quarter(home: Path, scale: str, seed: int) -> dict:
             "meets_target": second["wall_seconds"] <= ADD_QUARTER_BUDGET_SECONDS and ran == expected}
 
 
+def bench_drift(home: Path, scale: str, seed: int) -> dict:
+    """Notebook 08's work on the last quarter of the ``all`` step's outputs: drift with decay
+    (:func:`fipro.drift.run_quarter`) and the notifications (:func:`fipro.notify.run_quarter`)."""
+    outputs = home / "outputs-all"
+    if not (outputs / "reports").exists():
+        bench_all(home, scale, seed)
+    env = {"FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(outputs)}
+    result_file = home / "drift_eval.json"
+    code = ("import sys, time; from fipro import datasets, drift, notify; from fipro.export import write_json_atomic\n"
+            "q = datasets.available_quarters()[-1]\n"
+            "t = time.perf_counter(); run = drift.run_quarter(q); d = time.perf_counter() - t\n"
+            "t = time.perf_counter(); notes, m = notify.run_quarter(q); n = time.perf_counter() - t\n"
+            "write_json_atomic(sys.argv[1], {**run.headline(), 'drift_seconds': d, 'notify_seconds': n, "
+            "'notifications': m})\n")
+    m = run_measured([sys.executable, "-c", code, str(result_file)], env)
+    ev = json.loads(result_file.read_text())
+    seconds = ev["drift_seconds"] + ev["notify_seconds"]
+    return {**m, "scale": scale, **ev, "step_seconds": round(seconds, 1), "target_seconds": DRIFT_BUDGET_SECONDS,
+            "meets_target": seconds <= DRIFT_BUDGET_SECONDS}
+
+
 def bench_views(home: Path, scale: str, seed: int, n_clicks: int = 5) -> dict:
     outputs = home / "outputs-all"
     if not (outputs / "reports").exists():
@@ -414,7 +438,7 @@ def bench_views(home: Path, scale: str, seed: int, n_clicks: int = 5) -> dict:
 
 
 BENCHES = {"synth": bench_synth, "ingest": bench_ingest, "features": bench_features, "lifestage": bench_lifestage,
-           "anomaly": bench_anomaly, "segments": bench_segments, "health": bench_health, "recommendation": bench_recommendation, "all": bench_all, "views": bench_views,
+           "anomaly": bench_anomaly, "segments": bench_segments, "health": bench_health, "recommendation": bench_recommendation, "all": bench_all, "views": bench_views, "drift": bench_drift,
            "add-quarter": bench_add_quarter}
 
 

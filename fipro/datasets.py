@@ -18,6 +18,9 @@ One module answers "which file?" for the whole project, so a path is decided onc
 :func:`executed_notebook_path`   ``outputs/<quarter>/<stem>.ipynb`` (papermill's copy)
 :func:`summary_path`             ``outputs/<quarter>/summary.md``
 :func:`recommendations_path`     ``outputs/<quarter>/recommendations.parquet`` (the log)
+:func:`drift_path`               ``outputs/<quarter>/drift.parquet`` (every drift measure, notebook 08)
+:func:`alerts_path`              ``outputs/<quarter>/alerts.parquet`` (the drift alerts)
+:func:`notifications_path`       ``outputs/<quarter>/notifications.parquet`` (customer notifications)
 :func:`views_dir`                ``outputs/<quarter>/views`` (the Voila views' tables)
 :func:`view_table_path`          ``outputs/<quarter>/views/<table>.parquet``
 :func:`reports_dir`              ``outputs/reports`` (the model report)
@@ -401,6 +404,21 @@ def executed_notebook_path(stem: str, quarter: str) -> Path:
 def summary_path(quarter: str) -> Path:
     """The Korean quarter summary: ``outputs/<quarter>/summary.md``."""
     return config.quarter_dir(quarter) / "summary.md"
+
+
+def drift_path(quarter: str) -> Path:
+    """Every drift measure of one quarter against the previous one (:mod:`fipro.drift`)."""
+    return config.quarter_dir(quarter) / "drift.parquet"
+
+
+def alerts_path(quarter: str) -> Path:
+    """The drift alerts of one quarter (:mod:`fipro.drift`)."""
+    return config.quarter_dir(quarter) / "alerts.parquet"
+
+
+def notifications_path(quarter: str) -> Path:
+    """The customer notifications of one quarter, keyed by ``CUSTOMER_KEY`` (:mod:`fipro.notify`)."""
+    return config.quarter_dir(quarter) / "notifications.parquet"
 
 
 def recommendations_path(quarter: str) -> Path:

@@ -1,8 +1,10 @@
 """DB hand-off for a serving team: one row per customer × quarter.
 
 ``python -m fipro export-seed`` writes ``data/db_seed/customer_quarter.csv`` and
-``customer_quarter.schema.json`` (column, SQL type, Korean description, source);
-:func:`import_customer_quarter` loads them into DuckDB or SQLite with those types.
+``customer_quarter.schema.json`` (column, SQL type, Korean description, source), and the
+second table ``notification.csv`` + ``notification.schema.json`` (the customer notifications of
+:mod:`fipro.notify`, same key); :func:`import_customer_quarter` loads them into DuckDB or
+SQLite with those types.
 
 Columns come from declared sources, in order: ``quarter`` (codes and totals of the
 ingested table) and one per model (``MODEL_SOURCES``: each model declares a
@@ -274,43 +276,100 @@ def export_seed(quarters: Optional[Sequence[str]] = None, out_dir: Optional[Path
     return {"csv": csv_path, "schema": schema_path, "rows": counts}
 
 
-def import_customer_quarter(database: Path, seed: Optional[Path] = None, engine: str = "duckdb") -> int:
-    """Load the hand-off into ``database`` (DuckDB or SQLite) with the declared types.
-
-    The table is recreated, with ``(CUSTOMER_KEY, BAS_YH)`` as its primary key; returns
-    the number of rows loaded.
-    """
-    seed = Path(seed) if seed is not None else seed_dir()
-    meta = json.loads((seed / f"{SEED_TABLE}.schema.json").read_text(encoding="utf-8"))
-    csv_path = seed / f"{SEED_TABLE}.csv"
+def _load_table(database: Path, table: str, seed: Path, key: Sequence[str], engine: str) -> int:
+    """Recreate ``table`` in ``database`` from ``<table>.csv`` with the types of ``<table>.schema.json``
+    and ``key`` as its primary key; the number of rows loaded."""
+    meta = json.loads((seed / f"{table}.schema.json").read_text(encoding="utf-8"))
+    csv_path = seed / f"{table}.csv"
     cols = ", ".join(f'"{c["column"]}" {c["type"]}' for c in meta["columns"])
-    ddl = f'CREATE TABLE {SEED_TABLE} ({cols}, PRIMARY KEY ("{KEY_COLUMN}", "BAS_YH"))'
+    keys = ", ".join(f'"{k}"' for k in key)
+    ddl = f'CREATE TABLE {table} ({cols}, PRIMARY KEY ({keys}))'
     if engine == "duckdb":
         # duckdb is needed only by this import path (the SQLite one needs nothing)
         import duckdb
 
         with duckdb.connect(str(database)) as con:
-            con.execute(f"DROP TABLE IF EXISTS {SEED_TABLE}")
+            con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute(ddl)
-            con.execute(f"COPY {SEED_TABLE} FROM ? (HEADER, DELIMITER ',')", [str(csv_path)])
-            return int(con.execute(f"SELECT count(*) FROM {SEED_TABLE}").fetchone()[0])
+            con.execute(f"COPY {table} FROM ? (HEADER, DELIMITER ',')", [str(csv_path)])
+            return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     if engine == "sqlite":
         kinds = {"TEXT": str, "INTEGER": int, "REAL": float}
         casts = [kinds[c["type"]] for c in meta["columns"]]
         con = sqlite3.connect(str(database))
         try:
-            con.execute(f"DROP TABLE IF EXISTS {SEED_TABLE}")
+            con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute(ddl)
             marks = ", ".join("?" * len(casts))
             for chunk in pd.read_csv(csv_path, dtype=str, keep_default_na=False, chunksize=100_000):
                 rows = [tuple(None if v == "" else cast(v) for v, cast in zip(r, casts))
                         for r in chunk.itertuples(index=False, name=None)]
-                con.executemany(f"INSERT INTO {SEED_TABLE} VALUES ({marks})", rows)
+                con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
             con.commit()
-            return int(con.execute(f"SELECT count(*) FROM {SEED_TABLE}").fetchone()[0])
+            return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         finally:
             con.close()
     raise ValueError(f"engine must be 'duckdb' or 'sqlite', got {engine!r}")
+
+
+def import_customer_quarter(database: Path, seed: Optional[Path] = None, engine: str = "duckdb") -> int:
+    """Load the hand-off into ``database`` (DuckDB or SQLite) with the declared types.
+
+    The table is recreated, with ``(CUSTOMER_KEY, BAS_YH)`` as its primary key; returns
+    the number of rows loaded. The second table, ``notification`` (customer notifications,
+    key ``(CUSTOMER_KEY, BAS_YH, rank)``), is loaded beside it when the hand-off has it.
+    """
+    if engine not in ("duckdb", "sqlite"):
+        raise ValueError(f"engine must be 'duckdb' or 'sqlite', got {engine!r}")
+    seed = Path(seed) if seed is not None else seed_dir()
+    n = _load_table(database, SEED_TABLE, seed, (KEY_COLUMN, "BAS_YH"), engine)
+    if (seed / f"{NOTIFICATION_TABLE}.schema.json").exists():
+        _load_table(database, NOTIFICATION_TABLE, seed, NOTIFICATION_KEY, engine)
+    return n
+
+
+# --- the second table: customer notifications (fipro.notify) -----------------------------
+
+NOTIFICATION_TABLE = "notification"
+NOTIFICATION_KEY = (KEY_COLUMN, "BAS_YH", "rank")
+NOTIFICATION_SCHEMA: tuple[Column, ...] = (
+    Column(KEY_COLUMN, "TEXT", "가명 고객 키 (customer_quarter와 같은 키)"),
+    Column("BAS_YH", "TEXT", "기준 분기 (예: 2023q1)"),
+    Column("rank", "INTEGER", "고객의 이번 분기 알림 중 보일 순서 (1부터, 우선순위 순)"),
+    Column("priority", "INTEGER", "종류의 우선순위 (1 이상 소비, 2 위험 등급 상승, 3 건강 등급 하락, 4 라이프스테이지 변화, 5 더 나은 카드)"),
+    Column("kind", "TEXT", "알림 종류 (한국어)"),
+    Column("message", "TEXT", "고객에게 보일 한국어 문장 (금액과 이유 포함)"),
+    Column("source", "TEXT", "알림을 만든 모델 (anomaly, health, lifestage, recommend)"),
+)
+
+
+def export_notifications(quarters: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None) -> dict:
+    """Write ``notification.csv`` (every quarter's ``outputs/<q>/notifications.parquet``, already keyed
+    by ``CUSTOMER_KEY``) and its schema JSON; a quarter without the file adds no rows."""
+    out_dir = Path(out_dir) if out_dir is not None else seed_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    quarters = list(quarters if quarters is not None else datasets.available_quarters())
+    names = [c.name for c in NOTIFICATION_SCHEMA]
+    frames, counts = [], {}
+    for q in quarters:
+        path = datasets.notifications_path(q)
+        if not path.exists():
+            continue
+        notes = pd.read_parquet(path)
+        if "SEQ" in notes:
+            raise ValueError(f"{q}: notifications must not carry SEQ")
+        frames.append(notes[names])
+        counts[q] = int(len(notes))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=names)
+    csv_path = out_dir / f"{NOTIFICATION_TABLE}.csv"
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False, encoding="utf-8")
+    columns = [{"column": c.name, "type": c.sql_type, "description_ko": c.description_ko, "source": "fipro.notify"}
+               for c in NOTIFICATION_SCHEMA]
+    schema_path = write_json_atomic(out_dir / f"{NOTIFICATION_TABLE}.schema.json",
+                                    {"table": NOTIFICATION_TABLE, "key": list(NOTIFICATION_KEY), "columns": columns,
+                                     "rows": counts, "encoding": "utf-8", "header": True})
+    return {"csv": csv_path, "schema": schema_path, "rows": counts}
 
 
 def main(argv=None) -> int:
@@ -321,4 +380,6 @@ def main(argv=None) -> int:
     result = export_seed(out_dir=args.out_dir)
     total = sum(result["rows"].values())
     print(f"DB 전달 파일: {result['csv']} ({total:,}행, 분기 {len(result['rows'])}개), 스키마 {result['schema']}")
+    notes = export_notifications(out_dir=args.out_dir)
+    print(f"고객 알림: {notes['csv']} ({sum(notes['rows'].values()):,}행, 분기 {len(notes['rows'])}개), 스키마 {notes['schema']}")
     return 0

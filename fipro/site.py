@@ -107,9 +107,9 @@ def _metrics(quarter: str, name: str) -> Optional[dict]:
         return None
 
 
-def _summary_body(quarter: str, quarters: Sequence[str]) -> str:
+def _summary_body(quarter: str, quarters: Sequence[str], watch: bool = True) -> str:
     # the summary's own heading levels start at ##; on a page the title is the heading
-    text = summary.portfolio_summary_ko(quarter, quarters=quarters)
+    text = summary.portfolio_summary_ko(quarter, quarters=quarters, watch=watch)
     return "\n".join(line for line in text.splitlines() if not line.startswith("## "))
 
 
@@ -161,6 +161,40 @@ def life_stage_mix(quarters: Sequence[str]) -> tuple[pd.DataFrame, int]:
     return out, n_small
 
 
+def watch_body(quarters: Sequence[str], out_dir: Path) -> str:
+    """The 변화 감시 page: per quarter (latest first) its alerts, the figure of every measure against
+    its threshold (saved into ``out_dir``) and the drift table (``outputs/<q>/drift.parquet``)."""
+    from fipro import drift  # pandas only
+    from fipro.figures import drift as drift_fig, save_figure  # matplotlib: only when the site is built
+
+    parts = ["분기마다 바로 전 분기와 비교한 입력(고객 구성·업종 금액·피처 묶음), 출력(모델 결과의 구성), "
+             "성능 저하(전분기 모델 대 재학습), 데이터 품질의 변화입니다. 값은 PSI(분포 안정성 지수)이며, 기준은 "
+             "같은 크기의 두 표본이 우연히 보이는 PSI에 앞선 분기들까지의 평소 변화 폭을 곱한 값입니다 "
+             "(`fipro.drift`). 각 분기의 `08_drift` 노트북에 자세한 내용이 있습니다."]
+    for q in sorted(quarters, reverse=True):
+        table = drift.load_drift(q)
+        if table is None:
+            parts.append(f"## {q}\n\n_08_drift 노트북이 아직 실행되지 않았습니다._")
+            continue
+        if not len(table):
+            parts.append(f"## {q}\n\n_첫 분기라 비교할 전분기가 없습니다._")
+            continue
+        alerts = drift.load_alerts(q)
+        block = [f"## {q} (전분기 {table['previous'].iloc[0]} 대비)"]
+        if alerts is not None and len(alerts):
+            block.append(markdown_table(alerts[["kind_ko", "subject_ko", "value", "threshold", "severity"]].rename(
+                columns={"kind_ko": "종류", "subject_ko": "대상", "value": "값", "threshold": "기준",
+                         "severity": "심각도"}).round(4).set_index("종류")))
+        else:
+            block.append("경보가 없습니다.")
+        path = save_figure(drift_fig.plot_drift(table, title=f"{q}: 전분기 대비 변화 (값 ÷ 경보 기준)"),
+                           out_dir / f"drift_{q}.png")
+        block.append(f"![{q} 변화]({out_dir.name}/{path.name})")
+        block.append(markdown_table(drift.drift_table_ko(table).set_index("종류")))
+        parts.append("\n\n".join(block))
+    return "\n\n".join(parts)
+
+
 def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = None) -> dict:
     """Write every page and the navbar into ``src`` (default :func:`source_dir`); returns the navbar.
 
@@ -177,10 +211,14 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
     rel = lambda p: p.resolve().relative_to(root).as_posix()  # noqa: E731
     latest = quarters[-1]
     mix, n_small = life_stage_mix(quarters)
+    watch_page = _page(src / "watch.md", summary.WATCH_TITLE, watch_body(quarters, src / "watch"))
+    watch = summary.watch_lines(latest)
     home = _page(src / "index.md", SITE_TITLE, "\n\n".join([
+        *([f"## {summary.WATCH_TITLE} ({latest})\n\n" + "\n".join(f"- {line}" for line in watch)
+           + "\n\n분기별 변화 표와 그림은 [변화 감시](watch.md) 페이지에 있습니다."] if watch else []),
         f"카드사 분기별 고객 소비 자료를 분석한 결과입니다. 가장 최근 분기는 **{latest}**입니다. "
         f"금액 단위는 {contract.AMOUNT_UNIT_LABEL}({contract.AMOUNT_PERIOD_LABEL})이며 문장에서는 원·만원·억원으로 보입니다.",
-        f"## {latest} 분기 요약\n\n{_summary_body(latest, quarters)}",
+        f"## {latest} 분기 요약\n\n{_summary_body(latest, quarters, watch=False)}",
         "## 분기별 추이\n\n" + markdown_table(trends_table(quarters)),
         f"## 업종별 1인당 이용금액 추이 ({contract.AMOUNT_PERIOD_LABEL})\n\n" + markdown_table(category_trends(quarters)),
         "## 라이프스테이지 구성 (고객 비율, %)\n\n" + markdown_table(mix) + _suppression_note(n_small),
@@ -244,6 +282,7 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
         {"text": "홈", "href": rel(home)},
         {"text": "분기", "menu": quarter_items},
         {"text": "모델", "menu": model_items},
+        {"text": summary.WATCH_TITLE, "href": rel(watch_page)},
         {"text": "데이터 품질", "href": rel(quality)},
         {"text": "방법", "href": rel(methods)},
         {"text": "데이터 사전", "href": rel(dict_page)},

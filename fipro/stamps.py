@@ -131,14 +131,19 @@ def code_digest(modules: Sequence[str], extra: Sequence[Path] = ()) -> str:
 STEP_ROOTS: dict[str, tuple[str, ...]] = {
     "lifestage-selection": ("fipro.lifestage.selection",),
 }
-# notebooks that read what the same notebook saved for the previous quarter: the life-stage
-# temporal check scores the previous quarter's saved model on this quarter
-PREVIOUS_QUARTER_DEPS: dict[str, tuple[str, ...]] = {"03_lifestage": ("03_lifestage",)}
+# notebooks that read what notebooks saved for the previous quarter: the life-stage temporal
+# check scores the previous quarter's saved model on this quarter; the drift notebook reads
+# the previous quarter's models and, for its thresholds, the drift tables of the quarters
+# before, so it follows the previous quarter's drift notebook (which follows that quarter's models)
+PREVIOUS_QUARTER_DEPS: dict[str, tuple[str, ...]] = {"03_lifestage": ("03_lifestage",), "08_drift": ("08_drift",)}
 # notebooks that read another notebook's outputs of the same quarter
 SAME_QUARTER_DEPS: dict[str, tuple[str, ...]] = {
     "03_lifestage": ("02_feature_engineering",),
     # recommendations use the quarter's segments (thin-history customers) and health tiers (products)
     "07_recommendation": ("05_clustering", "06_health_score"),
+    # drift compares every model's saved outputs (and the data check's) with the previous quarter's
+    "08_drift": ("00_data_check", "02_feature_engineering", "03_lifestage", "04_anomaly", "05_clustering",
+                 "06_health_score", "07_recommendation"),
 }
 
 

@@ -100,11 +100,47 @@ def quality_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
     return lines
 
 
+def notification_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
+    """Customer notifications per kind (``drift.json``, written by notebook 08)."""
+    notes = m.get("notifications") or {}
+    counts = notes.get("counts") or {}
+    if not counts:
+        return ["이번 분기 고객 알림 기록이 없습니다."]
+    total = int(notes.get("n_notifications") or sum(int(v) for v in counts.values()))
+    return [f"고객 {int(notes.get('n_customers') or 0):,}명에게 알림 {total:,}건을 만들었습니다 "
+            f"(고객당 최대 {int(notes.get('cap') or 0)}건, 우선순위 순): "
+            + ", ".join(f"{k} {int(v):,}건" for k, v in counts.items()) + "."]
+
+
+WATCH_TITLE = "변화 감시"
+WATCH_LINES = 8
+
+
+def watch_lines(quarter: str, limit: int = WATCH_LINES) -> list[str]:
+    """The quarter's alerts (``outputs/<quarter>/alerts.parquet``, notebook 08) as sentences,
+    strongest first within each kind; ``[]`` when none fired or the notebook has not run."""
+    # read here, not through fipro.drift: every model imports this module for its declarations,
+    # and the drift code must not become part of their code stamps
+    import pandas as pd
+
+    path = datasets.alerts_path(quarter)
+    alerts = pd.read_parquet(path) if path.exists() else None
+    if alerts is None or not len(alerts):
+        return []
+    lines = [f"전분기 대비 평소보다 큰 변화 {len(alerts)}건이 감지되었습니다 ("
+             + ", ".join(f"{k} {n}건" for k, n in alerts["kind_ko"].value_counts(sort=False).items()) + ")."]
+    lines += [f"[{sev}] {sentence}" for sev, sentence in zip(alerts["severity"], alerts["sentence_ko"])][:limit]
+    if len(alerts) > limit:
+        lines.append(f"나머지 {len(alerts) - limit}건은 08_drift 노트북과 사이트의 변화 감시 페이지에 있습니다.")
+    return lines
+
+
 SECTIONS: list[Section] = [
     Section("portfolio", "고객 구성", "eda", portfolio_lines),
     Section("spending", "소비 변화", "eda", spending_lines),
     Section("life_stage_mix", "라이프스테이지 구성", "eda", life_stage_mix_lines),
     Section("quality", "데이터 품질", "data_quality", quality_lines),
+    Section("notifications", "고객 알림", "drift", notification_lines),
 ]
 # Each model declares its section next to its artifacts ("module:attribute", imported only
 # when a summary is written, as fipro.handoff.MODEL_SOURCES); they follow the sections above.
@@ -152,9 +188,13 @@ def portfolio_summary(quarter: str, sections: Optional[Sequence[Section]] = None
 
 
 def portfolio_summary_ko(quarter: str, sections: Optional[Sequence[Section]] = None,
-                         quarters: Optional[Sequence[str]] = None) -> str:
-    """The summary as Markdown: a heading per section, one bullet per sentence."""
+                         quarters: Optional[Sequence[str]] = None, watch: bool = True) -> str:
+    """The summary as Markdown: a heading per section, one bullet per sentence; the
+    "변화 감시" section first when an alert fired this quarter (:func:`watch_lines`)."""
     parts = [f"## {quarter} 분기 요약"]
+    watch = watch_lines(quarter) if watch else []
+    if watch:
+        parts.append(f"### {WATCH_TITLE}\n" + "\n".join(f"- {line}" for line in watch))
     for title, lines in portfolio_summary(quarter, sections, quarters).items():
         parts.append(f"### {title}\n" + "\n".join(f"- {line}" for line in lines))
     return "\n\n".join(parts)

@@ -48,3 +48,23 @@ CATEGORY_SHORT_KO: dict[str, str] = {
     "BOOK_AM": "서적·문구", "RPR_AM": "수리", "SVC_AM": "용역", "ACDM_AM": "학원", "KITWR_AM": "주방용품",
     "FABRIC_AM": "직물", "OPTIC_AM": "안경·광학",
 }
+
+
+def particle(word: str, pair: str) -> str:
+    """``word`` with the particle of ``pair`` that fits its last syllable: ``"이/가"``, ``"은/는"``,
+    ``"을/를"``, ``"과/와"`` (the first after a final consonant) or ``"으로/로"`` (``로`` also after ㄹ).
+    Non-Hangul ends (digits, brackets) are skipped back to the last Hangul syllable.
+
+    >>> particle("연료판매 금액", "이/가"), particle("세그먼트 크기", "이/가"), particle("보통", "으로/로")
+    ('연료판매 금액이', '세그먼트 크기가', '보통으로')
+    >>> particle("라이프스테이지 구성(원자료)", "이/가"), particle("은퇴", "으로/로"), particle("대학생", "으로/로")
+    ('라이프스테이지 구성(원자료)가', '은퇴로', '대학생으로')
+    """
+    with_final, without = pair.split("/")
+    for ch in reversed(word):
+        if "가" <= ch <= "힣":
+            final = (ord(ch) - ord("가")) % 28
+            if with_final == "으로":
+                return word + ("로" if final in (0, 8) else "으로")  # 8: ㄹ
+            return word + (with_final if final else without)
+    return word + f"{with_final}({without})" if with_final != "으로" else word + "(으)로"

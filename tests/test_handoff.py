@@ -137,3 +137,36 @@ def test_a_source_from_a_saved_table_reads_filters_and_converts_its_columns(tmp_
     assert rows.to_dict("records") == [
         {"BAS_YH": "2023q1", "SEQ": "A", "TOY_SCORE": 0.1, "TOY_FLAG": 1, "TOY_VERSION": "v-2023q1"},
         {"BAS_YH": "2023q1", "SEQ": "B", "TOY_SCORE": 0.3, "TOY_FLAG": 0, "TOY_VERSION": "v-2023q1"}]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+def test_notifications_are_a_second_table_keyed_like_the_first(sample_quarters, tmp_path, salt, engine, monkeypatch):
+    from fipro import notify
+
+    q = sample_quarters[0]
+    seq = datasets.load_quarter(q, columns=["SEQ"])["SEQ"].astype(str).head(3).tolist()
+    notes = pd.DataFrame({"SEQ": [seq[0], seq[0], seq[1]], "rank": [1, 2, 1], "priority": [1, 5, 3],
+                          "kind": ["이상 소비", "더 나은 카드", "건강 등급 하락"],
+                          "message": ["총이용금액이 12.0만원 늘었습니다.", "월 1.5만원", "점수 62점 → 55점"],
+                          "source": ["anomaly", "recommend", "health"]})
+    monkeypatch.setattr(datasets, "notifications_path", lambda quarter: tmp_path / "out" / quarter / "n.parquet")
+    (tmp_path / "out" / q).mkdir(parents=True)
+    notify.keyed(notes, q, salt).to_parquet(notify.notifications_path(q), index=False)
+    seed_dir = tmp_path / "seed"
+    handoff.export_seed([q], out_dir=seed_dir, all_sources=[handoff.QUARTER_SOURCE])
+    result = handoff.export_notifications([q, "2099q1"], out_dir=seed_dir)
+    assert result["rows"] == {q: 3}
+    meta = json.loads(result["schema"].read_text(encoding="utf-8"))
+    assert meta["key"] == ["CUSTOMER_KEY", "BAS_YH", "rank"] and all(c["description_ko"] for c in meta["columns"])
+    assert not any(s in result["csv"].read_text(encoding="utf-8") for s in seq)  # never a raw SEQ
+    db = tmp_path / f"seed.{engine}"
+    handoff.import_customer_quarter(db, seed_dir, engine=engine)
+    con = duckdb.connect(str(db)) if engine == "duckdb" else __import__("sqlite3").connect(str(db))
+    try:
+        rows = con.execute("SELECT n.kind, n.rank, n.priority FROM notification n JOIN customer_quarter c "
+                           "ON n.CUSTOMER_KEY = c.CUSTOMER_KEY AND n.BAS_YH = c.BAS_YH "
+                           "ORDER BY n.CUSTOMER_KEY, n.rank").fetchall()
+        assert sorted(rows) == sorted([("이상 소비", 1, 1), ("더 나은 카드", 2, 5), ("건강 등급 하락", 1, 3)])
+        assert all(isinstance(r[1], int) for r in rows)
+    finally:
+        con.close()

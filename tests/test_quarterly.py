@@ -40,18 +40,21 @@ def _would_run(env, quarters):
 
 def _touch_outputs(out_dir: Path, quarters, stems):
     """Stand-ins for executed notebooks and the run's selection, written in the order make runs
-    them (the life-stage notebooks last, after the selection), newer than every prerequisite."""
+    them (the life-stage notebooks after the selection, the drift notebooks last, in quarter
+    order), newer than every prerequisite."""
     def touch(path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}")
 
+    after = ("03_lifestage", "08_drift")  # the life-stage notebooks, then the drift notebooks that read them
     for q in quarters:
         for stem in stems:
-            if stem != "03_lifestage":
+            if stem not in after:
                 touch(out_dir / q / f"{stem}.ipynb")
     touch(out_dir / "models" / "lifestage" / "selection.json")
-    for q in sorted(quarters):  # each after the previous quarter's (its temporal check reads that model)
-        touch(out_dir / q / "03_lifestage.ipynb")
+    for stem in after:  # each quarter after the previous one (its 03 and 08 read the previous quarter's)
+        for q in sorted(quarters):
+            touch(out_dir / q / f"{stem}.ipynb")
 
 
 def test_appending_a_quarter_runs_only_that_quarters_notebooks(

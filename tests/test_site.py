@@ -44,7 +44,7 @@ def test_site_builds_every_declared_page_offline(built, sample_quarters):
     out = home / "out"
     assert result["builder"] == "mkdocs" and result["index"] == out / "index.html"
     navbar = yaml.safe_load((home / "src" / "_navbar.yml").read_text(encoding="utf-8"))["website"]["navbar"]["left"]
-    assert [i["text"] for i in navbar] == ["홈", "분기", "모델", "데이터 품질", "방법", "데이터 사전", "탐색 화면"]
+    assert [i["text"] for i in navbar] == ["홈", "분기", "모델", "변화 감시", "데이터 품질", "방법", "데이터 사전", "탐색 화면"]
     for item in navbar:
         for entry in item.get("menu", [item]):
             page = out / re.sub(r"\.md$", ".html", entry["href"])
@@ -181,3 +181,23 @@ def test_front_matter_is_yaml_that_reads_back_as_the_title():
         assert text.startswith("---\n") and text.endswith("---\n")
         assert yaml.safe_load(text.strip("-\n")) == {"title": title}
     assert front_matter(title="데이터 사전") == "---\ntitle: 데이터 사전\n---\n"
+
+
+def test_watch_page_shows_each_quarters_alerts_figure_and_table(tmp_path, monkeypatch):
+    from fipro import drift
+
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
+    rows = pd.DataFrame({"BAS_YH": "2023q2", "previous": "2023q1", "kind": "input", "group": "category",
+                         "subject": ["FUEL_AM", "TRVL_AM", "HOTEL_AM"], "subject_ko": ["연료판매 금액", "여행업 금액", "숙박업 금액"],
+                         "measure": "psi", "value": [0.05, 0.001, 0.0005], "noise_mean": 0.001, "noise_q": 0.005,
+                         "n_previous": 100, "n_current": 100, "detail_ko": ["이용 고객 40.0% → 45.0%", "", ""]})
+    table = drift.thresholds(rows)
+    for q, t in (("2023q1", table.iloc[:0]), ("2023q2", table)):
+        drift.drift_path(q).parent.mkdir(parents=True, exist_ok=True)
+        t.to_parquet(drift.drift_path(q), index=False)
+        drift.alerts_of(t).to_parquet(drift.alerts_path(q), index=False)
+    body = site.watch_body(["2023q1", "2023q2", "2023q3"], tmp_path / "site" / "watch")
+    assert body.index("## 2023q3") < body.index("## 2023q2") < body.index("## 2023q1")  # latest first
+    assert "08_drift 노트북이 아직 실행되지 않았습니다" in body and "비교할 전분기가 없습니다" in body
+    assert "| 입력 | 연료판매 금액 |" in body and "이용 고객 40.0% → 45.0%" in body
+    assert (tmp_path / "site" / "watch" / "drift_2023q2.png").exists() and "](watch/drift_2023q2.png)" in body

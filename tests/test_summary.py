@@ -76,3 +76,30 @@ def test_summaries_are_written_for_every_quarter(tmp_path, monkeypatch):
     first, second = (p.read_text(encoding="utf-8") for p in paths)
     assert first.startswith("## 2023q1 분기 요약") and "%p" not in first  # no earlier quarter: no change
     assert "(+5.0%p)" in second
+
+
+def test_watch_section_comes_first_only_when_an_alert_fired(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from fipro import drift
+
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
+    export.save_metrics("2023q2", "eda", EDA)
+    assert "변화 감시" not in summary.portfolio_summary_ko("2023q2", quarters=["2023q1", "2023q2"])
+    alert = {"BAS_YH": "2023q2", "kind": "input", "kind_ko": "입력", "group": "category", "subject": "FUEL_AM",
+             "subject_ko": "연료판매 금액", "measure": "psi", "value": 0.05, "threshold": 0.01, "severity": "높음",
+             "sentence_ko": "[입력] 연료판매 금액이 전분기(2023q1) 대비 평소보다 크게 바뀌었습니다."}
+    drift.alerts_path("2023q2").parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([alert])[list(drift.ALERT_COLUMNS)].to_parquet(drift.alerts_path("2023q2"), index=False)
+    text = summary.portfolio_summary_ko("2023q2", quarters=["2023q1", "2023q2"])
+    assert text.startswith("## 2023q2 분기 요약\n\n### 변화 감시\n- 전분기 대비 평소보다 큰 변화 1건이 감지되었습니다 (입력 1건).\n"
+                           "- [높음] [입력] 연료판매 금액이")
+    assert text.index("변화 감시") < text.index("고객 구성")
+
+
+def test_notification_counts_per_kind():
+    m = {"notifications": {"counts": {"이상 소비": 96, "더 나은 카드": 1200}, "n_notifications": 1296,
+                           "n_customers": 1250, "cap": 3}}
+    assert summary.notification_lines(m) == [
+        "고객 1,250명에게 알림 1,296건을 만들었습니다 (고객당 최대 3건, 우선순위 순): 이상 소비 96건, 더 나은 카드 1,200건."]
+    assert summary.notification_lines({}) == ["이번 분기 고객 알림 기록이 없습니다."]

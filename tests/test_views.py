@@ -236,3 +236,21 @@ def test_a_typed_label_is_escaped_in_the_title(built):
     app = CustomerExplorer(built[-1])
     app.show("<img src=x onerror=alert(1)>")
     assert "<img" not in app.title.value and "&lt;img src=x onerror=alert(1)&gt;" in app.title.value
+
+
+def test_customer_explorer_row_carries_the_quarters_notifications(built, monkeypatch):
+    from fipro import handoff, notify
+
+    monkeypatch.setenv(handoff.SALT_VARIABLE, "views-test")
+    quarter = built[-1]
+    notes, _ = notify.run_quarter(quarter)
+    assert len(notes) and "SEQ" not in notes
+    data.build_quarter(quarter)
+    t = pq.read_table(data.views_dir(quarter) / "customers.parquet", columns=["label", "SEQ", "note1_kind"]).to_pandas()
+    hit, miss = t[t["note1_kind"].notna()].iloc[0], t[t["note1_kind"].isna()].iloc[0]
+    table = panels.notification_table(data.customer(quarter, hit["label"]))
+    key = handoff.customer_keys([hit["SEQ"]], "views-test")[0]
+    expected = notes[notes["CUSTOMER_KEY"] == key].sort_values("rank")
+    assert table["종류"].tolist() == expected["kind"].tolist()
+    assert table["알림"].tolist() == expected["message"].tolist()
+    assert panels.notification_table(data.customer(quarter, miss["label"])) is None

@@ -90,6 +90,7 @@ class CustomerExplorer(_App):
         self.lifestage = self.html("fipro-lifestage")
         self.anomaly = self.html("fipro-anomaly")
         self.recs = self.html("fipro-recommendations")
+        self.notes = self.html("fipro-notifications")
         self.similar = self.html("fipro-similar")
         self._index = {}
         self._names = self._product_names()
@@ -104,6 +105,7 @@ class CustomerExplorer(_App):
                               w.HTML("<h3>업종별 지출</h3>"), self.spending,
                               w.HTML("<h3>소비 건강</h3>"), self.health, w.HTML("<h3>라이프스테이지</h3>"), self.lifestage,
                               w.HTML("<h3>이상 소비</h3>"), self.anomaly, w.HTML("<h3>추천</h3>"), self.recs,
+                              w.HTML("<h3>이번 분기 알림</h3>"), self.notes,
                               w.HTML("<h3>비슷한 고객</h3>"), self.similar])
 
     @staticmethod
@@ -202,6 +204,7 @@ class CustomerExplorer(_App):
         self.anomaly.value = (_p(f"검토 대상: {'예' if flagged else '아니오'} (순위 {row.get('anomaly_rank')})") +
                               _p(row.get("anomaly_reason") or ""))
         self.recs.value = _table_html(panels.recommendation_table(row, self._names), "추천이 없습니다.")
+        self.notes.value = _table_html(panels.notification_table(row), "이번 분기에 새로 알릴 것이 없습니다.")
         index = self.similar_index(quarter)
         if index is None:
             self.similar.value = "<p>세그먼트 색인이 없습니다.</p>"

@@ -8,7 +8,7 @@ after the notebooks) writes under ``outputs/<quarter>/views/``:
   of ``ROW_GROUP`` rows: label, ``SEQ``, demographics, this and the previous quarter's
   spending by category, the health score and its components, the life-stage
   probabilities, the anomaly score and reason, the segment, the map position, the top
-  recommendations. Reading one customer is a predicate on the sorted label column, so
+  recommendations, the quarter's notifications (``fipro.notify``, joined by ``CUSTOMER_KEY``). Reading one customer is a predicate on the sorted label column, so
   Parquet's row-group statistics skip all but one group;
 * ``peers.parquet``: the mean spending by category of each peer group (age band × sex ×
   life stage), for the customer's comparison chart;
@@ -76,6 +76,30 @@ def _recommendations(quarter: str, seq: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+N_NOTIFICATIONS = 3  # fipro.notify.MAX_PER_CUSTOMER (not imported: the app loads this module)
+
+
+def _notifications(quarter: str, seq: pd.Index) -> pd.DataFrame:
+    """The customer's notifications of the quarter (kind and message by rank), joined through the
+    hand-off's ``CUSTOMER_KEY`` (the notifications file never holds ``SEQ``); empty columns when
+    the drift notebook has not run or the key's salt is unknown."""
+    from fipro import handoff  # the hand-off's key (hashlib, pandas): only to build the tables
+    notes = _saved(datasets.notifications_path(quarter))
+    cols = {f"note{r}_{f}": np.full(len(seq), None, dtype=object) for r in range(1, N_NOTIFICATIONS + 1)
+            for f in ("kind", "message")}
+    if notes is None or not len(notes):
+        return pd.DataFrame(cols)
+    try:
+        keys = pd.Index(handoff.customer_keys(seq.to_numpy(), handoff.key_salt(create=False)))
+    except KeyError:
+        return pd.DataFrame(cols)
+    for r in range(1, N_NOTIFICATIONS + 1):
+        part = notes[notes["rank"] == r].drop_duplicates("CUSTOMER_KEY").set_index("CUSTOMER_KEY").reindex(keys)
+        cols[f"note{r}_kind"] = part["kind"].to_numpy(dtype=object)
+        cols[f"note{r}_message"] = part["message"].to_numpy(dtype=object)
+    return pd.DataFrame(cols)
+
+
 def build_quarter(quarter: str, seed: Optional[int] = None) -> dict:
     """Write the quarter's view tables from the processed data and the saved model outputs
     (``seed`` of the map sample; ``None``: ``config.RANDOM_SEED``)."""
@@ -117,6 +141,7 @@ def build_quarter(quarter: str, seed: Optional[int] = None) -> dict:
     parts.append(_by_seq(load_assignments(quarter), seq, {"segment": "segment", "soft_segment": "soft_segment",
                                                           "segment_name": "segment_name", "x": "map_x", "y": "map_y"}))
     parts.append(_recommendations(quarter, seq))
+    parts.append(_notifications(quarter, seq))
     table = pd.concat(parts, axis=1).sort_values("label", kind="stable").reset_index(drop=True)
     paths = {"customers": write_parquet_atomic(table, datasets.view_table_path(quarter, "customers"),
                                                row_group_size=ROW_GROUP)}

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import contract
-from fipro.views.data import CATEGORIES, N_RECOMMENDATIONS
+from fipro.views.data import CATEGORIES, N_NOTIFICATIONS, N_RECOMMENDATIONS
 
 
 def _num(value) -> Optional[float]:
@@ -63,6 +63,14 @@ def lifestage_table(row: pd.Series, top: int = 3) -> Optional[pd.DataFrame]:
     p = pd.Series({c.removeprefix("lifestage_proba_"): float(row[c]) for c in cols}).sort_values(ascending=False)
     return pd.DataFrame({"라이프스테이지": [contract.LIFE_STAGE_CODES.get(k, k) for k in p.index[:top]],
                          "확률": p.to_numpy()[:top].round(3)})
+
+
+def notification_table(row: pd.Series) -> Optional[pd.DataFrame]:
+    """The customer's notifications of the quarter in the order they are shown (``None``: none)."""
+    rows = [{"순서": r, "종류": row[f"note{r}_kind"], "알림": row[f"note{r}_message"]}
+            for r in range(1, N_NOTIFICATIONS + 1)
+            if isinstance(row.get(f"note{r}_kind"), str) and row.get(f"note{r}_kind")]
+    return pd.DataFrame(rows).set_index("순서") if rows else None
 
 
 def recommendation_table(row: pd.Series, names: dict) -> Optional[pd.DataFrame]:
