@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, contract
-from fipro.privacy import pseudonym
+from fipro.privacy import DIGITS, hex_digests, pseudonym
 from fipro.text_ko import COLUMN_NAME_KO
 
 COMPARED_COLUMNS: tuple[str, ...] = ("TOT_USE_AM",) + contract.UPPER_COLUMNS
@@ -278,5 +278,5 @@ def example_customer(quarter_df: pd.DataFrame, by: Sequence[str] = ("AGE", "SEX_
     if eligible.empty:
         eligible = quarter_df["SEQ"].astype(str)
     seqs = eligible.tolist()
-    keys = [pseudonym(s, salt=salt) for s in seqs]
+    keys = hex_digests(seqs, salt, DIGITS).tolist()
     return str(seqs[min(range(len(keys)), key=keys.__getitem__)])  # first of the smallest key

@@ -20,7 +20,6 @@ with a message, since losing it changes every key.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import json
 import os
@@ -35,12 +34,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from fipro import config, contract, datasets
+from fipro import config, contract, datasets, privacy
 from fipro.export import atomic_path, write_json_atomic
 
 SEED_TABLE = "customer_quarter"
 SALT_VARIABLE = "FIPRO_KEY_SALT"
 KEY_COLUMN = "CUSTOMER_KEY"
+KEY_DIGITS = 20  # 80 bits: no collision among every customer of every quarter
 SQL_TYPES = ("TEXT", "INTEGER", "REAL")
 # each model: "module:attribute" of its Source (imported only when exporting)
 MODEL_SOURCES: tuple[str, ...] = ("fipro.lifestage.artifacts:HANDOFF", "fipro.anomaly.artifacts:HANDOFF",
@@ -209,12 +209,9 @@ def key_salt(create: bool = True) -> str:
 
 
 def customer_keys(seq: Sequence[str], salt: str) -> np.ndarray:
-    """``K`` + the first 20 hex digits of SHA-256(salt:SEQ), computed once per distinct SEQ."""
-    values = pd.Series(seq, dtype="string").str.strip()
-    codes, uniques = pd.factorize(values)
-    hashed = np.array(["K" + hashlib.sha256(f"{salt}:{s}".encode("utf-8")).hexdigest()[:20] for s in uniques],
-                      dtype=object)
-    return hashed[codes]
+    """``K`` + the first 20 hex digits of SHA-256(salt:SEQ), computed once per distinct SEQ (the
+    pseudonyms' digest with the secret salt: a published label cannot be joined to the hand-off)."""
+    return privacy.hex_digests(seq, salt, KEY_DIGITS, prefix="K")
 
 
 # --- export and import ----------------------------------------------------------------

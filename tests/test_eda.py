@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import raw_frame, raw_row
+from conftest import committed_quarter, raw_frame, raw_row
 from fipro import compare, config, contract, eda, runner
 from fipro.privacy import pseudonym
 
@@ -130,7 +130,8 @@ def test_notebook_01_records_the_eda_headlines(sample_quarters):
 
     from fipro import config, export, ingest
 
-    quarter = sample_quarters[1] if len(sample_quarters) > 1 else sample_quarters[0]
+    quarter = committed_quarter("01_eda")  # nbval's run of the notebook: this one stands in for it
+    assert quarter in sample_quarters
     path = runner.run_notebook("01_eda", quarter)
     assert figure_problems(path) == []
     m = export.load_metrics(quarter, "eda")

@@ -1,4 +1,4 @@
-"""Metrics JSON and atomic writes; pseudonyms."""
+"""Metrics JSON and atomic writes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from fipro import export
-from fipro.privacy import pseudonym
 
 
 def test_save_metrics_roundtrips_and_nulls_non_finite_numbers(tmp_path, monkeypatch):
@@ -34,12 +33,6 @@ def test_parquet_write_roundtrips_without_the_index_and_leaves_no_temporary_file
     path = export.write_parquet_atomic(frame, tmp_path / "t.parquet")
     assert path == tmp_path / "t.parquet" and [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
     pd.testing.assert_frame_equal(pd.read_parquet(path), frame.reset_index(drop=True))
-
-
-def test_pseudonym_is_stable_and_hides_the_id():
-    label = pseudonym("100023")
-    assert label == pseudonym("100023") != pseudonym("100024")
-    assert "100023" not in label and label.startswith("고객-")
 
 
 def test_overlapping_writers_get_their_own_temporary_names(tmp_path):

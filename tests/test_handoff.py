@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -25,6 +26,8 @@ def test_keys_are_salted_stable_and_never_the_seq():
     assert all(re.fullmatch(r"K[0-9a-f]{20}", k) for k in keys)
     assert handoff.customer_keys(["C1"], "s2")[0] != keys[0]
     assert "C1" not in keys[0]
+    # the schema's key: earlier exports stay joinable with new ones
+    assert keys[1] == "K" + hashlib.sha256(b"s1:C2").hexdigest()[:20]
 
 
 def test_salt_is_created_once_in_dot_env_with_a_message(tmp_path, monkeypatch, capsys):

@@ -278,8 +278,8 @@ def test_health_weights_are_non_negative_sum_to_one_and_fix_the_transient_weight
 
 
 @pytest.fixture(scope="module")
-def sample_run(sample_quarters):
-    return health.run_quarter(sample_quarters[-1])
+def sample_run(health_last_run):
+    return health_last_run
 
 
 def test_run_quarter_saves_the_interface(sample_run, sample_quarters):

@@ -10,10 +10,14 @@ Tests that execute a notebook apply it to the executed copy::
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import NOTEBOOK_TESTS
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from fipro import config, runner
@@ -34,6 +38,15 @@ def test_makefile_runs_every_numbered_notebook_and_the_site_shows_the_same():
     from fipro import site
 
     assert _makefile_notebooks() == [p.stem for p in NOTEBOOKS] == site.notebook_stems()
+
+
+@pytest.mark.parametrize("stem", sorted(NOTEBOOK_TESTS))
+def test_a_notebook_nbval_leaves_to_a_test_is_run_by_that_test_as_committed(stem):
+    # conftest deselects nbval's run of these notebooks when the named test runs: it must run the same thing
+    path, name = NOTEBOOK_TESTS[stem].split("::")
+    source = inspect.getsource(getattr(importlib.import_module(Path(path).stem), name))
+    assert f'runner.run_notebook("{stem}", quarter' in source and f'committed_quarter("{stem}")' in source
+    assert f"{stem}.ipynb" in {p.name for p in NOTEBOOKS}
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.stem)

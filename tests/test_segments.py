@@ -289,8 +289,8 @@ def test_trait_scores_need_the_style_columns():
 
 
 @pytest.fixture(scope="module")
-def sample_run(sample_quarters):
-    return segments.run_quarter(sample_quarters[-1])
+def sample_run(segments_last_run):
+    return segments_last_run
 
 
 def test_run_quarter_saves_the_interface(sample_run, sample_quarters):

@@ -16,15 +16,21 @@ from fipro import config
 from fipro.views import data, panels
 
 
+HEALTH_RUNS: dict = {}  # quarter -> health run of the `built` fixture (its displayed tables)
+
+
 @pytest.fixture(scope="module")
-def built(sample_quarters):
-    """Model outputs for the last two sample quarters, then the views' tables."""
+def built(sample_quarters, segments_last_run, health_last_run):
+    """Model outputs for the last two sample quarters (the last one's shared with the model tests),
+    then the views' tables."""
     from fipro import health, recommend, segments
 
     quarters = sample_quarters[-2:]
+    HEALTH_RUNS[quarters[-1]] = health_last_run
     for q in quarters:
-        segments.run_quarter(q, compare=False)
-        health.run_quarter(q)
+        if q not in HEALTH_RUNS:
+            segments.run_quarter(q, compare=False)
+            HEALTH_RUNS[q] = health.run_quarter(q)
         recommend.run_quarter(q, measure=False)
         data.build_quarter(q)
     return quarters
@@ -72,15 +78,18 @@ def test_panels_show_the_customer_against_peers(built):
     assert len(panels.health_table(row)) == 8
 
 
-def test_unique_labels_lengthen_only_the_colliding_ones():
-    from fipro.privacy import pseudonym, unique_labels
+def test_a_customer_has_the_same_label_in_the_views_the_summary_and_the_notebooks(built):
+    from fipro import compare, datasets, health, summary
 
-    seqs = [f"C{i:09d}" for i in range(20_000)]
-    labels = unique_labels(seqs)
-    assert len(set(labels)) == len(labels)
-    short = [pseudonym(s) for s in seqs]
-    assert all(a == b or a.startswith(b) for a, b in zip(labels, short))
-    assert 0 < sum(a != b for a, b in zip(labels, short)) < 40
+    quarter = built[-1]
+    current = datasets.load_quarter(quarter)
+    seq = compare.example_customer(current)  # the customer notebook 01, its summary and the site show
+    peer = compare.peer_comparison(current, seq)
+    assert peer.customer == label_of(quarter, seq) and peer.customer in summary.customer_summary_ko(peer)
+    # notebook 06's worked examples: each label is the views' row of the same customer
+    examples = health.worked_examples(HEALTH_RUNS[quarter])
+    for label, score in zip(examples["고객"], examples["점수"]):
+        assert data.customer(quarter, label)["health_score"] == pytest.approx(score, abs=0.05)
 
 
 def test_map_sample_is_bounded_and_keeps_every_segment():

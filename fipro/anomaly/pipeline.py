@@ -17,7 +17,7 @@ import pandas as pd
 
 from fipro import config, contract
 from fipro.modelrun import ModelRun
-from fipro.privacy import pseudonym
+from fipro.privacy import pseudonyms
 from fipro.timing import Laps
 from fipro.anomaly import rules
 from fipro.anomaly.artifacts import save_artifacts
@@ -53,7 +53,7 @@ class AnomalyRun(ModelRun):
     def review_table(self, n: int = REVIEW_N) -> pd.DataFrame:
         """The top ``n`` of the ranking with their rules and reasons (pseudonymous labels)."""
         top = self.table.nsmallest(n, "rank")
-        out = pd.DataFrame({"순위": top["rank"].to_numpy(), "고객": [pseudonym(s) for s in top["SEQ"]],
+        out = pd.DataFrame({"순위": top["rank"].to_numpy(), "고객": pseudonyms(top["SEQ"]),
                             "점수": top["score"].round(2).to_numpy(), "규칙": top["rules"].to_numpy(),
                             "이유": top["reason"].to_numpy()})
         if self.labels is not None:
@@ -190,7 +190,7 @@ def worked_examples(run: AnomalyRun, n: int = 3) -> pd.DataFrame:
         if idx not in picked:
             picked.append(idx)
     s = run.stats.loc[picked]
-    out = pd.DataFrame({"고객": [pseudonym(q) for q in run.table.loc[picked, "SEQ"]],
+    out = pd.DataFrame({"고객": pseudonyms(run.table.loc[picked, "SEQ"]),
                         "순위": run.table.loc[picked, "rank"].to_numpy(),
                         "비교 기준": np.where(s["baseline"] == "own", "본인 이전 분기", "또래"),
                         "이번 분기 총액": _amounts(run.inputs.frame.loc[picked, "total"]),

@@ -26,7 +26,7 @@ from fipro.health.estimator import (FIT_ROWS, RISK_MONOTONE, HealthWeights, Risk
                                    risk_inputs)
 from fipro.health.reasons import lowest, reasons_for
 from fipro.modelrun import ModelRun
-from fipro.privacy import pseudonym
+from fipro.privacy import pseudonyms
 from fipro.timing import Laps
 
 BLEND = 1.0           # share of the outcome-learned weights (on synthetic data; 0.5 ranks worse and is no steadier per point of AUC)
@@ -154,7 +154,7 @@ def worked_examples(run: HealthRun, n: int = 3) -> pd.DataFrame:
             order = t.loc[rows, "health_score"].sort_values(kind="stable").index
             picked.append(order[len(order) // 2])
     picked = picked[:n]
-    out = pd.DataFrame({"고객": [pseudonym(s) for s in t.loc[picked, "SEQ"]], "점수": t.loc[picked, "health_score"].round(1),
+    out = pd.DataFrame({"고객": pseudonyms(t.loc[picked, "SEQ"]), "점수": t.loc[picked, "health_score"].round(1),
                         "등급": t.loc[picked, "tier"], "또래 백분위": t.loc[picked, "peer_percentile"],
                         "위험 등급": t.loc[picked, "risk_grade"], "위험 확률": t.loc[picked, "risk_probability"],
                         **{COMPONENT_BY_NAME[c].title_ko: t.loc[picked, c].round(0) for c in COMPONENT_NAMES},

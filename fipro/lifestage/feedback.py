@@ -18,7 +18,7 @@ from fipro import datasets
 from fipro.evaluation import metrics
 from fipro.lifestage.data import CODE_NAMES, CODES, MODEL_NAME, TARGET
 from fipro.lifestage.estimator import LifeStageClassifier, fit_lifestage
-from fipro.privacy import pseudonym
+from fipro.privacy import pseudonyms
 
 FEEDBACK_COLUMNS = ("SEQ", "quarter", "corrected_code", "time", "note")
 
@@ -147,7 +147,7 @@ def feedback_summary(report: pd.DataFrame, corrected: Optional[pd.DataFrame] = N
 def feedback_report_table(report: pd.DataFrame) -> pd.DataFrame:
     """The report for display: pseudonymised customers, status and reason (no raw SEQ)."""
     status_ko = {"applied": "반영", "invalid": "무효(건너뜀)", "superseded": "대체됨", "other_quarter": "다른 분기"}
-    return pd.DataFrame({"고객": [pseudonym(s) for s in report["SEQ"]], "분기": report["quarter"].to_numpy(),
+    return pd.DataFrame({"고객": pseudonyms(report["SEQ"]), "분기": report["quarter"].to_numpy(),
                          "정정 코드": report["corrected_code"].to_numpy(),
                          "상태": report["status"].map(status_ko).to_numpy(), "사유": report["reason"].to_numpy()})
 

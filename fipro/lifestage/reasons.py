@@ -12,7 +12,7 @@ from fipro import config, contract, datasets, features
 from fipro.evaluation import baselines, explainability, registry
 from fipro.lifestage.data import CODE_NAMES, MODEL_NAME, TARGET, load_inputs
 from fipro.lifestage.estimator import LifeStageClassifier
-from fipro.privacy import pseudonym
+from fipro.privacy import pseudonyms
 
 
 def feature_label_ko(name: str) -> str:
@@ -148,7 +148,7 @@ def example_reasons(model: LifeStageClassifier, frame: pd.DataFrame, n: int = 5,
     rows = frame.sample(min(n, len(frame)), random_state=seed)
     pred = predict(model, rows, k=k)
     return pd.DataFrame({
-        "고객": [pseudonym(s) for s in rows["SEQ"]],
+        "고객": pseudonyms(rows["SEQ"]),
         "실제": [CODE_NAMES.get(c, c) for c in rows[TARGET]],
         "예측": pred["predicted_ko"].to_numpy(),
         "확률": pred["probability"].round(3).to_numpy(),

@@ -217,8 +217,10 @@ def select_model(reference_quarter: str, *, grid: Optional[Mapping[str, list]] =
     done: dict = {}
 
     def fit_score(params: Mapping[str, Any], rows: Optional[int]) -> dict:
-        key = (json.dumps(dict(params), sort_keys=True, default=str), rows)
-        if key in done:  # the grid's winner at GRID_ROWS is also a point of the curve
+        # a limit at or above the pool is every row (sample_training_rows returns the pool itself)
+        key = (json.dumps(dict(params), sort_keys=True, default=str), rows if rows is not None and rows < len(pool)
+               else None)
+        if key in done:  # the grid's winner at GRID_ROWS is also a point of the curve (on the sample, its end)
             return done[key]
         part = sample_training_rows(pool, rows, seed=seed)
         t = time.perf_counter()

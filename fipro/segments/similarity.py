@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from fipro.privacy import pseudonym
+from fipro.privacy import pseudonym, pseudonyms
 from fipro.segments.data import CATEGORIES, STYLE_COLUMNS
 from fipro.segments.profiles import short_label
 
@@ -81,7 +81,7 @@ class SimilarityIndex:
         """The ``k`` nearest customers as a Korean table (pseudonymous labels, never raw ids)."""
         rows, dist = self.neighbours(seq, k, include_self)
         me = self.position(seq)
-        out = pd.DataFrame({"고객": [pseudonym(s) for s in self.seq[rows]], "거리": np.round(dist, 3),
+        out = pd.DataFrame({"고객": pseudonyms(self.seq[rows]), "거리": np.round(dist, 3),
                             "본인": rows == me})
         if self.segment_name is not None:
             out["세그먼트"] = self.segment_name[rows]

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from fipro import config, contract, datasets, history, split
 from fipro.export import write_parquet_atomic
 from fipro.peers import PEER_GROUP
-from fipro.privacy import unique_labels
+from fipro.privacy import pseudonyms
 
 CATEGORIES: tuple[str, ...] = contract.DETAIL_COLUMNS
 ROW_GROUP = 8_192
@@ -113,7 +113,7 @@ def build_quarter(quarter: str, seed: Optional[int] = None) -> dict:
     cur = datasets.load_quarter(quarter, columns=["SEQ", *PEER_KEYS, "MBR_RK", "TOT_USE_AM", "CRDSL_USE_AM",
                                                   "CNF_USE_AM", *CATEGORIES])
     seq = pd.Index(cur["SEQ"].astype(str).to_numpy())
-    frame = pd.DataFrame({"label": unique_labels(seq), "SEQ": seq.to_numpy(),
+    frame = pd.DataFrame({"label": pseudonyms(seq), "SEQ": seq.to_numpy(),
                           **{c: cur[c].astype(str).to_numpy() for c in (*PEER_KEYS, "MBR_RK")},
                           **{c: cur[c].to_numpy(dtype=np.float64) for c in ("TOT_USE_AM", "CRDSL_USE_AM", "CNF_USE_AM",
                                                                              *CATEGORIES)}})
