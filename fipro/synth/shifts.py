@@ -3,8 +3,9 @@
 Three tables of :mod:`fipro.synth.params` move a category's use (logit) and amount (log odds)
 from one quarter to the next by the same shift: ``SEASON`` (the quarter of the year: clothing,
 travel and hotels, academies and books, groceries before 설 and 추석 …), ``QUARTER_SHIFT``
-(the 2022 fuel-price peak, the recovery after distancing ended in April 2022) and
-``YEAR_TREND`` (every category, each new year). :func:`planted_category_shifts` gives, for each
+(the 2022 fuel-price peak, the recovery after distancing ended in April 2022). The overall
+level of each quarter (``PERSONAL_CARD_APPROVALS``, stand-in 3.0) moves every category alike,
+so it is no category's own shift and is left out (it replaced 2.0's ``YEAR_TREND``). :func:`planted_category_shifts` gives, for each
 pair of consecutive quarters and each detail column, the change of their sum and the generator
 rows it comes from.
 """
@@ -16,13 +17,13 @@ from typing import Sequence
 import pandas as pd
 
 from fipro import config
-from fipro.synth.params import DETAILS, QUARTER_SHIFT, SEASON, YEAR_TREND
+from fipro.synth.params import DETAILS, QUARTER_SHIFT, SEASON
 
 
 def _level(column: str, i: int) -> float:
     season = SEASON.get(column, (0.0, 0.0, 0.0, 0.0))[i % 4]
     shift = QUARTER_SHIFT.get(column, (0.0,) * len(config.QUARTERS))[i]
-    return season + shift + YEAR_TREND * (i // 4)
+    return season + shift
 
 
 def planted_category_shifts(quarters: Sequence[str] = config.QUARTERS) -> pd.DataFrame:
@@ -41,8 +42,6 @@ def planted_category_shifts(quarters: Sequence[str] = config.QUARTERS) -> pd.Dat
                 parts.append(f"SEASON['{c}'] q{i % 4 + 1} {SEASON[c][i % 4]:g} → q{j % 4 + 1} {SEASON[c][j % 4]:g}")
             if c in QUARTER_SHIFT and QUARTER_SHIFT[c][i] != QUARTER_SHIFT[c][j]:
                 parts.append(f"QUARTER_SHIFT['{c}'] {p} {QUARTER_SHIFT[c][i]:g} → {q} {QUARTER_SHIFT[c][j]:g}")
-            if i // 4 != j // 4:
-                parts.append(f"YEAR_TREND {YEAR_TREND:g}")
             out.append({"previous": p, "quarter": q, "column": c, "shift": round(_level(c, j) - _level(c, i), 6),
                         "rows": "; ".join(parts)})
     return pd.DataFrame(out, columns=["previous", "quarter", "column", "shift", "rows"])
