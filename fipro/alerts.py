@@ -8,9 +8,13 @@ Two samples from one distribution give ``PSI ≈ χ²(B − 1) · (1/n_p + 1/n_q
 samples do (customers age, move between life stages, spend with the season), so each kind of
 measure (population, presence, categories, families, outputs, data quality) gets an
 over-dispersion factor ``φ`` = the median, over its subjects and over every quarter pair up to
-``q`` (the earlier ones read from their saved drift tables), of ``PSI / E[noise PSI]``, and at
-least 1. The median is the quarter-to-quarter variation of the *stable* subjects: it stays
-put while fewer than half of the subjects of a kind move in a quarter. A measure alerts when
+``q`` (the earlier ones read from their saved drift tables), of ``PSI / E[noise PSI]`` among the
+rows that do not alert under that ``φ`` (:func:`stable_median`), and at least 1: the
+quarter-to-quarter variation of the *stable* subjects. A plain median would be that only while
+fewer than half of a kind's subjects move; on the stand-in the seasons move about half of the
+45 amount columns every quarter (their upper categories and the totals with them), and the
+plain median, taken among the moving columns, raised the thresholds by the very changes they
+are meant to catch (φ 3.2 instead of 1.2 in the first compared quarter). A measure alerts when
 its PSI exceeds ``φ`` times the 99.9% quantile of its noise (:data:`fipro.drift.NOISE_QUANTILE`); severity
 is ``높음`` from twice the threshold. The values used are saved in every row (``threshold``,
 ``phi``). A quarter compared with itself has PSI 0 and never alerts. Decay alerts when the
@@ -57,21 +61,45 @@ def pool_of(frame: pd.DataFrame) -> pd.Series:
 MIN_OWN_HISTORY = 3
 
 
+def stable_median(ratio: np.ndarray, limit: np.ndarray, iterations: int = 100) -> float:
+    """The median of ``ratio`` (``PSI / E[noise PSI]``) over the rows that would not alert under
+    it (``ratio ≤ max(φ, 1) × limit``, ``limit`` = each row's ``noise_q / noise_mean``): start from
+    the median of all rows, drop the rows above the threshold it gives, take the median again,
+    until it settles (it only falls, the rows kept only shrink). Rows that move less than the
+    threshold stay, so a pool where every subject varies alike keeps its median.
+
+    >>> stable_median(np.array([1.0, 1.0, 1.2, 9.0, 10.0]), np.full(5, 3.0))  # two moved subjects of five
+    1.0
+    """
+    ratio, limit = np.asarray(ratio, dtype=np.float64), np.asarray(limit, dtype=np.float64)
+    if not len(ratio):
+        return float("nan")
+    phi = float(np.median(ratio))
+    for _ in range(iterations):
+        keep = ratio <= max(phi, 1.0) * limit
+        new = float(np.median(ratio[keep])) if keep.any() else phi
+        if new == phi:
+            break
+        phi = new
+    return phi
+
+
 def thresholds(current: pd.DataFrame, earlier: Sequence[pd.DataFrame] = ()) -> pd.DataFrame:
-    """``current`` with ``phi`` (the over-dispersion of its pool, median over the pool's rows of
-    this and the ``earlier`` quarters' drift tables, at least 1) and ``threshold`` (``phi`` times
+    """``current`` with ``phi`` (the over-dispersion of its pool, :func:`stable_median` over the
+    pool's rows of this and the ``earlier`` quarters' drift tables, at least 1) and ``threshold`` (``phi`` times
     the row's noise quantile; decay: :data:`fipro.decay.DECAY_Z` standard errors). An output measure with
     fewer than :data:`MIN_OWN_HISTORY` values uses the median of all output measures. Rows
     without a noise model (segment migration, a share) get no threshold."""
     out = current.copy()
     pooled = pd.concat([*[e for e in earlier if e is not None and len(e)], current], ignore_index=True)
     pooled = pooled[(pooled["kind"] != "decay") & (pooled["noise_mean"] > 0) & pooled["value"].notna()]
-    ratio = pooled["value"] / pooled["noise_mean"]
+    ratio = (pooled["value"] / pooled["noise_mean"]).to_numpy()
+    limit = (pooled["noise_q"] / pooled["noise_mean"]).to_numpy()
     pools = pool_of(pooled)
-    median = ratio.groupby(pools).median()
-    size = ratio.groupby(pools).size()
-    outputs = ratio[pooled["kind"].to_numpy() == "output"]
-    all_outputs = float(outputs.median()) if len(outputs) else 1.0
+    median = pd.Series({k: stable_median(ratio[pools == k], limit[pools == k]) for k in np.unique(pools)}, dtype=float)
+    size = pd.Series(pools).value_counts()
+    outputs = pooled["kind"].to_numpy() == "output"
+    all_outputs = stable_median(ratio[outputs], limit[outputs]) if outputs.any() else 1.0
     keys = pd.Series(pool_of(out), index=out.index)
     phi = keys.map(median)
     short = (out["kind"] == "output") & (keys.map(size).fillna(0) < MIN_OWN_HISTORY)

@@ -57,6 +57,14 @@ def test_threshold_is_noise_times_the_median_overdispersion_of_the_pool():
     assert pooled["phi"].iloc[0] == 4.0
 
 
+def test_subjects_that_move_do_not_raise_the_threshold_of_their_pool():
+    # four stable subjects, five moved ones (as the seasons move about half the amount columns):
+    # the plain median (2.5) sits among the moved ones, the stable median is that of the four
+    table = alerts.thresholds(_table([1.0, 1.0, 1.0, 1.0, 2.5, 4.0, 12.0, 30.0, 40.0]))
+    assert table["phi"].tolist() == [1.0] * 9
+    assert alerts.alerts_of(table)["subject"].tolist() == ["s8", "s7", "s6", "s5"]
+
+
 def test_weighted_metrics_match_scikit_learn_and_count_bootstrap_weights():
     from sklearn.metrics import f1_score, roc_auc_score
 
@@ -151,11 +159,15 @@ def test_planted_quarter_shifts_fire_their_category_alerts(sample_quarters, samp
         earlier.append(table)
         raised.append(fired.assign(BAS_YH=q))
     scores = alerts.planted_scores(pd.concat(raised), planted_category_shifts(quarters))
-    # the fuel-price peak (2022q2, 2022q4), the recovery after distancing and the seasons
+    # the fuel-price peak (2022q2), the recovery after distancing and the seasons; measured on the
+    # sample (stand-in 3.1): precision 0.99, recall 0.66, the misses planted shifts of 0.10-0.17
+    # mostly, within the noise of 10,000 customers
     assert scores["precision"] >= 0.9
     assert scores["recall"] >= 0.6
     fired = set(zip(pd.concat(raised)["BAS_YH"], pd.concat(raised)["subject"]))
-    assert {(quarters[3], "FUEL_AM"), (quarters[2], "TRVL_AM"), (quarters[1], "LEISURE_S_AM"),
+    # not the fuel drop into 2022q4 (planted -0.13): every category's level rose about 0.065 that
+    # quarter, so fuel users' mean log amount fell only 0.063, PSI 1.9 times its noise mean
+    assert {(quarters[1], "FUEL_AM"), (quarters[2], "TRVL_AM"), (quarters[1], "LEISURE_S_AM"),
             (quarters[3], "CLOTH_AM"), (quarters[4], "BOOK_AM")} <= fired
 
 
