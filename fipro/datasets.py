@@ -412,7 +412,7 @@ def drift_path(quarter: str) -> Path:
 
 
 def alerts_path(quarter: str) -> Path:
-    """The drift alerts of one quarter (:mod:`fipro.drift`)."""
+    """The drift alerts of one quarter (:mod:`fipro.alerts`, saved by :func:`fipro.drift.run_quarter`)."""
     return config.quarter_dir(quarter) / "alerts.parquet"
 
 

@@ -24,7 +24,7 @@ What is measured, quarter ``q`` against the previous quarter ``p`` (:func:`measu
 ``decay``
     where labels exist: the life-stage model of ``p`` scored on ``q``'s held-out customers
     beside ``q``'s refit (macro-F1), and on the stand-in the health risk model of ``p`` beside
-    ``q``'s (AUC of the next-quarter adverse outcome). Bounded: at most :data:`DECAY_ROWS`
+    ``q``'s (AUC of the next-quarter adverse outcome). Bounded: at most :data:`fipro.decay.DECAY_ROWS`
     held-out rows (a seeded draw), so the cost does not grow with the quarter.
 ``data quality``
     rejected rows, missing values, duplicate keys and zero-total rows as shares.
@@ -35,21 +35,9 @@ ingested one: deciles of each numeric feature, a bin for a point mass such as 0 
 missing values; the codes of a categorical column), and every rate by the same index over two
 bins (in, out).
 
-Thresholds from the data (:func:`thresholds`)
----------------------------------------------
-Two samples from one distribution give ``PSI ≈ χ²(B − 1) · (1/n_p + 1/n_q)`` (B bins): the
-*noise* of a measure, known from its bins and counts. Real quarters vary more than two random
-samples do (customers age, move between life stages, spend with the season), so each kind of
-measure (population, presence, categories, families, outputs, data quality) gets an
-over-dispersion factor ``φ`` = the median, over its subjects and over every quarter pair up to
-``q`` (the earlier ones read from their saved drift tables), of ``PSI / E[noise PSI]``, and at
-least 1. The median is the quarter-to-quarter variation of the *stable* subjects: it stays
-put while fewer than half of the subjects of a kind move in a quarter. A measure alerts when
-its PSI exceeds ``φ`` times the 99.9% quantile of its noise (:data:`NOISE_QUANTILE`); severity
-is ``높음`` from twice the threshold. The values used are saved in every row (``threshold``,
-``phi``). A quarter compared with itself has PSI 0 and never alerts. Decay alerts when the
-refit beats the previous quarter's model by more than :data:`DECAY_Z` standard errors of the
-gap (a seeded paired bootstrap over the held-out customers).
+Thresholds and alerts: :mod:`fipro.alerts` (the noise of each measure times its pooled
+quarter-to-quarter over-dispersion); decay: :mod:`fipro.decay`. :func:`run_quarter` (the step of
+notebook 08) measures, sets the thresholds, raises the alerts and saves both tables.
 """
 
 from __future__ import annotations
@@ -62,24 +50,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fipro import config, contract, datasets
+from fipro import contract, datasets
+from fipro.alerts import KINDS_KO, alerts_of, pool_of, thresholds
+from fipro.decay import decay_measures
 from fipro.export import write_parquet_atomic
 from fipro.features import spec as feature_spec
-from fipro.text_ko import particle
 
 N_BINS = 10
 EDGE_SAMPLE = 200_000
 NOISE_QUANTILE = 0.999
-SEVERE_FACTOR = 2.0
-DECAY_ROWS = 20_000
-DECAY_BOOTSTRAP = 200
-DECAY_Z = 2.58
 TOP_CARDS = 10
 # a count added to every bin so that an empty bin gives a finite PSI (half a customer)
 SMOOTHING = 0.5
 
-KINDS_KO = {"input": "입력", "output": "출력", "decay": "성능 저하", "data quality": "데이터 품질"}
-SEVERITY_KO = ("주의", "높음")
 POPULATION_COLUMNS: tuple[str, ...] = ("AGE", "SEX_CD", "REGION_GROUP", "LIFE_STAGE", "MBR_RK")
 POPULATION_KO = {"AGE": "연령대 구성", "SEX_CD": "성별 구성", "REGION_GROUP": "지역(수도권·광역시·도) 구성",
                  "LIFE_STAGE": "라이프스테이지 구성(원자료)", "MBR_RK": "회원등급 구성"}
@@ -88,15 +71,9 @@ FAMILY_SUBJECTS: tuple[str, ...] = tuple(f for f in feature_spec.FAMILIES if f n
 FAMILY_KO = {"share_upper": "상위 업종 비중", "share_detail": "세부 업종 비중", "card_mix": "신용·체크 구성",
              "essential": "필수·선택 소비 구성", "diversity": "지출 다양성", "change": "전분기 대비 변화",
              "quality": "이용 실적 없음", "tenure": "가입 기간", "digital": "디지털 채널", "demographic": "인구통계 특성"}
-# the pools within which the over-dispersion factor is estimated
-GROUPS_KO = {"population": "고객 구성", "presence": "신규·이탈", "category": "업종 금액", "family": "피처 묶음",
-             "lifestage": "라이프스테이지 모델", "segments": "세그먼트", "health": "건강·위험 점수",
-             "anomaly": "이상 탐지", "recommend": "추천", "data quality": "데이터 품질"}
 OUTPUT_GROUPS = ("lifestage", "segments", "health", "anomaly", "recommend")
 DRIFT_COLUMNS = ("BAS_YH", "previous", "kind", "group", "subject", "subject_ko", "measure", "value", "noise_mean",
                  "noise_q", "n_previous", "n_current", "detail_ko")
-ALERT_COLUMNS = ("BAS_YH", "kind", "kind_ko", "group", "subject", "subject_ko", "measure", "value", "threshold", "severity",
-                 "sentence_ko")
 
 
 # --- the index ------------------------------------------------------------------------------
@@ -458,112 +435,6 @@ def quality_measures(previous: Optional[Mapping], current: Optional[Mapping]) ->
     return [rate_row("data quality", "data quality", k, names[k], *a[k], *b[k]) for k in names]
 
 
-# --- decay ----------------------------------------------------------------------------------------
-
-def weighted_metric(metric: str, y: np.ndarray, pred: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``metric`` of ``pred`` against ``y`` under each row of ``weights`` (replicates × rows of
-    bootstrap counts; a row of ones is the plain metric), vectorised over the replicates.
-
-    ``"accuracy"``; ``"macro_f1"`` (labels, the mean F1 over the classes in ``y`` or ``pred``, as
-    scikit-learn's ``f1_score(average="macro")``); ``"auc"`` (``pred`` a score, ``y`` 0/1, ties
-    counted half, as ``roc_auc_score``).
-    """
-    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    if metric == "accuracy":
-        return (w @ (y == pred)) / w.sum(1)
-    if metric == "macro_f1":
-        f1 = []
-        for k in np.union1d(y, pred):
-            tp, fp, fn = (w @ ((y == k) & (pred == k)), w @ ((y != k) & (pred == k)), w @ ((y == k) & (pred != k)))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                f1.append(np.nan_to_num(2 * tp / (2 * tp + fp + fn)))
-        return np.mean(f1, axis=0)
-    if metric == "auc":
-        order = np.argsort(pred, kind="stable")
-        score, pos = np.asarray(pred)[order], np.asarray(y)[order].astype(bool)
-        starts = np.flatnonzero(np.r_[True, score[1:] != score[:-1]])
-        ws = w[:, order]
-        wp, wn = np.add.reduceat(ws * pos, starts, axis=1), np.add.reduceat(ws * ~pos, starts, axis=1)
-        below = np.cumsum(wn, axis=1) - wn
-        return (wp * (below + 0.5 * wn)).sum(1) / (wp.sum(1) * wn.sum(1))
-    raise ValueError(f"metric must be 'accuracy', 'macro_f1' or 'auc', got {metric!r}")
-
-
-def paired_gap(y: np.ndarray, old: np.ndarray, new: np.ndarray, metric: str, *, n_boot: int = DECAY_BOOTSTRAP,
-               seed: Optional[int] = None) -> tuple[float, float, float, float]:
-    """``metric`` (:func:`weighted_metric`) of the old and the new predictions, their gap
-    (new − old) and the gap's bootstrap standard error over rows (seeded, ``n_boot`` paired
-    resamples as multinomial counts, vectorised)."""
-    y, old, new = np.asarray(y), np.asarray(old), np.asarray(new)
-    rng = np.random.default_rng(config.RANDOM_SEED if seed is None else seed)
-    ones = np.ones((1, len(y)))
-    m_old, m_new = float(weighted_metric(metric, y, old, ones)[0]), float(weighted_metric(metric, y, new, ones)[0])
-    counts = rng.multinomial(len(y), np.full(len(y), 1.0 / len(y)), size=n_boot)
-    gaps = weighted_metric(metric, y, new, counts) - weighted_metric(metric, y, old, counts)
-    return m_old, m_new, m_new - m_old, float(np.std(gaps, ddof=1))
-
-
-def decay_row(group: str, subject_ko: str, metric_ko: str, values: tuple[float, float, float, float],
-              n: int) -> dict:
-    m_old, m_new, gap, se = values
-    return {"kind": "decay", "group": group, "subject": group, "subject_ko": subject_ko, "measure": "gap",
-            "value": gap, "noise_mean": se, "noise_q": DECAY_Z * se, "n_previous": n, "n_current": n,
-            "detail_ko": f"{metric_ko}: 전분기 모델 {m_old:.3f}, 이번 분기 재학습 {m_new:.3f} (평가 {n:,}행)"}
-
-
-def _decay_rows(quarter: str, previous: str, outputs: Mapping[str, Optional[pd.DataFrame]],
-                seed: Optional[int] = None) -> list[dict]:
-    """The previous quarter's saved life-stage and health risk models scored on this quarter's
-    held-out customers (at most :data:`DECAY_ROWS`), beside this quarter's saved predictions."""
-    from fipro import split
-    from fipro.evaluation import registry
-
-    rows = []
-    preds = outputs.get("lifestage")
-    old_dir = datasets.model_dir(previous, "lifestage")
-    if preds is not None and "role" in preds and (old_dir / registry.MODEL_FILE).exists():
-        import pyarrow.parquet as pq
-
-        test = preds[preds["role"] == "test"].reset_index(drop=True)
-        test = test.iloc[split.sample_positions(len(test), DECAY_ROWS, seed)]
-        model = registry.load_model(old_dir)
-        feature_columns(quarter)  # a fresh cache
-        # only the drawn customers' rows and the model's columns
-        feats = pq.read_table(datasets.features_path(quarter), columns=["SEQ", *model.feature_names_in_],
-                              filters=[("SEQ", "in", list(test["SEQ"].astype(str)))]).to_pandas()
-        feats = feats.assign(SEQ=feats["SEQ"].astype(str)).set_index("SEQ").loc[test["SEQ"].astype(str)]
-        old = np.asarray(model.predict(feats[list(model.feature_names_in_)])).astype(str)
-        values = paired_gap(test["LIFE_STAGE"].astype(str).to_numpy(), old, test["predicted"].astype(str).to_numpy(),
-                            "macro_f1", seed=seed)
-        rows.append(decay_row("lifestage", "라이프스테이지 모델", "매크로 F1", values, len(test)))
-    health = outputs.get("health")
-    old_dir = datasets.model_dir(previous, "health")
-    if health is not None and "risk_probability" in health and (old_dir / registry.MODEL_FILE).exists():
-        saved = registry.load_model(old_dir)
-        risk = saved.get("risk") if isinstance(saved, dict) else None
-        labels = datasets.truth_rows(quarter, health["SEQ"].astype(str).to_numpy(), ["adverse_next"])
-        if risk is not None and labels is not None and health["risk_probability"].notna().any():
-            from fipro.health import risk_inputs
-            from fipro.health.data import load_inputs
-
-            from fipro.health.pipeline import CALIBRATION_SIZE, TEST_SIZE
-
-            # the health notebook's own held-out customers (same split, same seed)
-            roles = split.customer_roles(health["SEQ"].astype(str).to_numpy(), test_size=TEST_SIZE,
-                                         calibration_size=CALIBRATION_SIZE, seed=seed)
-            at = np.flatnonzero(roles == "test")
-            at = at[split.sample_positions(len(at), DECAY_ROWS, seed)]
-            inputs = load_inputs(quarter)
-            X = risk_inputs(inputs)
-            order = pd.Index(inputs.frame["SEQ"].astype(str)).get_indexer(health["SEQ"].astype(str).to_numpy()[at])
-            old = risk.predict_proba(X.iloc[order])[:, 1]
-            y = labels["adverse_next"].to_numpy()[at].astype(int)
-            if 0 < y.sum() < len(y):
-                values = paired_gap(y, old, health["risk_probability"].to_numpy()[at], "auc", seed=seed)
-                rows.append(decay_row("health", "위험 모델", "다음 분기 악화 AUC", values, len(at)))
-    return rows
-
-
 # --- one quarter -----------------------------------------------------------------------------------
 
 def measure_quarter(quarter: str, *, previous: Optional[str] = None, decay: bool = True,
@@ -606,78 +477,11 @@ def measure_quarter(quarter: str, *, previous: Optional[str] = None, decay: bool
 
     rows += quality_measures(quality(previous), quality(quarter))
     if decay and previous != quarter:
-        rows += _decay_rows(quarter, previous, out_q, seed)
+        rows += decay_measures(quarter, previous, out_q, seed)
     frame = pd.DataFrame(rows)
     frame.insert(0, "previous", previous)
     frame.insert(0, "BAS_YH", quarter)
     return frame[list(DRIFT_COLUMNS)]
-
-
-# --- thresholds and alerts ------------------------------------------------------------------------
-
-def pool_of(frame: pd.DataFrame) -> pd.Series:
-    """The pool a row's over-dispersion factor is estimated in: the group for inputs and data
-    quality (many subjects vary alike), the measure itself for model outputs (each has its own
-    quarter-to-quarter variation)."""
-    return np.where(frame["kind"] == "output", frame["group"].astype(str) + ":" + frame["subject"].astype(str),
-                    frame["group"].astype(str)).astype(str)
-
-
-# an output measure needs this many quarter pairs of its own before its own variation sets its
-# threshold; until then it borrows the median of every output measure
-MIN_OWN_HISTORY = 3
-
-
-def thresholds(current: pd.DataFrame, earlier: Sequence[pd.DataFrame] = ()) -> pd.DataFrame:
-    """``current`` with ``phi`` (the over-dispersion of its pool, median over the pool's rows of
-    this and the ``earlier`` quarters' drift tables, at least 1) and ``threshold`` (``phi`` times
-    the row's noise quantile; decay: :data:`DECAY_Z` standard errors). An output measure with
-    fewer than :data:`MIN_OWN_HISTORY` values uses the median of all output measures. Rows
-    without a noise model (segment migration, a share) get no threshold."""
-    out = current.copy()
-    pooled = pd.concat([*[e for e in earlier if e is not None and len(e)], current], ignore_index=True)
-    pooled = pooled[(pooled["kind"] != "decay") & (pooled["noise_mean"] > 0) & pooled["value"].notna()]
-    ratio = pooled["value"] / pooled["noise_mean"]
-    pools = pool_of(pooled)
-    median = ratio.groupby(pools).median()
-    size = ratio.groupby(pools).size()
-    outputs = ratio[pooled["kind"].to_numpy() == "output"]
-    all_outputs = float(outputs.median()) if len(outputs) else 1.0
-    keys = pd.Series(pool_of(out), index=out.index)
-    phi = keys.map(median)
-    short = (out["kind"] == "output") & (keys.map(size).fillna(0) < MIN_OWN_HISTORY)
-    phi[short] = all_outputs
-    out["phi"] = np.where(out["kind"] == "decay", 1.0, phi.fillna(1.0).clip(lower=1.0))
-    out["threshold"] = out["phi"] * out["noise_q"]
-    return out
-
-
-def alert_sentence(row: Mapping) -> str:
-    """The Korean sentence of one alert."""
-    what = row["subject_ko"]
-    detail = f" ({row['detail_ko']})" if row.get("detail_ko") else ""
-    if row["kind"] == "decay":
-        return (f"{what}: 전분기에 저장한 모델이 이번 분기 자료에서 재학습 모델보다 {row['value']:.3f} 낮습니다"
-                f"(기준 {row['threshold']:.3f}){detail}. 모델이 낡았을 수 있으니 재학습 결과를 쓰세요.")
-    kind = KINDS_KO[row["kind"]]
-    return (f"[{kind}] {particle(what, '이/가')} 전분기({row['previous']}) 대비 평소보다 크게 바뀌었습니다: PSI {row['value']:.4f}, "
-            f"기준 {row['threshold']:.4f}{detail}.")
-
-
-def alerts_of(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows whose value exceeds their threshold, as alerts (:data:`ALERT_COLUMNS`), strongest first."""
-    if not len(table) or "threshold" not in table:
-        return pd.DataFrame(columns=list(ALERT_COLUMNS))
-    fired = table[table["threshold"].notna() & (table["value"] > table["threshold"])].copy()
-    if not len(fired):
-        return pd.DataFrame(columns=list(ALERT_COLUMNS))
-    fired["severity"] = np.where(fired["value"] > SEVERE_FACTOR * fired["threshold"], SEVERITY_KO[1], SEVERITY_KO[0])
-    fired["kind_ko"] = fired["kind"].map(KINDS_KO)
-    fired["sentence_ko"] = [alert_sentence(r) for r in fired.to_dict("records")]
-    fired["strength"] = fired["value"] / fired["threshold"]
-    order = {k: i for i, k in enumerate(KINDS_KO)}
-    fired = fired.assign(_k=fired["kind"].map(order)).sort_values(["_k", "strength"], ascending=[True, False])
-    return fired[list(ALERT_COLUMNS)].reset_index(drop=True)
 
 
 # --- the step ------------------------------------------------------------------------------------------
@@ -730,87 +534,3 @@ def run_quarter(quarter: str, *, save: bool = True, decay: bool = True, seed: Op
         write_parquet_atomic(alerts, alerts_path(quarter))
     seconds["total"] = round(time.perf_counter() - start, 2)
     return DriftRun(quarter, table, alerts, seconds)
-
-
-def drift_table_ko(table: pd.DataFrame) -> pd.DataFrame:
-    """The drift table with Korean headings, for the notebook and the site."""
-    if not len(table):
-        return pd.DataFrame(columns=["종류", "묶음", "대상", "값", "기준", "경보", "설명"])
-    fired = table["threshold"].notna() & (table["value"] > table["threshold"])
-    return pd.DataFrame({"종류": table["kind"].map(KINDS_KO), "묶음": table["group"].map(GROUPS_KO).fillna(table["group"]),
-                         "대상": table["subject_ko"], "값": table["value"].round(4),
-                         "기준": table["threshold"].round(4), "경보": np.where(fired, "●", ""),
-                         "설명": table["detail_ko"]})
-
-
-def describe_run(run: DriftRun) -> str:
-    """Korean Markdown: what was compared, how many measures and alerts, the thresholds' factors."""
-    if not len(run.table):
-        return f"{run.quarter}: 비교할 전분기가 없어(첫 분기) 변화를 재지 않았습니다."
-    previous = str(run.table["previous"].iloc[0])
-    counts = run.headline()["alerts_by_kind"]
-    fired = ", ".join(f"{KINDS_KO[k]} {n}개" for k, n in counts.items() if n) or "없음"
-    inputs = run.table[run.table["kind"].isin(["input", "data quality"])]
-    phi = inputs.groupby(pool_of(inputs))["phi"].first()
-    factors = ", ".join(f"{GROUPS_KO.get(k, k)} {v:.2f}" for k, v in phi.items()) + " (모델 출력은 측정값마다 따로)"
-    return (f"{particle(run.quarter, '을/를')} {particle(previous, '과/와')} 비교했습니다: 측정값 {len(run.table)}개, 경보 {len(run.alerts)}개 ({fired}). "
-            f"평소 변화 폭(우연 대비 배율 φ): {factors}. 측정에 {run.seconds.get('total', 0):.1f}초 걸렸습니다.")
-
-
-# --- validation against planted changes --------------------------------------------------------
-
-# feature families computed from the amounts: a change in one category legitimately moves them
-AMOUNT_FAMILIES: tuple[str, ...] = ("share_upper", "share_detail", "card_mix", "essential", "diversity", "change")
-
-
-def related_subjects(columns: Sequence[str]) -> set[str]:
-    """Input subjects a change in the amount ``columns`` legitimately moves: the columns, their
-    upper categories, the totals and the families computed from amounts."""
-    if not len(columns):
-        return set()
-    parents = {contract.COLUMN_BY_NAME[c].parent for c in columns if c in contract.COLUMN_BY_NAME}
-    return {*columns, *(p for p in parents if p), *contract.TOTAL_COLUMNS, *AMOUNT_FAMILIES}
-
-
-def planted_scores(alerts: pd.DataFrame, planted: pd.DataFrame, *, detect: float = 0.1,
-                   real: float = 0.05) -> dict:
-    """Precision and recall of the input alerts on planted category changes.
-
-    ``planted``: ``quarter``, ``column``, ``shift`` (e.g. :func:`fipro.synth.shifts.planted_category_shifts`).
-    A planted change of at least ``detect`` (in log amount and use logit) should fire its
-    column's alert (recall); an input alert is right when it names a column with a planted
-    change of at least ``real`` in its quarter or a subject related to one
-    (:func:`related_subjects`), wrong otherwise (precision). Only quarters in ``planted`` count.
-    """
-    quarters = set(planted["quarter"])
-    fired = alerts[(alerts["kind"] == "input") & alerts["BAS_YH"].isin(quarters)]
-    fired_keys = set(zip(fired["BAS_YH"], fired["subject"]))
-    positives = planted[planted["shift"].abs() >= detect]
-    found = [(q, c) in fired_keys for q, c in zip(positives["quarter"], positives["column"])]
-    real_by_q = {q: related_subjects(list(g.loc[g["shift"].abs() >= real, "column"]))
-                 for q, g in planted.groupby("quarter")}
-    right = [s in real_by_q.get(q, set()) for q, s in zip(fired["BAS_YH"], fired["subject"])]
-    return {"precision": float(np.mean(right)) if right else float("nan"),
-            "recall": float(np.mean(found)) if found else float("nan"),
-            "n_alerts": int(len(right)), "n_right": int(np.sum(right)), "n_planted": int(len(found)),
-            "n_found": int(np.sum(found)),
-            "missed": [f"{q} {c}" for (q, c), f in zip(zip(positives["quarter"], positives["column"]), found) if not f],
-            "wrong": [f"{q} {s}" for q, s, r in zip(fired["BAS_YH"], fired["subject"], right) if not r]}
-
-
-def planted_check(quarter: str, alerts: pd.DataFrame, detect: float = 0.1) -> Optional[pd.DataFrame]:
-    """On the stand-in: the generator's planted category changes of at least ``detect`` into
-    ``quarter`` (:func:`fipro.synth.shifts.planted_category_shifts`, with the generator rows they
-    come from) and whether each fired its alert; ``None`` on real data."""
-    raw = datasets.raw_file()
-    if raw is None or not datasets.is_synthetic(raw):
-        return None
-    from fipro.synth.shifts import planted_category_shifts  # the generator's tables: stand-in only
-
-    planted = planted_category_shifts(datasets.available_quarters())
-    planted = planted[(planted["quarter"] == quarter) & (planted["shift"].abs() >= detect)]
-    fired = set(alerts.loc[alerts["kind"] == "input", "subject"]) if len(alerts) else set()
-    return pd.DataFrame({"업종": [contract.label(c) for c in planted["column"]],
-                         "심어 둔 변화(로그)": planted["shift"].to_numpy(),
-                         "생성기 행": planted["rows"].to_numpy(),
-                         "경보": np.where(planted["column"].isin(fired), "●", "놓침")})

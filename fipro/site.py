@@ -165,12 +165,13 @@ def watch_body(quarters: Sequence[str], out_dir: Path) -> str:
     """The 변화 감시 page: per quarter (latest first) its alerts, the figure of every measure against
     its threshold (saved into ``out_dir``) and the drift table (``outputs/<q>/drift.parquet``)."""
     from fipro import drift  # pandas only
+    from fipro.alerts import drift_table_ko
     from fipro.figures import drift as drift_fig, save_figure  # matplotlib: only when the site is built
 
     parts = ["분기마다 바로 전 분기와 비교한 입력(고객 구성·업종 금액·피처 묶음), 출력(모델 결과의 구성), "
              "성능 저하(전분기 모델 대 재학습), 데이터 품질의 변화입니다. 값은 PSI(분포 안정성 지수)이며, 기준은 "
              "같은 크기의 두 표본이 우연히 보이는 PSI에 앞선 분기들까지의 평소 변화 폭을 곱한 값입니다 "
-             "(`fipro.drift`). 각 분기의 `08_drift` 노트북에 자세한 내용이 있습니다."]
+             "(`fipro.drift`, `fipro.alerts`). 각 분기의 `08_drift` 노트북에 자세한 내용이 있습니다."]
     for q in sorted(quarters, reverse=True):
         table = drift.load_drift(q)
         if table is None:
@@ -190,7 +191,7 @@ def watch_body(quarters: Sequence[str], out_dir: Path) -> str:
         path = save_figure(drift_fig.plot_drift(table, title=f"{q}: 전분기 대비 변화 (값 ÷ 경보 기준)"),
                            out_dir / f"drift_{q}.png")
         block.append(f"![{q} 변화]({out_dir.name}/{path.name})")
-        block.append(markdown_table(drift.drift_table_ko(table).set_index("종류")))
+        block.append(markdown_table(drift_table_ko(table).set_index("종류")))
         parts.append("\n\n".join(block))
     return "\n\n".join(parts)
 

@@ -119,7 +119,7 @@ WATCH_LINES = 8
 def watch_lines(quarter: str, limit: int = WATCH_LINES) -> list[str]:
     """The quarter's alerts (``outputs/<quarter>/alerts.parquet``, notebook 08) as sentences,
     strongest first within each kind; ``[]`` when none fired or the notebook has not run."""
-    # read here, not through fipro.drift: every model imports this module for its declarations,
+    # read here, not through fipro.drift or fipro.alerts: every model imports this module for its declarations,
     # and the drift code must not become part of their code stamps
     import pandas as pd
 

@@ -184,18 +184,18 @@ def test_front_matter_is_yaml_that_reads_back_as_the_title():
 
 
 def test_watch_page_shows_each_quarters_alerts_figure_and_table(tmp_path, monkeypatch):
-    from fipro import drift
+    from fipro import alerts, drift
 
     monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
     rows = pd.DataFrame({"BAS_YH": "2023q2", "previous": "2023q1", "kind": "input", "group": "category",
                          "subject": ["FUEL_AM", "TRVL_AM", "HOTEL_AM"], "subject_ko": ["연료판매 금액", "여행업 금액", "숙박업 금액"],
                          "measure": "psi", "value": [0.05, 0.001, 0.0005], "noise_mean": 0.001, "noise_q": 0.005,
                          "n_previous": 100, "n_current": 100, "detail_ko": ["이용 고객 40.0% → 45.0%", "", ""]})
-    table = drift.thresholds(rows)
+    table = alerts.thresholds(rows)
     for q, t in (("2023q1", table.iloc[:0]), ("2023q2", table)):
         drift.drift_path(q).parent.mkdir(parents=True, exist_ok=True)
         t.to_parquet(drift.drift_path(q), index=False)
-        drift.alerts_of(t).to_parquet(drift.alerts_path(q), index=False)
+        alerts.alerts_of(t).to_parquet(drift.alerts_path(q), index=False)
     body = site.watch_body(["2023q1", "2023q2", "2023q3"], tmp_path / "site" / "watch")
     assert body.index("## 2023q3") < body.index("## 2023q2") < body.index("## 2023q1")  # latest first
     assert "08_drift 노트북이 아직 실행되지 않았습니다" in body and "비교할 전분기가 없습니다" in body

@@ -81,7 +81,7 @@ def test_summaries_are_written_for_every_quarter(tmp_path, monkeypatch):
 def test_watch_section_comes_first_only_when_an_alert_fired(tmp_path, monkeypatch):
     import pandas as pd
 
-    from fipro import drift
+    from fipro import alerts, drift
 
     monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path)
     export.save_metrics("2023q2", "eda", EDA)
@@ -90,7 +90,7 @@ def test_watch_section_comes_first_only_when_an_alert_fired(tmp_path, monkeypatc
              "subject_ko": "연료판매 금액", "measure": "psi", "value": 0.05, "threshold": 0.01, "severity": "높음",
              "sentence_ko": "[입력] 연료판매 금액이 전분기(2023q1) 대비 평소보다 크게 바뀌었습니다."}
     drift.alerts_path("2023q2").parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([alert])[list(drift.ALERT_COLUMNS)].to_parquet(drift.alerts_path("2023q2"), index=False)
+    pd.DataFrame([alert])[list(alerts.ALERT_COLUMNS)].to_parquet(drift.alerts_path("2023q2"), index=False)
     text = summary.portfolio_summary_ko("2023q2", quarters=["2023q1", "2023q2"])
     assert text.startswith("## 2023q2 분기 요약\n\n### 변화 감시\n- 전분기 대비 평소보다 큰 변화 1건이 감지되었습니다 (입력 1건).\n"
                            "- [높음] [입력] 연료판매 금액이")
