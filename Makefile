@@ -88,7 +88,9 @@ notebooks: history
 	export FIPRO_PROGRESS="$(OUT)/.notebooks-progress.json"; \
 	export FIPRO_THREADS=$$($(PY) -m fipro jobs --threads-for $$jobs); \
 	$(PY) -m fipro progress start --total $$stale --quarters "$$quarters" --jobs $$jobs --stems "$$stems" --serial "$$serial"; \
-	if [ "$$stale" -gt 0 ]; then $(MAKE) --no-print-directory -j$$jobs run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial"; fi; \
+	if [ "$$stale" -gt 0 ]; then \
+	  $(MAKE) --no-print-directory -j$$jobs run-feature-notebooks QUARTERS="$$quarters"; \
+	  $(MAKE) --no-print-directory -j$$jobs run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial"; fi; \
 	$(PY) -m fipro progress end
 
 ## DB hand-off: data/db_seed/customer_quarter.csv + schema (pseudonymous keys; salt in .env)
@@ -174,8 +176,14 @@ $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q
 CHAINED_NOTEBOOKS := 05_clustering
 $(foreach n,$(sort $(SERIAL_NOTEBOOKS) $(filter $(NOTEBOOKS),$(CHAINED_NOTEBOOKS))),$(foreach i,$(wordlist 2,$(words $(QUARTERS)),$(shell seq $(words $(QUARTERS)) 2>/dev/null)),$(eval $(call SERIAL_RULE,$(n),$(i),$(shell expr $(i) - 1)))))
 
-# The selection first: make walks prerequisites in order, and listed last it started only
-# when every quarter's other notebooks were done, leaving the life-stage ones to the end
+# The feature notebooks first (`notebooks` runs this before run-notebooks), then the
+# selection first of the rest: make starts a target when it reaches it in the list with
+# its prerequisites done and does not come back to one it passed while they were running,
+# so a selection waiting on the features started only after every other notebook (seen
+# at full scale: 13 minutes in, with no life-stage notebook begun)
+.PHONY: run-feature-notebooks
+run-feature-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(filter 02_feature_engineering,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
+
 .PHONY: run-notebooks
 run-notebooks: $(if $(filter 03_lifestage,$(NOTEBOOKS)),$(OUT)/models/lifestage/selection.json) $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
 
