@@ -43,12 +43,18 @@ def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_gitignore_keeps_data_outputs_sites_and_the_venv_out():
+def test_gitignore_keeps_data_outputs_sites_and_the_venv_out(tmp_path):
+    """Asked of git itself, in a fresh repository holding the project's .gitignore, where .venv
+    is a symlink (a worktree sharing another's venv): a '.venv/' pattern would miss it."""
     import subprocess
 
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text((ROOT / ".gitignore").read_text())
+    (tmp_path / "real-venv").mkdir()
+    (tmp_path / ".venv").symlink_to(tmp_path / "real-venv")
+
     def ignored(path: str) -> bool:
-        # git decides on the path alone: a '.venv/' pattern would miss a .venv symlink
-        return subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT).returncode == 0
+        return subprocess.run(["git", "check-ignore", "-q", path], cwd=tmp_path).returncode == 0
 
     for path in (".venv", "data/raw/edu_data_F.csv", "data/processed/manifest.json", "outputs/2023q1/eda.json",
                  "_site/index.html"):
