@@ -426,10 +426,15 @@ def ensure(quarter: Optional[str] = None, names: Optional[Sequence[str]] = None,
     return built
 
 
-def load_state(quarter: str, name: str = "core", columns: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """The saved state of ``quarter`` (built first when missing or stale)."""
+def _ensure_fresh(quarter: str, name: str) -> None:
+    """Build part ``name``'s states up to ``quarter`` if any of them is missing or stale."""
     if stale_quarters(name, [q for q in datasets.available_quarters() if q <= quarter]):
         ensure(quarter, [name])
+
+
+def load_state(quarter: str, name: str = "core", columns: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    """The saved state of ``quarter`` (built first when missing or stale)."""
+    _ensure_fresh(quarter, name)
     cols = None if columns is None else ["SEQ", *[c for c in columns if c != "SEQ"]]
     return pq.read_table(state_path(quarter, name), columns=cols).to_pandas()
 
@@ -438,8 +443,8 @@ def table_summaries(quarters: Sequence[str], name: str = "core") -> dict[str, di
     """Each quarter's table summary (:attr:`Part.summary`) from its saved state's sidecar,
     building missing or stale states first."""
     quarters = sorted(quarters)
-    if quarters and stale_quarters(name, [q for q in datasets.available_quarters() if q <= quarters[-1]]):
-        ensure(quarters[-1], [name])
+    if quarters:
+        _ensure_fresh(quarters[-1], name)
     return {q: _read_meta(q, name)["table"] for q in quarters}
 
 

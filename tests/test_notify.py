@@ -33,12 +33,16 @@ def _kinds(notes: pd.DataFrame, seq: str) -> list[str]:
     return notes.loc[notes["SEQ"] == seq, "kind"].tolist()
 
 
+def _message(notes: pd.DataFrame, seq: str) -> str:
+    return notes.loc[notes["SEQ"] == seq, "message"].iloc[0]
+
+
 def test_anomaly_fires_on_flag_and_not_on_high_unflagged_score():
     cur = {"anomaly": _anomaly([("a", 9.5, True, "category_burst", "[업종 급증] 학원 지출이 116.9만원 늘었습니다."),
                                 ("b", 9.4, False, "", "")])}
     notes = notify.notifications_from(cur, {})
     assert _kinds(notes, "a") == ["이상 소비"]
-    assert "116.9만원" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "116.9만원" in _message(notes, "a")
     assert _kinds(notes, "b") == []
 
 
@@ -47,8 +51,8 @@ def test_risk_rise_fires_into_the_top_grade_and_not_below_it_or_by_one_grade():
     cur = {"health": _health([("a", 50, "보통", 5, .3), ("b", 50, "보통", 3, .2), ("c", 50, "보통", 5, .3)])}
     notes = notify.notifications_from(cur, prev)
     assert _kinds(notes, "a") == ["위험 등급 상승"]
-    assert "3등급에서 5등급" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
-    assert "30%" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "3등급에서 5등급" in _message(notes, "a")
+    assert "30%" in _message(notes, "a")
     assert _kinds(notes, "b") == []  # rose by two but stays below the top grade
     assert _kinds(notes, "c") == []  # the top grade but rose by one
 
@@ -58,8 +62,8 @@ def test_health_tier_drop_fires_and_a_small_or_within_tier_drop_does_not():
     cur = {"health": _health([("a", 48, "보통", 1, .1), ("b", 41, "보통", 1, .1), ("c", 55, "보통", 1, .1)])}
     notes = notify.notifications_from(cur, prev)
     assert _kinds(notes, "a") == ["건강 등급 하락"]
-    assert "'건강'에서 '보통'으로 내려갔습니다" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
-    assert "62점 → 48점" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "'건강'에서 '보통'으로 내려갔습니다" in _message(notes, "a")
+    assert "62점 → 48점" in _message(notes, "a")
     assert _kinds(notes, "b") == []  # 17 points down, same tier
     assert _kinds(notes, "c") == []  # crossed the tier boundary by 6 points only
 
@@ -69,7 +73,7 @@ def test_lifestage_change_needs_confident_predictions_both_quarters():
     cur = {"lifestage": _lifestage([("a", "CHILD_BABY", .7), ("b", "CHILD_BABY", .55), ("c", "NEW_WED", .9)])}
     notes = notify.notifications_from(cur, prev)
     assert _kinds(notes, "a") == ["라이프스테이지 변화"]
-    assert "'신혼'에서 '자녀 영유아'로 바뀐" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "'신혼'에서 '자녀 영유아'로 바뀐" in _message(notes, "a")
     assert _kinds(notes, "b") == [] and _kinds(notes, "c") == []
 
 
@@ -78,8 +82,8 @@ def test_better_card_fires_on_a_new_first_card_with_enough_benefit_only():
     cur = {"recommend": _recs([("a", "C2", 15_000), ("b", "C1", 25_000), ("c", "C2", 9_000)])}
     notes = notify.notifications_from(cur, prev, names={"C2": "가나카드 외식플러스"})
     assert _kinds(notes, "a") == ["더 나은 카드"]
-    assert "'가나카드 외식플러스'로 월 1.5만원" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
-    assert "1.5만원" in notes.loc[notes["SEQ"] == "a", "message"].iloc[0]
+    assert "'가나카드 외식플러스'로 월 1.5만원" in _message(notes, "a")
+    assert "1.5만원" in _message(notes, "a")
     assert _kinds(notes, "b") == []  # same card as last quarter: nothing new
     assert _kinds(notes, "c") == []  # new card, benefit below the minimum
 

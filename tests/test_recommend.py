@@ -177,7 +177,10 @@ def test_reasons_name_categories_and_won_amounts(ranker):
 
 def _reasons_row_by_row(engine, profiles, cards, net, via_segment):
     """The sentences as first written, one row at a time: the oracle of the column-wise build."""
-    from fipro.recommend.reasons import N_NAMED, _won
+    from fipro.recommend.reasons import N_NAMED
+
+    def _won(x):
+        return f"{int(round(x / 100.0) * 100):,}원"
 
     result = engine.evaluate(profiles)
     labels = [contract.LABEL_KO[c] for c in CATEGORIES]

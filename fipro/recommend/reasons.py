@@ -18,12 +18,8 @@ def benefit_phrase(method: str, value: float) -> str:
     return f"월 {value:,.0f}원 할인"
 
 
-def _won(x: float) -> str:
-    return f"{int(round(x / 100.0) * 100):,}원"
-
-
 def _won_array(x: np.ndarray) -> np.ndarray:
-    """:func:`_won` of every value (object array): each distinct rounded amount formatted once."""
+    """Each value rounded to 100 won as "1,200원" (object array): each distinct amount formatted once."""
     rounded = (np.round(np.asarray(x, dtype=np.float64) / 100.0) * 100).astype(np.int64)
     distinct, where = np.unique(rounded, return_inverse=True)
     return np.array([f"{v:,}원" for v in distinct.tolist()], dtype=object)[where.reshape(rounded.shape)]
