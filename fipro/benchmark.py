@@ -137,6 +137,9 @@ def _record(step: str, payload: dict) -> Path:
     return path
 
 
+SYNTH_BUDGET_SECONDS = 150  # issue 27: the stand-in with its levels, full scale
+
+
 def bench_synth(home: Path, scale: str, seed: int) -> dict:
     raw = home / "data" / "raw"
     m = run_measured(_fipro("synth", "--scale", scale, "--seed", str(seed), "--out-dir", str(raw), "--force"))
@@ -147,7 +150,7 @@ def bench_synth(home: Path, scale: str, seed: int) -> dict:
 
     return {**m, "scale": scale, "seed": seed, "rows": rows, "file_mb": round(size / 2**20, 1),
             "rows_per_second": round(rows / m["wall_seconds"]),
-            "target_seconds": 180, "meets_target": m["wall_seconds"] <= 180,
+            "target_seconds": SYNTH_BUDGET_SECONDS, "meets_target": m["wall_seconds"] <= SYNTH_BUDGET_SECONDS,
             "published_levels": levels.summary(levels.check_file(raw / config.RAW_FILENAME))}
 
 

@@ -114,6 +114,36 @@ def group_folds(n_splits: int = 3, seed: Optional[int] = None) -> GroupKFold:
     return GroupKFold(n_splits=n_splits, shuffle=True, random_state=config.RANDOM_SEED if seed is None else seed)
 
 
+def stratified_group_folds(y, groups, n_splits: int = 5, seed: Optional[int] = None) -> np.ndarray:
+    """Fold (0 … ``n_splits``-1) of each row: a customer's rows share one fold, and customers
+    with a positive row are dealt round-robin apart from the rest, so every fold holds its
+    share of each (within one customer) in a seeded random order.
+
+    ``StratifiedGroupKFold`` gives the same guarantees but searches the best fold for each
+    group in Python: 70 s for 100k one-row customers (the anomaly yardstick at full scale),
+    against well under a second here.
+
+    Examples
+    --------
+    >>> folds = stratified_group_folds([1, 0, 0, 1, 0, 0], ["a", "a", "b", "c", "d", "e"], n_splits=2, seed=0)
+    >>> bool(folds[0] == folds[1]), sorted(np.bincount(folds[[0, 3]]).tolist())
+    (True, [1, 1])
+    """
+    if n_splits < 2:
+        raise ValueError(f"n_splits must be at least 2, got {n_splits!r}")
+    y = np.asarray(y).astype(int)
+    codes, uniques = pd.factorize(pd.Series(np.asarray(groups)))
+    if len(uniques) < n_splits:
+        raise ValueError(f"{len(uniques)} customers cannot fill {n_splits} folds")
+    positive = np.zeros(len(uniques), dtype=bool)
+    positive[codes[y > 0]] = True
+    order = np.random.default_rng(resolve_seed(seed)).permutation(len(uniques))
+    fold_of_group = np.empty(len(uniques), dtype=int)
+    for members in (order[positive[order]], order[~positive[order]]):
+        fold_of_group[members] = np.arange(len(members)) % n_splits
+    return fold_of_group[codes]
+
+
 def temporal_pair(quarter: str, quarters: Sequence[str]) -> tuple[str, str]:
     """(fit quarter, test quarter) of the temporal check for ``quarter``: the quarter before it, and it.
 

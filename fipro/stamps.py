@@ -135,8 +135,10 @@ STEP_ROOTS: dict[str, tuple[str, ...]] = {
 # check scores the previous quarter's saved model on this quarter; the drift notebook reads
 # the previous quarter's models and, for its thresholds, the drift tables of the quarters
 # before, so it follows the previous quarter's drift notebook (which follows that quarter's models);
-# the recommendation measurement ranks the previous quarter again, on that quarter's segments
-PREVIOUS_QUARTER_DEPS: dict[str, tuple[str, ...]] = {"03_lifestage": ("03_lifestage",), "07_recommendation": ("05_clustering",),
+# the recommendation measurement reads the previous quarter's saved log, or (where it compares
+# alternatives) ranks that quarter again on its segments
+PREVIOUS_QUARTER_DEPS: dict[str, tuple[str, ...]] = {"03_lifestage": ("03_lifestage",),
+                                                     "07_recommendation": ("05_clustering", "07_recommendation"),
                                                      "08_drift": ("08_drift",)}
 # notebooks that read another notebook's outputs of the same quarter
 SAME_QUARTER_DEPS: dict[str, tuple[str, ...]] = {

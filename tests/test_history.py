@@ -165,3 +165,24 @@ def test_quarter_means_kept_with_the_states_equal_the_means_of_the_tables(disk):
     # a changed quarter changes its means, which are read again without loading any table
     disk("2023q2", raw_frame([raw_row("a", "2023q2", TOT_USE_AM=1, **{contract.DETAIL_COLUMNS[0]: 40})]))
     assert history.quarter_means(["2023q2"]).iloc[0, 0] == 40
+
+
+def test_parts_built_side_by_side_equal_the_parts_built_in_one_process(sample_quarters, tmp_path):
+    """``fipro history --jobs 2`` (each part in its own spawned process) writes the same states
+    as the in-process build, for every declared part."""
+    import shutil
+    import subprocess
+    import sys
+
+    history.ensure()
+    processed = tmp_path / "processed"
+    shutil.copytree(datasets.quarter_table_path(sample_quarters[0]).parent, processed / "customer_quarter")
+    shutil.copyfile(datasets.manifest_path(), processed / "manifest.json")
+    env = {**os.environ, "FIPRO_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "fipro", "history", "--jobs", "2"], env=env,
+                          capture_output=True, text=True, check=True)
+    assert f"이력 상태 {len(sample_quarters) * len(history.parts())}개를 만들었습니다" in done.stdout
+    last = sample_quarters[-1]
+    for p in history.parts():
+        pd.testing.assert_frame_equal(pd.read_parquet(processed / "history" / last / f"{p.name}.parquet"),
+                                      history.load_state(last, p.name))

@@ -324,3 +324,23 @@ def test_declarations_join_the_handoff_report_and_summary(sample_run, sample_qua
     assert rows["SEQ"].is_unique and len(rows) == len(sample_run.inputs)
     lines = recommend.artifacts.summary_lines(sample_run.headline)
     assert any("추천" in line for line in lines) and any("사후 최선" in line for line in lines)
+
+
+def test_measuring_from_the_saved_log_equals_measuring_a_ranking_made_again(sample_run, sample_quarters):
+    """The next quarter's headline read from this quarter's saved log (full scale, no second
+    ranking) is the headline measured on the quarter ranked again (the sample's path)."""
+    measured = sample_quarters[-1]
+    ranker = sample_run.ranker
+    now = recommend.load_inputs(measured)
+    seq, spend = now.frame["SEQ"].to_numpy(), now.now
+    saved = recommend.saved_recommended(sample_run.quarter, ranker)
+    again = recommend.Recommended.of(recommend.rank_quarter(sample_run.quarter, ranker))
+    np.testing.assert_array_equal(saved.seq, again.seq)
+    np.testing.assert_array_equal(saved.top, again.top)
+    np.testing.assert_array_equal(saved.eligible, again.eligible)
+    a = recommend.measure(measured, saved, seq, spend, ranker)
+    b = recommend.measure(measured, again, seq, spend, ranker)
+    assert a.keys() == b.keys() and a["n_measured"] > 0
+    for k in a:
+        assert a[k] == b[k] or (isinstance(a[k], float) and np.isnan(a[k]) and np.isnan(b[k])), k
+    assert recommend.saved_recommended("1999q1", ranker) is None

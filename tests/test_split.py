@@ -185,3 +185,22 @@ def test_stratified_positions_can_order_by_another_unique_key():
                                   split.stratified_positions(_strata_frame(), ["g"], 6, seed=2))
     with pytest.raises(KeyError):
         split.stratified_positions(f, ["g"], 6, seed=2)
+
+
+def test_stratified_group_folds_keep_customers_together_and_spread_positives():
+    rng = np.random.default_rng(3)
+    groups = rng.integers(0, 2_000, 6_000).astype(str)
+    y = (rng.random(6_000) < 0.05).astype(int)
+    folds = split.stratified_group_folds(y, groups, n_splits=5, seed=11)
+    frame = pd.DataFrame({"g": groups, "fold": folds, "y": y})
+    assert frame.groupby("g")["fold"].nunique().max() == 1
+    positive_customers = frame.groupby("g")["y"].max()
+    per_fold = frame.groupby("g")["fold"].first()[positive_customers == 1].value_counts()
+    assert per_fold.max() - per_fold.min() <= 1
+    assert np.array_equal(folds, split.stratified_group_folds(y, groups, n_splits=5, seed=11))
+    assert not np.array_equal(folds, split.stratified_group_folds(y, groups, n_splits=5, seed=12))
+
+
+def test_stratified_group_folds_refuse_too_few_customers():
+    with pytest.raises(ValueError, match="cannot fill"):
+        split.stratified_group_folds([0, 1, 0], ["a", "a", "b"], n_splits=3)

@@ -120,3 +120,20 @@ def test_detector_summary_counts_top_k_per_quarter_and_upper_half_recall():
     assert s["precision_at_k"] == 1.0 and s["quarters_counted"] == ["q2"]
     # upper halves: the mix shift of 0.9 (missed), the spike of 5.0 (found)
     assert s["recall_upper_half"] == {"mix_shift": 0.0, "total_spike": 1.0}
+
+
+def test_a_large_quarter_builds_features_only_for_the_rows_the_fit_draws(sample_quarters):
+    """Features built for the drawn rows only give the same out-of-fold scores on the same rows
+    as features built for every row and drawn inside the fit."""
+    from fipro import datasets
+    from fipro.anomaly import evaluation as anomaly_ev
+
+    q = sample_quarters[-1]
+    seq = datasets.load_quarter(q, columns=["SEQ"])["SEQ"].astype(str).to_numpy()
+    drawn = anomaly_ev.yardstick_frames(q, seq, pool_below=1_000, max_rows=2_000, seed=5)
+    every = anomaly_ev.yardstick_frames(q, seq, pool_below=1_000, max_rows=10 ** 9, seed=5)
+    assert [len(f) for f in drawn] == [2_000] and [len(f) for f in every] == [len(seq)]
+    a = anomaly_ev.fit_yardstick(drawn, q, seed=5, max_rows=2_000)
+    b = anomaly_ev.fit_yardstick(every, q, seed=5, max_rows=2_000)
+    np.testing.assert_array_equal(a.rows, b.rows)
+    np.testing.assert_allclose(a.probability, b.probability)

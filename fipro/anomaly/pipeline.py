@@ -71,7 +71,7 @@ def combined_score(rule_score: np.ndarray, model_score: np.ndarray) -> np.ndarra
 
 
 def _yardstick(quarter: str, seq: np.ndarray, *, seed: int, n_jobs: Optional[int]) -> Optional[Yardstick]:
-    frames = yardstick_frames(quarter, seq)
+    frames = yardstick_frames(quarter, seq, seed=seed)
     return fit_yardstick(frames, quarter, seed=seed, n_jobs=n_jobs) if frames else None
 
 

@@ -28,7 +28,6 @@ from typing import Mapping, Optional, Sequence
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 
 from fipro import config, contract, history, split
 
@@ -76,12 +75,23 @@ def habit_surprisal(used: np.ndarray, category_n: np.ndarray, n_active: np.ndarr
     return np.where(np.asarray(n_active) > 0, stat, np.nan)
 
 
-def observable_features(table: pd.DataFrame, past: pd.DataFrame) -> pd.DataFrame:
+def typical_amounts(table: pd.DataFrame) -> np.ndarray:
+    """Per category, the median amount of this quarter's users of it (1 where nobody used it)."""
+    amounts = history.category_matrix(table)
+    if not len(table):
+        return np.ones(amounts.shape[1])
+    with warnings.catch_warnings():  # a category nobody used this quarter: its typical amount is 1
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nan_to_num(np.nanmedian(np.where(amounts > 0, amounts, np.nan), axis=0), nan=1.0)
+
+
+def observable_features(table: pd.DataFrame, past: pd.DataFrame, typical: Optional[np.ndarray] = None) -> pd.DataFrame:
     """The yardstick's features of one quarter's rows (``table``) given their past (``past``).
 
     ``past``: the ``core`` state of the quarter before, aligned to ``table``'s rows
     (:func:`history_columns`; starting values for a customer not seen before). Nothing
     after the quarter is read. NaN where a feature needs an earlier active quarter.
+    ``typical``: :func:`typical_amounts` of the whole quarter when ``table`` is a part of it.
     """
     amounts = history.category_matrix(table)
     total = table["TOT_USE_AM"].to_numpy(dtype=np.float64).clip(min=0)
@@ -101,9 +111,7 @@ def observable_features(table: pd.DataFrame, past: pd.DataFrame) -> pd.DataFrame
     rise = (amounts - mean) / np.maximum(mean_total, 1.0)[:, None]
     # in the category's own units: the customer's mean there, at least BURST_FLOOR times what
     # this quarter's users of the category typically spend (lumpy categories swing most)
-    with warnings.catch_warnings():  # a category nobody used this quarter: its typical amount is 1
-        warnings.simplefilter("ignore", RuntimeWarning)
-        typical = np.nan_to_num(np.nanmedian(np.where(used, amounts, np.nan), axis=0), nan=1.0) if len(table) else 1.0
+    typical = typical_amounts(table) if typical is None else typical
     rise_own = (amounts - mean) / np.maximum(mean, BURST_FLOOR * np.maximum(typical, 1e-9))
     total_lr = np.log1p(total) - log_mean
 
@@ -130,16 +138,23 @@ def observable_features(table: pd.DataFrame, past: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(out, index=table.index)
 
 
-def quarter_features(src, quarter: str) -> pd.DataFrame:
+def quarter_features(src, quarter: str, max_rows: Optional[int] = None, seed: Optional[int] = None) -> pd.DataFrame:
     """``BAS_YH``, ``SEQ`` and :func:`observable_features` of one quarter (``src``: a :mod:`fipro.history` source).
 
-    The past is the state of the quarter before among ``src.quarters``.
+    The past is the state of the quarter before among ``src.quarters``. ``max_rows``: only
+    the rows of :func:`fipro.split.sample_positions` ``(n, max_rows, seed)`` (the rows
+    :func:`fit_out_of_fold` would draw from this quarter alone), so a full-scale quarter's
+    features are not built for rows the yardstick drops.
     """
     table = src.table(quarter, TABLE_COLUMNS).reset_index(drop=True)
+    typical = None
+    if max_rows is not None and len(table) > max_rows:
+        typical = typical_amounts(table)  # a statistic of the whole quarter, not of the drawn rows
+        table = table.iloc[split.sample_positions(len(table), max_rows, seed)].reset_index(drop=True)
     seq = table["SEQ"].astype(str).to_numpy()
     past = history.aligned(src, history.previous_quarter(quarter, src.quarters), seq, "core", history_columns())
     keys = pd.DataFrame({"BAS_YH": np.full(len(seq), quarter, dtype=object), "SEQ": seq})
-    return pd.concat([keys, observable_features(table, past)], axis=1)
+    return pd.concat([keys, observable_features(table, past, typical)], axis=1)
 
 
 @dataclass
@@ -168,9 +183,10 @@ def fit_out_of_fold(features: pd.DataFrame, y: np.ndarray, groups: np.ndarray, *
     rows = split.sample_positions(len(y), max_rows, seed) if len(y) > max_rows else np.arange(len(y))
     X, yy, g = features.iloc[rows].reset_index(drop=True), y[rows], np.asarray(groups)[rows]
     oof = np.full(len(rows), np.nan)
-    folds = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    fold = split.stratified_group_folds(yy, g, n_splits=FOLDS, seed=seed)
     keep = np.random.default_rng(seed).random(len(rows)) < negative_share
-    for fit_idx, test_idx in folds.split(X, yy, g):
+    for f in range(FOLDS):
+        fit_idx, test_idx = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
         fit_idx = fit_idx[(yy[fit_idx] == 1) | keep[fit_idx]]
         clf = lgb.LGBMClassifier(**{**PARAMS, **dict(params or {})}, random_state=seed,
                                  n_jobs=n_jobs if n_jobs is not None else config.N_THREADS)

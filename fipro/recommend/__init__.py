@@ -22,8 +22,9 @@ from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs
 from fipro.recommend.estimator import (BenefitHistory, CardRanker, blend, order_cards, prior_formula_ko,
                                        segment_profiles, settled, spending_spread, tier_likelihood_benefit)
 from fipro.recommend.evaluation import TARGETS, baseline_table, evaluate, hindsight_cards, measurement_table
-from fipro.recommend.pipeline import (Ranked, RecommendRun, amount_period_table, benefit_by, benefit_table,
-                                      catalogue_overview, describe_run, measure_on, rank_quarter, run_quarter,
+from fipro.recommend.pipeline import (Ranked, Recommended, RecommendRun, amount_period_table, benefit_by, benefit_table,
+                                      catalogue_overview, describe_run, measure, measure_on, rank_quarter, run_quarter,
+                                      saved_recommended,
                                       top_card_table, worked_examples)
 from fipro.evaluation.registry import artifact_table
 
