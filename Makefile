@@ -12,7 +12,7 @@ SEED ?= 20231
 MEMORY_GB ?= 8
 ## Scale and steps of `make benchmark`
 BENCH_SCALE ?= full
-BENCH_STEPS ?= synth,ingest,features,lifestage,anomaly,segments,health,recommendation,all,views
+BENCH_STEPS ?= synth,ingest,features,lifestage,anomaly,segments,health,recommendation,all,drift,views
 BENCH_NOTEBOOKS ?=
 
 VENV ?= .venv
