@@ -193,3 +193,39 @@ def test_fast_metrics_equal_scikit_learn_with_ties_and_absent_labels():
     assert fast_metrics.pearson(x, z) == pytest.approx(np.corrcoef(x, z)[0, 1])
     assert np.isnan(fast_metrics.pearson(x, np.ones(500)))
     assert fast_metrics.ratio_of_sums(np.array([1.0, np.nan, 3.0]), np.array([2.0, 2.0, 4.0])) == pytest.approx(0.5)
+
+
+# --- the models' saved headlines on the sample ----------------------------------------------------
+
+def _assert_saved_intervals(run, expected: set) -> None:
+    """Every interval the run's saved registry entry declares brackets its metric, and the expected ones are there."""
+    from fipro import datasets
+    from fipro.evaluation import registry
+
+    saved = registry.load_entry(datasets.model_dir(run.quarter, run.model_name))["metrics"]
+    declared = set(saved.get("intervals") or {})
+    assert expected <= declared, f"{run.model_name}: missing intervals {expected - declared}"
+    for key in declared:
+        low, value, high = saved[f"{key}_lo"], saved[key], saved[f"{key}_hi"]
+        assert low <= value <= high and low < high, (run.model_name, key, low, value, high)
+        assert saved["intervals"][key]["method"] in {"bootstrap", "wilson"}
+        assert saved["intervals"][key]["customers"] > 0
+    assert saved == {**saved, **{k: run.headline[k] for k in declared}}  # the notebook's JSON is the same headline
+
+
+def test_health_headline_saved_on_the_sample_carries_lo_le_metric_le_hi(health_last_run):
+    expected = {"mean_score"}
+    if health_last_run.headline.get("has_truth"):
+        expected |= {"health_auc", "risk_auc"}
+    if health_last_run.headline.get("stability_corr") is not None:
+        expected.add("stability_corr")
+    _assert_saved_intervals(health_last_run, expected)
+
+
+def test_segments_headline_saved_on_the_sample_carries_lo_le_metric_le_hi(segments_last_run):
+    expected = {"noise_share"}
+    if segments_last_run.headline.get("has_truth"):
+        expected |= {"ari", "ari_soft"}
+    if segments_last_run.headline.get("stability_ari") is not None:
+        expected.add("stability_ari")
+    _assert_saved_intervals(segments_last_run, expected)

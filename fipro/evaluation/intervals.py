@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
+from fipro.evaluation import fast_metrics
 from fipro.split import resolve_seed
 
 N_BOOT = 1000
@@ -203,6 +204,62 @@ def share_interval(flags, level: float = LEVEL) -> Interval:
     return wilson_interval(int(flags.sum()), int(flags.size), level)
 
 
+# --- the headline metrics' intervals (bounded: at most MAX_CUSTOMERS customers per replicate) -----
+
+
+def _bounded(statistic, *arrays, seed=None, n_boot: int = N_BOOT, max_customers: Optional[int] = MAX_CUSTOMERS,
+             keep_order: bool = False) -> Optional[Interval]:
+    if not len(arrays[0]):
+        return None
+    iv = bootstrap_interval(statistic, *arrays, n_boot=n_boot, seed=seed, max_customers=max_customers,
+                            keep_order=keep_order)
+    return iv if np.isfinite(iv.estimate) else None
+
+
+def macro_f1_interval(y_true, y_pred, labels=None, **kw) -> Optional[Interval]:
+    """Bootstrap interval of the macro-F1 (over ``labels``, default the classes in ``y_true``), one row per customer."""
+    t, p, n_labels = fast_metrics.label_codes(y_true, y_pred, labels)
+    return _bounded(lambda a, b: fast_metrics.macro_f1(a, b, n_labels), t, p, **kw)
+
+
+def _by_score(statistic, y, score, **kw) -> Optional[Interval]:
+    y, score = np.asarray(y, dtype=bool), np.asarray(score, dtype=float)
+    order = np.argsort(score, kind="mergesort")  # sorted once: the replicates keep the order (keep_order)
+    return _bounded(statistic, y[order], score[order], keep_order=True, **kw)
+
+
+def auc_interval(y, score, **kw) -> Optional[Interval]:
+    """Bootstrap interval of the ROC-AUC of ``score`` for the outcome ``y`` (``None`` with one class only)."""
+    return _by_score(fast_metrics.roc_auc, y, score, **kw)
+
+
+def average_precision_interval(y, score, **kw) -> Optional[Interval]:
+    """Bootstrap interval of the average precision of ``score`` for ``y`` (``None`` without positives)."""
+    return _by_score(fast_metrics.average_precision, y, score, **kw)
+
+
+def correlation_interval(a, b, **kw) -> Optional[Interval]:
+    """Bootstrap interval of the Pearson correlation of ``a`` and ``b`` (one pair per customer)."""
+    return _bounded(fast_metrics.pearson, np.asarray(a, dtype=float), np.asarray(b, dtype=float), **kw)
+
+
+def ratio_interval(numerator, denominator, **kw) -> Optional[Interval]:
+    """Bootstrap interval of ``sum(numerator) / sum(denominator)`` over customers (NaN ignored)."""
+    return _bounded(fast_metrics.ratio_of_sums, np.asarray(numerator, dtype=float),
+                    np.asarray(denominator, dtype=float), **kw)
+
+
+def mean_interval(values, **kw) -> Optional[Interval]:
+    """Bootstrap interval of the mean of ``values`` over customers (NaN ignored)."""
+    return _bounded(lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
+                    np.asarray(values, dtype=float), **kw)
+
+
+def ari_interval(a, b, **kw) -> Optional[Interval]:
+    """Bootstrap interval of the adjusted Rand index of two labelings of the same customers."""
+    return _bounded(fast_metrics.adjusted_rand, fast_metrics.codes_of(a), fast_metrics.codes_of(b), **kw)
+
+
 # --- the headline scheme -------------------------------------------------------------------------
 
 
@@ -224,6 +281,20 @@ def headline_fields(intervals: Mapping[str, Optional[Interval]]) -> dict:
     if how:
         out[INTERVALS_KEY] = how
     return out
+
+
+def merge_fields(headline: dict, fields: Mapping[str, Any]) -> dict:
+    """``headline.update(fields)`` except that the two ``intervals`` dicts are merged; returns ``headline``."""
+    how = fields.get(INTERVALS_KEY) or {}
+    headline.update({k: v for k, v in fields.items() if k != INTERVALS_KEY})
+    if how:
+        headline[INTERVALS_KEY] = {**(headline.get(INTERVALS_KEY) or {}), **how}
+    return headline
+
+
+def add_intervals(headline: dict, intervals: Mapping[str, Optional[Interval]]) -> dict:
+    """:func:`headline_fields` merged into ``headline`` in place (:func:`merge_fields`); returns it."""
+    return merge_fields(headline, headline_fields(intervals))
 
 
 def headline_interval(metrics: Optional[Mapping[str, Any]], key: str) -> Optional[Interval]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, contract, datasets, split
+from fipro.evaluation.intervals import merge_fields
 from fipro.health.artifacts import SCORES_FILE, model_dir
 from fipro.modelrun import ModelRun
 from fipro.privacy import pseudonym
@@ -139,7 +140,8 @@ def measure_on(quarter: str, earlier: Ranked, seq: np.ndarray, spend: np.ndarray
     outcome = spend[now_rows[pos]]
     measurement = {"measured_quarter": quarter, "recommended_quarter": e.inputs.quarter,
                    **ev.evaluate(ranker, e.ranking.top[pos], e.eligible[pos], outcome,
-                                 benefit_sum=e.inputs.benefit_sum[pos], benefit_count=e.inputs.benefit_count[pos])}
+                                 benefit_sum=e.inputs.benefit_sum[pos], benefit_count=e.inputs.benefit_count[pos],
+                                 intervals=True, seed=seed)}
     if not compare:
         return measurement, None
     # a seeded draw of measured customers bounds the comparison's engine passes at full scale
@@ -213,7 +215,7 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
         measurement, comparison = measure_on(quarter, before, f["SEQ"].to_numpy(), inputs.now, ranker,
                                              compare=compare, seed=seed)
         del before
-        measurement.update(ev.robustness(ranker, profile, eligible, seed))
+        merge_fields(measurement, ev.robustness(ranker, profile, eligible, seed))
     laps.lap("evaluate")
     # the big intermediates go before the log is built (its peak is the run's peak at full scale)
     del profile
