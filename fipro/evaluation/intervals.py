@@ -62,12 +62,16 @@ class Interval:
     n: int = 0
     resampled: int = 0
 
-    def format(self, digits: int = 3) -> str:
-        """``0.725 (0.711–0.739)``.
+    def format(self, digits: int = 3, percent: bool = False) -> str:
+        """``0.725 (0.711–0.739)``, or with ``percent`` (a share) ``72.5% (71.1–73.9%)``.
 
         >>> Interval(0.7251, 0.7109, 0.7392).format()
         '0.725 (0.711–0.739)'
+        >>> Interval(0.7251, 0.7109, 0.7392).format(1, percent=True)
+        '72.5% (71.1–73.9%)'
         """
+        if percent:
+            return f"{100 * self.estimate:.{digits}f}% ({100 * self.low:.{digits}f}–{100 * self.high:.{digits}f}%)"
         return f"{self.estimate:.{digits}f} ({self.low:.{digits}f}–{self.high:.{digits}f})"
 
     def contains(self, value: float) -> bool:
@@ -315,11 +319,12 @@ def headline_interval(metrics: Optional[Mapping[str, Any]], key: str) -> Optiona
                     str(how.get("method", "")), int(how.get("customers", 0)), int(how.get("customers_per_replicate", 0)))
 
 
-def format_metric(metrics: Mapping[str, Any], key: str, digits: int = 3) -> str:
-    """``0.725 (0.711–0.739)`` where the headline holds the interval, else ``0.725``; ``—`` without a value."""
+def format_metric(metrics: Mapping[str, Any], key: str, digits: int = 3, percent: bool = False) -> str:
+    """``0.725 (0.711–0.739)`` where the headline holds the interval, else ``0.725``; ``—`` without a value
+    (``percent``: a share as ``72.5% (71.1–73.9%)``)."""
     iv = headline_interval(metrics, key)
     if iv is not None:
-        return iv.format(digits)
+        return iv.format(digits, percent)
     value = metrics.get(key)
     if value is None or isinstance(value, bool):
         return "—"
@@ -327,7 +332,9 @@ def format_metric(metrics: Mapping[str, Any], key: str, digits: int = 3) -> str:
         value = float(value)
     except (TypeError, ValueError):
         return str(value)
-    return f"{value:.{digits}f}" if np.isfinite(value) else "—"
+    if not np.isfinite(value):
+        return "—"
+    return f"{100 * value:.{digits}f}%" if percent else f"{value:.{digits}f}"
 
 
 # --- comparing two quarters ----------------------------------------------------------------------
@@ -349,11 +356,12 @@ def interval_change(now: Interval, before: Interval) -> int:
     return 0
 
 
-def change_ko(now: Optional[Interval], before: Optional[Interval], digits: int = 3) -> str:
+def change_ko(now: Optional[Interval], before: Optional[Interval], digits: int = 3, percent: bool = False) -> str:
     """A Korean clause comparing a metric with the previous quarter, decided by :func:`interval_change`.
 
     Overlapping intervals say the change is within the interval (``구간 안``) and name no
-    direction; only intervals apart name the change. Without both intervals, nothing is judged.
+    direction; only intervals apart name the change (in %p with ``percent``: a share). Without
+    both intervals, nothing is judged.
 
     >>> change_ko(Interval(0.80, 0.78, 0.82), Interval(0.79, 0.77, 0.81))
     '전분기 0.790 (0.770–0.810) 대비 구간 안 (두 분기의 95% 구간이 겹침)'
@@ -361,16 +369,18 @@ def change_ko(now: Optional[Interval], before: Optional[Interval], digits: int =
     if now is None or before is None:
         return "전분기 구간이 없어 변화를 판단하지 않습니다"
     move = interval_change(now, before)
+    shown = before.format(digits, percent)
     if move == 0:
-        return f"전분기 {before.format(digits)} 대비 구간 안 (두 분기의 95% 구간이 겹침)"
+        return f"전분기 {shown} 대비 구간 안 (두 분기의 95% 구간이 겹침)"
     word = "높아졌습니다" if move > 0 else "낮아졌습니다"
-    return (f"전분기 {before.format(digits)}보다 {now.estimate - before.estimate:+.{digits}f} {word} "
-            f"(두 분기의 95% 구간이 겹치지 않음)")
+    diff = now.estimate - before.estimate
+    size = f"{100 * diff:+.{digits}f}%p" if percent else f"{diff:+.{digits}f}"
+    return f"전분기 {shown}보다 {size} {word} (두 분기의 95% 구간이 겹치지 않음)"
 
 
 def metric_change_ko(metrics: Mapping[str, Any], previous: Optional[Mapping[str, Any]], key: str,
-                     digits: int = 3) -> Optional[str]:
+                     digits: int = 3, percent: bool = False) -> Optional[str]:
     """:func:`change_ko` of ``key`` between two headlines; ``None`` when the previous has no value."""
     if not previous or previous.get(key) is None:
         return None
-    return change_ko(headline_interval(metrics, key), headline_interval(previous, key), digits)
+    return change_ko(headline_interval(metrics, key), headline_interval(previous, key), digits, percent)
