@@ -40,8 +40,8 @@ from fipro.split import resolve_seed
 N_BOOT = 1000
 LEVEL = 0.95
 # customers per replicate above which the m-out-of-n bootstrap takes over: 1,000 replicates of a
-# vectorised metric on 20k customers take about a second, whatever the quarter's size
-MAX_CUSTOMERS = 20_000
+# vectorised metric on 10k customers take about a second on a loaded 2-core machine, whatever the quarter's size
+MAX_CUSTOMERS = 10_000
 INTERVALS_KEY = "intervals"  # the headline's dict: metric key -> how its interval was made
 
 
