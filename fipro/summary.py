@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
 from fipro import config, contract, datasets, export
-from fipro.evaluation.intervals import Interval, change_ko, interval_change, metric_change_ko, wilson_interval
+from fipro.evaluation.intervals import (Interval, change_ko, headline_interval, interval_change, metric_change_ko,
+                                        wilson_interval)
 from fipro.export import atomic_path
 from fipro.handoff import declared
 
@@ -95,16 +96,27 @@ def portfolio_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
 
 
 def spending_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
-    """How spending moved and where (``eda.json``)."""
-    lines = [f"1인당 총이용금액은 {_change(m.get('total_change_pct'))}"
-             + (f" (두 분기 모두 있는 고객 기준 {m['total_stayer_change_pct']:+.1f}%)."
-                if m.get("total_stayer_change_pct") is not None and m["total_stayer_change_pct"] == m["total_stayer_change_pct"]
-                else "."),
-             f"가장 큰 업종은 {m['top_upper_category']} ({_pct(m['top_upper_share'])}), 세부 업종으로는 "
-             f"{m['top_detail_category']} ({_pct(m['top_detail_share'])})입니다.",
-             f"1인당 이용금액이 가장 큰 집단은 라이프스테이지로 {m['top_life_stage_by_mean_total']}, "
-             f"연령대로 {m['top_age_by_mean_total']}입니다."]
-    return lines
+    """How spending moved and where (``eda.json``); the change of the mean total is named only
+    when the two quarters' intervals of the mean are apart (:func:`interval_change`)."""
+    now_iv, before_iv = headline_interval(m, "mean_total"), headline_interval(prev, "mean_total")
+    stayers = (f" (두 분기 모두 있는 고객 기준 {m['total_stayer_change_pct']:+.1f}%)"
+               if m.get("total_stayer_change_pct") is not None and m["total_stayer_change_pct"] == m["total_stayer_change_pct"]
+               else "")
+    if now_iv is not None and before_iv is not None and m.get("total_change_pct") is not None:
+        shown = (f"{contract.format_amount(now_iv.estimate)} ({contract.format_amount(now_iv.low)}–"
+                 f"{contract.format_amount(now_iv.high)})")
+        before = (f"{contract.format_amount(before_iv.estimate)} ({contract.format_amount(before_iv.low)}–"
+                  f"{contract.format_amount(before_iv.high)})")
+        first = (f"1인당 총이용금액 평균 {shown}은 전분기 {before} 대비 구간 안입니다 (두 분기의 95% 구간이 겹침)."
+                 if interval_change(now_iv, before_iv) == 0 else
+                 f"1인당 총이용금액은 {_change(m.get('total_change_pct'))}{stayers} (두 분기의 95% 구간이 겹치지 않음).")
+    else:  # an eda.json saved before the intervals, or the first quarter
+        first = f"1인당 총이용금액은 {_change(m.get('total_change_pct'))}{stayers}."
+    return [first,
+            f"가장 큰 업종은 {m['top_upper_category']} ({_pct(m['top_upper_share'])}), 세부 업종으로는 "
+            f"{m['top_detail_category']} ({_pct(m['top_detail_share'])})입니다.",
+            f"1인당 이용금액이 가장 큰 집단은 라이프스테이지로 {m['top_life_stage_by_mean_total']}, "
+            f"연령대로 {m['top_age_by_mean_total']}입니다."]
 
 
 def life_stage_mix_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:

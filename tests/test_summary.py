@@ -25,6 +25,16 @@ def test_portfolio_sentences_from_hand_made_numbers():
         == "1인당 총이용금액은 비교할 전분기가 없습니다."
 
 
+def test_the_mean_total_change_is_named_only_when_the_intervals_are_apart():
+    now = {**EDA, "mean_total_lo": 360.0, "mean_total_hi": 384.0}
+    close = {**EDA, "mean_total": 365.0, "mean_total_lo": 353.0, "mean_total_hi": 377.0}
+    far = {**EDA, "mean_total": 340.0, "mean_total_lo": 330.0, "mean_total_hi": 350.0}
+    assert summary.spending_lines(now, close)[0] == ("1인당 총이용금액 평균 37.2만원 (36.0만원–38.4만원)은 전분기 "
+                                                     "36.5만원 (35.3만원–37.7만원) 대비 구간 안입니다 (두 분기의 95% 구간이 겹침).")
+    assert summary.spending_lines(now, far)[0] == ("1인당 총이용금액은 전분기보다 3.2% 늘었습니다 (두 분기 모두 있는 고객 기준 "
+                                                   "+2.5%) (두 분기의 95% 구간이 겹치지 않음).")
+
+
 def test_life_stage_mix_and_its_change_judged_by_the_intervals():
     # 1,234 customers: 40% against 35% lies within the two Wilson intervals, so no change is named
     assert summary.life_stage_mix_lines(EDA, EDA_BEFORE) == [
