@@ -117,6 +117,7 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
         stab.update(ev.stability(prev_seq, prev_score, seq, table["health_score"].to_numpy(), clean, interval=True,
                                  seed=seed))
     stability_interval = stab.pop("interval")
+    score_interval = mean_interval(table["health_score"].to_numpy(), seed=seed)
     laps.lap("evaluate")
     tier_shares = table["tier"].value_counts(normalize=True).to_dict()
     headline = {
@@ -133,7 +134,7 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
         headline["adverse_by_grade"] = {str(k): v for k, v in
                                         evaluation["by_grade"]["adverse_rate"].round(4).to_dict().items()}
     add_intervals(headline, {"stability_corr": stability_interval,
-                             "mean_score": mean_interval(table["health_score"].to_numpy(), seed=seed)})
+                             "mean_score": score_interval})
     run = HealthRun(quarter=quarter, inputs=inputs, previous=previous, previous_components=prev_comps,
                     components=comps, weights=weights, weight_model=weight_model,
                     risk_model=risk_model, table=table, labels=labels, roles=roles, evaluation=evaluation,
