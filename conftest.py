@@ -99,6 +99,18 @@ def health_last_run(sample_quarters):
     return health.run_quarter(sample_quarters[-1])
 
 
+def assert_intervals_bracket(metrics, expected) -> None:
+    """A saved headline (``outputs/<q>/<model>.json`` or a registry entry's ``metrics``) carries the
+    ``expected`` intervals, and every interval it declares brackets its metric: lo ≤ metric ≤ hi, lo < hi."""
+    declared = set(metrics.get("intervals") or {})
+    assert set(expected) <= declared, f"missing intervals: {set(expected) - declared}"
+    for key in declared:
+        low, value, high = metrics[f"{key}_lo"], metrics[key], metrics[f"{key}_hi"]
+        assert low <= value <= high and low < high, (key, low, value, high)
+        how = metrics["intervals"][key]
+        assert how["method"] in {"bootstrap", "wilson"} and how["customers"] > 0 and how["level"] == 0.95, (key, how)
+
+
 # --- hand-made rows shared by the tests ---------------------------------------------------
 # One builder of contract-shaped raw rows, imported by the test modules
 # (``from conftest import raw_row, raw_frame``).

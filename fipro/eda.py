@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from fipro import contract
 from fipro.compare import COMPARED_COLUMNS, PeerComparison, stripped_strings, value_label
+from fipro.evaluation.intervals import add_intervals, headline_interval, interval_change, mean_interval
 
 
 def population_table(quarter_df: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -129,7 +130,9 @@ def _is_in(values: pa.Array, others: pa.Array) -> np.ndarray:
 
 def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None) -> dict:
     """Headline numbers of a quarter (summarised by :func:`eda_summary_ko`, recorded by
-    notebook 01 through :func:`eda_metrics`)."""
+    notebook 01 through :func:`eda_metrics`); the mean total carries its 95% interval over
+    customers (``mean_total_lo``, ``mean_total_hi``, ``intervals``: a seeded bootstrap,
+    :func:`fipro.evaluation.intervals.mean_interval`), which the quarter summary compares."""
     tot = current["TOT_USE_AM"].astype("float64")
     credit = current["CRDSL_USE_AM"].astype("float64").sum()
     check = current["CNF_USE_AM"].astype("float64").sum()
@@ -139,7 +142,7 @@ def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None
     detail = category_share_by(current, columns=contract.DETAIL_COLUMNS).iloc[0]
     change = quarter_change(current, previous)
     digital = stripped_strings(current["DIGT_CHNL_USE_YN"])
-    return {
+    out = {
         "customers": int(len(current)),
         "mean_total": float(tot.mean()) if len(tot) else float("nan"),
         "median_total": float(tot.median()) if len(tot) else float("nan"),
@@ -155,6 +158,7 @@ def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None
         "total_change_pct": float(change.loc[0, "change_pct"]),
         "total_stayer_change_pct": float(change.loc[0, "stayer_change_pct"]),
     }
+    return add_intervals(out, {"mean_total": mean_interval(tot.to_numpy()) if len(tot) > 1 else None})
 
 
 def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: PeerComparison,
@@ -209,10 +213,19 @@ def eda_summary_ko(current: pd.DataFrame, previous: Optional[pd.DataFrame] = Non
         f"카드 이용액 중 신용카드 비중은 {h['credit_share']:.1%}이고, "
         f"디지털채널을 이용한 고객은 {h['digital_use_share']:.1%}입니다.",
     ]
-    if not np.isnan(h["total_change_pct"]):
+    now_iv = headline_interval(h, "mean_total")
+    before_iv = (mean_interval(previous["TOT_USE_AM"].to_numpy(dtype="float64"))
+                 if previous is not None and len(previous) > 1 else None)
+    if not np.isnan(h["total_change_pct"]) and now_iv is not None and before_iv is not None \
+            and interval_change(now_iv, before_iv) == 0:  # the one rule: within the intervals, no change is named
+        s.append(f"1인당 총이용금액 평균의 전분기 대비 변화는 95% 구간 안입니다(이번 분기 "
+                 f"{contract.format_amount(now_iv.low)}–{contract.format_amount(now_iv.high)}, 전분기 "
+                 f"{contract.format_amount(before_iv.low)}–{contract.format_amount(before_iv.high)}).")
+    elif not np.isnan(h["total_change_pct"]):
         word = "늘었" if h["total_change_pct"] > 0 else "줄었"
+        apart = "(두 분기의 95% 구간이 겹치지 않음)" if now_iv is not None and before_iv is not None else ""
         s.append(
-            f"전분기보다 1인당 총이용금액이 {abs(h['total_change_pct']):.1f}% {word}고, "
+            f"전분기보다 1인당 총이용금액이 {abs(h['total_change_pct']):.1f}% {word}고{apart}, "
             f"두 분기 모두 있는 고객만 보면 {h['total_stayer_change_pct']:+.1f}%입니다."
         )
     else:

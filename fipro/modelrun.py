@@ -20,6 +20,7 @@ from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence, Union
 import pandas as pd
 
 from fipro import datasets
+from fipro.evaluation.intervals import headline_interval
 from fipro.timing import Laps
 
 
@@ -152,14 +153,16 @@ def headline_value(headline: Mapping[str, Any], key: Optional[str]) -> Any:
 
 
 MEASUREMENT_COLUMNS = ("값", "상한", "목표", "충족")
+INTERVAL_COLUMN = "값 (95% 구간)"  # after 값 when a shown value was saved with its interval
 
 
 def targets_frame(headline: Mapping[str, Any], targets: Sequence[Target]) -> pd.DataFrame:
     """The ``targets`` beside this run's ``headline`` values (Korean), one row per shown target.
 
-    Columns ``값``, ``상한`` (only when a target names a ceiling), ``목표``, ``충족``
-    indexed by ``지표``; empty (with those columns) when no target applies, e.g. the
-    truth-only rows on a real file.
+    Columns ``값``, ``값 (95% 구간)`` (only when a shown value was saved with its interval,
+    ``<key>_lo``/``<key>_hi``: ``0.725 (0.711–0.739)``), ``상한`` (only when a target names a
+    ceiling), ``목표``, ``충족`` indexed by ``지표``; empty (with those columns) when no target
+    applies, e.g. the truth-only rows on a real file.
 
     Examples
     --------
@@ -168,7 +171,7 @@ def targets_frame(headline: Mapping[str, Any], targets: Sequence[Target]) -> pd.
     >>> t.loc["AUC", "목표"], bool(t.loc["AUC", "충족"]), list(t.columns)
     ('≥ 0.75', True, ['값', '목표', '충족'])
     """
-    rows = []
+    rows, shown = [], []
     for t in targets:
         if t.needs is not None and not headline.get(t.needs):
             continue
@@ -178,7 +181,11 @@ def targets_frame(headline: Mapping[str, Any], targets: Sequence[Target]) -> pd.
         ceiling = headline_value(headline, t.ceiling)
         label = t.label_ko(headline) if callable(t.label_ko) else t.label_ko
         rows.append((label, value, ceiling, t.goal_ko(ceiling), t.met(value, ceiling)))
+        interval = headline_interval(headline, t.key)
+        shown.append(interval.format() if interval is not None else "")
     table = pd.DataFrame(rows, columns=["지표", *MEASUREMENT_COLUMNS]).set_index("지표")
+    if any(shown):
+        table.insert(1, INTERVAL_COLUMN, shown)
     return table if any(t.ceiling for t in targets) else table.drop(columns="상한")
 
 

@@ -36,6 +36,7 @@ import yaml
 
 from fipro import config, contract, datasets, eda, export, model_report, summary
 from fipro.evaluation.cards import CARD_FILE, markdown_table
+from fipro.evaluation.intervals import format_metric
 
 MIN_GROUP = 10  # smallest group whose aggregate may be published
 SITE_TITLE = "FI_PRO 카드 소비 분석"
@@ -115,7 +116,7 @@ def _summary_body(quarter: str, quarters: Sequence[str], watch: bool = True) -> 
 
 def trends_table(quarters: Sequence[str]) -> pd.DataFrame:
     """Headline numbers per quarter: customers, mean total, credit share, quarter change,
-    life-stage model macro-F1 and its ceiling, rejected rows."""
+    life-stage model macro-F1 (with its 95% interval where saved) and its ceiling, rejected rows."""
     rows = []
     for q in quarters:
         eda, life, quality = _metrics(q, "eda") or {}, _metrics(q, "lifestage") or {}, _metrics(q, "data_quality") or {}
@@ -124,7 +125,8 @@ def trends_table(quarters: Sequence[str]) -> pd.DataFrame:
                          contract.format_amount(eda["mean_total"]) if "mean_total" in eda else None,
                      "신용카드 비중": f"{100 * eda['credit_share']:.1f}%" if "credit_share" in eda else None,
                      "전분기 대비": _number(eda.get("total_change_pct"), "{:+.1f}%"),
-                     "라이프스테이지 매크로 F1": _number(life.get("model_macro_f1"), "{:.3f}"),
+                     "라이프스테이지 매크로 F1 (95% 구간)": (format_metric(life, "model_macro_f1")
+                                                           if life.get("model_macro_f1") is not None else None),
                      "이론적 상한": _number(life.get("ceiling_macro_f1"), "{:.3f}"),
                      "거부 행": summary.rejected_rows(quality) if quality else None})
     return pd.DataFrame(rows).set_index("분기")
@@ -241,11 +243,15 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
     model_items, cards = [], []
     for report in model_report.declared_reports():
         table = model_report.metric_table(report, quarters)
-        body = [f"분기마다 학습한 `{report.name}` 모델의 핵심 지표입니다. 이론적 상한은 합성 자료의 정답에서 계산합니다."]
+        body = [f"분기마다 학습한 `{report.name}` 모델의 핵심 지표입니다. 이론적 상한은 합성 자료의 정답에서 계산합니다. "
+                "괄호 안은 95% 구간(고객 부트스트랩 또는 비율의 윌슨 구간)이며 그림에서는 띠로 그립니다."]
         if table.empty:
             body.append("_등록된 모델이 아직 없습니다._")
         else:
             body.append(markdown_table(model_report.display_table(report, table)))
+            changes = model_report.change_lines(report, table)
+            if changes:
+                body.append("\n".join(changes))
             body += model_report.metric_figures(report, table, src / "models")
             card = datasets.model_dir(table["quarter"].iloc[-1], report.name) / CARD_FILE
             if card.exists():

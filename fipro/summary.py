@@ -10,6 +10,12 @@ metrics file and a template function) next to its artifacts and lists it in
 :func:`fipro.contract.format_amount` (원/만원/억원). No sentence is written for one
 dataset: every number comes from the saved metrics, and a section whose metrics are
 missing says so instead of guessing.
+
+Changes between quarters are judged by one rule, :func:`fipro.evaluation.intervals.change_ko`:
+a sentence names a change only where the two quarters' 95% intervals do not overlap, and
+says "구간 안" otherwise. A model metric's interval is saved with it (``<key>_lo``, ``<key>_hi``:
+:func:`metric_change_line`); a share of customers gets Wilson's interval from the share and
+the number of customers (:func:`share_interval_of`, :func:`share_moves_line`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
 from fipro import config, contract, datasets, export
+from fipro.evaluation.intervals import (Interval, change_ko, headline_interval, interval_change, metric_change_ko,
+                                        wilson_interval)
 from fipro.export import atomic_path
 from fipro.handoff import declared
 
@@ -46,6 +54,39 @@ def _change(value: Optional[float]) -> str:
     return f"전분기보다 {abs(value):.1f}% {word}"
 
 
+def metric_change_line(label: str, m: Metrics, prev: Optional[Metrics], key: str, digits: int = 3,
+                       percent: bool = False) -> Optional[str]:
+    """``전분기 대비 {label}: …`` judged by the two saved intervals; ``None`` without a previous value."""
+    clause = metric_change_ko(m, prev, key, digits, percent)
+    return f"전분기 대비 {label}: {clause}." if clause is not None else None
+
+
+def share_interval_of(share: Optional[float], n: Optional[int]) -> Optional[Interval]:
+    """Wilson's interval of a saved share of ``n`` customers (``None`` without both)."""
+    if share is None or not n or share != share:
+        return None
+    return wilson_interval(int(round(float(share) * int(n))), int(n))
+
+
+def share_moves_line(what: str, now: Mapping[str, float], n_now: Optional[int], before: Mapping[str, float],
+                     n_before: Optional[int], label=str) -> str:
+    """One sentence on how the shares of ``what`` moved: the largest move whose Wilson intervals are
+    apart is named (with how many moved so), otherwise every move is "구간 안"."""
+    moved = []
+    for key in sorted(set(now) | set(before)):
+        a, b = share_interval_of(now.get(key, 0.0), n_now), share_interval_of(before.get(key, 0.0), n_before)
+        if a is not None and b is not None and interval_change(a, b) != 0:
+            moved.append((abs(a.estimate - b.estimate), key, a, b))
+    if not n_now or not n_before:
+        return f"전분기 대비 {what} 비중 변화는 고객 수가 기록되지 않아 판단하지 않습니다."
+    if not moved:
+        return f"전분기 대비 {what}별 비중 변화는 모두 95% 구간 안입니다."
+    _, key, a, b = max(moved)
+    more = f" 등 {len(moved)}개" if len(moved) > 1 else ""
+    return (f"전분기 대비 95% 구간을 벗어난 {what} 비중 변화는 {label(key)}{more}입니다: {label(key)} "
+            f"{a.format(1, percent=True)}, {change_ko(a, b, 1, percent=True)}.")
+
+
 def portfolio_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
     """Who the customers are (``eda.json``)."""
     return [f"고객 {int(m['customers']):,}명, 1인당 총이용금액 평균 {contract.format_amount(m['mean_total'])} "
@@ -55,16 +96,27 @@ def portfolio_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
 
 
 def spending_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
-    """How spending moved and where (``eda.json``)."""
-    lines = [f"1인당 총이용금액은 {_change(m.get('total_change_pct'))}"
-             + (f" (두 분기 모두 있는 고객 기준 {m['total_stayer_change_pct']:+.1f}%)."
-                if m.get("total_stayer_change_pct") is not None and m["total_stayer_change_pct"] == m["total_stayer_change_pct"]
-                else "."),
-             f"가장 큰 업종은 {m['top_upper_category']} ({_pct(m['top_upper_share'])}), 세부 업종으로는 "
-             f"{m['top_detail_category']} ({_pct(m['top_detail_share'])})입니다.",
-             f"1인당 이용금액이 가장 큰 집단은 라이프스테이지로 {m['top_life_stage_by_mean_total']}, "
-             f"연령대로 {m['top_age_by_mean_total']}입니다."]
-    return lines
+    """How spending moved and where (``eda.json``); the change of the mean total is named only
+    when the two quarters' intervals of the mean are apart (:func:`interval_change`)."""
+    now_iv, before_iv = headline_interval(m, "mean_total"), headline_interval(prev, "mean_total")
+    stayers = (f" (두 분기 모두 있는 고객 기준 {m['total_stayer_change_pct']:+.1f}%)"
+               if m.get("total_stayer_change_pct") is not None and m["total_stayer_change_pct"] == m["total_stayer_change_pct"]
+               else "")
+    if now_iv is not None and before_iv is not None and m.get("total_change_pct") is not None:
+        shown = (f"{contract.format_amount(now_iv.estimate)} ({contract.format_amount(now_iv.low)}–"
+                 f"{contract.format_amount(now_iv.high)})")
+        before = (f"{contract.format_amount(before_iv.estimate)} ({contract.format_amount(before_iv.low)}–"
+                  f"{contract.format_amount(before_iv.high)})")
+        first = (f"1인당 총이용금액 평균 {shown}은 전분기 {before} 대비 구간 안입니다 (두 분기의 95% 구간이 겹침)."
+                 if interval_change(now_iv, before_iv) == 0 else
+                 f"1인당 총이용금액은 {_change(m.get('total_change_pct'))}{stayers} (두 분기의 95% 구간이 겹치지 않음).")
+    else:  # an eda.json saved before the intervals, or the first quarter
+        first = f"1인당 총이용금액은 {_change(m.get('total_change_pct'))}{stayers}."
+    return [first,
+            f"가장 큰 업종은 {m['top_upper_category']} ({_pct(m['top_upper_share'])}), 세부 업종으로는 "
+            f"{m['top_detail_category']} ({_pct(m['top_detail_share'])})입니다.",
+            f"1인당 이용금액이 가장 큰 집단은 라이프스테이지로 {m['top_life_stage_by_mean_total']}, "
+            f"연령대로 {m['top_age_by_mean_total']}입니다."]
 
 
 def life_stage_mix_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
@@ -77,10 +129,8 @@ def life_stage_mix_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str
         f"{contract.code_label('LIFE_STAGE', c)} {_pct(v)}" for c, v in top) + "입니다."]
     before = dict((prev or {}).get("life_stage_shares") or {})
     if before:
-        moves = {c: shares.get(c, 0.0) - before.get(c, 0.0) for c in set(shares) | set(before)}
-        c, d = max(moves.items(), key=lambda kv: (abs(kv[1]), kv[0]))
-        lines.append(f"전분기 대비 비중 변화가 가장 큰 라이프스테이지는 {contract.code_label('LIFE_STAGE', c)} "
-                     f"({100 * d:+.1f}%p)입니다.")
+        lines.append(share_moves_line("라이프스테이지", shares, m.get("customers"), before, (prev or {}).get("customers"),
+                                      label=lambda c: contract.code_label("LIFE_STAGE", c)))
     return lines
 
 

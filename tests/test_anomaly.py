@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import committed_quarter
+from conftest import assert_intervals_bracket, committed_quarter
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fipro import anomaly
@@ -318,6 +318,9 @@ def test_notebook_04_on_the_sample_saves_the_interface(sample_quarters):
     m = export.load_metrics(quarter, "anomaly")
     assert m["n_flagged"] == int(table["flagged"].sum()) and m["has_truth"]
     assert m["combined_average_precision"] > m["n_planted"] / m["n_customers"]  # better than chance
+    assert_intervals_bracket(m, {"combined_average_precision", "combined_precision_at_k", "rules_precision_at_k",
+                                 "model_precision_at_k"})
+    assert m["intervals"]["combined_precision_at_k"]["customers"] == m["n_planted"]  # a share of the k flagged
     # hand-off and summary pick it up by declaration
     rows = anomaly.HANDOFF.load(quarter)
     assert list(rows.columns) == ["BAS_YH", "SEQ", "ANOMALY_SCORE", "ANOMALY_FLAG"]

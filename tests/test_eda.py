@@ -87,6 +87,9 @@ def test_eda_metrics_records_headlines_and_the_worked_example(two_quarters):
     current, previous = two_quarters
     peer = compare.peer_comparison(current, "a", min_peers=1)  # the only peer: c, who spent 0
     m = eda.eda_metrics(current, previous, peer)
+    # the mean total's 95% interval over customers (a seeded bootstrap) brackets it
+    low, high, how = m.pop("mean_total_lo"), m.pop("mean_total_hi"), m.pop("intervals")
+    assert low <= m["mean_total"] <= high and low < high and how["mean_total"]["customers"] == 3
     assert m == {
         "customers": 3,
         "mean_total": pytest.approx(400 / 3),
@@ -111,6 +114,16 @@ def test_eda_metrics_records_headlines_and_the_worked_example(two_quarters):
     }
     assert all(type(v) in (int, float, str, bool, dict) for v in m.values())  # JSON-ready, no numpy scalars
     assert all(type(v) is float for v in m["life_stage_shares"].values())
+
+
+def test_eda_summary_names_the_change_of_the_mean_total_only_outside_the_intervals(two_quarters):
+    current, previous = two_quarters
+    # three customers: the means 133 and 100 lie within each other's intervals
+    assert "95% 구간 안" in eda.eda_summary_ko(current, previous) and "늘었" not in eda.eda_summary_ko(current, previous)
+    # against a previous quarter of 400 customers who all spent 1,000 (above any resampled mean of 0, 100, 300)
+    far = pd.concat([previous.iloc[[0]]] * 400, ignore_index=True).assign(TOT_USE_AM=1000)
+    text = eda.eda_summary_ko(current, far)
+    assert "줄었고(두 분기의 95% 구간이 겹치지 않음)" in text and "구간 안" not in text
 
 
 def test_eda_metrics_without_a_previous_quarter_leaves_the_change_undefined(two_quarters):

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import assert_intervals_bracket
 
-from fipro.evaluation.intervals import Interval, bootstrap_interval
+from fipro.evaluation import fast_metrics
+from fipro.evaluation.intervals import (Interval, bootstrap_interval, change_ko, format_metric, headline_fields,
+                                        headline_interval, interval_change, metric_change_ko, share_interval,
+                                        wilson_interval)
 
 
 def test_95_percent_interval_covers_the_true_mean_in_93_to_97_percent_of_400_replicates():
@@ -60,3 +64,163 @@ def test_seeded_and_documented_errors():
     with pytest.raises(ValueError):
         bootstrap_interval(np.mean, x, level=1.0)
     assert Interval(0.5, 0.4, 0.6).width == pytest.approx(0.2)
+
+
+# --- bounded time: the m-out-of-n bootstrap above max_customers ----------------------------------
+
+def test_m_out_of_n_interval_covers_the_true_mean_in_93_to_97_percent_of_400_replicates():
+    # 5,000 customers, replicates of 500: the spread of 500 shrunk by sqrt(500 / 5000)
+    rng = np.random.default_rng(2025)
+    hits = [bootstrap_interval(np.mean, rng.exponential(1.0, 5000), n_boot=400, seed=i, max_customers=500).contains(1.0)
+            for i in range(400)]
+    assert 0.93 <= np.mean(hits) <= 0.97
+
+
+def test_m_out_of_n_interval_matches_the_full_bootstrap_and_states_its_sizes():
+    rng = np.random.default_rng(11)
+    y = rng.random(20_000) < 0.2
+    score = rng.normal(y * 1.0, 1.0)
+    full = bootstrap_interval(fast_metrics.roc_auc, y, score, n_boot=300, seed=3)
+    order = np.argsort(score)
+    bounded = bootstrap_interval(fast_metrics.roc_auc, y[order], score[order], n_boot=300, seed=3,
+                                 max_customers=2000, keep_order=True)
+    assert bounded.estimate == pytest.approx(full.estimate)
+    assert bounded.width == pytest.approx(full.width, rel=0.25)
+    assert (bounded.n, bounded.resampled, full.resampled) == (20_000, 2000, 20_000)
+    assert bounded.describe() == {"method": "bootstrap", "level": 0.95, "customers": 20_000, "n_boot": 300,
+                                  "customers_per_replicate": 2000}
+
+
+def test_bounded_interval_narrows_with_more_customers():
+    rng = np.random.default_rng(12)
+    widths = []
+    for n in (2_000, 50_000):
+        y = rng.random(n) < 0.1
+        score = rng.normal(y * 1.0, 1.0)
+        order = np.argsort(score)
+        widths.append(bootstrap_interval(fast_metrics.roc_auc, y[order], score[order], n_boot=300, seed=1,
+                                         max_customers=1000, keep_order=True).width)
+    assert widths[1] < widths[0] / 3  # sqrt(25) = 5 times narrower in expectation
+
+
+def test_max_customers_below_two_raises():
+    with pytest.raises(ValueError):
+        bootstrap_interval(np.mean, np.arange(10.0), max_customers=1)
+
+
+# --- Wilson's interval of a share -----------------------------------------------------------------
+
+def test_wilson_interval_covers_the_true_share_in_93_to_97_percent_of_400_replicates():
+    rng = np.random.default_rng(13)
+    hits = [wilson_interval(int(k), 200).contains(0.15) for k in rng.binomial(200, 0.15, 400)]
+    assert 0.93 <= np.mean(hits) <= 0.97
+
+
+def test_wilson_interval_stays_inside_zero_one_narrows_and_raises():
+    none, every = wilson_interval(0, 50), wilson_interval(50, 50)
+    assert none.low == 0.0 < none.high < 0.1 and 0.9 < every.low < every.high == 1.0
+    assert wilson_interval(300, 10_000).width < wilson_interval(3, 100).width / 5
+    assert share_interval(np.array([True, False, False, True])).estimate == 0.5
+    for bad in ((1, 0), (-1, 10), (11, 10)):
+        with pytest.raises(ValueError):
+            wilson_interval(*bad)
+    with pytest.raises(ValueError):
+        wilson_interval(1, 10, level=0.0)
+
+
+# --- the headline scheme and the comparison rule ---------------------------------------------------
+
+def test_headline_fields_round_trip_and_format():
+    iv = Interval(0.7251, 0.7109, 0.7392, n=800, resampled=800)
+    head = {"auc": 0.7251, **headline_fields({"auc": iv, "missing": None})}
+    assert head["auc_lo"] == 0.7109 and head["auc_hi"] == 0.7392 and "missing_lo" not in head
+    assert head["intervals"]["auc"]["method"] == "bootstrap"
+    back = headline_interval(head, "auc")
+    assert (back.estimate, back.low, back.high, back.n) == (0.7251, 0.7109, 0.7392, 800)
+    assert format_metric(head, "auc") == "0.725 (0.711–0.739)"
+    assert format_metric({"auc": 0.7251}, "auc") == "0.725" and format_metric({}, "auc") == "—"
+    assert headline_interval({"auc": 0.7}, "auc") is None
+
+
+@pytest.mark.parametrize("now, before, expected", [
+    ((0.80, 0.78, 0.82), (0.75, 0.73, 0.77), 1),     # apart, higher
+    ((0.70, 0.68, 0.72), (0.75, 0.73, 0.77), -1),    # apart, lower
+    ((0.80, 0.78, 0.82), (0.79, 0.77, 0.81), 0),     # overlap
+    ((0.80, 0.77, 0.82), (0.75, 0.73, 0.77), 0),     # touching counts as overlap
+    ((0.76, 0.70, 0.82), (0.75, 0.74, 0.76), 0),     # one inside the other
+])
+def test_interval_change_names_a_move_only_when_the_intervals_do_not_overlap(now, before, expected):
+    assert interval_change(Interval(*now), Interval(*before)) == expected
+    assert interval_change(Interval(*before), Interval(*now)) == -expected
+
+
+def test_change_ko_says_within_the_interval_or_names_the_change():
+    inside = change_ko(Interval(0.80, 0.78, 0.82), Interval(0.79, 0.77, 0.81))
+    assert "구간 안" in inside and "높아" not in inside and "낮아" not in inside
+    up = change_ko(Interval(0.80, 0.78, 0.82), Interval(0.75, 0.73, 0.77))
+    assert "+0.050 높아졌습니다" in up and "구간 안" not in up
+    down = change_ko(Interval(0.70, 0.68, 0.72), Interval(0.75, 0.73, 0.77))
+    assert "-0.050 낮아졌습니다" in down
+    assert "판단하지 않습니다" in change_ko(Interval(0.8, 0.7, 0.9), None)
+    now = {"f1": 0.80, **headline_fields({"f1": Interval(0.80, 0.78, 0.82)})}
+    assert metric_change_ko(now, None, "f1") is None
+    assert "판단하지 않습니다" in metric_change_ko(now, {"f1": 0.75}, "f1")
+
+
+# --- the replicates' metrics equal scikit-learn's --------------------------------------------------
+
+def test_fast_metrics_equal_scikit_learn_with_ties_and_absent_labels():
+    from sklearn import metrics as sk
+
+    rng = np.random.default_rng(14)
+    y = rng.integers(0, 5, 3000).astype(str)
+    pred = np.where(rng.random(3000) < 0.6, y, rng.integers(0, 7, 3000).astype(str))  # 5, 6: never true
+    t, p, n_labels = fast_metrics.label_codes(y, pred)
+    assert fast_metrics.macro_f1(t, p, n_labels) == pytest.approx(
+        sk.f1_score(y, pred, labels=np.unique(y), average="macro", zero_division=0))
+    assert fast_metrics.accuracy(t, p) == pytest.approx(sk.accuracy_score(y, pred))
+    flag = rng.random(3000) < 0.1
+    score = np.round(rng.normal(flag * 1.0, 1.0), 1)  # many ties
+    order = np.argsort(score)
+    for fast, slow in ((fast_metrics.roc_auc, sk.roc_auc_score), (fast_metrics.average_precision,
+                                                                   sk.average_precision_score)):
+        assert fast(flag, score) == pytest.approx(slow(flag, score))
+        assert fast(flag[order], score[order]) == pytest.approx(slow(flag, score))  # the presorted path
+    a, b = rng.integers(0, 4, 2000), rng.integers(0, 6, 2000)
+    b[:1000] = a[:1000]
+    assert fast_metrics.adjusted_rand(a, b) == pytest.approx(sk.adjusted_rand_score(a, b))
+    x = rng.normal(size=500)
+    z = x + rng.normal(size=500)
+    assert fast_metrics.pearson(x, z) == pytest.approx(np.corrcoef(x, z)[0, 1])
+    assert np.isnan(fast_metrics.pearson(x, np.ones(500)))
+    assert fast_metrics.ratio_of_sums(np.array([1.0, np.nan, 3.0]), np.array([2.0, 2.0, 4.0])) == pytest.approx(0.5)
+
+
+# --- the models' saved headlines on the sample ----------------------------------------------------
+
+def _assert_saved_intervals(run, expected: set) -> None:
+    """The run's saved registry entry (the headline the notebook also saves as JSON) brackets every metric."""
+    from fipro import datasets
+    from fipro.evaluation import registry
+
+    saved = registry.load_entry(datasets.model_dir(run.quarter, run.model_name))["metrics"]
+    assert_intervals_bracket(saved, expected)
+    assert all(saved[f"{k}_{b}"] == run.headline[f"{k}_{b}"] for k in expected for b in ("lo", "hi"))
+
+
+def test_health_headline_saved_on_the_sample_carries_lo_le_metric_le_hi(health_last_run):
+    expected = {"mean_score"}
+    if health_last_run.headline.get("has_truth"):
+        expected |= {"health_auc", "risk_auc"}
+    if health_last_run.headline.get("stability_corr") is not None:
+        expected.add("stability_corr")
+    _assert_saved_intervals(health_last_run, expected)
+
+
+def test_segments_headline_saved_on_the_sample_carries_lo_le_metric_le_hi(segments_last_run):
+    expected = {"noise_share"}
+    if segments_last_run.headline.get("has_truth"):
+        expected |= {"ari", "ari_soft"}
+    if segments_last_run.headline.get("stability_ari") is not None:
+        expected.add("stability_ari")
+    _assert_saved_intervals(segments_last_run, expected)

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import committed_quarter, raw_frame, raw_row
+from conftest import assert_intervals_bracket, committed_quarter, raw_frame, raw_row
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -533,6 +533,10 @@ def test_notebook_03_on_the_sample_records_headline_numbers(sample_quarters):
     assert m["model_accuracy"] > m["age_rule_accuracy"] > m["majority_accuracy"]
     assert m["ece_after"] < 0.05
     assert m["temporal_macro_f1"] > m["age_rule_macro_f1"]
+    # 95% intervals beside the headline: lo ≤ metric ≤ hi, the macro-F1s by bootstrap, the accuracies by Wilson
+    assert_intervals_bracket(m, {"model_macro_f1", "model_accuracy", "age_rule_macro_f1", "age_rule_accuracy",
+                                 "temporal_macro_f1"})
+    assert m["intervals"]["model_macro_f1"]["n_boot"] == 1000 and m["intervals"]["model_accuracy"]["method"] == "wilson"
     # the sample is synthetic: the ceiling and the gap to it are reported, and met
     assert m["ceiling_gap_macro_f1"] == pytest.approx(m["ceiling_macro_f1"] - m["model_macro_f1"])
     assert m["ceiling_gap_macro_f1"] < 0.03

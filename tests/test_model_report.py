@@ -75,3 +75,32 @@ def test_health_declares_both_ceilings():
     declared = {r.name: r for r in model_report.declared_reports()}
     risk = {m.key: m for m in declared["health"].metrics}["risk_auc"]
     assert (risk.ceiling, risk.observable) == ("ceiling_auc", "observable_ceiling_auc")
+
+
+def _register_with_interval(quarter: str, f1: float, low: float, high: float) -> None:
+    model = DummyClassifier(strategy="most_frequent").fit(np.zeros((4, 1)), [0, 1, 1, 1])
+    registry.register_model(model, datasets.model_dir(quarter, "toy"), name="toy", data_hash=f"h-{quarter}",
+                            metrics={"model_macro_f1": f1, "model_macro_f1_lo": low, "model_macro_f1_hi": high,
+                                     "ceiling_macro_f1": 0.9, "ece_after": 0.01,
+                                     "intervals": {"model_macro_f1": {"method": "bootstrap", "customers": 500}}})
+
+
+def test_a_saved_interval_is_shown_banded_and_judges_the_change(outputs):
+    _register_with_interval("2022q1", 0.700, 0.690, 0.710)
+    _register_with_interval("2022q2", 0.705, 0.695, 0.715)   # overlaps 2022q1
+    table = model_report.metric_table(REPORT)
+    assert table["model_macro_f1_lo"].tolist() == [0.690, 0.695]
+    shown = model_report.display_table(REPORT, table)
+    assert shown.loc["2022q2", "매크로 F1"] == "0.705 (0.695–0.715)"
+    assert not any(c.endswith(("_lo", "_hi")) for c in shown.columns)
+    fig = model_report.plot_metric(table, REPORT.metrics[0], REPORT.title_ko)
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.690) and band.max() == pytest.approx(0.715)
+    inside = model_report.change_lines(REPORT, table)
+    assert any("매크로 F1" in line and "구간 안" in line for line in inside)
+    _register_with_interval("2022q3", 0.760, 0.750, 0.770)   # apart from 2022q2
+    apart = model_report.change_lines(REPORT, model_report.metric_table(REPORT))
+    line = next(line for line in apart if "매크로 F1" in line)
+    assert "+0.055 높아졌습니다" in line and "구간 안" not in line
+    text = model_report.write_model_report(reports=[REPORT]).read_text(encoding="utf-8")
+    assert "0.760 (0.750–0.770)" in text and "+0.055 높아졌습니다" in text

@@ -60,6 +60,14 @@ def test_targets_state_their_goal_and_whether_it_is_met():
     assert table.loc["shown because the truth is there", "충족"] is None
 
 
+def test_a_value_saved_with_its_interval_is_shown_beside_it():
+    h = {"auc": 0.8, "auc_lo": 0.78, "auc_hi": 0.82, "ece": 0.03}
+    table = targets_frame(h, [Target("auc", "AUC", at_least=0.75), Target("ece", "ECE", at_most=0.02)])
+    assert list(table.columns) == ["값", "값 (95% 구간)", "목표", "충족"]
+    assert table.loc["AUC", "값 (95% 구간)"] == "0.800 (0.780–0.820)" and table.loc["ECE", "값 (95% 구간)"] == ""
+    assert table.loc["AUC", "값"] == 0.8 and table.loc["AUC", "충족"]
+
+
 def test_truth_rows_are_left_out_on_real_data():
     targets = [Target("auc", "AUC", at_least=0.75, ceiling="ceiling", needs="has_truth")]
     empty = targets_frame({"has_truth": False}, targets)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_intervals_bracket
 from test_products import CAT, spend, write_catalogue
 
 from fipro import contract, handoff, model_report, recommend, summary
+from fipro.evaluation import registry
 from fipro.products import CATEGORIES, BenefitEngine, load_catalogue
 from fipro.recommend import evaluation as ev
 from fipro.recommend.estimator import (PRIOR_QUARTERS, BenefitHistory, CardRanker, blend, order_cards, product_fit,
@@ -126,6 +128,11 @@ def test_hindsight_card_is_the_best_mean_over_the_quarters_up_to_the_measured_on
     assert m["share_of_hindsight_card"] == pytest.approx(realised[np.arange(3), top[:, 0]][has].sum() / hindsight[has].sum())
     assert m["hindsight_card_oracle_share"] == pytest.approx(hindsight.sum() / realised.max(1).sum())
     assert "share_of_hindsight_card" not in ev.evaluate(ranker, top, eligible, outcome)
+    with_intervals = ev.evaluate(ranker, top, eligible, outcome, benefit_sum=past, benefit_count=count, intervals=True,
+                                 seed=0)
+    assert with_intervals["share_of_hindsight_card_lo"] <= m["share_of_hindsight_card"] <= \
+        with_intervals["share_of_hindsight_card_hi"]
+    assert with_intervals["intervals"]["oracle_in_top3"]["method"] == "wilson" and "intervals" not in m
 
 
 def test_tier_likelihood_benefit_weighs_the_tiers_the_customer_may_reach(ranker):
@@ -254,6 +261,11 @@ def test_sample_quarter_measurement(sample_run):
     assert h["share_of_hindsight_card"] > h["popular_share_of_hindsight_card"] > h["random_share_of_hindsight_card"]
     assert recommend.measurement_table(sample_run).index[0].startswith("사후 최선 카드 한 장 대비")
     assert h["catalogue_coverage"] > 0.5
+    # the saved headline carries the intervals (registry entry = the notebook's JSON)
+    saved = registry.load_entry(recommend.model_dir(sample_run.quarter))["metrics"]
+    assert_intervals_bracket(saved, {"share_of_hindsight_card", "oracle_share", "mean_regret_won", "oracle_in_top3",
+                                     "rank_change_share"})
+    assert saved["intervals"]["oracle_in_top3"]["customers"] == h["n_measured"]
 
 
 def test_hindsight_card_equals_the_one_read_from_the_measured_quarters_benefit_state(sample_run, sample_quarters):
@@ -338,9 +350,14 @@ def test_measuring_from_the_saved_log_equals_measuring_a_ranking_made_again(samp
     np.testing.assert_array_equal(saved.seq, again.seq)
     np.testing.assert_array_equal(saved.top, again.top)
     np.testing.assert_array_equal(saved.eligible, again.eligible)
-    a = recommend.measure(measured, saved, seq, spend, ranker)
-    b = recommend.measure(measured, again, seq, spend, ranker)
+    a = recommend.measure_recommended(measured, saved, seq, spend, ranker)
+    b = recommend.measure_recommended(measured, again, seq, spend, ranker)
     assert a.keys() == b.keys() and a["n_measured"] > 0
     for k in a:
         assert a[k] == b[k] or (isinstance(a[k], float) and np.isnan(a[k]) and np.isnan(b[k])), k
     assert recommend.saved_recommended("1999q1", ranker) is None
+    # the run itself takes the saved log where it compares nothing (every large quarter but the latest)
+    run = recommend.run_quarter(measured, compare=False, save=False)
+    assert run.profile_comparison is None
+    for k in ("share_of_hindsight_card", "oracle_share", "n_measured", "recommended_quarter"):
+        assert run.headline[k] == a[k], k

@@ -88,3 +88,11 @@ def test_a_model_that_cannot_be_saved_leaves_the_previous_one_and_no_temporary_f
         registry.register_model(unpicklable, tmp_path, name="toy", data_hash="1", metrics={})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     assert (registry.load_model(tmp_path).predict(X) == model.predict(X)).all()
+
+
+def test_model_card_shows_a_metric_with_its_interval_and_folds_the_bounds_in():
+    metrics = {"auc": 0.725, "auc_lo": 0.711, "auc_hi": 0.739, "ece": 0.02,
+               "intervals": {"auc": {"method": "bootstrap", "customers": 100}}}
+    block = cards._block(metrics)
+    assert block.splitlines() == ["- **auc**: 0.7250 (0.7110–0.7390)", "- **ece**: 0.0200"]
+    assert cards._block({"x_lo": 1.0}) == "- **x_lo**: 1.0000"  # without an intervals record nothing is folded

@@ -201,3 +201,25 @@ def test_watch_page_shows_each_quarters_alerts_figure_and_table(tmp_path, monkey
     assert "08_drift 노트북이 아직 실행되지 않았습니다" in body and "비교할 전분기가 없습니다" in body
     assert "| 입력 | 연료판매 금액 |" in body and "이용 고객 40.0% → 45.0%" in body
     assert (tmp_path / "site" / "watch" / "drift_2023q2.png").exists() and "](watch/drift_2023q2.png)" in body
+
+
+def test_trends_and_model_pages_show_the_intervals_and_judge_the_change(tmp_path, monkeypatch):
+    import numpy as np
+    from sklearn.dummy import DummyClassifier
+
+    from fipro.evaluation import registry
+
+    monkeypatch.setattr(config, "OUTPUTS_DIR", tmp_path / "outputs")
+    quarters = ["2023q1", "2023q2"]
+    for q, (f1, low, high) in zip(quarters, [(0.700, 0.690, 0.710), (0.705, 0.695, 0.715)]):
+        metrics = {"model_macro_f1": f1, "model_macro_f1_lo": low, "model_macro_f1_hi": high, "age_rule_macro_f1": 0.4,
+                   "intervals": {"model_macro_f1": {"method": "bootstrap", "customers": 900}}}
+        export.save_metrics(q, "lifestage", metrics)
+        model = DummyClassifier().fit(np.zeros((2, 1)), [0, 1])
+        registry.register_model(model, datasets.model_dir(q, "lifestage"), name="lifestage", data_hash=q, metrics=metrics)
+    trends = site.trends_table(quarters)
+    assert trends.loc["2023q2", "라이프스테이지 매크로 F1 (95% 구간)"] == "0.705 (0.695–0.715)"
+    site.write_pages(quarters, src=tmp_path / "src")
+    page = (tmp_path / "src" / "models" / "lifestage.md").read_text(encoding="utf-8")
+    assert "0.705 (0.695–0.715)" in page and "구간 안" in page and "높아졌습니다" not in page
+    assert (tmp_path / "src" / "models" / "lifestage_model_macro_f1.png").stat().st_size > 1000

@@ -25,18 +25,50 @@ def test_portfolio_sentences_from_hand_made_numbers():
         == "1인당 총이용금액은 비교할 전분기가 없습니다."
 
 
-def test_life_stage_mix_and_its_change():
+def test_the_mean_total_change_is_named_only_when_the_intervals_are_apart():
+    now = {**EDA, "mean_total_lo": 360.0, "mean_total_hi": 384.0}
+    close = {**EDA, "mean_total": 365.0, "mean_total_lo": 353.0, "mean_total_hi": 377.0}
+    far = {**EDA, "mean_total": 340.0, "mean_total_lo": 330.0, "mean_total_hi": 350.0}
+    assert summary.spending_lines(now, close)[0] == ("1인당 총이용금액 평균 37.2만원 (36.0만원–38.4만원)은 전분기 "
+                                                     "36.5만원 (35.3만원–37.7만원) 대비 구간 안입니다 (두 분기의 95% 구간이 겹침).")
+    assert summary.spending_lines(now, far)[0] == ("1인당 총이용금액은 전분기보다 3.2% 늘었습니다 (두 분기 모두 있는 고객 기준 "
+                                                   "+2.5%) (두 분기의 95% 구간이 겹치지 않음).")
+
+
+def test_life_stage_mix_and_its_change_judged_by_the_intervals():
+    # 1,234 customers: 40% against 35% lies within the two Wilson intervals, so no change is named
     assert summary.life_stage_mix_lines(EDA, EDA_BEFORE) == [
         "고객이 가장 많은 라이프스테이지는 사회초년생 40.0%, 자녀 의무교육 30.0%, 은퇴 20.0%입니다.",
-        "전분기 대비 비중 변화가 가장 큰 라이프스테이지는 사회초년생 (+5.0%p)입니다."]
+        "전분기 대비 라이프스테이지별 비중 변화는 모두 95% 구간 안입니다."]
     assert len(summary.life_stage_mix_lines(EDA)) == 1  # no previous quarter: no change sentence
+    # 100,000 customers: the same moves are far outside the intervals and the largest is named
+    big, big_before = {**EDA, "customers": 100_000}, {**EDA_BEFORE, "customers": 100_000}
+    moved = summary.life_stage_mix_lines(big, big_before)[1]
+    assert moved == ("전분기 대비 95% 구간을 벗어난 라이프스테이지 비중 변화는 사회초년생 등 2개입니다: 사회초년생 "
+                     "40.0% (39.7–40.3%), 전분기 35.0% (34.7–35.3%)보다 +5.0%p 높아졌습니다 (두 분기의 95% 구간이 겹치지 않음).")
+
+
+def test_share_moves_line_names_only_moves_outside_the_intervals():
+    now, before = {"a": 0.54, "b": 0.48, "c": 0.10}, {"a": 0.50, "b": 0.50, "c": 0.10}
+    assert "모두 95% 구간 안" in summary.share_moves_line("등급", now, 500, before, 500)
+    named = summary.share_moves_line("등급", now, 200_000, before, 200_000)  # a +4%p and b −2%p are apart, c is not
+    assert "+4.0%p 높아졌습니다" in named and "a 54.0%" in named and "등 2개" in named
+    assert "판단하지 않습니다" in summary.share_moves_line("등급", now, None, before, 1000)
 
 
 def test_model_and_quality_sentences():
     assert lifestage_artifacts.summary_lines(LIFESTAGE, {"model_macro_f1": 0.70}) == [
         "라이프스테이지 모델의 평가 고객 매크로 F1: 0.720 (연령대 × 성별 규칙 0.410 대비 +0.310).",
         "합성 자료의 이론적 상한(정확한 사후확률) 0.710 대비: +0.010.",
-        "전분기 모델 대비 매크로 F1 변화: +0.020."]
+        "전분기 대비 매크로 F1: 전분기 구간이 없어 변화를 판단하지 않습니다."]
+    with_interval = {**LIFESTAGE, "model_macro_f1_lo": 0.71, "model_macro_f1_hi": 0.73}
+    overlapping = {"model_macro_f1": 0.715, "model_macro_f1_lo": 0.705, "model_macro_f1_hi": 0.725}
+    apart = {"model_macro_f1": 0.68, "model_macro_f1_lo": 0.67, "model_macro_f1_hi": 0.69}
+    lines = lifestage_artifacts.summary_lines(with_interval, overlapping)
+    assert lines[0].startswith("라이프스테이지 모델의 평가 고객 매크로 F1: 0.720 (0.710–0.730) (연령대")
+    assert lines[-1] == "전분기 대비 매크로 F1: 전분기 0.715 (0.705–0.725) 대비 구간 안 (두 분기의 95% 구간이 겹침)."
+    assert lifestage_artifacts.summary_lines(with_interval, apart)[-1] == (
+        "전분기 대비 매크로 F1: 전분기 0.680 (0.670–0.690)보다 +0.040 높아졌습니다 (두 분기의 95% 구간이 겹치지 않음).")
     assert summary.quality_lines(QUALITY) == ["적재된 행 1,234개, 중복 키 0개, 이 분기에서 거부된 행 2개입니다.",
                                               "결측 값은 없습니다."]
 
@@ -51,7 +83,7 @@ def test_summary_reads_saved_metrics_and_a_new_section_joins_by_declaration(tmp_
     text = summary.portfolio_summary_ko("2023q2", sections=[*summary.all_sections(), later])
     assert text.startswith("## 2023q2 분기 요약")
     assert "### 위험 점수\n- 고위험 고객 12명." in text
-    assert "(+5.0%p)" in text  # the change reads the previous quarter's saved mix
+    assert "라이프스테이지별 비중 변화는 모두 95% 구간 안" in text  # the change reads the previous quarter's saved mix
     assert "lifestage.json이 아직 없습니다" in text  # a missing notebook is said, not guessed
 
 
@@ -74,8 +106,8 @@ def test_summaries_are_written_for_every_quarter(tmp_path, monkeypatch):
     paths = summary.write_summaries(["2023q1", "2023q2"])
     assert paths == [tmp_path / "2023q1" / "summary.md", tmp_path / "2023q2" / "summary.md"]
     first, second = (p.read_text(encoding="utf-8") for p in paths)
-    assert first.startswith("## 2023q1 분기 요약") and "%p" not in first  # no earlier quarter: no change
-    assert "(+5.0%p)" in second
+    assert first.startswith("## 2023q1 분기 요약") and "구간" not in first  # no earlier quarter: no change
+    assert "라이프스테이지별 비중 변화는 모두 95% 구간 안" in second
 
 
 def test_watch_section_comes_first_only_when_an_alert_fired(tmp_path, monkeypatch):

@@ -20,7 +20,8 @@ from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source, as_int, rounded
 from fipro.model_report import Metric, ModelReport
 from fipro.modelrun import model_dir_of
-from fipro.summary import Section
+from fipro.evaluation.intervals import format_metric
+from fipro.summary import Section, share_moves_line, metric_change_line
 
 if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
     from fipro.anomaly.pipeline import AnomalyRun
@@ -88,13 +89,18 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
         lines.append("규칙별 해당 고객: " + ", ".join(f"{RULE_BY_NAME[r].title_ko} {int(counts.get(r, 0)):,}명"
                                                   for r in RULE_NAMES) + ".")
     if prev and prev.get("rule_counts"):
-        before = dict(prev["rule_counts"])
-        moves = {r: int(counts.get(r, 0)) - int(before.get(r, 0)) for r in RULE_NAMES}
-        r, d = max(moves.items(), key=lambda kv: (abs(kv[1]), kv[0]))
-        lines.append(f"전분기 대비 변화가 가장 큰 규칙은 {RULE_BY_NAME[r].title_ko} ({d:+,}명)입니다.")
+        # the rules' shares of customers, judged by their Wilson intervals
+        n_now, n_before = int(m["n_customers"]), int(prev.get("n_customers") or 0)
+        shares = {r: int(counts.get(r, 0)) / n_now for r in RULE_NAMES} if n_now else {}
+        before = ({r: int(dict(prev["rule_counts"]).get(r, 0)) / n_before for r in RULE_NAMES} if n_before else {})
+        lines.append(share_moves_line("규칙 해당 고객", shares, n_now, before, n_before,
+                                      label=lambda r: RULE_BY_NAME[r].title_ko))
     if m.get("combined_average_precision") is not None:
-        lines.append(f"합성 자료의 심어 둔 이상 대비 결합 점수의 평균 정밀도 {m['combined_average_precision']:.3f}, "
-                     f"정밀도@k {m['combined_precision_at_k']:.3f}입니다.")
+        lines.append(f"합성 자료의 심어 둔 이상 대비 결합 점수의 평균 정밀도 {format_metric(m, 'combined_average_precision')}, "
+                     f"정밀도@k {format_metric(m, 'combined_precision_at_k')}입니다.")
+        change = metric_change_line("결합 점수 정밀도@k", m, prev, "combined_precision_at_k")
+        if change:
+            lines.append(change)
     return lines
 
 

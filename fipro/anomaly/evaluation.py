@@ -24,6 +24,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from fipro import datasets, history, split
 from fipro.anomaly.rules import ranking
+from fipro.evaluation import intervals as iv
 from fipro.evaluation import yardstick as observable
 from fipro.modelrun import Target, targets_frame
 from fipro.text_ko import ANOMALY_TYPE_KO, MAGNITUDE_BAND_KO
@@ -196,11 +197,13 @@ class AnomalyEvaluation:
 
 
 def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: Optional[Yardstick],
-             quarter: Optional[str] = None) -> AnomalyEvaluation:
+             quarter: Optional[str] = None, seed: Optional[int] = None) -> AnomalyEvaluation:
     """Score tables for ``scores`` (name → array over the quarter) against the planted truth.
 
     ``quarter``: also report the whole-file observable ceiling of that quarter
-    (:func:`observable_ceiling`) where the sidecar has it.
+    (:func:`observable_ceiling`) where the sidecar has it. 95% intervals (headline
+    ``<key>_lo``/``<key>_hi``): each precision at k is a share of the k flagged customers
+    (Wilson); the combined score's average precision a bootstrap over customers (``seed``).
     """
     y = (labels["anomaly_type"] != "none").to_numpy()
     medians = magnitude_medians(labels)
@@ -211,9 +214,14 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
     head: dict = {"n_planted": int(y.sum()),
                   "observable_ceiling_precision_at_k": observable_ceiling(quarter) if quarter is not None else None,
                   "planted_by_type": {t: int((labels["anomaly_type"] == t).sum()) for t in medians}}
+    intervals: dict = {}
     for name in table.index:
         for metric in ("roc_auc", "average_precision", "precision_at_k", "recall_at_k"):
             head[f"{name}_{metric}"] = float(table.loc[name, metric])
+        if hits[name].any():
+            intervals[f"{name}_precision_at_k"] = iv.share_interval(y[hits[name]])
+    if "combined" in scores:
+        intervals["combined_average_precision"] = iv.average_precision_interval(y, scores["combined"], seed=seed)
     if yardstick is not None and len(yardstick.rows):
         sub = {name: np.asarray(s)[yardstick.rows] for name, s in scores.items()}
         sub["yardstick"] = yardstick.probability
@@ -225,6 +233,12 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
         head["combined_ap_share_of_yardstick"] = float(versus.loc["combined", "average_precision"] / ap_y) if ap_y else None
         pk_y = versus.loc["yardstick", "precision_at_k"]
         head["combined_pk_share_of_yardstick"] = float(versus.loc["combined", "precision_at_k"] / pk_y) if pk_y else None
+        on_rows = y[yardstick.rows]
+        for name, s in (("yardstick", yardstick.probability), ("combined", sub["combined"])):
+            chosen = top_k(s, int(on_rows.sum()))
+            if chosen.any():
+                intervals[f"{name}_precision_at_k" + ("_on_yardstick_rows" if name == "combined" else "")] = \
+                    iv.share_interval(on_rows[chosen])
         head["yardstick_rows"] = int(yardstick.n_pooled_rows)
         head["yardstick_quarters"] = list(yardstick.pooled_quarters)
         # the same table for the yardstick, on its rows (k = the planted anomalies among them)
@@ -243,6 +257,7 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
     head["combined_beats_parts_ap"] = bool(table.loc["combined", "average_precision"]
                                            > max(table.loc["rules", "average_precision"],
                                                  table.loc["model", "average_precision"]))
+    head.update(iv.headline_fields(intervals))
     return AnomalyEvaluation(scores=table, by_type=by_type, versus_yardstick=versus, medians=medians, headline=head)
 
 

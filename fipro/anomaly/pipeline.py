@@ -137,7 +137,7 @@ def run_quarter(quarter: str, *, thresholds: Optional[Mapping[str, float]] = Non
     scores = {"rules": s_rules, "model": s_model, "combined": score}
     if labels is not None:
         yard = _yardstick(quarter, seq, seed=seed, n_jobs=n_jobs)
-        ev = evaluate(labels, scores, yard, quarter)
+        ev = evaluate(labels, scores, yard, quarter, seed=seed)
     laps.lap("evaluate")
     headline = {
         "quarter": quarter, "n_customers": int(len(table)), "n_flagged": int(flagged.sum()),

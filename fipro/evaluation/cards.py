@@ -45,13 +45,28 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _with_intervals(metrics: Mapping) -> dict:
+    """Each value shown, a metric saved with its 95% interval (``<key>_lo``, ``<key>_hi``) as
+    ``0.7250 (0.7110–0.7390)`` and its bounds and the ``intervals`` record folded into it."""
+    how = metrics.get("intervals") if isinstance(metrics.get("intervals"), Mapping) else {}
+    folded = {f"{k}_{b}" for k in how for b in ("lo", "hi")} | ({"intervals"} if how else set())
+    out = {}
+    for k, v in metrics.items():
+        if k in folded:
+            continue
+        low, high = metrics.get(f"{k}_lo"), metrics.get(f"{k}_hi")
+        out[k] = (f"{_fmt(float(v))} ({_fmt(float(low))}–{_fmt(float(high))})" if k in how and low is not None
+                  and high is not None and v is not None else _fmt(v))
+    return out
+
+
 def _block(value: Union[str, Sequence, Mapping, pd.DataFrame, None]) -> str:
     if value is None:
         return "_기록 없음_"
     if isinstance(value, pd.DataFrame):
         return markdown_table(value)
     if isinstance(value, Mapping):
-        return "\n".join(f"- **{k}**: {_fmt(v)}" for k, v in value.items()) or "_기록 없음_"
+        return "\n".join(f"- **{k}**: {v}" for k, v in _with_intervals(value).items()) or "_기록 없음_"
     if isinstance(value, str):
         return value.strip()
     return "\n".join(f"- {_fmt(v)}" for v in value) or "_기록 없음_"

@@ -21,7 +21,8 @@ from fipro.health.data import EWM_ALPHA, MODEL_NAME
 from fipro.health.evaluation import tier_cut_note_ko
 from fipro.model_report import Metric, ModelReport
 from fipro.modelrun import model_dir_of
-from fipro.summary import Section
+from fipro.evaluation.intervals import format_metric
+from fipro.summary import Section, share_moves_line, metric_change_line
 
 if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
     from fipro.health.pipeline import HealthRun
@@ -79,17 +80,20 @@ def save_artifacts(quarter: str, run: "HealthRun", *, directory: Optional[Path] 
 def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None) -> list[str]:
     """The quarter summary's health section: tier mix and its change."""
     mix = dict(m.get("tier_shares") or {})
-    lines = [f"소비 건강 점수 평균 {m['mean_score']:.1f}점: " +
+    lines = [f"소비 건강 점수 평균 {format_metric(m, 'mean_score', 1)}점: " +
              ", ".join(f"{name} {100 * mix.get(name, 0):.1f}%" for name, _ in TIERS) + "."]
-    if prev and prev.get("tier_shares"):
-        before = dict(prev["tier_shares"])
-        lines.append("전분기 대비: " + ", ".join(f"{name} {100 * (mix.get(name, 0) - before.get(name, 0)):+.1f}%p"
-                                             for name, _ in TIERS) + ".")
+    if prev and prev.get("tier_shares"):  # the tiers' shares, judged by their Wilson intervals
+        lines.append(share_moves_line("건강 등급", mix, m.get("n_customers"), dict(prev["tier_shares"]),
+                                      prev.get("n_customers")))
     if m.get("health_auc") is not None:
         observable = (f", 관측 상한 {m['observable_ceiling_auc']:.3f}" if m.get("observable_ceiling_auc") is not None
                       else "")
-        lines.append(f"합성 자료의 다음 분기 악화 대비 ROC-AUC: 건강 점수 {m['health_auc']:.3f}, 위험 확률 "
-                     f"{m.get('risk_auc', float('nan')):.3f} (잠재 상한 {m['ceiling_auc']:.3f}{observable}).")
+        lines.append(f"합성 자료의 다음 분기 악화 대비 ROC-AUC: 건강 점수 {format_metric(m, 'health_auc')}, 위험 확률 "
+                     f"{format_metric(m, 'risk_auc')} (잠재 상한 {m['ceiling_auc']:.3f}{observable}).")
+    for label, key in (("건강 점수 AUC", "health_auc"), ("위험 확률 AUC", "risk_auc"), ("분기 간 점수 상관", "stability_corr")):
+        change = metric_change_line(label, m, prev, key)
+        if change:
+            lines.append(change)
     return lines
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from fipro import contract, datasets
+from fipro.evaluation import intervals as iv
 from fipro.evaluation.calibration import expected_calibration_error
 from fipro.health.components import COMPONENT_BY_NAME, COMPONENT_NAMES, FINHEALTH_TIERS, TIERS, tier_of, weighted_score
 from fipro.modelrun import Target, targets_frame
@@ -69,8 +70,11 @@ def is_monotone(rates: pd.Series, decreasing: bool = True) -> bool:
 
 
 def evaluate(labels: pd.DataFrame, test: np.ndarray, health: np.ndarray, tiers: np.ndarray,
-             risk: Optional[np.ndarray], grades: np.ndarray) -> dict:
-    """Held-out AUCs beside the ceiling, tier and grade tables with their monotonicity, ECE."""
+             risk: Optional[np.ndarray], grades: np.ndarray, seed: Optional[int] = None) -> dict:
+    """Held-out AUCs beside the ceiling, tier and grade tables with their monotonicity, ECE.
+
+    The two AUCs carry a bootstrap interval over the test customers (``seed``; ``<key>_lo``,
+    ``<key>_hi`` and ``intervals``, :func:`fipro.evaluation.intervals.auc_interval`)."""
     y = labels["adverse_next"].to_numpy()[test]
     stress = labels["stress_level"].to_numpy()[test]
     tier_names = [t for t, _ in TIERS]
@@ -87,6 +91,8 @@ def evaluate(labels: pd.DataFrame, test: np.ndarray, health: np.ndarray, tiers: 
     if risk is not None:
         out["risk_auc"] = _auc(y, risk[test])
         out["risk_ece"] = expected_calibration_error(y, risk[test])
+    iv.add_intervals(out, {"health_auc": iv.auc_interval(y, 100 - health[test], seed=seed),
+                           "risk_auc": iv.auc_interval(y, risk[test], seed=seed) if risk is not None else None})
     return out
 
 
@@ -116,17 +122,21 @@ def measurement_table(run) -> pd.DataFrame:
 
 
 def stability(prev_seq: np.ndarray, prev_score: np.ndarray, seq: np.ndarray, score: np.ndarray,
-              clean: Optional[pd.Series] = None) -> dict:
+              clean: Optional[pd.Series] = None, interval: bool = False, seed: Optional[int] = None) -> dict:
     """Pearson correlation of the score between consecutive quarters for customers in both
-    (only those with no planted anomaly in either quarter when ``clean`` is given: SEQ → bool)."""
+    (only those with no planted anomaly in either quarter when ``clean`` is given: SEQ → bool),
+    and, when asked (``interval``), its bootstrap interval over those customers (``seed``;
+    ``None`` otherwise or below 3 customers)."""
     a = pd.Series(prev_score, index=pd.Index(prev_seq))
     b = pd.Series(score, index=pd.Index(seq))
     common = a.index.intersection(b.index)
     if clean is not None:
         common = common[clean.reindex(common).fillna(False).to_numpy(dtype=bool)]
     if len(common) < 3:
-        return {"stability_corr": None, "stability_n": int(len(common))}
-    return {"stability_corr": float(np.corrcoef(a.loc[common], b.loc[common])[0, 1]), "stability_n": int(len(common))}
+        return {"stability_corr": None, "stability_n": int(len(common)), "interval": None}
+    before, now = a.loc[common].to_numpy(dtype=float), b.loc[common].to_numpy(dtype=float)
+    return {"stability_corr": float(np.corrcoef(before, now)[0, 1]), "stability_n": int(len(common)),
+            "interval": iv.correlation_interval(before, now, seed=seed) if interval else None}
 
 
 PUBLISHED_MIX = {"FinHealth 미국 조사(2023)": {"취약": 0.17, "보통": 0.52, "건강": 0.31},

@@ -17,6 +17,7 @@ import pandas as pd
 
 from fipro import config, split
 from fipro.evaluation.calibration import expected_calibration_error
+from fipro.evaluation.intervals import add_intervals, mean_interval
 from fipro.health import evaluation as ev
 from fipro.health.artifacts import save_artifacts
 from fipro.health.components import (COMPONENT_BY_NAME, COMPONENT_NAMES, TIERS, compute_components, peer_codes, peer_percentile,
@@ -103,16 +104,20 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
     if labels is not None:
         test = roles == "test"
         evaluation = ev.evaluate(labels, test, table["health_score"].to_numpy(), table["tier"].to_numpy(),
-                                 table["risk_probability"].to_numpy(), table["risk_grade"].to_numpy())
+                                 table["risk_probability"].to_numpy(), table["risk_grade"].to_numpy(), seed=seed)
         evaluation["risk_ece_before"] = expected_calibration_error(labels["adverse_next"].to_numpy()[test],
                                                                    risk_model.raw_proba(X[test]))
-    stab = {"stability_corr": None, "stability_n": 0, "stability_all_corr": None}
+    stab = {"stability_corr": None, "stability_n": 0, "stability_all_corr": None, "interval": None}
     if previous is not None:
         prev_seq = previous.frame["SEQ"].to_numpy()
         prev_score = weighted_score(prev_comps, weights)
-        stab["stability_all_corr"] = ev.stability(prev_seq, prev_score, seq, table["health_score"].to_numpy())["stability_corr"]
+        stab["stability_all_corr"] = ev.stability(prev_seq, prev_score, seq,
+                                                  table["health_score"].to_numpy())["stability_corr"]
         clean = ev.clean_customers(previous.quarter, prev_seq, labels) if labels is not None else None
-        stab.update(ev.stability(prev_seq, prev_score, seq, table["health_score"].to_numpy(), clean))
+        stab.update(ev.stability(prev_seq, prev_score, seq, table["health_score"].to_numpy(), clean, interval=True,
+                                 seed=seed))
+    stability_interval = stab.pop("interval")
+    score_interval = mean_interval(table["health_score"].to_numpy(), seed=seed)
     laps.lap("evaluate")
     tier_shares = table["tier"].value_counts(normalize=True).to_dict()
     headline = {
@@ -128,6 +133,8 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
         headline["adverse_by_tier"] = evaluation["by_tier"]["adverse_rate"].round(4).to_dict()
         headline["adverse_by_grade"] = {str(k): v for k, v in
                                         evaluation["by_grade"]["adverse_rate"].round(4).to_dict().items()}
+    add_intervals(headline, {"stability_corr": stability_interval,
+                             "mean_score": score_interval})
     run = HealthRun(quarter=quarter, inputs=inputs, previous=previous, previous_components=prev_comps,
                     components=comps, weights=weights, weight_model=weight_model,
                     risk_model=risk_model, table=table, labels=labels, roles=roles, evaluation=evaluation,

@@ -21,7 +21,8 @@ from fipro.modelrun import model_dir_of
 from fipro.lifestage.data import MODEL_NAME, TARGET
 from fipro.lifestage.estimator import LifeStageClassifier
 from fipro.lifestage.evaluation import comparison_table_ko, uses_previous_quarter
-from fipro.summary import Metrics, Section
+from fipro.evaluation.intervals import format_metric
+from fipro.summary import Metrics, Section, metric_change_line
 
 if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
     from fipro.lifestage.pipeline import LifeStageRun
@@ -114,15 +115,14 @@ def save_artifacts(quarter: str, run: "LifeStageRun", *, directory: Optional[Pat
 
 def summary_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
     """The quarter summary's life-stage section (``lifestage.json``): the model against the rule and the ceiling."""
-    lines = [f"라이프스테이지 모델의 평가 고객 매크로 F1: {m['model_macro_f1']:.3f} (연령대 × 성별 규칙 "
-             f"{m['age_rule_macro_f1']:.3f} 대비 {m['model_macro_f1'] - m['age_rule_macro_f1']:+.3f})."]
+    lines = [f"라이프스테이지 모델의 평가 고객 매크로 F1: {format_metric(m, 'model_macro_f1')} (연령대 × 성별 규칙 "
+             f"{format_metric(m, 'age_rule_macro_f1')} 대비 {m['model_macro_f1'] - m['age_rule_macro_f1']:+.3f})."]
     ceiling = m.get("ceiling_macro_f1")
     if ceiling is not None:
         lines.append(f"합성 자료의 이론적 상한(정확한 사후확률) {ceiling:.3f} 대비: "
                      f"{m['model_macro_f1'] - ceiling:+.3f}.")
-    if prev and prev.get("model_macro_f1") is not None:
-        lines.append(f"전분기 모델 대비 매크로 F1 변화: {m['model_macro_f1'] - prev['model_macro_f1']:+.3f}.")
-    return lines
+    change = metric_change_line("매크로 F1", m, prev, "model_macro_f1")  # named only when the intervals are apart
+    return lines + ([change] if change else [])
 
 
 def _version(quarter: str) -> dict:

@@ -15,6 +15,7 @@ import pandas as pd
 from fipro import config, datasets, split
 from fipro.evaluation import baselines as base
 from fipro.evaluation import calibration as calib
+from fipro.evaluation import intervals as iv
 from fipro.evaluation import metrics, registry
 from fipro.lifestage.data import (CODE_NAMES, CODES, MODEL_DISPLAY, MODEL_NAME, TARGET, available_features,
                                   load_inputs, sample_training_rows)
@@ -50,6 +51,7 @@ class Evaluation:
     y_pred: np.ndarray
     proba: np.ndarray
     summary: dict = field(default_factory=dict)
+    intervals: dict = field(default_factory=dict)  # headline key -> its 95% Interval (interval_fields)
 
     def describe(self) -> str:
         """Korean sentences: model vs baselines, best/worst classes, main confusions."""
@@ -66,10 +68,13 @@ def fit_baselines(train: pd.DataFrame) -> dict:
 
 
 def evaluate(model: LifeStageClassifier, baselines: Mapping[str, Any], test: pd.DataFrame,
-                   n_bins: int = 10, proba_pair: Optional[tuple] = None) -> Evaluation:
+                   n_bins: int = 10, proba_pair: Optional[tuple] = None, seed: Optional[int] = None) -> Evaluation:
     """Score the model and baselines on held-out customers' rows.
 
-    ``proba_pair`` (uncalibrated, calibrated) of the test rows, when already predicted.
+    ``proba_pair`` (uncalibrated, calibrated) of the test rows, when already predicted. The
+    test rows are one quarter's, one per customer: the macro-F1s get a bootstrap interval over
+    customers (:func:`fipro.evaluation.intervals.macro_f1_interval`, ``seed``), the accuracies
+    Wilson's.
     """
     y = test[TARGET].to_numpy(dtype=str)
     raw, proba = proba_pair if proba_pair is not None else model.predict_proba_pair(test[list(model.feature_names_in_)])
@@ -86,6 +91,11 @@ def evaluate(model: LifeStageClassifier, baselines: Mapping[str, Any], test: pd.
     cal = calib.calibration_summary(idx[known], raw[known], proba[known], n_bins=n_bins)
     cal["method"] = model.calibration
     summary = {f"{name}_{k}": comparison.loc[name, k] for name in comparison.index for k in ("accuracy", "macro_f1")}
+    intervals = {}
+    for name in ("model", "age_rule"):
+        truth, guess = preds[name]
+        intervals[f"{name}_macro_f1"] = iv.macro_f1_interval(truth, guess, labels, seed=seed)
+        intervals[f"{name}_accuracy"] = iv.share_interval(np.asarray(truth) == np.asarray(guess)) if len(truth) else None
     return Evaluation(
         comparison=comparison,
         per_class=metrics.per_class_table(y, pred, labels=labels, label_names=CODE_NAMES),
@@ -94,7 +104,7 @@ def evaluate(model: LifeStageClassifier, baselines: Mapping[str, Any], test: pd.
         calibration=cal,
         reliability_before=calib.reliability_table(idx[known], raw[known], n_bins),
         reliability_after=calib.reliability_table(idx[known], proba[known], n_bins),
-        y_true=y, y_pred=pred, proba=proba, summary=summary,
+        y_true=y, y_pred=pred, proba=proba, summary=summary, intervals=intervals,
     )
 
 
@@ -189,7 +199,8 @@ def temporal_check(quarter: str, params: Mapping[str, Any], *, quarters: Optiona
     whose training pooled later ones — a model with the same parameters is fitted on the
     previous quarter's own training customers, so nothing of ``quarter`` or later leaks in.
     Test customers are the same hash-chosen customers in every quarter; at most
-    ``max_test_rows`` of them (whole customers, by their hash) are scored. The first
+    ``max_test_rows`` of them (whole customers, by their hash) are scored; ``interval`` is the
+    macro-F1's bootstrap interval over them. The first
     quarter has nothing before it: ``fit_quarter`` is then ``None`` and the note says why.
     """
     seed = config.RANDOM_SEED if seed is None else seed
@@ -201,7 +212,8 @@ def temporal_check(quarter: str, params: Mapping[str, Any], *, quarters: Optiona
     except ValueError as err:
         first = quarter in quarters and quarter == min(quarters)
         return {"fit_quarter": None, "test_quarter": None, "macro_f1": float("nan"), "accuracy": float("nan"),
-                "n": 0, "note": "첫 분기라 앞 분기의 모델이 없습니다" if first else str(err), "refitted": False}
+                "n": 0, "note": "첫 분기라 앞 분기의 모델이 없습니다" if first else str(err), "refitted": False,
+                "interval": None}
     fitted = saved(fit_q)
     refitted = fitted is None
     if not refitted:
@@ -217,9 +229,11 @@ def temporal_check(quarter: str, params: Mapping[str, Any], *, quarters: Optiona
         later = sample_training_rows(later, max_test_rows, seed=seed)
     y = later[TARGET].to_numpy(dtype=str)
     pred = fitted.predict(later[list(fitted.feature_names_in_)])
-    s = metrics.classification_summary(y, pred, labels=[c for c in CODES if c in set(y)])
+    labels = [c for c in CODES if c in set(y)]
+    s = metrics.classification_summary(y, pred, labels=labels)
     return {"fit_quarter": fit_q, "test_quarter": test_q, "macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
-            "n": s["n"], "note": note, "refitted": refitted}
+            "n": s["n"], "note": note, "refitted": refitted,
+            "interval": iv.macro_f1_interval(y, pred, labels, seed=seed)}
 
 
 def saved_fit(fit_quarter: str, selection_key: str) -> Optional[LifeStageClassifier]:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, datasets, split
+from fipro.evaluation.intervals import headline_fields
 from fipro.modelrun import ModelRun
 from fipro.timing import Laps
 from fipro.lifestage import feedback as fb
@@ -88,7 +89,7 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     in_quarter = (labelled["BAS_YH"] == quarter).to_numpy()
     raw_all, proba_all = model.predict_proba_pair(labelled.loc[in_quarter, list(model.feature_names_in_)])
     is_test = (np.asarray(roles) == "test")[in_quarter]
-    evaluation = evaluate(model, baselines, test, proba_pair=(raw_all[is_test], proba_all[is_test]))
+    evaluation = evaluate(model, baselines, test, proba_pair=(raw_all[is_test], proba_all[is_test]), seed=seed)
     ceiling = bayes_ceiling(test, load_labels(quarter, test["SEQ"]))
     laps.lap("evaluate")
     temp = (temporal_check(quarter, selection.params, test_size=test_size, seed=seed,
@@ -140,6 +141,9 @@ def headline_metrics(evaluation: Evaluation, *, ceiling: Optional[dict], tempora
         "selection_seconds": selection.seconds,
         "uses_previous_quarter": uses_previous_quarter(list(model.feature_names_in_)),
     }
+    # 95% intervals beside the metrics: <key>_lo, <key>_hi and intervals[key] (fipro.evaluation.intervals)
+    out.update(headline_fields({**evaluation.intervals,
+                                "temporal_macro_f1": temporal.get("interval") if temporal else None}))
     if effect:
         out["feedback_macro_f1_before"] = effect["macro_f1_before"]
         out["feedback_macro_f1_after"] = effect["macro_f1_after"]

@@ -23,7 +23,7 @@ from fipro.recommend.estimator import (BenefitHistory, CardRanker, blend, order_
                                        segment_profiles, settled, spending_spread, tier_likelihood_benefit)
 from fipro.recommend.evaluation import TARGETS, baseline_table, evaluate, hindsight_cards, measurement_table
 from fipro.recommend.pipeline import (Ranked, Recommended, RecommendRun, amount_period_table, benefit_by, benefit_table,
-                                      catalogue_overview, describe_run, measure, measure_on, rank_quarter, run_quarter,
+                                      catalogue_overview, describe_run, measure_on, measure_recommended, rank_quarter, run_quarter,
                                       saved_recommended,
                                       top_card_table, worked_examples)
 from fipro.evaluation.registry import artifact_table

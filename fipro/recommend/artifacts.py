@@ -28,7 +28,8 @@ from fipro.products import CATALOGUE_DIR, LITRE_PRICE_WON
 from fipro.recommend import estimator as est
 from fipro.recommend.data import MODEL_NAME
 from fipro.recommend.evaluation import coverage
-from fipro.summary import Section
+from fipro.evaluation.intervals import format_metric
+from fipro.summary import Section, metric_change_line
 from fipro.text_ko import korean_numeral
 
 if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
@@ -138,14 +139,16 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
     if m.get("share_of_hindsight_card") is not None:
         lines.append(f"지난 분기({m['recommended_quarter']})의 추천을 이번 분기({m['measured_quarter']}) 실제 지출로 재면, "
                      f"이번 분기까지 지나고 보니 가장 좋았던 카드 한 장이 준 "
-                     f"혜택의 {100 * m['share_of_hindsight_card']:.1f}%를 얻습니다(가장 많이 추천된 카드 하나로는 "
+                     f"혜택의 {format_metric(m, 'share_of_hindsight_card', 1, percent=True)}를 얻습니다(가장 많이 추천된 카드 하나로는 "
                      f"{100 * m['popular_share_of_hindsight_card']:.1f}%). 분기마다 가장 좋았던 카드와 비교하면 "
-                     f"{100 * m['oracle_share']:.1f}%이고, 그 사후 최선 카드 한 장도 {100 * m['hindsight_card_oracle_share']:.1f}%입니다.")
+                     f"{format_metric(m, 'oracle_share', 1, percent=True)}이고, 그 사후 최선 카드 한 장도 "
+                     f"{100 * m['hindsight_card_oracle_share']:.1f}%입니다.")
     elif m.get("oracle_share") is not None:
         lines.append(f"지난 분기({m['recommended_quarter']})의 추천을 이번 분기 실제 지출로 재면 사후 최선 카드 혜택의 "
-                     f"{100 * m['oracle_share']:.1f}%를 "
+                     f"{format_metric(m, 'oracle_share', 1, percent=True)}를 "
                      f"얻습니다(가장 많이 추천된 카드 하나로는 {100 * m['popular_oracle_share']:.1f}%).")
-    return lines
+    change = metric_change_line("사후 최선 카드 한 장 대비 혜택 비율", m, prev, "share_of_hindsight_card", 1, percent=True)
+    return lines + ([change] if change else [])
 
 
 HANDOFF = Source.from_table(MODEL_NAME, (

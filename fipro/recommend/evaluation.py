@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from fipro.evaluation import intervals as iv
 from fipro.modelrun import Target, targets_frame
 from fipro.recommend.estimator import CardRanker, order_cards
 
@@ -83,11 +84,16 @@ def _pick(net: np.ndarray, cards: np.ndarray) -> np.ndarray:
 
 
 def evaluate(ranker: CardRanker, top: np.ndarray, eligible: np.ndarray, outcome: np.ndarray, *,
-             benefit_sum: Optional[np.ndarray] = None, benefit_count: Optional[np.ndarray] = None) -> dict:
+             benefit_sum: Optional[np.ndarray] = None, benefit_count: Optional[np.ndarray] = None,
+             intervals: bool = False, seed: Optional[int] = None) -> dict:
     """Realised benefit on the next quarter (``outcome``: those customers' won per month; ``top``,
     ``eligible`` for the same customers) for the recommender, the baselines, the per-quarter
     oracle and (given the customers' ``benefit`` history up to the recommendation quarter) the
-    best single card in hindsight."""
+    best single card in hindsight.
+
+    With ``intervals``, the recommender's numbers carry 95% intervals over the measured
+    customers (``<key>_lo``, ``<key>_hi``, ``intervals``): a bootstrap (``seed``) for the shares
+    (a ratio of sums) and the mean regret, Wilson's for the share with the best card in the top 3."""
     realised = ranker.net(outcome, eligible)
     fee = ranker.fee
     oracle_card = order_cards(realised, fee, 1)[:, 0]
@@ -122,6 +128,13 @@ def evaluate(ranker: CardRanker, top: np.ndarray, eligible: np.ndarray, outcome:
                     "random_share_of_hindsight_card": share(rand, base),
                     "hindsight_card_top1": float((top[:, 0] == card)[has].mean()) if has.any() else float("nan"),
                     "mean_hindsight_benefit_won": float(np.nanmean(hindsight[has]))})
+    if intervals and has.any():
+        iv.add_intervals(out, {
+            "oracle_share": iv.ratio_interval(chosen[has], oracle[has], seed=seed),
+            "mean_regret_won": iv.mean_interval((oracle - chosen)[has], seed=seed),
+            "oracle_in_top3": iv.share_interval(in_top[has]),
+            "share_of_hindsight_card": (iv.ratio_interval(chosen[has], hindsight[has], seed=seed)
+                                        if benefit_sum is not None else None)})
     return out
 
 
@@ -137,9 +150,11 @@ def robustness(ranker: CardRanker, profiles: np.ndarray, eligible: np.ndarray, s
     floors = ranker.engine.floors[np.isfinite(ranker.engine.floors) & (ranker.engine.floors > 0)]
     spend = profiles[:, ~ranker.engine.excluded].sum(1)
     near = (np.abs(spend[:, None] / np.unique(floors)[None, :] - 1) <= JITTER).any(1) if len(floors) else np.zeros(len(spend), bool)
-    return {"rank_change_share": float(changed.mean()) if len(changed) else float("nan"),
-            "near_floor_share": float(near.mean()) if len(near) else float("nan"),
-            "near_floor_rank_change_share": float(changed[near].mean()) if near.any() else float("nan")}
+    out = {"rank_change_share": float(changed.mean()) if len(changed) else float("nan"),
+           "near_floor_share": float(near.mean()) if len(near) else float("nan"),
+           "near_floor_rank_change_share": float(changed[near].mean()) if near.any() else float("nan")}
+    # shares of customers: Wilson's interval
+    return iv.add_intervals(out, {"rank_change_share": iv.share_interval(changed) if len(changed) else None})
 
 
 def coverage(top: np.ndarray, n_cards: int) -> dict:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, contract, datasets, history, split
+from fipro.evaluation.intervals import merge_fields
 from fipro.health.artifacts import SCORES_FILE, model_dir
 from fipro.modelrun import ModelRun
 from fipro.privacy import pseudonym
@@ -170,7 +171,8 @@ def saved_recommended(quarter: str, ranker: CardRanker) -> Optional[Recommended]
                        benefit["n"].to_numpy(np.float32))
 
 
-def measure(quarter: str, earlier: Recommended, seq: np.ndarray, spend: np.ndarray, ranker: CardRanker) -> dict:
+def measure_recommended(quarter: str, earlier: Recommended, seq: np.ndarray, spend: np.ndarray, ranker: CardRanker, *,
+                        seed: Optional[int] = None) -> dict:
     """The recommendations ``earlier`` made, measured on ``quarter``'s spending (``spend``: won
     per month of the customers ``seq``), for the customers of both quarters: against the
     per-quarter oracle, the best single card in hindsight and the baselines."""
@@ -179,15 +181,16 @@ def measure(quarter: str, earlier: Recommended, seq: np.ndarray, spend: np.ndarr
     pos = np.flatnonzero(now_rows >= 0)
     return {"measured_quarter": quarter, "recommended_quarter": e.quarter,
             **ev.evaluate(ranker, e.top[pos], e.eligible[pos], spend[now_rows[pos]],
-                          benefit_sum=e.benefit_sum[pos], benefit_count=e.benefit_count[pos])}
+                          benefit_sum=e.benefit_sum[pos], benefit_count=e.benefit_count[pos],
+                          intervals=True, seed=split.resolve_seed(seed))}
 
 
 def measure_on(quarter: str, earlier: Ranked, seq: np.ndarray, spend: np.ndarray, ranker: CardRanker, *,
                compare: bool, seed: int) -> tuple[dict, Optional[pd.DataFrame]]:
-    """:func:`measure` on a quarter ranked again; with ``compare``, the alternative expected
+    """:func:`measure_recommended` on a quarter ranked again; with ``compare``, the alternative expected
     benefits ranked and measured the same way on a seeded draw."""
     e = earlier
-    measurement = measure(quarter, Recommended.of(e), seq, spend, ranker)
+    measurement = measure_recommended(quarter, Recommended.of(e), seq, spend, ranker, seed=seed)
     if not compare:
         return measurement, None
     now_rows = pd.Index(seq).get_indexer(e.inputs.frame["SEQ"].to_numpy())
@@ -263,7 +266,7 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
         # the comparison (and another catalogue) need the full ranking; the headline reads the saved log
         saved = saved_recommended(earlier, ranker) if not compare and other is None else None
         if saved is not None:
-            measurement = measure(quarter, saved, f["SEQ"].to_numpy(), inputs.now, ranker)
+            measurement = measure_recommended(quarter, saved, f["SEQ"].to_numpy(), inputs.now, ranker, seed=seed)
         else:
             before = rank_quarter(earlier, ranker, catalogue=other)
             measurement, comparison = measure_on(quarter, before, f["SEQ"].to_numpy(), inputs.now, ranker,
@@ -272,7 +275,7 @@ def run_quarter(quarter: str, *, save: bool = True, measure: bool = True, compar
         del saved
         # a share: a seeded draw of customers measures it to about ±0.003 at a seventh of the cost
         sample = split.sample_positions(len(profile), COMPARE_CUSTOMERS, seed)
-        measurement.update(ev.robustness(ranker, profile[sample], eligible[sample], seed))
+        merge_fields(measurement, ev.robustness(ranker, profile[sample], eligible[sample], seed))
     laps.lap("evaluate")
     # the big intermediates go before the log is built (its peak is the run's peak at full scale)
     del profile

@@ -27,7 +27,8 @@ from fipro.model_report import Metric, ModelReport
 from fipro.modelrun import model_dir_of
 from fipro.segments.data import CATEGORIES, MODEL_NAME
 from fipro.segments.similarity import SimilarityIndex
-from fipro.summary import Section
+from fipro.evaluation.intervals import format_metric
+from fipro.summary import Section, share_moves_line
 
 if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
     from fipro.segments.pipeline import SegmentRun
@@ -115,7 +116,7 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
     """The quarter summary's segment section: sizes and names, growth, stability."""
     sizes = dict(m.get("sizes") or {})
     lines = [f"고객을 소비 스타일로 {int(m['n_segments'])}개 세그먼트로 나눴습니다 "
-             f"(미분류 {100 * m['noise_share']:.1f}%)."]
+             f"(미분류 {format_metric(m, 'noise_share', 1, percent=True)})."]
     if sizes:
         total = max(sum(sizes.values()), 1)
         lines.append("규모 순: " + ", ".join(f"{name} {100 * n / total:.0f}%" for name, n in
@@ -123,14 +124,14 @@ def summary_lines(m: Mapping[str, Any], prev: Optional[Mapping[str, Any]] = None
     if prev and prev.get("sizes"):
         before = dict(prev["sizes"])
         before_total, total = max(sum(before.values()), 1), max(sum(sizes.values()), 1)
-        moves = {n: 100 * sizes[n] / total - 100 * before[n] / before_total for n in sizes if n in before}
-        if moves:
-            name, d = max(moves.items(), key=lambda kv: (abs(kv[1]), kv[0]))
-            lines.append(f"전분기와 같은 이름의 세그먼트 중 비중 변화가 가장 큰 것은 {name} ({d:+.1f}%p)입니다.")
+        common = [n for n in sizes if n in before]
+        if common:  # the same-named segments' shares, judged by their Wilson intervals
+            lines.append(share_moves_line("같은 이름 세그먼트", {n: sizes[n] / total for n in common}, total,
+                                          {n: before[n] / before_total for n in common}, before_total))
     if m.get("stability_ari") is not None:
-        lines.append(f"두 분기에 모두 있는 고객의 세그먼트 일치도(ARI)는 {m['stability_ari']:.2f}입니다.")
+        lines.append(f"두 분기에 모두 있는 고객의 세그먼트 일치도(ARI)는 {format_metric(m, 'stability_ari', 2)}입니다.")
     if m.get("ari_soft") is not None:
-        lines.append(f"합성 자료의 심어 둔 세그먼트 대비 ARI {m['ari_soft']:.2f} "
+        lines.append(f"합성 자료의 심어 둔 세그먼트 대비 ARI {format_metric(m, 'ari_soft', 2)} "
                      f"(한 분기 행 상한 {m['ceiling_row_ari']:.2f}, 고객 단위 {m['ceiling_customer_ari']:.2f}).")
     return lines
 

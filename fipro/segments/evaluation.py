@@ -25,6 +25,8 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
 from fipro import datasets, split
+from fipro.evaluation import intervals as iv
+from fipro.evaluation.intervals import Interval
 from fipro.modelrun import Target, targets_frame
 from fipro.segments.estimator import KMEANS_THREADS, umap_embedding
 
@@ -80,15 +82,18 @@ def posterior_matrix(truth: pd.DataFrame, prefix: str) -> np.ndarray:
     return truth[names].to_numpy()
 
 
-def _truth_agreement(truth: pd.DataFrame, segment: np.ndarray, soft: np.ndarray) -> dict:
-    """ARI of the segments (noise as its own group, and the soft labels) beside this quarter's ceilings."""
+def _truth_agreement(truth: pd.DataFrame, segment: np.ndarray, soft: np.ndarray, seed: Optional[int] = None) -> dict:
+    """ARI of the segments (noise as its own group, and the soft labels) beside this quarter's ceilings,
+    the two ARIs with their bootstrap interval over customers (``seed``)."""
     y = truth["segment"].to_numpy()
     row_post = posterior_matrix(truth, ROW_POSTERIOR)
     cust_post = posterior_matrix(truth, CUSTOMER_POSTERIOR)
-    return {"ari": float(adjusted_rand_score(y, segment)), "ari_soft": float(adjusted_rand_score(y, soft)),
-            "ceiling_row_ari": float(adjusted_rand_score(y, row_post.argmax(1))),
-            "ceiling_customer_ari": float(adjusted_rand_score(y, cust_post.argmax(1))),
-            "n_planted": int(len(np.unique(y)))}
+    out = {"ari": float(adjusted_rand_score(y, segment)), "ari_soft": float(adjusted_rand_score(y, soft)),
+           "ceiling_row_ari": float(adjusted_rand_score(y, row_post.argmax(1))),
+           "ceiling_customer_ari": float(adjusted_rand_score(y, cust_post.argmax(1))),
+           "n_planted": int(len(np.unique(y)))}
+    return iv.add_intervals(out, {"ari": iv.ari_interval(y, segment, seed=seed),
+                                  "ari_soft": iv.ari_interval(y, soft, seed=seed)})
 
 
 def evaluate(points: np.ndarray, segment: np.ndarray, soft: np.ndarray, truth: Optional[pd.DataFrame], *,
@@ -102,7 +107,7 @@ def evaluate(points: np.ndarray, segment: np.ndarray, soft: np.ndarray, truth: O
     """
     out = _internal_quality(points, segment, seed=seed)
     if truth is not None:
-        out.update(_truth_agreement(truth, segment, soft))
+        iv.merge_fields(out, _truth_agreement(truth, segment, soft, seed=seed))
     return out
 
 
@@ -143,25 +148,30 @@ class Stability:
     ari: float                   # this quarter's model on both quarters
     ari_refit: Optional[float]   # the previous quarter's own saved run against this one
     migration: pd.DataFrame      # counts: previous segment (rows) → this segment (columns)
+    ari_interval: Optional[Interval] = None        # bootstrap over the customers in common
+    ari_refit_interval: Optional[Interval] = None
 
 
 def stability(previous_quarter: str, prev_seq: np.ndarray, prev_soft: np.ndarray, seq: np.ndarray, soft: np.ndarray,
-              saved_prev: Optional[pd.DataFrame] = None) -> Optional[Stability]:
-    """Agreement of the assignments of customers present in both quarters (``None`` with none in common)."""
+              saved_prev: Optional[pd.DataFrame] = None, seed: Optional[int] = None) -> Optional[Stability]:
+    """Agreement of the assignments of customers present in both quarters (``None`` with none in common),
+    each ARI with its bootstrap interval over those customers (``seed``)."""
     cur = pd.Series(soft, index=pd.Index(seq))
     prev = pd.Series(prev_soft, index=pd.Index(prev_seq))
     common = cur.index.intersection(prev.index)
     if len(common) == 0:
         return None
     a, b = prev.loc[common].to_numpy(), cur.loc[common].to_numpy()
-    refit = None
+    refit, refit_interval = None, None
     if saved_prev is not None:
         s = saved_prev.set_index("SEQ")["soft_segment"]
         both = common.intersection(s.index)
         if len(both):
-            refit = float(adjusted_rand_score(s.loc[both].to_numpy(), cur.loc[both].to_numpy()))
+            before, now = s.loc[both].to_numpy(), cur.loc[both].to_numpy()
+            refit, refit_interval = float(adjusted_rand_score(before, now)), iv.ari_interval(before, now, seed=seed)
     migration = pd.crosstab(pd.Series(a, name="이전 분기"), pd.Series(b, name="이번 분기"))
-    return Stability(previous_quarter, int(len(common)), float(adjusted_rand_score(a, b)), refit, migration)
+    return Stability(previous_quarter, int(len(common)), float(adjusted_rand_score(a, b)), refit, migration,
+                     iv.ari_interval(a, b, seed=seed), refit_interval)
 
 
 def compare_methods(space: np.ndarray, lead: int, kmeans_labels: np.ndarray, truth_y: Optional[np.ndarray], *,

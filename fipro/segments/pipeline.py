@@ -20,6 +20,7 @@ from fipro.privacy import pseudonym
 from fipro.segments import evaluation as ev
 from fipro.segments.artifacts import NOISE_NAME, load_assignments, save_artifacts
 from fipro.datasets import earlier_quarters, runs_extras
+from fipro.evaluation.intervals import add_intervals, share_interval
 from fipro.modelrun import ModelRun
 from fipro.segments.data import MODEL_NAME, SegmentInputs, load_inputs, stratified_sample
 from fipro.segments.estimator import DEFAULT_PARAMS, MapEmbedder, SegmentModel, fit_segments
@@ -127,7 +128,7 @@ def run_quarter(quarter: str, *, params: Optional[Mapping] = None, fit_rows: int
     if prev is not None:
         _, _, prev_soft = assign(model, prev)
         stab = ev.stability(prev.quarter, prev.frame["SEQ"].to_numpy(), prev_soft, table["SEQ"].to_numpy(), soft,
-                            load_assignments(prev.quarter, ["SEQ", "soft_segment"]))
+                            load_assignments(prev.quarter, ["SEQ", "soft_segment"]), seed=seed)
         del prev
     comparison = None
     if compare:
@@ -146,6 +147,9 @@ def run_quarter(quarter: str, *, params: Optional[Mapping] = None, fit_rows: int
         "stability_ari_refit": stab.ari_refit if stab is not None else None,
         "stability_common": stab.n_common if stab is not None else 0,
     }
+    add_intervals(headline, {"noise_share": share_interval(segment < 0),
+                             "stability_ari": stab.ari_interval if stab is not None else None,
+                             "stability_ari_refit": stab.ari_refit_interval if stab is not None else None})
     run = SegmentRun(quarter=quarter, inputs=inputs, model=model, embedder=embedder, space=space, table=table,
                      profile=profile, index=index, truth=truth_frame, stability=stab, comparison=comparison,
                      headline=headline)
