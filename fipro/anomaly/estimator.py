@@ -168,5 +168,6 @@ def model_inputs(stats: pd.DataFrame) -> pd.DataFrame:
                       for r in MODEL_RULES})
     X["broad_rise"] = np.nan_to_num(stats["broad_rise"].to_numpy(dtype=float), nan=0.0)
     X["category_z"] = np.nan_to_num(stats["category_z"].to_numpy(dtype=float), nan=0.0)
+    X["category_tail"] = np.nan_to_num(stats["category_tail"].to_numpy(dtype=float), nan=0.0)
     X["log_quiet_run"] = np.log1p(stats["quiet_run"].to_numpy(dtype=float))
     return X
