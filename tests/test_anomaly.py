@@ -186,6 +186,63 @@ def test_category_change_counts_in_the_spread_of_its_own_category():
     assert rules.category_change_z(now, before, seed=1, cell_rows=1000)[0, 0] > 5
 
 
+def test_category_tail_weighs_a_rise_against_like_customers():
+    rng = np.random.default_rng(5)
+    n = 3000
+    usual_total = rng.lognormal(5, 0.5, n)
+    # category 0 steady (±10%), category 1 lumpy (a factor of e either way is common), category 2 never used
+    before = np.column_stack([0.7 * usual_total, 0.3 * usual_total, np.zeros(n)])
+    now = before * np.column_stack([rng.lognormal(0, 0.1, n), rng.lognormal(0, 1.0, n), np.ones(n)])
+    now[0, 2] += usual_total[0]            # a burst of one usual total where the customer never spent
+    now[1, 1] += usual_total[1]            # the same rise in the lumpy category: an ordinary big purchase
+    now[2, 2] += 0.1 * usual_total[2]      # the near miss: a tenth of it where the customer never spent
+    n_active = np.full(n, 4)
+    habit = np.where(before > 0, 4, 0)
+    before[3] = np.nan                     # no earlier active quarter
+    n_active[3], habit[3] = 0, 0
+    peers = np.tile([0.7, 0.3, 0.0], (n, 1))
+    t = rules.category_tail(now, before, usual_total, habit, n_active, peers, seed=0)
+    best = np.max(np.nan_to_num(t, nan=-np.inf), axis=1)
+    ordinary = np.delete(best, [0, 1, 2, 3])
+    assert t[0, 2] > np.quantile(ordinary, 0.999) and t[0, 2] > t[1, 1] + 5
+    assert t[1, 1] < np.quantile(ordinary, 0.995)
+    assert t[2, 2] < t[0, 2] and np.isnan(t[3]).all()
+    np.testing.assert_array_equal(t, rules.category_tail(now, before, usual_total, habit, n_active, peers, seed=0))
+
+
+def test_category_tail_shrinks_a_short_history_toward_the_peers():
+    rng = np.random.default_rng(6)
+    n = 2000
+    usual_total = rng.lognormal(5, 0.5, n)
+    before = np.column_stack([usual_total, np.zeros(n)])
+    now = before * np.column_stack([rng.lognormal(0, 0.2, n), np.ones(n)])
+    now[:2, 1] = 0.5 * usual_total[:2]      # two customers spend half a usual total in a category they never used
+    n_active = np.where(np.arange(n) % 2, 30, 3)  # customer 0 has 3 earlier quarters, customer 1 has 30 (one bin: 3+)
+    habit = np.where(before > 0, n_active[:, None], 0)
+    quiet, busy = np.tile([1.0, 0.0], (n, 1)), np.tile([0.6, 0.4], (n, 1))  # the peers never / often use it
+    low = rules.category_tail(now, before, usual_total, habit, n_active, quiet, seed=0)
+    high = rules.category_tail(now, before, usual_total, habit, n_active, busy, seed=0)
+    # the peers' habit raises the expected amount of the short history (weight 1 of 4 quarters): its rise
+    # counts less; the long history's hardly moves (1 of 31, and its like customers move with it)
+    assert low[0, 1] - high[0, 1] > 0.5 and abs(low[1, 1] - high[1, 1]) < 0.2 * (low[0, 1] - high[0, 1])
+
+
+def test_a_category_burst_ranks_above_its_near_miss():
+    p = sparse_population(n=600)
+    i, j = 8, 9
+    for who, share in ((i, 1.0), (j, 0.15)):  # a burst of one usual total; the near miss, 15% of it
+        never = np.flatnonzero(p["usual"][who] == 0)[0]
+        p["now"][who] = p["usual"][who].copy()
+        p["now"][who, never] += share * p["usual"][who].sum()
+    stats = rules.rule_statistics(inputs_of(p))
+    assert stats.loc[i, "category_tail"] > stats.loc[j, "category_tail"]
+    evidence = rules.category_evidence(stats)
+    assert evidence[i] == evidence.max() and evidence[i] > evidence[j]
+    table = _scored(inputs_of(p))
+    hit, near = table.loc[f"C{i:05d}"], table.loc[f"C{j:05d}"]
+    assert hit["flagged"] and hit["rank"] < near["rank"] and "업종 급증" in hit["reason"]
+
+
 def test_dormant_burst_needs_the_quiet_spell_and_a_rise():
     p = population()
     p["quiet"][3] = 1

@@ -62,7 +62,8 @@ def save_artifacts(quarter: str, run: "AnomalyRun", *, directory: Optional[Path]
         data_range=data_range,
         features=[f"{len(X.columns)}개 입력: 규칙(총액·업종·휴면 후 급증, 평소 안 쓰던 업종 이용)의 통계(고객 본인 "
                   "과거·또래 대비 편차), 평소 이용 업종 전반의 상승(업종·금액 수준별 변동으로 가중한 로그 변화), "
-                  "본인 업종 이력 대비 한 업종의 변화, 직전 무이용 분기 수",
+                  "본인 업종 이력 대비 한 업종의 변화, 이용 습관이 비슷한 고객 대비 한 업종의 증가(평소 총액 단위), "
+                  "직전 무이용 분기 수",
                   "상승만 이상으로 봅니다(음의 편차는 0으로 자름)"],
         metrics=metric_block if metric_block is not None else dict(headline),
         calibration={"방법": "없음 (순위 점수; 확률이 아님)"},

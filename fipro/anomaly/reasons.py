@@ -16,6 +16,7 @@ INPUT_LABEL_KO: dict[str, str] = {
     "stat_mix_shift": "지출 구성의 변화", "stat_dormant_burst": "휴면 뒤 사용",
     "stat_habit_shift": "평소 안 쓰던 업종의 이용", "stat_category_rise": "평소 총액 대비 한 업종의 증가",
     "broad_rise": "평소 이용 업종 전반의 상승", "category_z": "본인 업종 이력 대비 한 업종의 변화",
+    "category_tail": "이용 습관이 비슷한 고객 대비 한 업종의 증가",
     "log_quiet_run": "직전 무이용 분기 수",
 }
 MAX_PUSH_SHARE = 0.05  # an input counts as a push only when fewer than 5% of customers are this high

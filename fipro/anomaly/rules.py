@@ -43,11 +43,19 @@ noisy habit).
 (the notebook prints it), which is what to look at before moving a threshold on a real
 file.
 
+The category rise is also the base of :func:`category_tail`, which ranks but does not flag:
+the same rise against the rises of like customers (same category, same habit there, a
+similar length of history), the customer's expected amount shrunk toward the peers' share
+of the category when the history is short.
+
 A customer's rule score (:func:`rule_score`) ranks by the rarest of the ranking rules
-(``RANKING_RULES``: all but the mix rule, see there): each
+(``RANKING_RULES``: total spike, dormant burst, habit shift, see there) and the category
+evidence (:func:`category_evidence`: the category burst together with
+:func:`category_tail`, the rise of one category against like customers' rises): each
 statistic becomes its upper-tail share among the quarter's customers and the score is
-the largest surprisal, ``-log p``. Adding the surprisals (Fisher's method) ranked worse
-on the sample: most customers carry one rule's signal and the others' noise.
+the largest surprisal, ``-log p``. Adding all the surprisals (Fisher's method) ranked
+worse on the sample: most customers carry one rule's signal and the others' noise; only
+the two category statistics, which look at the same event, are added.
 """
 
 from __future__ import annotations
@@ -72,6 +80,13 @@ MIN_RISE_SD = 0.05     # a cell's spread is never taken below this (log units)
 CELL_ROWS = 50_000     # customers whose changes set the cells' centre and spread (a bounded, seeded sample)
 UNUSUAL_USE = 0.5      # a category used in fewer than half the earlier active quarters is beyond the habit
 UNUSUAL_NAMED = 3      # the habit rule's sentence names this many of them (the largest amounts)
+# category_tail: the tail of like customers' rises (see there)
+TAIL_QUANTILES = (0.90, 0.99)      # the cell quantiles an exponential tail is drawn through
+TAIL_FLOOR = 0.1                   # a cell's tail scale is never below a tenth of the usual total
+PEER_PRIOR = 1.0                   # quarters' weight of the peers' share in a customer's expected category amount
+HABIT_BINS = (0.25, 0.75, 1.0)     # share of earlier active quarters with the category used: rare, some, most, all
+HABIT_STEPS = 20                   # the habit bins' edges are compared in whole twentieths (integer arithmetic)
+HISTORY_BINS = (1, 2, 3)           # earlier active quarters: 1, 2, 3 or more
 
 
 @dataclass(frozen=True)
@@ -117,7 +132,20 @@ DEFAULT_THRESHOLDS: dict[str, float] = {r.name: r.threshold for r in RULES}
 # (habit_shift, ROC-AUC 0.90), which ranks; so does the rise of one category against the
 # customer's usual total (category_rise: ROC-AUC 0.92 for the planted category bursts,
 # 0.87 for category_burst's own units; the two disagree on the lumpy categories).
-RANKING_RULES: tuple[str, ...] = ("total_spike", "category_burst", "dormant_burst", "habit_shift", "category_rise")
+#
+# The two category statistics rank as one piece of evidence (:func:`category_evidence`):
+# the category burst (the category's own units) and the category tail
+# (:func:`category_tail`: the rise in units of the usual total against like customers'
+# rises), their surprisals added (Fisher). A planted burst is high on both; an ordinary
+# lumpy purchase mostly on one. On the sample's seven quarters with history this, with
+# the category tail also given to the forest (``estimator.model_inputs``), lifts the
+# planted category bursts' upper-half recall at k (pooled) from 0.34 to 0.46 and the
+# smallest share of the yardstick's precision at k from 0.90 to 0.96, the other types
+# unchanged or better (issue 26). The category rise in units of the usual total,
+# ranked on its own beside the burst, filled the top k with lumpy purchases: it flags
+# and explains, but no longer ranks.
+RANKING_RULES: tuple[str, ...] = ("total_spike", "dormant_burst", "habit_shift")
+CATEGORY_EVIDENCE: tuple[str, ...] = ("stat_category_burst", "category_tail")
 
 
 def robust_sd(x: np.ndarray, empty: float) -> float:
@@ -236,6 +264,70 @@ def category_change_z(now: np.ndarray, before: np.ndarray, *, n_bins: int = RISE
     return z
 
 
+def category_tail(now: np.ndarray, before: np.ndarray, usual_total: np.ndarray, habit: np.ndarray,
+                  n_active: np.ndarray, peer_share: np.ndarray, *, cell_rows: int = CELL_ROWS,
+                  seed: Optional[int] = None) -> np.ndarray:
+    """Each category's rise against the customer's own history, as a tail surprisal among like customers.
+
+    The expected amount shrinks the customer's mean over ``n_active`` earlier active
+    quarters (``before``) toward the peers' share of the category (``peer_share``, rows ×
+    categories) times the usual total, with the weight of :data:`PEER_PRIOR` quarters: one
+    earlier quarter is a noisy habit. The rise is ``(now − expected) / usual_total``: what
+    a burst adds, in units of the customer's usual quarter. Like customers are a cell:
+    the same category, the same habit there (``habit``: in how many of the earlier active
+    quarters it was used, :data:`HABIT_BINS` of the share) and a similar length of
+    history (:data:`HISTORY_BINS`). Each cell's upper tail is taken as exponential
+    through its :data:`TAIL_QUANTILES` (the scale at least :data:`TAIL_FLOOR`), so the
+    statistic is about ``−log P(rise ≥ r)`` among like customers above the lower quantile
+    and stays finite and ordered beyond the highest rise seen: a rise of one usual total
+    in a category the customer never used is rare, the same rise in a category they buy
+    in lumps (travel, furniture) much less so. The cells' quantiles come from a seeded
+    sample of at most ``cell_rows`` customers with history (an empty cell: the tail
+    starts at 0 with the floor scale). Returns rows × categories; NaN without an earlier
+    active quarter.
+    """
+    now = np.asarray(now)
+    n, n_cat = now.shape
+    k = np.asarray(n_active, dtype=np.int16)
+    has = k > 0
+    scale = np.maximum(np.nan_to_num(np.asarray(usual_total, dtype=np.float32)), 1.0)[:, None]
+    kf = k.astype(np.float32)[:, None]
+    # in place, float32: rows × categories are 33 × 673k at full scale; rows without history stay NaN
+    rise = np.multiply(peer_share, PEER_PRIOR * scale, dtype=np.float32)
+    mean_part = np.multiply(before, kf, out=np.empty_like(rise), casting="same_kind")
+    rise += mean_part
+    del mean_part
+    rise /= kf + PEER_PRIOR                                   # the expected amount
+    np.subtract(now, rise, out=rise, casting="same_kind")
+    rise /= scale
+    # the cell: category, habit bin (whole-number comparisons of quarters used with quarters), history bin
+    h = np.asarray(habit, dtype=np.int16)
+    kk = k[:, None]
+    n_habit = len(HABIT_BINS) + 1
+    cell = np.zeros((n, n_cat), np.int16)
+    for edge in HABIT_BINS:  # used in at least edge × the quarters (edges in steps of 1/HABIT_STEPS)
+        cell += HABIT_STEPS * h >= int(round(HABIT_STEPS * edge)) * kk
+    history_bin = np.clip(np.searchsorted(np.asarray(HISTORY_BINS), k, side="right") - 1, 0, len(HISTORY_BINS) - 1)
+    cell *= len(HISTORY_BINS)
+    cell += (np.arange(n_cat, dtype=np.int16) * (n_habit * len(HISTORY_BINS)))[None, :]
+    cell += history_bin.astype(np.int16)[:, None]
+    n_cells = n_cat * n_habit * len(HISTORY_BINS)
+    ref = split.sample_positions(n, cell_rows, split.resolve_seed(seed))
+    ref = ref[has[ref] & (now[ref].sum(1) > 0)]  # like customers: with history and spending now
+    lo_q, hi_q = TAIL_QUANTILES
+    low, high = np.zeros(n_cells), np.zeros(n_cells)
+    if ref.size:
+        q = pd.Series(rise[ref].ravel()).groupby(cell[ref].ravel()).quantile(list(TAIL_QUANTILES)).unstack()
+        low[q.index.to_numpy()], high[q.index.to_numpy()] = q[lo_q].to_numpy(), q[hi_q].to_numpy()
+    beta = np.maximum((high - low) / np.log((1 - lo_q) / (1 - hi_q)), TAIL_FLOOR)
+    # −log(1 − lo) + (rise − low) / beta, as rise · a + b per cell
+    a, b = (1 / beta).astype(np.float32), (-np.log(1 - lo_q) - low / beta).astype(np.float32)
+    rise *= a[cell]
+    rise += b[cell]
+    rise[~has] = np.nan
+    return rise
+
+
 def _mix(amounts: np.ndarray) -> np.ndarray:
     total = amounts.sum(1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -251,7 +343,8 @@ def rule_statistics(inputs: AnomalyInputs) -> pd.DataFrame:
 
     Columns: ``stat_<rule>`` (NaN where the rule cannot apply), ``broad_rise`` (robust z
     of :func:`precision_rise`; NaN without own history), ``category_z`` (the largest
-    :func:`category_change_z`), ``baseline`` (``own``, ``peers``), ``usual_total`` (the
+    :func:`category_change_z`), ``category_tail`` (the largest :func:`category_tail`),
+    ``baseline`` (``own``, ``peers``), ``usual_total`` (the
     baseline's total), ``total_ratio``, ``burst_category``, ``burst_amount`` (rise over
     the baseline, 천원), ``quiet_run``, ``n_unusual`` / ``unusual_share`` /
     ``unusual_categories`` (categories used now in fewer than half the earlier active
@@ -336,6 +429,9 @@ def rule_statistics(inputs: AnomalyInputs) -> pd.DataFrame:
     cat_rise = np.where(own & active, rise_total[np.arange(n), jr], np.nan)
     cz = category_change_z(inputs.amounts, np.where(own[:, None], inputs.prev_amounts, np.nan))
     cat_z = np.where(own & active, np.max(np.nan_to_num(cz, nan=-np.inf), axis=1, initial=-np.inf), np.nan)
+    peer_share = _peer_shares(inputs.amounts, total, groups)
+    ct = category_tail(inputs.amounts, inputs.prev_amounts, own_total, inputs.habit, n_active, peer_share)
+    cat_tail = np.where(own & active, np.max(np.nan_to_num(ct, nan=-np.inf), axis=1, initial=-np.inf), np.nan)
 
     quiet = f["quiet_run"].to_numpy()
     dormant = np.where(quiet > 0, z_total, np.nan)
@@ -344,7 +440,7 @@ def rule_statistics(inputs: AnomalyInputs) -> pd.DataFrame:
     return pd.DataFrame({
         "stat_total_spike": z_total, "stat_category_burst": burst, "stat_mix_shift": z_mix,
         "stat_dormant_burst": dormant, "stat_habit_shift": z_habit, "stat_category_rise": cat_rise,
-        "broad_rise": z_broad, "category_z": cat_z,
+        "broad_rise": z_broad, "category_z": cat_z, "category_tail": cat_tail,
         "baseline": np.where(own, "own", "peers"), "usual_total": base_total, "total_ratio": ratio,
         "n_prev_active": f["n_prev_active"].to_numpy(), "quiet_run": quiet,
         "burst_category": np.asarray(CATEGORIES, dtype=object)[j],
@@ -353,6 +449,22 @@ def rule_statistics(inputs: AnomalyInputs) -> pd.DataFrame:
         **_top_names(unusual_amount, UNUSUAL_NAMED, "unusual_"),
         "rise_category": np.asarray(CATEGORIES, dtype=object)[jr], "rise_amount": excess[np.arange(n), jr],
     })
+
+
+def _peer_shares(amounts: np.ndarray, total: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Rows × categories: the mean share of each category among the row's peer group's active customers.
+
+    A group with no active customer takes the quarter's mean shares.
+    """
+    active = total > 0
+    if not active.any():
+        return np.zeros(amounts.shape, np.float32)
+    share = pd.DataFrame(amounts[active] / total[active, None])
+    means = share.groupby(groups[active]).mean()
+    n_groups = int(groups.max()) + 1
+    table = np.tile(share.mean().to_numpy(), (n_groups, 1))
+    table[means.index.to_numpy()] = means.to_numpy()
+    return table.astype(np.float32)[groups]
 
 
 def _top_names(amounts: np.ndarray, k: int, prefix: str) -> dict:
@@ -400,9 +512,15 @@ def surprisal(x: np.ndarray) -> np.ndarray:
     return -np.log(tail_share(x))
 
 
+def category_evidence(stats: pd.DataFrame) -> np.ndarray:
+    """The two category statistics (``CATEGORY_EVIDENCE``) as one: the surprisal of their summed surprisals."""
+    return surprisal(np.sum([surprisal(stats[c].to_numpy(dtype=float)) for c in CATEGORY_EVIDENCE], axis=0))
+
+
 def rule_score(stats: pd.DataFrame) -> np.ndarray:
-    """The rules' ranking score: the largest surprisal of the ``RANKING_RULES`` statistics."""
-    return np.max([surprisal(stats[f"stat_{r}"].to_numpy(dtype=float)) for r in RANKING_RULES], axis=0)
+    """The rules' ranking score: the largest surprisal of the ``RANKING_RULES`` statistics and the category evidence."""
+    return np.max([*(surprisal(stats[f"stat_{r}"].to_numpy(dtype=float)) for r in RANKING_RULES),
+                   category_evidence(stats)], axis=0)
 
 
 def rule_rates(flags: pd.DataFrame) -> pd.DataFrame:
