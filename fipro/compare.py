@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, contract
-from fipro.privacy import DIGITS, hex_digests, pseudonym
+from fipro.privacy import DIGITS, hex_digests, label_salt, pseudonym
 from fipro.text_ko import COLUMN_NAME_KO
 
 COMPARED_COLUMNS: tuple[str, ...] = ("TOT_USE_AM",) + contract.UPPER_COLUMNS
@@ -268,15 +268,20 @@ def peer_comparison(
 
 
 def example_customer(quarter_df: pd.DataFrame, by: Sequence[str] = ("AGE", "SEX_CD", "LIFE_STAGE"),
-                     min_peers: int = 10, salt: str = str(config.RANDOM_SEED)) -> str:
+                     min_peers: int = 10, salt: Optional[str] = None) -> str:
     """A deterministic example customer for a worked comparison: among customers with
     spending and a full peer group of at least ``min_peers`` others, the one whose
-    salted hash sorts first. Returns the SEQ (for lookup; never print it)."""
+    salted hash sorts first. Returns the SEQ (for lookup; never print it).
+
+    ``salt`` (``None``: ``config.RANDOM_SEED`` when called) is hashed after the installation's
+    label salt (:func:`fipro.privacy.label_salt`): with a public salt alone, anyone holding the
+    customer ids could tell which one the published example is."""
+    salt = str(config.RANDOM_SEED) if salt is None else salt
     by = list(by)
     sizes = quarter_df.groupby(by, observed=True, dropna=True)["SEQ"].transform("size")
     eligible = quarter_df.loc[(sizes > min_peers) & (quarter_df["TOT_USE_AM"] > 0), "SEQ"].astype(str)
     if eligible.empty:
         eligible = quarter_df["SEQ"].astype(str)
     seqs = eligible.tolist()
-    keys = hex_digests(seqs, salt, DIGITS).tolist()
+    keys = hex_digests(seqs, f"{label_salt()}:{salt}", DIGITS).tolist()
     return str(seqs[min(range(len(keys)), key=keys.__getitem__)])  # first of the smallest key

@@ -33,8 +33,8 @@ from typing import Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import contract, datasets
-from fipro.export import file_lock, write_parquet_atomic
+from fipro import contract, datasets, privacy
+from fipro.export import write_parquet_atomic
 from fipro.text_ko import particle
 
 KINDS: tuple[str, ...] = ("이상 소비", "위험 등급 상승", "건강 등급 하락", "라이프스테이지 변화", "더 나은 카드")
@@ -224,11 +224,9 @@ def card_names() -> dict:
 
 
 def salt() -> str:
-    """The hand-off salt, created under a lock: two quarters' notebooks may ask for it at once."""
-    from fipro.handoff import env_path, key_salt
-
-    with file_lock(env_path()):
-        return key_salt()
+    """The hand-off salt (``privacy.secret`` creates it under a lock: two quarters' notebooks may
+    ask for it at once)."""
+    return privacy.secret()
 
 
 def run_quarter(quarter: str, *, save: bool = True, cap: int = MAX_PER_CUSTOMER) -> tuple[pd.DataFrame, dict]:

@@ -247,10 +247,9 @@ def test_a_typed_label_is_escaped_in_the_title(built):
     assert "<img" not in app.title.value and "&lt;img src=x onerror=alert(1)&gt;" in app.title.value
 
 
-def test_customer_explorer_row_carries_the_quarters_notifications(built, monkeypatch):
-    from fipro import handoff, notify
+def test_customer_explorer_row_carries_the_quarters_notifications(built):
+    from fipro import handoff, notify, privacy
 
-    monkeypatch.setenv(handoff.SALT_VARIABLE, "views-test")
     quarter = built[-1]
     notes, _ = notify.run_quarter(quarter)
     assert len(notes) and "SEQ" not in notes
@@ -258,7 +257,7 @@ def test_customer_explorer_row_carries_the_quarters_notifications(built, monkeyp
     t = pq.read_table(data.views_dir(quarter) / "customers.parquet", columns=["label", "SEQ", "note1_kind"]).to_pandas()
     hit, miss = t[t["note1_kind"].notna()].iloc[0], t[t["note1_kind"].isna()].iloc[0]
     table = panels.notification_table(data.customer(quarter, hit["label"]))
-    key = handoff.customer_keys([hit["SEQ"]], "views-test")[0]
+    key = handoff.customer_keys([hit["SEQ"]], privacy.secret(create=False))[0]  # conftest's secret
     expected = notes[notes["CUSTOMER_KEY"] == key].sort_values("rank")
     assert table["종류"].tolist() == expected["kind"].tolist()
     assert table["알림"].tolist() == expected["message"].tolist()
