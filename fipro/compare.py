@@ -22,8 +22,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from fipro import config, contract
+from fipro.peers import PEER_GROUP
 from fipro.privacy import DIGITS, hex_digests, label_salt, pseudonym
 from fipro.text_ko import COLUMN_NAME_KO
 
@@ -58,14 +60,13 @@ def group_description_ko(by: Sequence[str], values: Sequence[str]) -> str:
 
 
 def mid_rank_percentile(value: float, peers: np.ndarray) -> float:
-    """Percentile of ``value`` among ``peers`` (mid-rank: ties count half). NaN if no peers."""
+    """Percentile of ``value`` among ``peers`` (mid-rank: ties count half, scipy's
+    ``percentileofscore(kind="mean")``). NaN if no peers."""
     peers = np.asarray(peers, dtype=np.float64)
     peers = peers[~np.isnan(peers)]
     if len(peers) == 0 or np.isnan(value):
         return float("nan")
-    below = np.count_nonzero(peers < value)
-    equal = np.count_nonzero(peers == value)
-    return float(100.0 * (below + 0.5 * equal) / len(peers))
+    return float(stats.percentileofscore(peers, value, kind="mean"))
 
 
 def spending_shares(frame: pd.DataFrame, columns: Sequence[str] = contract.UPPER_COLUMNS) -> pd.DataFrame:
@@ -160,7 +161,7 @@ def _peer_mask(frame: pd.DataFrame, by: Sequence[str], values: Sequence[str]) ->
 def peer_comparison(
     quarter_df: pd.DataFrame,
     seq: str,
-    by: Sequence[str] = ("AGE", "SEX_CD", "LIFE_STAGE"),
+    by: Sequence[str] = PEER_GROUP,
     min_peers: int = 10,
     top_k: int = 3,
 ) -> PeerComparison:
@@ -267,7 +268,7 @@ def peer_comparison(
     )
 
 
-def example_customer(quarter_df: pd.DataFrame, by: Sequence[str] = ("AGE", "SEX_CD", "LIFE_STAGE"),
+def example_customer(quarter_df: pd.DataFrame, by: Sequence[str] = PEER_GROUP,
                      min_peers: int = 10, salt: Optional[str] = None) -> str:
     """A deterministic example customer for a worked comparison: among customers with
     spending and a full peer group of at least ``min_peers`` others, the one whose
