@@ -3,8 +3,6 @@ real Voila on 127.0.0.1 and driven in headless Debian chromium (nothing loaded f
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -175,10 +173,8 @@ def test_customer_explorer_shows_the_chosen_customer(voila, browser, built):
     seq, score = scores["SEQ"].iloc[42], float(scores["health_score"].iloc[42])
     label = label_of(quarter, seq)
     page, problems = _page(browser, voila)
-    start = time.perf_counter()
     page.goto(f"{voila}/voila/render/customer_explorer.ipynb", timeout=120_000)
     page.wait_for_selector(".fipro-search input", timeout=120_000)
-    render = time.perf_counter() - start
     box = page.locator(".fipro-search input")
     box.fill(label)
     page.wait_for_function("l => document.querySelector('.fipro-customer') && document.querySelector('.fipro-customer').innerText.includes(l)",
@@ -192,7 +188,6 @@ def test_customer_explorer_shows_the_chosen_customer(voila, browser, built):
     assert not page.locator(".fipro-error").is_visible()
     page.screenshot(path=str(_shots() / "customer_explorer.png"), full_page=True)
     assert problems == {"outside": [], "kernel_errors": []}, problems
-    print(json.dumps({"render_seconds": round(render, 2)}))
 
 
 def test_timings_are_measured_in_the_browser(voila, browser, built):
