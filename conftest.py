@@ -1,9 +1,10 @@
 """Shared test set-up (at the root so nbval runs of notebooks/ alone get it too).
 
-The tests never touch a user's ``data/`` or ``outputs/``: before ``fipro`` is
+The tests never touch a user's ``data/``, ``outputs/`` or ``.env``: before ``fipro`` is
 imported, the data and output trees are pointed at ``.cache/test-home`` (kept
-between runs so the sample is generated and ingested once). Notebooks executed by
-nbval or papermill inherit these variables, so they read the same private sample.
+between runs so the sample is generated and ingested once) and ``FIPRO_KEY_SALT`` is a
+fixed test secret. Notebooks executed by nbval or papermill inherit these variables, so
+they read the same private sample and show the same labels.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ _ROOT = Path(__file__).resolve().parent
 TEST_HOME = _ROOT / ".cache" / "test-home"
 os.environ["FIPRO_DATA_DIR"] = str(TEST_HOME / "data")
 os.environ["FIPRO_OUTPUTS_DIR"] = str(TEST_HOME / "outputs")
+# the installation's secret (fipro.privacy: the labels and the hand-off key): a fixed test value,
+# so tests never create or read the project's .env and a label is the same in every run
+TEST_SECRET = "fipro-test-home-secret"
+os.environ["FIPRO_KEY_SALT"] = TEST_SECRET
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(_ROOT / ".cache" / "numba"))
 

@@ -22,9 +22,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from fipro import config, contract
-from fipro.privacy import DIGITS, hex_digests, pseudonym
+from fipro.peers import PEER_GROUP
+from fipro.privacy import DIGITS, hex_digests, label_salt, pseudonym
 from fipro.text_ko import COLUMN_NAME_KO
 
 COMPARED_COLUMNS: tuple[str, ...] = ("TOT_USE_AM",) + contract.UPPER_COLUMNS
@@ -58,14 +60,13 @@ def group_description_ko(by: Sequence[str], values: Sequence[str]) -> str:
 
 
 def mid_rank_percentile(value: float, peers: np.ndarray) -> float:
-    """Percentile of ``value`` among ``peers`` (mid-rank: ties count half). NaN if no peers."""
+    """Percentile of ``value`` among ``peers`` (mid-rank: ties count half, scipy's
+    ``percentileofscore(kind="mean")``). NaN if no peers."""
     peers = np.asarray(peers, dtype=np.float64)
     peers = peers[~np.isnan(peers)]
     if len(peers) == 0 or np.isnan(value):
         return float("nan")
-    below = np.count_nonzero(peers < value)
-    equal = np.count_nonzero(peers == value)
-    return float(100.0 * (below + 0.5 * equal) / len(peers))
+    return float(stats.percentileofscore(peers, value, kind="mean"))
 
 
 def spending_shares(frame: pd.DataFrame, columns: Sequence[str] = contract.UPPER_COLUMNS) -> pd.DataFrame:
@@ -160,7 +161,7 @@ def _peer_mask(frame: pd.DataFrame, by: Sequence[str], values: Sequence[str]) ->
 def peer_comparison(
     quarter_df: pd.DataFrame,
     seq: str,
-    by: Sequence[str] = ("AGE", "SEX_CD", "LIFE_STAGE"),
+    by: Sequence[str] = PEER_GROUP,
     min_peers: int = 10,
     top_k: int = 3,
 ) -> PeerComparison:
@@ -267,16 +268,21 @@ def peer_comparison(
     )
 
 
-def example_customer(quarter_df: pd.DataFrame, by: Sequence[str] = ("AGE", "SEX_CD", "LIFE_STAGE"),
-                     min_peers: int = 10, salt: str = str(config.RANDOM_SEED)) -> str:
+def example_customer(quarter_df: pd.DataFrame, by: Sequence[str] = PEER_GROUP,
+                     min_peers: int = 10, salt: Optional[str] = None) -> str:
     """A deterministic example customer for a worked comparison: among customers with
     spending and a full peer group of at least ``min_peers`` others, the one whose
-    salted hash sorts first. Returns the SEQ (for lookup; never print it)."""
+    salted hash sorts first. Returns the SEQ (for lookup; never print it).
+
+    ``salt`` (``None``: ``config.RANDOM_SEED`` when called) is hashed after the installation's
+    label salt (:func:`fipro.privacy.label_salt`): with a public salt alone, anyone holding the
+    customer ids could tell which one the published example is."""
+    salt = str(config.RANDOM_SEED) if salt is None else salt
     by = list(by)
     sizes = quarter_df.groupby(by, observed=True, dropna=True)["SEQ"].transform("size")
     eligible = quarter_df.loc[(sizes > min_peers) & (quarter_df["TOT_USE_AM"] > 0), "SEQ"].astype(str)
     if eligible.empty:
         eligible = quarter_df["SEQ"].astype(str)
     seqs = eligible.tolist()
-    keys = hex_digests(seqs, salt, DIGITS).tolist()
+    keys = hex_digests(seqs, f"{label_salt()}:{salt}", DIGITS).tolist()
     return str(seqs[min(range(len(keys)), key=keys.__getitem__)])  # first of the smallest key

@@ -77,6 +77,8 @@ def decay_measures(quarter: str, previous: str, outputs: Mapping[str, Optional[p
                 seed: Optional[int] = None) -> list[dict]:
     """The previous quarter's saved life-stage and health risk models scored on this quarter's
     held-out customers (at most :data:`DECAY_ROWS`), beside this quarter's saved predictions."""
+    # scikit-learn (split, registry), the feature cache and the health package load only when a
+    # decay is measured: fipro.drift imports this module, and the site imports fipro.drift for its tables
     from fipro import split
     from fipro.evaluation import registry
 
@@ -84,12 +86,12 @@ def decay_measures(quarter: str, previous: str, outputs: Mapping[str, Optional[p
     preds = outputs.get("lifestage")
     old_dir = datasets.model_dir(previous, "lifestage")
     if preds is not None and "role" in preds and (old_dir / registry.MODEL_FILE).exists():
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # see above: only with a saved model to score
 
         test = preds[preds["role"] == "test"].reset_index(drop=True)
         test = test.iloc[split.sample_positions(len(test), DECAY_ROWS, seed)]
         model = registry.load_model(old_dir)
-        from fipro.features import cache
+        from fipro.features import cache  # see above
 
         if not cache.is_fresh(quarter):
             cache.load_features(quarter)
@@ -108,9 +110,8 @@ def decay_measures(quarter: str, previous: str, outputs: Mapping[str, Optional[p
         risk = saved.get("risk") if isinstance(saved, dict) else None
         labels = datasets.truth_rows(quarter, health["SEQ"].astype(str).to_numpy(), ["adverse_next"])
         if risk is not None and labels is not None and health["risk_probability"].notna().any():
-            from fipro.health import risk_inputs
+            from fipro.health import risk_inputs  # see above
             from fipro.health.data import load_inputs
-
             from fipro.health.pipeline import CALIBRATION_SIZE, TEST_SIZE
 
             # the health notebook's own held-out customers (same split, same seed)

@@ -284,7 +284,7 @@ def presence_measures(state_previous: Optional[pd.DataFrame], state_current: pd.
 
 def _read(path, columns: Sequence[str], filters=None) -> Optional[pd.DataFrame]:
     """Columns of a saved table that exist today (a reader tolerant of renamed or added columns)."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # when a table is read: the site imports this module for its names
 
     if path is None or not path.exists():
         return None
@@ -300,7 +300,7 @@ class ColumnReader:
     (673k rows × 150 features) memory holds a few columns, never three whole feature tables."""
 
     def __init__(self, path):
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # see _read
 
         self._file = pq.ParquetFile(path)
         self._names = set(self._file.schema_arrow.names)
@@ -316,7 +316,7 @@ class ColumnReader:
 
 def feature_columns(quarter: str):
     """The quarter's features as a :class:`ColumnReader` on the fresh cache (built first when stale)."""
-    from fipro.features import cache
+    from fipro.features import cache  # the feature builder (scikit-learn) only when a quarter is measured
 
     if not cache.is_fresh(quarter):
         cache.load_features(quarter)
@@ -442,6 +442,7 @@ def measure_quarter(quarter: str, *, previous: Optional[str] = None, decay: bool
     """Every drift row of ``quarter`` against ``previous`` (default: the quarter before it among
     the ingested ones); an empty frame for the first quarter. ``previous=quarter`` compares the
     quarter with itself (every PSI is 0)."""
+    # the history states and the saved metrics only when a quarter is measured (the site imports this module)
     from fipro import history
     from fipro.export import load_metrics
 

@@ -12,9 +12,11 @@ ingested table) and one per model (``MODEL_SOURCES``: each model declares a
 to ``MODEL_SOURCES``; a model that has not run for a quarter leaves its columns empty.
 
 Customers appear only as ``CUSTOMER_KEY``: a salted SHA-256 of ``SEQ``, the same for a
-customer in every quarter. The salt is read from ``FIPRO_KEY_SALT`` (environment, or
-the project's git-ignored ``.env``); on first use a random salt is written to ``.env``
-with a message, since losing it changes every key.
+customer in every quarter. The salt is the installation's secret,
+:func:`fipro.privacy.secret` (``FIPRO_KEY_SALT`` from the environment or the project's
+git-ignored ``.env``; on first use a random one is written to ``.env`` with a message, since
+losing it changes every key). The published labels use a salt derived from it
+(:func:`fipro.privacy.label_salt`), so a label cannot be joined to a key.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,6 @@ from fipro import config, contract, datasets, privacy
 from fipro.export import atomic_path, write_json_atomic
 
 SEED_TABLE = "customer_quarter"
-SALT_VARIABLE = "FIPRO_KEY_SALT"
 KEY_COLUMN = "CUSTOMER_KEY"
 KEY_DIGITS = 20  # 80 bits: no collision among every customer of every quarter
 SQL_TYPES = ("TEXT", "INTEGER", "REAL")
@@ -184,33 +183,15 @@ def schema(all_sources: Optional[Sequence[Source]] = None) -> list[dict]:
 
 # --- the pseudonymous key -----------------------------------------------------------
 
-def env_path() -> Path:
-    return config.PROJ_ROOT / ".env"
-
-
-def key_salt(create: bool = True) -> str:
-    """The salt of ``CUSTOMER_KEY``: ``$FIPRO_KEY_SALT``, else ``.env``, else a new one in ``.env``."""
-    if os.environ.get(SALT_VARIABLE):
-        return os.environ[SALT_VARIABLE]
-    path = env_path()
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            name, _, value = line.partition("=")
-            if name.strip() == SALT_VARIABLE and value.strip():
-                return value.strip()
-    if not create:
-        raise KeyError(f"{SALT_VARIABLE} is not set and {path} has none")
-    salt = secrets.token_hex(16)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(f"{SALT_VARIABLE}={salt}\n")
-    print(f"새 고객 키 솔트를 {path}에 만들었습니다 ({SALT_VARIABLE}). git에는 올라가지 않습니다. "
-          f"이 값을 잃으면 모든 CUSTOMER_KEY가 바뀌니 안전한 곳에 보관하세요.")
-    return salt
+# the one secret lives in fipro.privacy (the published labels are keyed by it too)
+SALT_VARIABLE = privacy.SECRET_VARIABLE
+key_salt = privacy.secret  # key_salt(create=True): $FIPRO_KEY_SALT, else .env, else a new one in .env
 
 
 def customer_keys(seq: Sequence[str], salt: str) -> np.ndarray:
     """``K`` + the first 20 hex digits of SHA-256(salt:SEQ), computed once per distinct SEQ (the
-    pseudonyms' digest with the secret salt: a published label cannot be joined to the hand-off)."""
+    pseudonyms' digest with the secret itself as salt, where the labels use the derived
+    ``privacy.label_salt``: a published label cannot be joined to the hand-off)."""
     return privacy.hex_digests(seq, salt, KEY_DIGITS, prefix="K")
 
 

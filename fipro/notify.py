@@ -33,8 +33,10 @@ from typing import Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import contract, datasets
-from fipro.export import file_lock, write_parquet_atomic
+from fipro import contract, datasets, privacy
+from fipro.export import write_parquet_atomic
+from fipro.handoff import customer_keys
+from fipro.products import load_catalogue
 from fipro.text_ko import particle
 
 KINDS: tuple[str, ...] = ("이상 소비", "위험 등급 상승", "건강 등급 하락", "라이프스테이지 변화", "더 나은 카드")
@@ -194,8 +196,6 @@ def notifications_from(current: Mapping[str, Optional[pd.DataFrame]], previous: 
 
 def keyed(notes: pd.DataFrame, quarter: str, salt: str) -> pd.DataFrame:
     """``notes`` with ``SEQ`` replaced by the hand-off's ``CUSTOMER_KEY`` (:data:`NOTIFICATION_COLUMNS`)."""
-    from fipro.handoff import customer_keys
-
     out = notes.copy()
     out.insert(0, "CUSTOMER_KEY", customer_keys(out["SEQ"].astype(str), salt) if len(out) else [])
     out.insert(1, "BAS_YH", quarter)
@@ -215,8 +215,6 @@ def load_notifications(quarter: str) -> Optional[pd.DataFrame]:
 def card_names() -> dict:
     """Card id → Korean name from the catalogue (``{}`` when it cannot be read)."""
     try:
-        from fipro.products import load_catalogue
-
         cat = load_catalogue()
         return {c: cat.card_name(c) for c in cat.card_ids}
     except (OSError, ValueError):
@@ -224,16 +222,16 @@ def card_names() -> dict:
 
 
 def salt() -> str:
-    """The hand-off salt, created under a lock: two quarters' notebooks may ask for it at once."""
-    from fipro.handoff import env_path, key_salt
-
-    with file_lock(env_path()):
-        return key_salt()
+    """The hand-off salt (``privacy.secret`` creates it under a lock: two quarters' notebooks may
+    ask for it at once)."""
+    return privacy.secret()
 
 
 def run_quarter(quarter: str, *, save: bool = True, cap: int = MAX_PER_CUSTOMER) -> tuple[pd.DataFrame, dict]:
     """The quarter's notifications keyed by ``CUSTOMER_KEY`` (written when ``save``) and their
     counts per kind."""
+    # the saved outputs through drift (scipy, the decay models) only when a quarter is built:
+    # notifications_from runs on frames alone
     from fipro import drift, history
 
     start = time.perf_counter()

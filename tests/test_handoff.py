@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fipro import config, datasets, handoff
+from fipro import config, datasets, handoff, privacy
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_keys_are_salted_stable_and_never_the_seq():
 
 def test_salt_is_created_once_in_dot_env_with_a_message(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(handoff.SALT_VARIABLE, raising=False)
-    monkeypatch.setattr(handoff, "env_path", lambda: tmp_path / ".env")
+    monkeypatch.setattr(privacy, "env_path", lambda: tmp_path / ".env")  # the one secret lives in privacy
     with pytest.raises(KeyError):
         handoff.key_salt(create=False)
     first = handoff.key_salt()

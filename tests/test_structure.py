@@ -1,4 +1,5 @@
-"""The shape of the package a newcomer relies on: no room over 600 lines, no import cycle."""
+"""The shape of the package a newcomer relies on: no room over 600 lines, no import cycle, no
+import inside a function without a comment naming the reason."""
 
 from __future__ import annotations
 
@@ -89,3 +90,35 @@ def test_the_package_has_no_import_cycle():
 def test_the_cycle_finder_finds_a_planted_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def _uncommented_local_imports(source: str) -> list[int]:
+    """Lines of imports inside a function that name no reason: no comment on the import's lines,
+    on the line above, or above the run of imports it belongs to."""
+    lines = source.splitlines()
+    out = []
+    for fn in ast.walk(ast.parse(source)):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            above = node.lineno - 2
+            while above >= 0 and lines[above].strip().startswith(("import ", "from ")) and "#" not in lines[above]:
+                above -= 1  # a run of imports shares the comment above it (or on its first line)
+            own = any("#" in lines[i] for i in range(node.lineno - 1, node.end_lineno))
+            if not own and not (above >= 0 and "#" in lines[above]):
+                out.append(node.lineno)
+    return sorted(set(out))
+
+
+def test_every_import_inside_a_function_names_its_reason():
+    found = {f"{p.relative_to(PACKAGE_DIR.parent)}:{n}": p.read_text(encoding="utf-8").splitlines()[n - 1].strip()
+             for p in PACKAGE_DIR.rglob("*.py") for n in _uncommented_local_imports(p.read_text(encoding="utf-8"))}
+    assert found == {}
+
+
+def test_the_local_import_check_finds_a_bare_one():
+    bare = "def f():\n    x = 1\n    import json\n    return json\n"
+    named = "def f():\n    # json only here: a reason\n    import json\n    import os\n    return json, os\n"
+    assert _uncommented_local_imports(bare) == [3] and _uncommented_local_imports(named) == []

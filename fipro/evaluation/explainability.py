@@ -139,11 +139,11 @@ def shap_values(model, X: pd.DataFrame, *, background: Optional[pd.DataFrame] = 
         base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
         method = "tree"
     else:
-        from fipro.split import resolve_seed  # only this branch needs it
+        from fipro.split import resolve_seed, sample_positions  # only this branch needs them
 
         seed = resolve_seed(seed)
         bg = background if background is not None else X
-        bg = bg.sample(min(max_background, len(bg)), random_state=seed)
+        bg = bg.iloc[sample_positions(len(bg), max_background, seed)]
         explainer = shap.explainers.Permutation(model.predict_proba, bg, seed=seed)
         exp = explainer(X)
         values = np.asarray(exp.values)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from fipro import contract, datasets
+from fipro import config, contract, datasets
 from fipro.evaluation import intervals as iv
 from fipro.evaluation.calibration import expected_calibration_error
 from fipro.health.components import COMPONENT_BY_NAME, COMPONENT_NAMES, FINHEALTH_TIERS, TIERS, tier_of, weighted_score
@@ -199,21 +199,22 @@ def transient_tradeoff(run, grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)) -
     return pd.DataFrame(rows)
 
 
-def compare_learners(run, max_rows: int = 50_000) -> Optional[pd.DataFrame]:
+def compare_learners(run, max_rows: int = 50_000, seed: Optional[int] = None) -> Optional[pd.DataFrame]:
     """The risk model's learners side by side on the same customers: held-out AUC and ECE after
-    calibration, and fit seconds (a seeded draw of at most ``max_rows`` training customers).
+    calibration, and fit seconds (a seeded draw of at most ``max_rows`` training customers; ``seed``
+    ``None``: ``config.RANDOM_SEED`` when called, as ``run_quarter``'s).
     Index ``learner``; columns ``train_customers``, ``auc``, ``ece``, ``fit_seconds`` (:func:`display_ko`)."""
     if run.labels is None:
         return None
     y = run.labels["adverse_next"].to_numpy()
     X = risk_inputs(run.inputs)
-    train = fit_rows_of(run.roles, max_rows, 0)
+    seed = config.RANDOM_SEED if seed is None else seed
+    train = fit_rows_of(run.roles, max_rows, seed)
     cal, test = run.roles == "calibration", run.roles == "test"
     rows = []
     for learner in ("logistic", "lightgbm"):
         start = time.perf_counter()
-        # random_state 0: the comparison's draw as it was before RiskModel's default became None
-        model = RiskModel(monotone=tuple(RISK_MONOTONE.values()), learner=learner, n_jobs=1, random_state=0).fit(
+        model = RiskModel(monotone=tuple(RISK_MONOTONE.values()), learner=learner, n_jobs=1, random_state=seed).fit(
             X.iloc[train], y[train], X[cal], y[cal])
         p = model.predict_proba(X[test])[:, 1]
         rows.append({"learner": learner, "train_customers": len(train), "auc": _auc(y[test], p),

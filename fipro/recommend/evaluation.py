@@ -19,6 +19,7 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from fipro.evaluation import intervals as iv
 from fipro.modelrun import Target, targets_frame
@@ -161,8 +162,7 @@ def coverage(top: np.ndarray, n_cards: int) -> dict:
     """Catalogue coverage of the top 3 and diversity of the first card (normalised entropy)."""
     shown = np.unique(top[top >= 0])
     counts = np.bincount(top[:, 0][top[:, 0] >= 0], minlength=n_cards).astype(float)
-    p = counts[counts > 0] / counts.sum() if counts.sum() else np.array([1.0])
-    entropy = float(-(p * np.log(p)).sum() / np.log(n_cards)) if n_cards > 1 else 0.0
+    entropy = float(stats.entropy(counts) / np.log(n_cards)) if n_cards > 1 and counts.sum() else 0.0
     return {"catalogue_coverage": float(len(shown) / n_cards), "top1_entropy": entropy,
             "top1_largest_share": float(counts.max() / counts.sum()) if counts.sum() else float("nan")}
 

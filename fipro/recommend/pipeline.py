@@ -372,10 +372,8 @@ def benefit_by(run: RecommendRun, column: str) -> pd.DataFrame:
 
 def worked_examples(run: RecommendRun, n: int = 3, seed: Optional[int] = None):
     """(label, rows) for ``n`` seeded customers: their cards and products with reasons."""
-    seed = config.RANDOM_SEED if seed is None else seed
-    rng = np.random.default_rng(seed)
     seqs = run.inputs.frame["SEQ"].to_numpy()
-    picked = np.sort(rng.choice(len(seqs), size=min(n, len(seqs)), replace=False))
+    picked = split.sample_positions(len(seqs), n, seed)
     names = {**{c: run.catalogue.card_name(c) for c in run.catalogue.card_ids},
              **dict(zip(run.catalogue.products["product_id"], run.catalogue.products["name_ko"]))}
     for i in picked:

@@ -15,7 +15,7 @@ from typing import ClassVar, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import config, contract, export
+from fipro import config, contract, export, split
 from fipro.privacy import pseudonym
 from fipro.segments import evaluation as ev
 from fipro.segments.artifacts import NOISE_NAME, load_assignments, save_artifacts
@@ -74,9 +74,7 @@ def assign(model: SegmentModel, inputs: SegmentInputs, chunk: int = 100_000) -> 
 
 def query_latency(index: SimilarityIndex, n: int = N_LATENCY_QUERIES, k: int = 10, seed: Optional[int] = None) -> dict:
     """Median and 95th-percentile milliseconds of ``n`` similar-customer queries for random customers."""
-    seed = config.RANDOM_SEED if seed is None else seed
-    rng = np.random.default_rng(seed)
-    seqs = index.seq[rng.choice(len(index), min(n, len(index)), replace=False)]
+    seqs = index.seq[split.sample_positions(len(index), n, seed)]
     times = []
     for s in seqs:
         t0 = time.perf_counter()

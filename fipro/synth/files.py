@@ -36,7 +36,7 @@ load_truth = datasets.load_truth
 _CSV_OPTIONS = dict(delimiter=",", quoting_style="none", quoting_header="none", eol="\r\n")
 
 
-def write_synthetic(path=None, scale: str = "sample", seed: int = config.RANDOM_SEED, n_customers: int | None = None,
+def write_synthetic(path=None, scale: str = "sample", seed: int | None = None, n_customers: int | None = None,
                     chunk_customers: int = generate.DEFAULT_CHUNK_CUSTOMERS, progress: bool | None = None) -> Path:
     """Write the synthetic raw CSV, its truth Parquet and the ``.synth.json`` sidecar.
 
@@ -50,8 +50,8 @@ def write_synthetic(path=None, scale: str = "sample", seed: int = config.RANDOM_
         Raw file to write; default ``config.RAW_DIR / config.RAW_FILENAME``.
     scale : {"sample", "full"}
         Number of customers from ``SCALES`` unless ``n_customers`` is given.
-    seed : int
-        Seed of every random draw.
+    seed : int, optional
+        Seed of every random draw; ``None``: ``config.RANDOM_SEED``, read when called.
     n_customers : int, optional
         Overrides the scale's customer count.
     chunk_customers : int
@@ -68,6 +68,7 @@ def write_synthetic(path=None, scale: str = "sample", seed: int = config.RANDOM_
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
+    seed = config.RANDOM_SEED if seed is None else seed
     path = Path(path) if path is not None else config.RAW_DIR / config.RAW_FILENAME
     n = int(n_customers if n_customers is not None else SCALES[scale])
     if n < 1:
@@ -114,7 +115,7 @@ def write_synthetic(path=None, scale: str = "sample", seed: int = config.RANDOM_
     return path
 
 
-def ensure_synthetic(scale: str = "sample", seed: int = config.RANDOM_SEED, raw_dir=None) -> Path | None:
+def ensure_synthetic(scale: str = "sample", seed: int | None = None, raw_dir=None) -> Path | None:
     """Make sure a raw file is available, generating the synthetic one only if needed.
 
     A real raw file (found by :func:`fipro.datasets.raw_file`, the one discovery rule
@@ -124,7 +125,8 @@ def ensure_synthetic(scale: str = "sample", seed: int = config.RANDOM_SEED, raw_
     Parameters
     ----------
     scale : {"sample", "full"}
-    seed : int
+    seed : int, optional
+        Default ``config.RANDOM_SEED`` (read at call time).
     raw_dir : path-like, optional
         Default ``config.RAW_DIR`` (read at call time).
 
@@ -133,6 +135,7 @@ def ensure_synthetic(scale: str = "sample", seed: int = config.RANDOM_SEED, raw_
     Path or None
         The synthetic raw file, or None when a real file is present.
     """
+    seed = config.RANDOM_SEED if seed is None else seed
     raw_dir = Path(raw_dir) if raw_dir is not None else config.RAW_DIR
     found = datasets.raw_file(raw_dir)
     if found is not None and not is_synthetic(found):

@@ -300,16 +300,16 @@ def generate_tables(n_customers: int, seed: int, chunk_customers: int = DEFAULT_
         yield _chunk_tables(model, rows)
 
 
-def generate_frame(n_customers: int, seed: int = config.RANDOM_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate_frame(n_customers: int, seed: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate the raw rows and the planted truth in memory (for small sizes).
 
     Parameters
     ----------
     n_customers : int
         Customers to generate (rows are about 7.7 per customer).
-    seed : int
-        Seed; the same seed gives the same frames, and the first customers of a larger
-        run are the same customers.
+    seed : int, optional
+        Seed (``None``: ``config.RANDOM_SEED``, read when called); the same seed gives the
+        same frames, and the first customers of a larger run are the same customers.
 
     Returns
     -------
@@ -325,6 +325,7 @@ def generate_frame(n_customers: int, seed: int = config.RANDOM_SEED) -> tuple[pd
     >>> list(raw.columns) == list(contract.COLUMN_NAMES) and len(raw) == len(truth)
     True
     """
+    seed = config.RANDOM_SEED if seed is None else seed
     parts = list(generate_tables(n_customers, seed, chunk_customers=max(n_customers, 1)))
     raw = pa.concat_tables([p[0] for p in parts]).to_pandas()
     truth = pa.concat_tables([p[1] for p in parts]).to_pandas()
