@@ -400,3 +400,69 @@ def test_spearman_matrix_equals_pandas_with_ties_and_missing_values():
     got = eda_fig.spearman_matrix(df, list(df))
     want = df.corr(method="spearman")
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=0, atol=1e-12)
+
+
+# --- amounts relative to the quarter's peers (fipro.features.levels) ----------------------------
+
+
+def _twins(n: int = 500, seed: int = 0) -> pd.DataFrame:
+    """Features of two quarters: each spending pattern as a man in 서울 and, with every amount
+    doubled, as a woman in 경북; the second quarter has every amount tripled (integer factors,
+    so the planted levels are exact)."""
+    frames = []
+    for quarter, q_factor in (("2023q1", 1), ("2023q2", 3)):
+        rng = np.random.default_rng(seed)  # the same patterns in both quarters
+        rows = []
+        for i in range(n):
+            fsbz, restrnt, trvl = (int(v) for v in rng.integers(200, 20_000, size=3))
+            if i % 5 == 0:
+                trvl = 0  # some categories unused
+            age = str(20 + 5 * (i % 10))
+            for who, sex, sido, factor in (("m", "1", "서울", 1), ("w", "2", "경북", 2)):
+                f = factor * q_factor
+                tot = f * (fsbz + restrnt + trvl)
+                rows.append(raw_row(f"{who}{i}", quarter, AGE=age, SEX_CD=sex, HOUS_SIDO_NM=sido,
+                                    TOT_USE_AM=tot, CRDSL_USE_AM=tot, FSBZ_AM=f * fsbz, RESTRNT_AM=f * restrnt,
+                                    TRVLEC_AM=f * trvl, TRVL_AM=f * trvl))
+        frames.append(features.build_features(raw_frame(rows)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_relative_amounts_cancel_a_level_planted_by_sex_region_and_quarter():
+    from fipro.features import levels
+
+    feats = _twins()
+    rel = levels.relative_amounts(feats)
+    key = feats["SEQ"].str[1:]
+    for raw, peer in (("log_TOT_USE_AM", "peer_log_TOT_USE_AM"), ("log_RESTRNT_AM", "peer_log_RESTRNT_AM")):
+        spread_raw = feats.groupby(key)[raw].agg(lambda v: v.max() - v.min())
+        spread_peer = rel.groupby(key)[peer].agg(lambda v: v.max() - v.min())
+        # the same pattern differs by log 6 in the absolute amount and by nothing relative to peers
+        assert spread_raw.min() > math.log(6) - 0.01
+        assert spread_peer.max() < 0.02
+
+
+def test_relative_amounts_keep_zero_and_missing_and_the_order_within_a_peer_group():
+    from fipro.features import levels
+
+    feats = _twins(200)
+    feats.loc[3, "log_FUEL_AM"] = np.nan
+    rel = levels.relative_amounts(feats)
+    assert list(rel.columns) == levels.relative_names() and rel.index.equals(feats.index)
+    unused = feats["log_TRVL_AM"] == 0
+    assert unused.any() and (rel.loc[unused, "peer_log_TRVL_AM"] == 0).all()
+    assert (rel.loc[~unused, "peer_log_TRVL_AM"] > 0).all()
+    assert np.isnan(rel.loc[3, "peer_log_FUEL_AM"])
+    group = (feats["BAS_YH"] == "2023q1") & (feats["sex_female"] == 1)
+    order_raw = feats.loc[group, "log_TOT_USE_AM"].rank().to_numpy()
+    np.testing.assert_array_equal(rel.loc[group, "peer_log_TOT_USE_AM"].rank().to_numpy(), order_raw)
+
+
+def test_peer_levels_are_fitted_per_quarter_and_need_their_inputs():
+    from fipro.features import levels
+
+    feats = _twins(200)
+    first = feats["BAS_YH"] == "2023q1"
+    np.testing.assert_allclose(levels.peer_levels(feats)[first.to_numpy()], levels.peer_levels(feats[first]))
+    with pytest.raises(KeyError, match="sex_female"):
+        levels.peer_levels(feats.drop(columns=["sex_female"]))
