@@ -93,21 +93,9 @@ def decay_measures(quarter: str, previous: str, outputs: Mapping[str, Optional[p
 
         if not cache.is_fresh(quarter):
             cache.load_features(quarter)
-        from fipro.features import levels
-
-        # only the drawn customers' rows and the model's columns; an amount relative to its
-        # peers (peer_log_) is computed from its log_ feature and the row's peer level, fitted
-        # on every row of the quarter as the life-stage data step does (the few columns it reads)
-        path = datasets.features_path(quarter)
-        names = list(model.feature_names_in_)
-        peer = [c for c in names if c.startswith(levels.PREFIX)]
-        read = list(dict.fromkeys(["SEQ", *(c for c in names if c not in peer), *levels.source_names(peer)]))
-        feats = pq.read_table(path, columns=read, filters=[("SEQ", "in", list(test["SEQ"].astype(str)))]).to_pandas()
-        if peer:
-            every = pq.read_table(path, columns=["SEQ", *levels.LEVEL_INPUTS]).to_pandas()
-            log_l = pd.Series(levels.peer_levels(every), index=every["SEQ"].astype(str))
-            feats = pd.concat([feats, levels.relative_amounts(feats, log_l.loc[feats["SEQ"].astype(str)].to_numpy(),
-                                                              columns=peer)], axis=1)
+        # only the drawn customers' rows and the model's columns
+        feats = pq.read_table(datasets.features_path(quarter), columns=["SEQ", *model.feature_names_in_],
+                              filters=[("SEQ", "in", list(test["SEQ"].astype(str)))]).to_pandas()
         feats = feats.assign(SEQ=feats["SEQ"].astype(str)).set_index("SEQ").loc[test["SEQ"].astype(str)]
         old = np.asarray(model.predict(feats[list(model.feature_names_in_)])).astype(str)
         values = paired_gap(test["LIFE_STAGE"].astype(str).to_numpy(), old, test["predicted"].astype(str).to_numpy(),

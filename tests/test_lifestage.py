@@ -50,7 +50,7 @@ def toy_quarter(n: int = 400, quarter: str = "2023q1", seed: int = 0) -> pd.Data
 def toy_data(n: int = 400, quarter: str = "2023q1", seed: int = 0) -> pd.DataFrame:
     """What ``lifestage.load_inputs`` returns, built from :func:`toy_quarter`."""
     feats = features.build_features(toy_quarter(n, quarter, seed))
-    out = pd.concat([feats[["BAS_YH", "SEQ"]], lifestage.model_inputs(feats)], axis=1)
+    out = feats[["BAS_YH", "SEQ", *lifestage.feature_columns()]].copy()
     out["LIFE_STAGE"] = feats["LIFE_STAGE"].astype(str).to_numpy()
     return out
 
@@ -242,40 +242,6 @@ def test_history_on_the_sample_records_what_was_pooled(sample_quarters):
     assert "첫 분기" in first.attrs["history_note"]
     alone = lifestage.load_inputs(sample_quarters[0])
     assert not alone.attrs["pooled"] and alone.attrs["n_dropped"] == 0
-
-
-def test_amount_inputs_are_relative_to_peers_one_for_one():
-    # the same number of columns as the shared features: no fit or predict cost added
-    shared, inputs = features.model_feature_names(), lifestage.feature_columns()
-    assert len(inputs) == len(shared)
-    assert [c for c in inputs if c.startswith("log_")] == []
-    assert [c.replace("peer_log_", "log_", 1) for c in inputs] == shared
-    assert lifestage.feature_label_ko("peer_log_TOT_USE_AM") == "총이용금액(같은 성별·지역 대비)"
-
-
-def test_amount_inputs_on_the_sample_do_not_carry_the_planted_sex_and_region_levels(sample_quarters):
-    # stand-in 3.x plants women at 0.848 of men and 서울 about 1.33 times 경북 (issue 27): the
-    # absolute total shows both, the model's total relative to its peers neither
-    quarter = sample_quarters[-1]
-    inputs = lifestage.load_inputs(quarter)
-    shared = features.load_features(quarter).set_index("SEQ").loc[inputs["SEQ"]]
-    spends = (shared["log_TOT_USE_AM"] > 0).to_numpy()
-    women = (shared["sex_female"] == 1).to_numpy()
-    seoul, gyeongbuk = (shared["region_seoul"] == 1).to_numpy(), (shared["region_gyeongbuk"] == 1).to_numpy()
-
-    def gap(values, a, b):
-        return float(values[spends & a].mean() - values[spends & b].mean())
-
-    raw, peer = shared["log_TOT_USE_AM"].to_numpy(), inputs["peer_log_TOT_USE_AM"].to_numpy(dtype=float)
-    assert gap(raw, women, ~women) < -0.08 and abs(gap(peer, women, ~women)) < 0.03
-    assert gap(raw, seoul, gyeongbuk) > 0.2 and abs(gap(peer, seoul, gyeongbuk)) < 0.05
-
-
-def test_a_customers_inputs_do_not_depend_on_the_quarters_pooled_with_it(sample_quarters):
-    quarter = sample_quarters[2]
-    alone = lifestage.load_inputs(quarter)
-    pooled = lifestage.current_rows(lifestage.load_inputs(quarter, history=2), quarter).reset_index(drop=True)
-    pd.testing.assert_frame_equal(pooled, alone, check_like=False, obj="inputs")
 
 
 # --- selection: once per run ----------------------------------------------------------------------

@@ -25,7 +25,7 @@ from fipro.lifestage.artifacts import (HANDOFF, REPORT, SUMMARY, artifact_table,
                                        save_artifacts)
 from fipro.lifestage.data import (CODE_NAMES, CODES, DEFAULT_HISTORY, MODEL_DISPLAY, MODEL_NAME, TARGET,
                                   available_features, class_distribution, current_rows, feature_columns, load_inputs,
-                                  model_inputs, pooled_quarters, sample_training_rows, train_test_rows)
+                                  pooled_quarters, sample_training_rows, train_test_rows)
 from fipro.lifestage.estimator import DEFAULT_PARAMS, LifeStageClassifier, fit_lifestage
 from fipro.lifestage.evaluation import (TARGETS, Evaluation, bayes_ceiling, comparison_table_ko, describe_ceiling,
                                         describe_temporal, evaluate, fit_baselines, load_labels, measurement_table,

@@ -1,10 +1,8 @@
 """Data step of the life-stage model: labels, features, pooled quarters, training sample.
 
-Every frame here is keys (``BAS_YH``, ``SEQ``), the model inputs
-(:func:`feature_columns`: the shared model features, with each absolute amount
-``log_<COL>`` replaced by ``peer_log_<COL>``, the amount relative to the quarter's
-sex × region level, :mod:`fipro.features.levels`) and the label ``LIFE_STAGE`` as a
-string code. Customers are split by a seeded hash of ``SEQ`` (:mod:`fipro.split`), so a
+Every frame here is keys (``BAS_YH``, ``SEQ``), the shared model features
+(:func:`fipro.features.model_feature_names`) and the label ``LIFE_STAGE`` as a string
+code. Customers are split by a seeded hash of ``SEQ`` (:mod:`fipro.split`), so a
 customer is on the same side in every quarter.
 """
 
@@ -16,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from fipro import config, contract, datasets, features, split
-from fipro.features import levels
 
 TARGET = "LIFE_STAGE"
 MODEL_NAME = "lifestage"
@@ -32,29 +29,8 @@ POOL_BELOW_ROWS = 100_000
 
 
 def feature_columns() -> list[str]:
-    """Model inputs: the shared numeric features (``features.model_feature_names``), each
-    ``log_<COL>`` replaced in place by ``peer_log_<COL>`` (same number of columns).
-
-    Since the stand-in 3.x (issue 27) overall levels by sex, region and quarter move every
-    amount; the absolute amounts then carry those levels beside life stage, and on the
-    sample the model fell 0.02-0.04 macro-F1 behind the 2.x data. Relative to the
-    quarter's peer level (:func:`fipro.features.levels.relative_amounts`) a threshold
-    means the same for every sex, region and pooled quarter.
-    """
-    return [levels.relative_name(c) if c.startswith("log_") else c for c in features.model_feature_names()]
-
-
-def model_inputs(frame: pd.DataFrame, rows=slice(None)) -> pd.DataFrame:
-    """:func:`feature_columns` of ``frame`` (one quarter's shared features, every customer)
-    as float32, for ``rows`` (a boolean mask or slice) only.
-
-    The peer levels are fitted on all the quarter's rows, labelled or not, so a customer's
-    inputs do not depend on which other rows are asked for.
-    """
-    relative = levels.relative_amounts(frame)
-    parts = {c: (relative[c] if c.startswith(levels.PREFIX) else frame[c]).to_numpy()[rows].astype(np.float32)
-             for c in feature_columns()}
-    return pd.DataFrame(parts, index=frame.index[rows])
+    """Model inputs: the shared numeric features (``features.model_feature_names``)."""
+    return list(features.model_feature_names())
 
 
 def available_features(frame: pd.DataFrame, quarter: str) -> list[str]:
@@ -81,8 +57,9 @@ def _one_quarter(quarter: str) -> pd.DataFrame:
     keep = label.isin(CODES).fillna(False).to_numpy(dtype=bool)
     # one frame built at once; float32 halves a full quarter (0.7 -> 0.35 GB) and the
     # booster bins in 32 bits anyway
+    feats = feature_columns()
     out = pd.concat([frame.loc[keep, ["BAS_YH", "SEQ"]].astype(str),
-                     model_inputs(frame, keep),
+                     frame.loc[keep, feats].astype(np.float32),
                      pd.Series(label.to_numpy()[keep], index=frame.index[keep], name=TARGET).astype(str)],
                     axis=1).reset_index(drop=True)
     del frame  # the float64 table is not needed any more

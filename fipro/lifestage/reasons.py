@@ -10,7 +10,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from fipro import config, contract, datasets, features
 from fipro.evaluation import baselines, explainability, registry
-from fipro.features import levels
 from fipro.lifestage.data import CODE_NAMES, MODEL_NAME, TARGET, load_inputs
 from fipro.lifestage.estimator import LifeStageClassifier
 from fipro.privacy import pseudonyms
@@ -19,18 +18,13 @@ from fipro.privacy import pseudonyms
 def feature_label_ko(name: str) -> str:
     """A short Korean name of a model feature, for SHAP charts and reason sentences.
 
-    One source with the feature contract (:func:`fipro.features.feature_label_ko`); an
-    amount relative to its peers says so (:func:`fipro.features.levels.relative_label_ko`).
+    One source with the feature contract (:func:`fipro.features.feature_label_ko`).
 
     Examples
     --------
     >>> feature_label_ko("share_ACDM_AM"), feature_label_ko("qoq_log_TOT_USE_AM")
     ('학원 지출 비중', '총이용금액 전분기 대비 증감')
-    >>> feature_label_ko("peer_log_FUEL_AM")
-    '연료판매 지출액(같은 성별·지역 대비)'
     """
-    if name.startswith(levels.PREFIX):
-        return levels.relative_label_ko(name)
     return features.feature_label_ko(name)
 
 
