@@ -14,9 +14,6 @@ One job per module:
                                    :func:`customer_features`, the measures of a built frame
 :mod:`~fipro.features.cache`       the files: per-quarter cache (:func:`load_features`,
                                    :func:`build_report`), the schema file, the command line
-:mod:`~fipro.features.levels`      the one step over a whole quarter: amounts relative to
-                                   the quarter's sex × region level (``peer_log_<COL>``),
-                                   the life-stage model's amount inputs
 =================================  ========================================================
 
 The names below are the package's public API (``from fipro import features``).
@@ -25,7 +22,7 @@ The names below are the package's public API (``from fipro import features``).
 from __future__ import annotations
 
 from fipro.datasets import normalise_quarter, previous_quarter
-from fipro.features import build, cache, levels, spec
+from fipro.features import build, cache, spec
 from fipro.features.build import (
     build_features, customer_features, feature_metrics, metrics_summary_ko, missing_pattern, summary_ko,
 )
@@ -43,7 +40,7 @@ __all__ = [
     "CATEGORY_COLUMNS", "CHANGE_COLUMNS", "FAMILIES", "FEATURE_BY_NAME", "FEATURE_SPECS", "GRADE_ORDINAL",
     "HEADLINE_FEATURES", "KEY_COLUMNS", "PREVIOUS_COLUMNS", "REGION_ROMAN", "FeatureReport", "FeatureSpec", "build",
     "build_features", "build_report", "cache", "customer_features", "family_counts", "feature_label_ko",
-    "feature_metrics", "feature_names", "feature_schema", "features_path", "is_fresh", "levels", "load_features",
+    "feature_metrics", "feature_names", "feature_schema", "features_path", "is_fresh", "load_features",
     "load_quarter_pair", "main", "metrics_summary_ko", "missing_pattern", "model_feature_names",
     "normalise_quarter", "previous_quarter", "schema_path", "schema_table", "spec", "summary_ko",
     "write_feature_schema", "write_features",
