@@ -31,6 +31,10 @@ def test_notebook_budgets_flag_slow_model_notebooks_and_growth_with_earlier_quar
     assert checks["meets_notebook_targets"] is False
     ok = benchmark.notebook_budgets([_row("2022q2", "04_anomaly", 50.0), _row("2023q1", "04_anomaly", 60.0)])
     assert ok["meets_notebook_targets"] is True and ok["not_flat"] == []
+    # the quarter that runs the comparison extras is left out of the flatness check, and named
+    extras = benchmark.notebook_budgets(rows, extras_quarter="2023q4")
+    assert extras["not_flat"] == [] and extras["flat_check_skips_extras_quarter"] == "2023q4"
+    assert [r["notebook"] for r in extras["model_notebooks_over_budget"]] == ["06_health_score", "05_clustering"]
 
 
 def test_write_quarters_keeps_the_header_and_the_chosen_quarters(tmp_path):
