@@ -117,11 +117,18 @@ def run_measured(cmd: list[str], env: dict | None = None, poll_seconds: float = 
 
 
 def _machine() -> dict:
+    """The machine, and how busy it was when the step ended: a 15-minute load above the
+    step's own jobs marks a number measured beside other work."""
+    autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled")
     return {
         "cpus": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        # with autogroups on, `nice` ranks processes within their own session only: other
+        # sessions' niced work still takes an equal share of the cores from the benchmark
+        "sched_autogroup": autogroup.read_text().strip() == "1" if autogroup.exists() else None,
     }
 
 

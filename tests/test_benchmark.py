@@ -79,9 +79,14 @@ def test_record_writes_the_step_the_time_the_machine_and_the_payload(tmp_path, m
     assert list(saved) == ["step", "measured_at", "machine", "wall_seconds", "peak_rss_mb", "meets_target"]
     assert saved["step"] == "features" and saved["wall_seconds"] == 12.5 and saved["meets_target"] is True
     assert datetime.fromisoformat(saved["measured_at"]).utcoffset() == timedelta(0)
-    assert saved["machine"] == {"cpus": os.cpu_count(), "memory_gb": pytest.approx(saved["machine"]["memory_gb"]),
-                                "python": platform.python_version(), "platform": platform.platform()}
-    assert saved["machine"]["memory_gb"] > 0
+    machine = saved["machine"]
+    assert {k: machine[k] for k in ("cpus", "python", "platform")} == {
+        "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    assert machine["memory_gb"] > 0
+    load = machine["load_average_1_5_15"]
+    assert len(load) == 3 and all(x >= 0 for x in load)
+    autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    assert machine["sched_autogroup"] == ((autogroup.read_text().strip() == "1") if autogroup.exists() else None)
     assert json.loads(capsys.readouterr().out) == saved  # also printed for the make log
 
 
