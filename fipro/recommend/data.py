@@ -133,9 +133,16 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         "log_sd": _spread(state["n_active"].to_numpy(), state["log1p_sum"].to_numpy(), state["log1p_sq"].to_numpy()),
         "group_source": source,
     })
+    benefit_sum, benefit_count = benefit_arrays(benefit)
     return RecommendInputs(quarter=quarter, frame=frame, now=now, history=history_mean,
-                           benefit_sum=benefit[[c for c in benefit.columns if c.startswith("sum_")]].to_numpy(np.float32),
-                           benefit_count=benefit["n"].to_numpy(np.float32))
+                           benefit_sum=benefit_sum, benefit_count=benefit_count)
+
+
+def benefit_arrays(state: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(every card's summed monthly net benefit, the number of quarters summed) of ``benefit``
+    state rows (:func:`fipro.history.aligned`), as float32."""
+    return (state[[c for c in state.columns if c.startswith("sum_")]].to_numpy(np.float32),
+            state["n"].to_numpy(np.float32))
 
 
 def previous_quarter(quarter: str) -> Optional[str]:

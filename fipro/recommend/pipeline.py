@@ -22,7 +22,7 @@ from fipro.privacy import pseudonym
 from fipro.products import BenefitEngine, Catalogue, load_catalogue
 from fipro.recommend import evaluation as ev
 from fipro.recommend.artifacts import headline_of, log_path, save_artifacts, version_of
-from fipro.recommend.data import MODEL_NAME, RecommendInputs, load_inputs, previous_quarter
+from fipro.recommend.data import MODEL_NAME, RecommendInputs, benefit_arrays, load_inputs, previous_quarter
 from fipro.recommend.estimator import (N_PRODUCTS, TOP_K, BenefitHistory, CardRanker, Ranking, blend, product_fit,
                                        segment_profiles, settled, spending_spread, tier_likelihood_benefit, top_products)
 from fipro.recommend.reasons import card_reasons, product_reason
@@ -164,11 +164,8 @@ def saved_recommended(quarter: str, ranker: CardRanker) -> Optional[Recommended]
     ok = (card >= 0) & (row >= 0) & (log["rank"].to_numpy() <= ranker.k)
     top = np.full((len(seq), ranker.k), -1, dtype=np.int64)
     top[row[ok], log["rank"].to_numpy()[ok] - 1] = card[ok]
-    benefit = history.aligned(src, quarter, seq, "benefit")
-    return Recommended(quarter, seq, top, ranker.engine.eligible_cards(table["AGE"].astype(str).to_numpy(),
-                                                                       table["MBR_RK"].astype(str).to_numpy()),
-                       benefit[[c for c in benefit.columns if c.startswith("sum_")]].to_numpy(np.float32),
-                       benefit["n"].to_numpy(np.float32))
+    eligible = ranker.engine.eligible_cards(table["AGE"].astype(str).to_numpy(), table["MBR_RK"].astype(str).to_numpy())
+    return Recommended(quarter, seq, top, eligible, *benefit_arrays(history.aligned(src, quarter, seq, "benefit")))
 
 
 def measure_recommended(quarter: str, earlier: Recommended, seq: np.ndarray, spend: np.ndarray, ranker: CardRanker, *,
