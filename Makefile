@@ -129,7 +129,7 @@ site: reports
 # when a table up to that quarter, or the history code, changed). What a notebook reads
 # of other notebooks is in outputs/.stamps/deps.mk, written by `fipro stamps` (see
 # fipro.stamps): the life-stage model reads its quarter's features and those of the
-# quarters it pools, and the previous quarter's saved model (its temporal check); 07 reads
+# quarters it pools; 08 reads the previous quarter's saved models (the temporal checks); 07 reads
 # the quarter's segments and health tiers. No notebook reads a later quarter (a measurement
 # across two quarters belongs to the later one), so a delivery with one more quarter runs
 # that quarter's notebooks and nothing of the earlier ones. The runner prints

@@ -162,6 +162,25 @@ def describe_run(run: DriftRun) -> str:
             f"평소 변화 폭(우연 대비 배율 φ): {factors}. 측정에 {run.seconds.get('total', 0):.1f}초 걸렸습니다.")
 
 
+def describe_decay(table: pd.DataFrame) -> str:
+    """Korean Markdown, one line per decay row: the previous quarter's model on this quarter (with
+    its 95% interval) beside this quarter's refit, and whether the gap passes its threshold."""
+    rows = table[table["kind"] == "decay"] if len(table) else table
+    if not len(rows):
+        return ("시간 검증을 하지 않았습니다: 첫 분기이거나, 전분기에 저장된 모델이 없거나, 전분기 모델이 "
+                "이번 분기 자료까지 함께 학습했습니다(작은 자료의 첫 분기).")
+    lines = []
+    for r in rows.itertuples(index=False):
+        interval = (f" (95% 구간 {r.previous_lo:.3f}–{r.previous_hi:.3f})"
+                    if "previous_lo" in rows and pd.notna(r.previous_lo) else "")
+        limit = getattr(r, "threshold", np.nan)
+        verdict = ("재학습이 기준보다 크게 앞서 성능 저하 경보입니다" if pd.notna(limit) and r.value > limit
+                   else "차이가 기준 안이라 전분기 모델도 그대로 쓸 수 있습니다")
+        lines.append(f"- {r.subject_ko}: {r.previous}에 저장된 모델 {r.previous_metric:.3f}{interval}, "
+                     f"이번 분기 재학습 {r.current_metric:.3f} (차이 {r.value:+.3f}, 평가 {int(r.n_current):,}행): {verdict}.")
+    return "\n".join(lines)
+
+
 # --- validation against planted changes --------------------------------------------------------
 
 # feature families computed from the amounts: a change in one category legitimately moves them

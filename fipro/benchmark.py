@@ -295,10 +295,13 @@ def _lifestage_quality(outputs: Path) -> list[dict]:
     rows = []
     for path in sorted(outputs.glob("20*q*/lifestage.json")):
         m = json.loads(path.read_text(encoding="utf-8"))
+        # the temporal check is notebook 08's (fipro.decay)
+        drift = path.parent / "drift.json"
+        temporal = json.loads(drift.read_text(encoding="utf-8")).get("temporal_macro_f1") if drift.exists() else None
         rows.append({"quarter": path.parent.name, **{k: m.get(k) for k in (
             "model_macro_f1", "ceiling_macro_f1", "ceiling_gap_macro_f1", "age_rule_macro_f1", "ece_after",
-            "temporal_macro_f1", "n_fit_rows", "n_train_rows", "fit_seconds", "uses_previous_quarter")},
-            "total_seconds": (m.get("seconds") or {}).get("total")})
+            "n_fit_rows", "n_train_rows", "fit_seconds", "uses_previous_quarter")},
+            "temporal_macro_f1": temporal, "total_seconds": (m.get("seconds") or {}).get("total")})
     return rows
 
 

@@ -52,7 +52,7 @@ from scipy import stats
 
 from fipro import contract, datasets
 from fipro.alerts import KINDS_KO, alerts_of, pool_of, thresholds
-from fipro.decay import decay_measures
+from fipro.decay import decay_measures, decay_metrics
 from fipro.export import write_parquet_atomic
 from fipro.features import spec as feature_spec
 
@@ -73,7 +73,9 @@ FAMILY_KO = {"share_upper": "상위 업종 비중", "share_detail": "세부 업�
              "quality": "이용 실적 없음", "tenure": "가입 기간", "digital": "디지털 채널", "demographic": "인구통계 특성"}
 OUTPUT_GROUPS = ("lifestage", "segments", "health", "anomaly", "recommend")
 DRIFT_COLUMNS = ("BAS_YH", "previous", "kind", "group", "subject", "subject_ko", "measure", "value", "noise_mean",
-                 "noise_q", "n_previous", "n_current", "detail_ko")
+                 "noise_q", "n_previous", "n_current", "detail_ko",
+                 # decay rows only (fipro.decay.decay_metrics): the two models' metrics, the previous one's interval
+                 "previous_metric", "current_metric", "previous_lo", "previous_hi")
 
 
 # --- the index ------------------------------------------------------------------------------
@@ -482,7 +484,7 @@ def measure_quarter(quarter: str, *, previous: Optional[str] = None, decay: bool
     frame = pd.DataFrame(rows)
     frame.insert(0, "previous", previous)
     frame.insert(0, "BAS_YH", quarter)
-    return frame[list(DRIFT_COLUMNS)]
+    return frame.reindex(columns=list(DRIFT_COLUMNS))
 
 
 # --- the step ------------------------------------------------------------------------------------------
@@ -494,6 +496,12 @@ alerts_path = datasets.alerts_path
 def load_drift(quarter: str) -> Optional[pd.DataFrame]:
     path = drift_path(quarter)
     return pd.read_parquet(path) if path.exists() else None
+
+
+def decay_metrics_of(quarter: str) -> dict:
+    """``quarter``'s decay measures as metrics (:func:`fipro.decay.decay_metrics`): the model
+    report's source of the temporal checks (``Metric(source=...)``)."""
+    return decay_metrics(load_drift(quarter))
 
 
 def load_alerts(quarter: str) -> Optional[pd.DataFrame]:
@@ -517,6 +525,8 @@ class DriftRun:
                 "alert_subjects": self.alerts["subject"].astype(str).tolist() if len(self.alerts) else [],
                 "phi": (self.table.groupby(pool_of(self.table))["phi"].first().round(3).to_dict()
                         if len(self.table) else {}),
+                # the temporal checks (previous quarter's models on this quarter), as the model report shows them
+                **decay_metrics(self.table),
                 "seconds": self.seconds}
 
 

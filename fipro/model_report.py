@@ -16,6 +16,7 @@ band, and :func:`change_lines` compares the latest quarter with the one before b
 from __future__ import annotations
 
 import argparse
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -45,6 +46,9 @@ class Metric:
     ceiling: Optional[str] = None
     higher_is_better: bool = True
     observable: Optional[str] = None
+    # "module:function" giving a quarter's metrics from another step's files, when the metric is
+    # not measured by the model's own notebook (the temporal checks: fipro.drift.decay_metrics_of)
+    source: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,9 @@ def metric_table(report: ModelReport, quarters: Optional[Sequence[str]] = None) 
             entry = registry.load_entry(datasets.model_dir(q, report.name))
         except (FileNotFoundError, ValueError):
             continue
-        m = entry.get("metrics", {})
+        m = dict(entry.get("metrics", {}))
+        for spec in dict.fromkeys(metric.source for metric in report.metrics if metric.source):
+            m.update(_resolve(spec)(q))
         row = {"quarter": q, "version": entry["version"], "created": entry["created"]}
         for metric in report.metrics:
             row[metric.key] = m.get(metric.key)
@@ -86,6 +92,11 @@ def metric_table(report: ModelReport, quarters: Optional[Sequence[str]] = None) 
                     row[key] = m.get(key)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _resolve(spec: str):
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def interval_of(table: pd.DataFrame, key: str, i: int) -> Optional[Interval]:

@@ -131,15 +131,15 @@ def code_digest(modules: Sequence[str], extra: Sequence[Path] = ()) -> str:
 STEP_ROOTS: dict[str, tuple[str, ...]] = {
     "lifestage-selection": ("fipro.lifestage.selection",),
 }
-# notebooks that read what notebooks saved for the previous quarter: the life-stage temporal
-# check scores the previous quarter's saved model on this quarter; the drift notebook reads
-# the previous quarter's models and, for its thresholds, the drift tables of the quarters
-# before, so it follows the previous quarter's drift notebook (which follows that quarter's models);
-# the recommendation measurement reads the previous quarter's saved log, or (where it compares
-# alternatives) ranks that quarter again on its segments
-PREVIOUS_QUARTER_DEPS: dict[str, tuple[str, ...]] = {"03_lifestage": ("03_lifestage",),
-                                                     "07_recommendation": ("05_clustering", "07_recommendation"),
-                                                     "08_drift": ("08_drift",)}
+# notebooks that read what notebooks saved for the previous quarter: the drift notebook scores
+# the previous quarter's saved life-stage and risk models on this quarter (the temporal checks,
+# fipro.decay) and reads, for its thresholds, the drift tables of the quarters before; the
+# recommendation measurement reads the previous quarter's saved log, or (where it compares
+# alternatives) ranks that quarter again on its segments. The model notebooks themselves never
+# wait for the previous quarter's (a life-stage chain of eight ~200 s fits set a 53-minute
+# full-scale rebuild), so quarters run side by side.
+PREVIOUS_QUARTER_DEPS: dict[str, tuple[str, ...]] = {"07_recommendation": ("05_clustering", "07_recommendation"),
+                                                     "08_drift": ("03_lifestage", "06_health_score", "08_drift")}
 # notebooks that read another notebook's outputs of the same quarter
 SAME_QUARTER_DEPS: dict[str, tuple[str, ...]] = {
     "03_lifestage": ("02_feature_engineering",),
@@ -183,7 +183,7 @@ def notebook_deps(quarters: Sequence[str], stems: Sequence[str]) -> str:
     same-quarter notebooks of :data:`SAME_QUARTER_DEPS`, the previous quarter's of
     :data:`PREVIOUS_QUARTER_DEPS`, the feature notebooks of the quarters the life-stage
     model pools. No notebook reads a later quarter: a measurement belongs to the quarter it
-    is measured on (the life-stage temporal check, the recommendations)."""
+    is measured on (the temporal checks of notebook 08, the recommendations)."""
     from fipro.lifestage.data import DEFAULT_HISTORY, pooled_quarters  # pandas-heavy: only when stamps are written
 
     lines = ["# written by `python -m fipro stamps`: what each notebook reads of other notebooks"]

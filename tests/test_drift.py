@@ -94,6 +94,22 @@ def test_paired_gap_is_seeded_and_measures_the_refit_advantage():
     assert m_new == pytest.approx(np.mean(good == y)) and gap == pytest.approx(m_new - m_old)
     assert gap > decay.DECAY_Z * se > 0
     assert decay.paired_gap(y, good, good, "accuracy", seed=3)[2:] == (0.0, 0.0)  # same model: no gap
+    *same, lo, hi = decay.paired_gap_interval(y, bad, good, "accuracy", seed=3)
+    assert tuple(same) == first and lo < first[0] < hi  # the old model's interval from the same resamples
+
+
+def test_decay_rows_read_back_as_the_model_reports_temporal_metrics():
+    rows = [decay.decay_row("lifestage", "라이프스테이지 모델", "매크로 F1", (0.70, 0.72, 0.02, 0.005, 0.69, 0.71), 900),
+            decay.decay_row("health", "위험 모델", "AUC", (0.75, 0.76, 0.01, 0.004), 900)]
+    table = pd.DataFrame(rows).reindex(columns=list(drift.DRIFT_COLUMNS))
+    m = decay.decay_metrics(table)
+    assert m == {"temporal_macro_f1": 0.70, "temporal_macro_f1_refit": 0.72, "temporal_macro_f1_lo": 0.69,
+                 "temporal_macro_f1_hi": 0.71, "temporal_risk_auc": 0.75, "temporal_risk_auc_refit": 0.76}
+    assert decay.decay_metrics(None) == {} and decay.decay_metrics(table[table["kind"] != "decay"]) == {}
+    text = alerts.describe_decay(table.assign(previous="2023q1", threshold=[0.01, 0.05]))
+    assert "라이프스테이지 모델: 2023q1에 저장된 모델 0.700 (95% 구간 0.690–0.710), 이번 분기 재학습 0.720" in text
+    assert text.count("성능 저하 경보") == 1 and "그대로 쓸 수 있습니다" in text  # only the lifestage gap passes
+    assert "하지 않았습니다" in alerts.describe_decay(table.iloc[:0])
 
 
 # --- on the sample ----------------------------------------------------------------------------

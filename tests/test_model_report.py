@@ -104,3 +104,23 @@ def test_a_saved_interval_is_shown_banded_and_judges_the_change(outputs):
     assert "+0.055 높아졌습니다" in line and "구간 안" not in line
     text = model_report.write_model_report(reports=[REPORT]).read_text(encoding="utf-8")
     assert "0.760 (0.750–0.770)" in text and "+0.055 높아졌습니다" in text
+
+
+def from_elsewhere(quarter: str) -> dict:
+    """A metric source (``Metric(source=...)``) as another step would give it."""
+    return {"temporal_macro_f1": {"2022q1": 0.61, "2022q2": 0.62}[quarter], "temporal_macro_f1_lo": 0.5,
+            "temporal_macro_f1_hi": 0.7}
+
+
+def test_a_metric_from_another_step_joins_its_models_row(outputs):
+    _register("2022q1", 0.70, 0.72)
+    _register("2022q2", 0.71, 0.73)
+    report = model_report.ModelReport("toy", "장난감 모델", (
+        model_report.Metric("model_macro_f1", "매크로 F1"),
+        model_report.Metric("temporal_macro_f1", "시간 검증", source="test_model_report:from_elsewhere")))
+    table = model_report.metric_table(report)
+    assert table["temporal_macro_f1"].tolist() == [0.61, 0.62] and table["model_macro_f1"].tolist() == [0.70, 0.71]
+    assert model_report.interval_of(table, "temporal_macro_f1", 1).low == 0.5
+    declared = {r.name: r for r in model_report.declared_reports()}
+    assert {m.source for m in declared["lifestage"].metrics if m.key == "temporal_macro_f1"} == {
+        "fipro.drift:decay_metrics_of"}

@@ -46,13 +46,13 @@ def _touch_outputs(out_dir: Path, quarters, stems):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}")
 
-    after = ("03_lifestage", "08_drift")  # the life-stage notebooks, then the drift notebooks that read them
+    after = ("03_lifestage", "08_drift")  # the life-stage notebooks (after the selection), then the drift notebooks
     for q in quarters:
         for stem in stems:
             if stem not in after:
                 touch(out_dir / q / f"{stem}.ipynb")
     touch(out_dir / "models" / "lifestage" / "selection.json")
-    for stem in after:  # each quarter after the previous one (its 03 and 08 read the previous quarter's)
+    for stem in after:  # each quarter after the previous one (08 reads the previous quarter's 03 and 08)
         for q in sorted(quarters):
             touch(out_dir / q / f"{stem}.ipynb")
 

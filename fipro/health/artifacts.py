@@ -106,6 +106,8 @@ REPORT = ModelReport(MODEL_NAME, "소비 건강 점수·위험 등급", (
     Metric("health_auc", "건강 점수 ROC-AUC (다음 분기 악화)", ceiling="ceiling_auc", observable="observable_ceiling_auc"),
     Metric("risk_auc", "위험 확률 ROC-AUC", ceiling="ceiling_auc", observable="observable_ceiling_auc"),
     Metric("risk_ece", "위험 확률 ECE", higher_is_better=False),
+    # measured by notebook 08 (fipro.decay): the previous quarter's risk model on this quarter
+    Metric("temporal_risk_auc", "시간 검증 위험 AUC (전분기 모델)", source="fipro.drift:decay_metrics_of"),
     Metric("stability_corr", "분기 간 점수 상관"),
     Metric("mean_score", "평균 점수"),
 ))

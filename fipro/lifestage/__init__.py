@@ -8,7 +8,7 @@ parts in the same places:
 ``estimator`` :class:`LifeStageClassifier` (LightGBM + scikit-learn calibration)
 ``selection`` tuning once per run: a small grid and the learning curve that
               sets the training size (``outputs/models/lifestage/selection.json``)
-``evaluation`` baselines, held-out scores, calibration, Bayes ceiling, temporal check
+``evaluation`` baselines, held-out scores, calibration, Bayes ceiling (the temporal check: :mod:`fipro.decay`)
 ``reasons``   Korean feature names, SHAP importance, a reason sentence per customer
 ``feedback``  user corrections folded into training
 ``artifacts`` model, registry entry, model card, ``predictions.parquet``
@@ -28,8 +28,8 @@ from fipro.lifestage.data import (CODE_NAMES, CODES, DEFAULT_HISTORY, MODEL_DISP
                                   pooled_quarters, sample_training_rows, train_test_rows)
 from fipro.lifestage.estimator import DEFAULT_PARAMS, LifeStageClassifier, fit_lifestage
 from fipro.lifestage.evaluation import (TARGETS, Evaluation, bayes_ceiling, comparison_table_ko, describe_ceiling,
-                                        describe_temporal, evaluate, fit_baselines, load_labels, measurement_table,
-                                        temporal_check, uses_previous_quarter)
+                                        evaluate, fit_baselines, load_labels, measurement_table,
+                                        uses_previous_quarter)
 from fipro.lifestage.feedback import (FEEDBACK_COLUMNS, apply_feedback, describe_feedback, feedback_effect,
                                       feedback_path, feedback_report_table, feedback_summary, read_feedback,
                                       validate_feedback)

@@ -71,10 +71,10 @@ def _one_quarter(quarter: str) -> pd.DataFrame:
 def pooled_quarters(quarter: str, available: Sequence[str], history: int) -> list[str]:
     """Quarters whose training rows join ``quarter``'s (``quarter`` itself excluded).
 
-    The preceding ``history`` quarters, never a later one, so the temporal check (fit on
-    t, test on t+1) stays honest. The first quarter has no preceding one: it pools the
-    ``history`` quarters that follow it instead; its temporal check is then fitted on
-    the first quarter alone (see :func:`fipro.lifestage.evaluation.temporal_check`).
+    The preceding ``history`` quarters, never a later one, so the temporal check (the model
+    of t on t+1, :mod:`fipro.decay`) stays honest. The first quarter has no preceding one: it
+    pools the ``history`` quarters that follow it instead, and its model is then left out of
+    the temporal check (it saw the next quarter's training customers).
 
     Examples
     --------

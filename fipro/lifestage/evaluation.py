@@ -1,4 +1,8 @@
-"""Evaluation step: held-out scores beside baselines, calibration, the Bayes ceiling, the temporal check.
+"""Evaluation step: held-out scores beside baselines, calibration, the Bayes ceiling.
+
+How the model ages by a quarter (the previous quarter's saved model on this quarter's held-out
+customers) is measured by notebook 08 (:mod:`fipro.decay`), so this quarter's notebook never
+waits for the previous quarter's.
 
 The ceiling is the synthetic generator's exact posterior (truth file): the best any
 single-row classifier can do. It is skipped on a real file, where there is no truth.
@@ -7,19 +11,18 @@ single-row classifier can do. It is skipped on a real file, where there is no tr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-from fipro import config, datasets, split
+from fipro import datasets
 from fipro.evaluation import baselines as base
 from fipro.evaluation import calibration as calib
 from fipro.evaluation import intervals as iv
-from fipro.evaluation import metrics, registry
-from fipro.lifestage.data import (CODE_NAMES, CODES, MODEL_DISPLAY, MODEL_NAME, TARGET, available_features,
-                                  load_inputs, sample_training_rows)
-from fipro.lifestage.estimator import LifeStageClassifier, fit_lifestage
+from fipro.evaluation import metrics
+from fipro.lifestage.data import CODE_NAMES, CODES, MODEL_DISPLAY, MODEL_NAME, TARGET
+from fipro.lifestage.estimator import LifeStageClassifier
 from fipro.modelrun import Target, targets_frame
 
 CEILING_TARGET_GAP = 0.03
@@ -29,11 +32,7 @@ TARGETS = (
     Target("model_accuracy", "평가 고객 정확도", ceiling="ceiling_accuracy"),
     Target("age_rule_macro_f1", "연령대 × 성별 규칙 매크로 F1"),
     Target("ece_after", "보정 후 ECE"),
-    Target("temporal_macro_f1", "시간 검증 매크로 F1 (다음 분기 평가 고객)"),
 )
-# 50k next-quarter rows put the temporal macro-F1 within about ±0.005 at a third of the
-# prediction cost of a full quarter's test customers.
-TEMPORAL_TEST_ROWS = 50_000
 
 
 @dataclass
@@ -181,85 +180,3 @@ def describe_ceiling(model_macro_f1: float, ceiling: Optional[Mapping[str, float
             f"모델의 매크로 F1 {model_macro_f1:.3f}은 상한보다 {gap:+.3f} 낮아 {verdict}. {prev}.")
 
 
-# --- temporal check --------------------------------------------------------------------------------
-
-
-def temporal_check(quarter: str, params: Mapping[str, Any], *, quarters: Optional[Sequence[str]] = None,
-                   test_size: float = 0.2, seed: Optional[int] = None,
-                   loader: Optional[Callable[[str], pd.DataFrame]] = None,
-                   saved: Optional[Callable[[str], Optional[LifeStageClassifier]]] = None,
-                   train_rows: Optional[int] = None, calibration: Optional[str] = "temperature",
-                   max_test_rows: Optional[int] = TEMPORAL_TEST_ROWS, selection_key: str = "") -> dict:
-    """The previous quarter's model on ``quarter``'s held-out customers: how a model ages by a quarter.
-
-    The check belongs to the quarter it is tested on, so a quarter's notebook reads only
-    earlier quarters and never waits for the next delivery. The model is the one saved
-    for the previous quarter (``saved``, default :func:`saved_fit`: this run's selection,
-    fitted on that quarter and earlier ones only); when there is none — a first quarter
-    whose training pooled later ones — a model with the same parameters is fitted on the
-    previous quarter's own training customers, so nothing of ``quarter`` or later leaks in.
-    Test customers are the same hash-chosen customers in every quarter; at most
-    ``max_test_rows`` of them (whole customers, by their hash) are scored; ``interval`` is the
-    macro-F1's bootstrap interval over them. The first
-    quarter has nothing before it: ``fit_quarter`` is then ``None`` and the note says why.
-    """
-    seed = config.RANDOM_SEED if seed is None else seed
-    loader = loader or load_inputs
-    saved = saved or (lambda q: saved_fit(q, selection_key) if loader is load_inputs else None)
-    quarters = list(quarters) if quarters is not None else datasets.available_quarters()
-    try:
-        fit_q, test_q = split.temporal_pair(quarter, quarters)
-    except ValueError as err:
-        first = quarter in quarters and quarter == min(quarters)
-        return {"fit_quarter": None, "test_quarter": None, "macro_f1": float("nan"), "accuracy": float("nan"),
-                "n": 0, "note": "첫 분기라 앞 분기의 모델이 없습니다" if first else str(err), "refitted": False,
-                "interval": None}
-    fitted = saved(fit_q)
-    refitted = fitted is None
-    if not refitted:
-        note = f"{fit_q}에 저장된 모델을 {test_q}의 평가 고객에 적용"
-    else:
-        frame = loader(fit_q)
-        train, _ = split.train_test_customers(frame, test_size=test_size, seed=seed)
-        fitted = fit_lifestage(sample_training_rows(train, train_rows, seed=seed), params,
-                               calibration=calibration, seed=seed, columns=available_features(frame, fit_q))
-        note = f"{fit_q}에만 다시 학습한 모델을 {test_q}의 평가 고객에 적용"
-    _, later = split.train_test_customers(loader(test_q), test_size=test_size, seed=seed)
-    if max_test_rows is not None and len(later) > max_test_rows:
-        later = sample_training_rows(later, max_test_rows, seed=seed)
-    y = later[TARGET].to_numpy(dtype=str)
-    pred = fitted.predict(later[list(fitted.feature_names_in_)])
-    labels = [c for c in CODES if c in set(y)]
-    s = metrics.classification_summary(y, pred, labels=labels)
-    return {"fit_quarter": fit_q, "test_quarter": test_q, "macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
-            "n": s["n"], "note": note, "refitted": refitted,
-            "interval": iv.macro_f1_interval(y, pred, labels, seed=seed)}
-
-
-def saved_fit(fit_quarter: str, selection_key: str) -> Optional[LifeStageClassifier]:
-    """The model this run saved for ``fit_quarter``, when it saw nothing after that quarter.
-
-    That holds when it was fitted under the same run selection (``selection_key``
-    fingerprints data, code, seed and settings) on ``fit_quarter`` and earlier quarters
-    only (user corrections included: it is the model that quarter published); otherwise
-    ``None`` (the caller fits).
-    """
-    if not selection_key:
-        return None
-    directory = datasets.model_dir(fit_quarter, MODEL_NAME)
-    try:
-        entry = registry.load_entry(directory)
-    except (FileNotFoundError, ValueError):
-        return None
-    chosen = entry.get("extra", {}).get("selection", {})
-    seen = entry.get("data_range", {}).get("quarters") or []
-    same = chosen.get("key") == selection_key and seen and all(q <= fit_quarter for q in seen)
-    return registry.load_model(directory) if same else None
-
-
-def describe_temporal(temporal: Mapping[str, Any], same_quarter_macro_f1: float) -> str:
-    if not temporal.get("fit_quarter"):
-        return f"시간 검증을 하지 못했습니다: {temporal.get('note', '')}."
-    diff = temporal["macro_f1"] - same_quarter_macro_f1
-    return (f"{temporal['note']}: 매크로 F1 {temporal['macro_f1']:.3f} (같은 분기 평가 {same_quarter_macro_f1:.3f} "
-            f"대비 {diff:+.3f}). 차이가 작으면 분기가 바뀌어도 모델이 그대로 쓰일 수 있습니다.")

@@ -23,7 +23,7 @@ from fipro.lifestage.data import (DEFAULT_HISTORY, MODEL_NAME, available_feature
                                   sample_training_rows, train_test_rows)
 from fipro.lifestage.estimator import LifeStageClassifier, fit_lifestage
 from fipro.lifestage.evaluation import (Evaluation, bayes_ceiling, evaluate, fit_baselines, load_labels,
-                                        temporal_check, uses_previous_quarter)
+                                        uses_previous_quarter)
 from fipro.lifestage.selection import ModelSelection, load_or_select
 
 
@@ -46,13 +46,12 @@ class LifeStageRun(ModelRun):
     model: LifeStageClassifier
     evaluation: Evaluation
     ceiling: Optional[dict]
-    temporal: Optional[dict]
     effect: Optional[dict]
     quarter_proba: Optional[np.ndarray] = None  # the quarter's rows' calibrated probabilities (saved predictions)
 
 
 def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: float = 0.2,
-                calibration: str = "temperature", temporal: bool = True,
+                calibration: str = "temperature",
                 feedback: Optional[pd.DataFrame] = None, selection: Optional[ModelSelection] = None,
                 save: bool = True, seed: Optional[int] = None, n_threads: Optional[int] = None) -> LifeStageRun:
     """Fit, evaluate and (``save``) record the life-stage model of one quarter.
@@ -62,8 +61,9 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     take this run's selection (:func:`fipro.lifestage.selection.load_or_select`: one
     grid and learning curve per run) and fit on a stratified sample of that many
     training rows (corrected rows always kept); score on held-out customers beside the
-    baselines and the Bayes ceiling; run the temporal check; measure the corrections'
-    effect; write the artifacts.
+    baselines and the Bayes ceiling; measure the corrections' effect; write the artifacts.
+    How this quarter's model does on the next quarter is measured there, by notebook 08
+    (:mod:`fipro.decay`): a quarter's notebook never waits for the previous quarter's.
     """
     seed = config.RANDOM_SEED if seed is None else seed
     laps = Laps()
@@ -92,13 +92,9 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
     evaluation = evaluate(model, baselines, test, proba_pair=(raw_all[is_test], proba_all[is_test]), seed=seed)
     ceiling = bayes_ceiling(test, load_labels(quarter, test["SEQ"]))
     laps.lap("evaluate")
-    temp = (temporal_check(quarter, selection.params, test_size=test_size, seed=seed,
-                           train_rows=selection.train_rows, calibration=calibration, selection_key=selection.key)
-            if temporal else None)
-    laps.lap("temporal")
     effect = fb.feedback_effect(data.loc[fit_rows.index], fit_rows, test, model, selection.params, seed=seed)
     laps.lap("feedback_effect")
-    headline = headline_metrics(evaluation, ceiling=ceiling, temporal=temp, feedback=counts, model=model,
+    headline = headline_metrics(evaluation, ceiling=ceiling, feedback=counts, model=model,
                                 selection=selection, effect=effect,
                                 extra={"quarter": quarter, "n_rows": int((data["BAS_YH"] == quarter).sum()),
                                        "n_train_rows": int(len(train)), "n_fit_rows": int(len(fit_rows)),
@@ -109,12 +105,12 @@ def run_quarter(quarter: str, *, history: int = DEFAULT_HISTORY, test_size: floa
                                        "n_threads": model.n_threads or config.N_THREADS})
     run = LifeStageRun(quarter=quarter, data=data, labelled=labelled, feedback_report=report, feedback_counts=counts,
                        roles=roles, train=train, test=test, fit_rows=fit_rows, baselines=baselines,
-                       selection=selection, model=model, evaluation=evaluation, ceiling=ceiling, temporal=temp,
+                       selection=selection, model=model, evaluation=evaluation, ceiling=ceiling,
                        effect=effect, quarter_proba=proba_all, headline=headline)
     return run.finish(laps, save_artifacts if save else None)
 
 
-def headline_metrics(evaluation: Evaluation, *, ceiling: Optional[dict], temporal: Optional[dict],
+def headline_metrics(evaluation: Evaluation, *, ceiling: Optional[dict],
                      feedback: dict, model: LifeStageClassifier, selection: ModelSelection,
                      effect: Optional[dict] = None, extra: Optional[dict] = None) -> dict:
     """The numbers the notebook records (``save_metrics``), the site reads and the benchmark reports."""
@@ -129,10 +125,6 @@ def headline_metrics(evaluation: Evaluation, *, ceiling: Optional[dict], tempora
         "ceiling_decision": "argmax posterior" if ceiling else None,
         "ece_before": evaluation.calibration["ece_before"], "ece_after": evaluation.calibration["ece_after"],
         "calibration_method": model.calibration,
-        "temporal_macro_f1": temporal["macro_f1"] if temporal else None,
-        "temporal_fit_quarter": temporal["fit_quarter"] if temporal else None,
-        "temporal_test_quarter": temporal["test_quarter"] if temporal else None,
-        "temporal_refitted": temporal["refitted"] if temporal else None,
         "feedback_applied": feedback["n_applied"], "feedback_invalid": feedback["n_invalid"],
         "feedback_labels_changed": feedback.get("n_labels_changed", 0),
         "fit_seconds": model.fit_seconds_, "n_iter": model.n_iter_, "n_test": int(c.loc["model", "n"]),
@@ -142,8 +134,7 @@ def headline_metrics(evaluation: Evaluation, *, ceiling: Optional[dict], tempora
         "uses_previous_quarter": uses_previous_quarter(list(model.feature_names_in_)),
     }
     # 95% intervals beside the metrics: <key>_lo, <key>_hi and intervals[key] (fipro.evaluation.intervals)
-    out.update(headline_fields({**evaluation.intervals,
-                                "temporal_macro_f1": temporal.get("interval") if temporal else None}))
+    out.update(headline_fields(evaluation.intervals))
     if effect:
         out["feedback_macro_f1_before"] = effect["macro_f1_before"]
         out["feedback_macro_f1_after"] = effect["macro_f1_after"]
