@@ -240,39 +240,39 @@ def eda_summary_ko(current: pd.DataFrame, previous: Optional[pd.DataFrame] = Non
 def sex_ratio(quarter_df: pd.DataFrame, columns: Sequence[str] = contract.DETAIL_COLUMNS) -> pd.DataFrame:
     """Mean amount per customer (천원) of each category for women and men, and their ratio.
 
-    Returns one row per category (Korean label), sorted from the most female to the most
-    male: ``여성``, ``남성`` (means) and ``여성/남성`` (ratio; NaN when men spend nothing).
+    Returns one row per category (index ``category``: the column name), sorted from the most
+    female to the most male: ``women``, ``men`` (means) and ``ratio`` (women / men; NaN when
+    men spend nothing). :func:`table_ko` gives the Korean display.
     """
     columns = list(columns)
     sex = stripped_strings(quarter_df["SEX_CD"]).to_numpy()
     means = quarter_df[columns].astype("float64").groupby(sex).mean()
     women = means.loc["2"] if "2" in means.index else pd.Series(np.nan, index=columns)
     men = means.loc["1"] if "1" in means.index else pd.Series(np.nan, index=columns)
-    out = pd.DataFrame({"여성": women.to_numpy(), "남성": men.to_numpy()}, index=[contract.label(c) for c in columns])
-    out["여성/남성"] = out["여성"] / out["남성"].where(out["남성"] > 0)
-    out.index.name = "업종"
-    return out.sort_values("여성/남성", ascending=False)
+    out = pd.DataFrame({"women": women.to_numpy(), "men": men.to_numpy()}, index=pd.Index(columns, name="category"))
+    out["ratio"] = out["women"] / out["men"].where(out["men"] > 0)
+    return out.sort_values("ratio", ascending=False)
 
 
 def region_index(quarter_df: pd.DataFrame, columns: Sequence[str] = contract.DETAIL_COLUMNS) -> pd.DataFrame:
     """Mean amount per customer in each region group as an index (all customers = 100).
 
-    Groups are ``contract.SIDO_GROUP`` (수도권, 광역시, 도 지역); one row per category
-    (Korean label), one column per group, sorted by the provinces' index minus the capital
-    region's (the categories that set the provinces apart first).
+    Groups are ``contract.SIDO_GROUP`` codes (``capital``, ``metro``, ``province``); one row per
+    category (index ``category``: the column name), one column per group present (``region``,
+    in contract order), sorted by the provinces' index minus the capital region's (the
+    categories that set the provinces apart first). :func:`table_ko` gives the Korean display.
     """
     columns = list(columns)
-    group = stripped_strings(quarter_df["HOUS_SIDO_NM"]).map(contract.SIDO_GROUP).map(contract.REGION_GROUP_KO)
+    group = stripped_strings(quarter_df["HOUS_SIDO_NM"]).map(contract.SIDO_GROUP)
     amounts = quarter_df[columns].astype("float64")
     overall = amounts.mean()
     means = amounts.groupby(group.to_numpy()).mean()
-    order = [g for g in contract.REGION_GROUP_KO.values() if g in means.index]
+    order = [g for g in contract.REGION_GROUP_KO if g in means.index]
     index = (means.loc[order] / overall.where(overall > 0) * 100).T
-    index.index = [contract.label(c) for c in columns]
-    index.index.name = "업종"
-    index.columns.name = "지역"
-    if {"수도권", "도 지역"} <= set(index.columns):
-        index = index.loc[(index["도 지역"] - index["수도권"]).sort_values(ascending=False).index]
+    index.index = pd.Index(columns, name="category")
+    index.columns.name = "region"
+    if {"capital", "province"} <= set(index.columns):
+        index = index.loc[(index["province"] - index["capital"]).sort_values(ascending=False).index]
     return index
 
 
@@ -306,37 +306,57 @@ def seasonal_index(means: pd.DataFrame) -> pd.DataFrame:
     """Mean per customer in each quarter of the year as an index (the category's mean over
     all quarters = 100), from :func:`quarter_means`.
 
-    Rows are categories (Korean labels) sorted by their seasonal swing (max - min),
-    columns ``1분기`` … ``4분기`` (only those present).
+    Rows are categories (index ``category``: the column name) sorted by their seasonal swing
+    (max - min), columns ``q1`` … ``q4`` (only those present). :func:`table_ko` gives the
+    Korean display.
     """
     quarter_of_year = pd.Index([int(str(q)[-1]) for q in means.index])
     by_q = means.groupby(quarter_of_year.to_numpy()).mean()
     index = (by_q / means.mean().where(means.mean() > 0) * 100).T
-    index.columns = [f"{q}분기" for q in index.columns]
-    index.index = [contract.label(c) for c in means.columns]
-    index.index.name = "업종"
+    index.columns = pd.Index([f"q{q}" for q in index.columns], name="quarter_of_year")
+    index.index = pd.Index(list(means.columns), name="category")
     return index.loc[(index.max(1) - index.min(1)).sort_values(ascending=False).index]
+
+
+# Korean names of the pattern tables' columns and axes (display only: the tables keep English keys)
+PATTERN_NAMES_KO: dict[str, str] = {"women": "여성", "men": "남성", "ratio": "여성/남성", "category": "업종",
+                                    "region": "지역", "quarter_of_year": "분기",
+                                    **contract.REGION_GROUP_KO, **{f"q{q}": f"{q}분기" for q in range(1, 5)}}
+
+
+def table_ko(table: pd.DataFrame) -> pd.DataFrame:
+    """A pattern table (:func:`sex_ratio`, :func:`region_index`, :func:`seasonal_index`) for a
+    reader: categories by their Korean label, columns and axes in Korean."""
+    out = table.rename(columns=PATTERN_NAMES_KO)
+    out.index = pd.Index([contract.label(c) for c in table.index], name=PATTERN_NAMES_KO.get(table.index.name, ""))
+    out.columns.name = PATTERN_NAMES_KO.get(table.columns.name, table.columns.name)
+    return out
 
 
 def patterns_summary_ko(sex: pd.DataFrame, region: pd.DataFrame, season: Optional[pd.DataFrame] = None,
                         top: int = 3) -> str:
     """Korean sentences on the tables of :func:`sex_ratio`, :func:`region_index` and
     :func:`seasonal_index` (the categories that differ most)."""
-    ratio = sex["여성/남성"].dropna()
-    lines = [f"- 여성이 더 많이 쓰는 업종: " + ", ".join(f"{c} {v:.1f}배" for c, v in ratio.head(top).items())
-             + "; 남성이 더 많이 쓰는 업종: " + ", ".join(f"{c} {1 / v:.1f}배" for c, v in ratio[ratio > 0].tail(top)[::-1].items())
+    label = contract.label
+    ratio = sex["ratio"].dropna()
+    lines = [f"- 여성이 더 많이 쓰는 업종: " + ", ".join(f"{label(c)} {v:.1f}배" for c, v in ratio.head(top).items())
+             + "; 남성이 더 많이 쓰는 업종: " + ", ".join(f"{label(c)} {1 / v:.1f}배"
+                                                   for c, v in ratio[ratio > 0].tail(top)[::-1].items())
              + " (1인당 평균 금액 비)."]
-    if {"수도권", "도 지역"} <= set(region.columns):
-        gap = (region["도 지역"] - region["수도권"]).dropna()
+    if {"capital", "province"} <= set(region.columns):
+        gap = (region["province"] - region["capital"]).dropna()
         lines.append("- 도 지역이 수도권보다 많이 쓰는 업종: " + ", ".join(
-            f"{c} ({region.at[c, '도 지역']:.0f} 대 {region.at[c, '수도권']:.0f})" for c in gap.head(top).index)
+            f"{label(c)} ({region.at[c, 'province']:.0f} 대 {region.at[c, 'capital']:.0f})" for c in gap.head(top).index)
             + "; 수도권이 더 많이 쓰는 업종: " + ", ".join(
-            f"{c} ({region.at[c, '수도권']:.0f} 대 {region.at[c, '도 지역']:.0f})" for c in gap.tail(top)[::-1].index)
+            f"{label(c)} ({region.at[c, 'capital']:.0f} 대 {region.at[c, 'province']:.0f})"
+            for c in gap.tail(top)[::-1].index)
             + " (전체 평균 = 100).")
     if season is not None and season.shape[1] >= 2:
+        names = PATTERN_NAMES_KO
         lines.append("- 계절성이 큰 업종: " + ", ".join(
-            f"{c} ({season.loc[c].idxmax()} 최고 {season.loc[c].max():.0f}, {season.loc[c].idxmin()} 최저 "
-            f"{season.loc[c].min():.0f})" for c in season.index[:top + 2]) + " (연평균 = 100).")
+            f"{label(c)} ({names[season.loc[c].idxmax()]} 최고 {season.loc[c].max():.0f}, "
+            f"{names[season.loc[c].idxmin()]} 최저 {season.loc[c].min():.0f})" for c in season.index[:top + 2])
+            + " (연평균 = 100).")
     else:
         lines.append("- 계절성은 분기가 둘 이상 있어야 볼 수 있습니다.")
     return "\n".join(lines)

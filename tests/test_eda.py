@@ -171,8 +171,8 @@ def test_notebook_01_records_the_eda_headlines(sample_quarters):
     text = "\n".join(o.get("data", {}).get("text/markdown", "") for c in nbformat.read(path, as_version=4).cells
                      if c.cell_type == "code" for o in c.get("outputs", []))
     sex = eda.sex_ratio(current)
-    assert f"여성이 더 많이 쓰는 업종: {sex.index[0]} {sex['여성/남성'].iloc[0]:.1f}배" in text
-    assert "도 지역이 수도권보다 많이 쓰는 업종: " + eda.region_index(current).index[0] in text
+    assert f"여성이 더 많이 쓰는 업종: {contract.label(sex.index[0])} {sex['ratio'].iloc[0]:.1f}배" in text
+    assert "도 지역이 수도권보다 많이 쓰는 업종: " + contract.label(eda.region_index(current).index[0]) in text
     assert "계절성이 큰 업종: " in text
 
 
@@ -191,30 +191,33 @@ def _pattern_rows():
 
 def test_sex_ratio_compares_means_per_customer_most_female_first():
     ratio = eda.sex_ratio(_pattern_rows(), columns=["CLOTH_AM", "FUEL_AM"])
-    cloth, fuel = contract.label("CLOTH_AM"), contract.label("FUEL_AM")
-    assert ratio.loc[cloth, "여성"] == pytest.approx(20) and ratio.loc[fuel, "남성"] == pytest.approx(60)
-    assert np.isnan(ratio.loc[cloth, "여성/남성"])  # men spend nothing on clothing: no ratio
-    assert ratio.loc[fuel, "여성/남성"] == 0
-    assert list(ratio.index) == [fuel, cloth]  # NaN ratios sort last
+    assert ratio.loc["CLOTH_AM", "women"] == pytest.approx(20) and ratio.loc["FUEL_AM", "men"] == pytest.approx(60)
+    assert np.isnan(ratio.loc["CLOTH_AM", "ratio"])  # men spend nothing on clothing: no ratio
+    assert ratio.loc["FUEL_AM", "ratio"] == 0
+    assert list(ratio.index) == ["FUEL_AM", "CLOTH_AM"]  # NaN ratios sort last
+    shown = eda.table_ko(ratio)  # Korean only for a reader
+    assert list(shown.columns) == ["여성", "남성", "여성/남성"] and shown.index.name == "업종"
+    assert list(shown.index) == [contract.label("FUEL_AM"), contract.label("CLOTH_AM")]
 
 
 def test_region_index_is_100_for_everyone_and_splits_capital_from_provinces():
     index = eda.region_index(_pattern_rows(), columns=["FUEL_AM", "AGRICTR_AM"])
-    assert list(index.columns) == ["수도권", "도 지역"]  # groups present, in contract order
-    fuel, farm = contract.label("FUEL_AM"), contract.label("AGRICTR_AM")
-    assert index.loc[fuel, "수도권"] == pytest.approx(100 * (40 / 3) / 30)  # capital mean / overall mean
-    assert index.loc[farm, "도 지역"] == pytest.approx(400) and index.loc[farm, "수도권"] == 0
-    assert list(index.index) == [farm, fuel]  # the most provincial category first
+    assert list(index.columns) == ["capital", "province"]  # groups present, in contract order
+    assert index.loc["FUEL_AM", "capital"] == pytest.approx(100 * (40 / 3) / 30)  # capital mean / overall mean
+    assert index.loc["AGRICTR_AM", "province"] == pytest.approx(400) and index.loc["AGRICTR_AM", "capital"] == 0
+    assert list(index.index) == ["AGRICTR_AM", "FUEL_AM"]  # the most provincial category first
+    assert list(eda.table_ko(index).columns) == ["수도권", "도 지역"] and eda.table_ko(index).columns.name == "지역"
 
 
 def test_seasonal_index_averages_the_same_quarter_of_each_year(tmp_path):
     means = pd.DataFrame({"TRVL_AM": [10.0, 20, 50, 20, 10, 20, 50, 20], "BOOK_AM": [10.0] * 8},
                          index=pd.Index(list(config.QUARTERS), name="BAS_YH"))
     index = eda.seasonal_index(means)
-    travel = index.loc[contract.label("TRVL_AM")]
-    assert list(index.columns) == ["1분기", "2분기", "3분기", "4분기"]
-    assert travel["3분기"] == pytest.approx(200) and travel["1분기"] == pytest.approx(40)
-    assert index.index[0] == contract.label("TRVL_AM")  # largest swing first
+    travel = index.loc["TRVL_AM"]
+    assert list(index.columns) == ["q1", "q2", "q3", "q4"]
+    assert travel["q3"] == pytest.approx(200) and travel["q1"] == pytest.approx(40)
+    assert index.index[0] == "TRVL_AM"  # largest swing first
+    assert list(eda.table_ko(index).columns) == ["1분기", "2분기", "3분기", "4분기"]
     text = eda.patterns_summary_ko(eda.sex_ratio(_pattern_rows()), eda.region_index(_pattern_rows()), index)
     assert "여행업 (3분기 최고 200, 1분기 최저 40)" in text and "농업" in text
 

@@ -120,8 +120,9 @@ def plot_sex_ratio(ratio: pd.DataFrame, top: int = 8, title: str = "여성과 �
     """Women's over men's mean amount per category (:func:`eda.sex_ratio`), the ``top``
     most female and most male categories, on a log scale centred on 1 (equal)."""
     use_style()
-    r = ratio["여성/남성"].dropna()
+    r = ratio["ratio"].dropna()
     r = r[r > 0]
+    r.index = [contract.label(c) for c in r.index]
     shown = pd.concat([r.head(top), r.tail(top)]).pipe(lambda x: x[~x.index.duplicated()]).sort_values()
     fig, ax = plt.subplots(figsize=(8, 0.38 * len(shown) + 1.8))
     colors = [sns.color_palette()[3] if v >= 1 else sns.color_palette()[0] for v in shown]
@@ -140,10 +141,11 @@ def plot_sex_ratio(ratio: pd.DataFrame, top: int = 8, title: str = "여성과 �
 def plot_index_heatmap(index: pd.DataFrame, title: str, top: Optional[int] = 12,
                        label: str = "지수 (전체 = 100)") -> "plt.Figure":
     """Heat map of an index table (:func:`eda.region_index`, :func:`eda.seasonal_index`):
-    rows are categories in the table's order (the ``top`` first), 100 = average."""
+    rows are categories in the table's order (the ``top`` first), 100 = average; labelled in
+    Korean (:func:`eda.table_ko`)."""
     use_style()
 
-    shown = index.head(top) if top else index
+    shown = eda.table_ko(index.head(top) if top else index)
     fig, ax = plt.subplots(figsize=(1.3 * shown.shape[1] + 4, 0.42 * len(shown) + 1.8))
     values = shown.to_numpy(dtype=float)
     # below and above 100 get their own scale, so a 40 and a 250 both read as strong

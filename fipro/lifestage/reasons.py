@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from fipro import config, contract, datasets, features
+from fipro import config, contract, datasets, features, split
 from fipro.evaluation import baselines, explainability, registry
 from fipro.lifestage.data import CODE_NAMES, MODEL_NAME, TARGET, load_inputs
 from fipro.lifestage.estimator import LifeStageClassifier
@@ -78,7 +78,7 @@ def explain(model: LifeStageClassifier, frame: pd.DataFrame, *, max_rows: int = 
             seed: Optional[int] = None) -> explainability.ShapExplanation:
     """SHAP values of the booster (raw log-odds per class) on a seeded sample of rows."""
     seed = config.RANDOM_SEED if seed is None else seed
-    rows = frame if len(frame) <= max_rows else frame.sample(max_rows, random_state=seed)
+    rows = frame.iloc[split.sample_positions(len(frame), max_rows, seed)]
     return shap_explanation(model, _model_frame(model, rows))
 
 
@@ -145,7 +145,7 @@ def example_reasons(model: LifeStageClassifier, frame: pd.DataFrame, n: int = 5,
                     k: int = 3) -> pd.DataFrame:
     """A few customers' predictions with reasons, pseudonymised for display (no raw SEQ)."""
     seed = config.RANDOM_SEED if seed is None else seed
-    rows = frame.sample(min(n, len(frame)), random_state=seed)
+    rows = frame.iloc[split.sample_positions(len(frame), n, seed)]
     pred = predict(model, rows, k=k)
     return pd.DataFrame({
         "고객": pseudonyms(rows["SEQ"]),
