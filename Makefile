@@ -93,10 +93,11 @@ notebooks: history
 	  $(MAKE) --no-print-directory -j$$jobs run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial"; fi; \
 	$(PY) -m fipro progress end
 
-## DB hand-off: data/db_seed/customer_quarter.csv + schema (pseudonymous keys; salt in .env)
+## DB hand-off: data/db_seed/customer_quarter.csv + schema (pseudonymous keys; salt in .env), stale quarters only
 .PHONY: db-seed
 db-seed: notebooks
-	$(PY) -m fipro export-seed
+	@$(MAKE) --no-print-directory -j$$($(PY) -m fipro jobs --memory-gb $(MEMORY_GB)) seed-parts QUARTERS="$$($(PY) -m fipro quarters)"
+	$(PY) -m fipro export-seed --assemble
 
 ## Model report (outputs/reports/model_report.md) and Korean quarter summaries (outputs/<quarter>/summary.md)
 .PHONY: reports
@@ -104,10 +105,10 @@ reports: notebooks
 	$(PY) -m fipro model-report
 	$(PY) -m fipro summary
 
-## Lookup tables of the Voila views (outputs/<quarter>/views), built from the saved outputs
+## Lookup tables of the Voila views (outputs/<quarter>/views), built from the saved outputs, stale quarters only
 .PHONY: views
 views: notebooks
-	$(PY) -m fipro views
+	@$(MAKE) --no-print-directory -j$$($(PY) -m fipro jobs --memory-gb $(MEMORY_GB)) view-tables QUARTERS="$$($(PY) -m fipro quarters)"
 
 ## Serve the customer and segment explorers with Voila on 127.0.0.1 only (the address is printed)
 VOILA_PORT ?= 8866
@@ -186,6 +187,36 @@ run-feature-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(filter 02_feature_e
 
 .PHONY: run-notebooks
 run-notebooks: $(if $(filter 03_lifestage,$(NOTEBOOKS)),$(OUT)/models/lifestage/selection.json) $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
+
+# The tail of `make all`, one file target per quarter like the notebooks, so a delivery with
+# one more quarter builds that quarter's views and hand-off part and nothing of the others.
+# Each depends on the notebooks whose saved outputs it reads, its code stamp
+# (outputs/.stamps/code-views.txt, code-handoff.txt: rewritten only when the digest of the
+# modules it imports changes), the key salt's stamp (both are keyed by it) and the quarter's
+# history state (its table). The views also show the previous quarter's amounts, read from
+# that quarter's history state. `fipro export-seed --assemble` then writes
+# customer_quarter.csv from the parts (a byte copy, skipped when no part is newer). Quarters
+# build side by side, as many as the notebooks run (`fipro jobs`: a quarter's views load it whole).
+SEED_DIR := $(or $(FIPRO_DATA_DIR),data)/db_seed
+HANDOFF_NOTEBOOKS := $(filter 03_lifestage 04_anomaly 05_clustering 06_health_score 07_recommendation,$(NOTEBOOKS))
+# 08_drift writes the quarter's notifications, shown in the customer view
+VIEWS_NOTEBOOKS := $(filter $(HANDOFF_NOTEBOOKS) 08_drift,$(NOTEBOOKS))
+define SEED_PART_RULE
+$(SEED_DIR)/parts/customer_quarter-$(1).csv: $(foreach n,$(HANDOFF_NOTEBOOKS),$(OUT)/$(1)/$(n).ipynb) $(STAMPS)/code-handoff.txt $(STAMPS)/key-salt.txt $(HISTORY_DIR)/$(1)/core.json
+	$(PY) -m fipro export-seed --quarter $(1)
+endef
+define VIEWS_RULE
+$(OUT)/$(1)/views/customers.parquet: $(foreach n,$(VIEWS_NOTEBOOKS),$(OUT)/$(1)/$(n).ipynb) $(STAMPS)/code-views.txt $(STAMPS)/key-salt.txt $(HISTORY_DIR)/$(1)/core.json $(if $(2),$(HISTORY_DIR)/$(2)/core.json)
+	$(PY) -m fipro views --quarter $(1)
+endef
+$(foreach q,$(QUARTERS),$(eval $(call SEED_PART_RULE,$(q))))
+$(foreach i,$(shell seq $(words $(QUARTERS)) 2>/dev/null),$(eval $(call VIEWS_RULE,$(word $(i),$(QUARTERS)),$(if $(filter 1,$(i)),,$(word $(shell expr $(i) - 1),$(QUARTERS))))))
+
+.PHONY: seed-parts
+seed-parts: $(foreach q,$(QUARTERS),$(SEED_DIR)/parts/customer_quarter-$(q).csv)
+
+.PHONY: view-tables
+view-tables: $(foreach q,$(QUARTERS),$(OUT)/$(q)/views/customers.parquet)
 
 ## Open JupyterLab on the project's kernel (figures drawn inline)
 .PHONY: lab

@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -218,40 +220,155 @@ def quarter_table(quarter: str, salt: str, all_sources: Optional[Sequence[Source
     return frame[[r["column"] for r in schema(all_sources)]]
 
 
+PARTS_DIR = "parts"
+_ARROW_TYPES = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
+
+
+def _arrow_schema(columns: Sequence[dict]) -> pa.Schema:
+    return pa.schema([(c["column"], _ARROW_TYPES[c["type"]]) for c in columns])
+
+
+def part_path(quarter: str, out_dir: Optional[Path] = None) -> Path:
+    """One quarter's rows of the hand-off, without header: ``data/db_seed/parts/customer_quarter-<q>.csv``.
+
+    Beside it ``customer_quarter-<q>.json`` holds the row count and the columns."""
+    out_dir = Path(out_dir) if out_dir is not None else seed_dir()
+    return out_dir / PARTS_DIR / f"{SEED_TABLE}-{quarter}.csv"
+
+
+def _part_meta_path(part: Path) -> Path:
+    return part.with_suffix(".json")
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    import filecmp
+
+    return b.exists() and filecmp.cmp(a, b, shallow=False)
+
+
+def write_part(quarter: str, out_dir: Optional[Path] = None, all_sources: Optional[Sequence[Source]] = None,
+               salt: Optional[str] = None, touch: bool = False) -> Path:
+    """Write one quarter's part (CSV rows without header, as the whole export writes them).
+
+    A part whose bytes did not change keeps its file and time, so the assembly and ``make``
+    see it unchanged; ``touch=True`` (``make``'s recipe, run because an input is newer)
+    moves its time anyway, else make would find it stale on every run.
+    """
+    all_sources = list(all_sources if all_sources is not None else sources())
+    columns = schema(all_sources)
+    salt = salt if salt is not None else key_salt()
+    path = part_path(quarter, out_dir)
+    table = pa.Table.from_pandas(quarter_table(quarter, salt, all_sources), schema=_arrow_schema(columns),
+                                 preserve_index=False)
+    meta = {"quarter": quarter, "rows": table.num_rows, "columns": [c["column"] for c in columns]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        pacsv.write_csv(table, str(tmp), write_options=pacsv.WriteOptions(include_header=False))
+        if _same_bytes(tmp, path):
+            tmp.unlink()
+            if touch:
+                os.utime(path)
+        else:
+            tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_text_if_changed(_part_meta_path(path), json.dumps(meta, ensure_ascii=False) + "\n")
+    return path
+
+
+def _write_text_if_changed(path: Path, text: str) -> None:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _header(columns: Sequence[dict]) -> bytes:
+    """The header line the whole export writes (pyarrow's quoting), from an empty table."""
+    buf = pa.BufferOutputStream()
+    pacsv.write_csv(_arrow_schema(columns).empty_table(), buf)
+    return buf.getvalue().to_pybytes()
+
+
+def assemble(quarters: Sequence[str], out_dir: Optional[Path] = None,
+             all_sources: Optional[Sequence[Source]] = None, prune: bool = False) -> dict:
+    """``customer_quarter.csv`` = header + the quarters' parts in quarter order (a byte copy,
+    written atomically), and its schema JSON with the row count per quarter.
+
+    Only ``quarters``' parts go in, so a quarter gone from the data leaves no rows; ``prune``
+    also deletes the parts of other quarters. Skipped (nothing rewritten) when the file is
+    newer than every part and the schema lists the same quarters and columns.
+    """
+    import shutil
+
+    out_dir = Path(out_dir) if out_dir is not None else seed_dir()
+    quarters = sorted(quarters)
+    columns = schema(all_sources)
+    names = [c["column"] for c in columns]
+    parts = [part_path(q, out_dir) for q in quarters]
+    counts = {}
+    for q, part in zip(quarters, parts):
+        meta = json.loads(_part_meta_path(part).read_text(encoding="utf-8"))
+        if meta["columns"] != names:
+            raise ValueError(f"{part}: columns differ from the schema; write the part again (export-seed --quarter {q})")
+        counts[q] = meta["rows"]
+    if prune:
+        keep = set(parts) | {_part_meta_path(p) for p in parts}
+        for stray in (out_dir / PARTS_DIR).glob(f"{SEED_TABLE}-*"):
+            if stray not in keep:
+                stray.unlink()
+    csv_path = out_dir / f"{SEED_TABLE}.csv"
+    schema_path = out_dir / f"{SEED_TABLE}.schema.json"
+    meta = {"table": SEED_TABLE, "key": [KEY_COLUMN, "BAS_YH"], "columns": columns, "rows": counts,
+            "encoding": "utf-8", "header": True}
+    fresh = (csv_path.exists() and schema_path.exists()
+             and all(csv_path.stat().st_mtime_ns >= p.stat().st_mtime_ns for p in parts)
+             and json.loads(schema_path.read_text(encoding="utf-8")) == meta)
+    if not fresh:
+        with atomic_path(csv_path) as tmp:
+            with open(tmp, "wb") as out:
+                out.write(_header(columns))
+                for part in parts:
+                    with open(part, "rb") as fh:
+                        shutil.copyfileobj(fh, out, 1 << 20)
+        schema_path = write_json_atomic(schema_path, meta)
+    return {"csv": csv_path, "schema": schema_path, "rows": counts, "written": not fresh}
+
+
 def export_seed(quarters: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None,
                 all_sources: Optional[Sequence[Source]] = None) -> dict:
     """Write ``customer_quarter.csv`` (UTF-8, header, quarter by quarter) and its schema JSON.
 
-    Returns the paths and the row count per quarter.
+    Each quarter's rows are written as a part (:func:`write_part`, kept when unchanged),
+    then assembled (:func:`assemble`). With ``quarters`` ``None`` (every ingested quarter)
+    the parts of quarters no longer in the data are deleted. Returns the paths and the row
+    count per quarter.
     """
-    out_dir = Path(out_dir) if out_dir is not None else seed_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prune = quarters is None
     quarters = list(quarters if quarters is not None else datasets.available_quarters())
     if not quarters:
         raise FileNotFoundError("no ingested quarter: run `make ingest` first")
     all_sources = list(all_sources if all_sources is not None else sources())
-    columns = schema(all_sources)
     salt = key_salt()
-    counts, writer = {}, None
-    csv_path = out_dir / f"{SEED_TABLE}.csv"
-    arrow_types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
-    arrow_schema = pa.schema([(c["column"], arrow_types[c["type"]]) for c in columns])
-    with atomic_path(csv_path) as tmp:
-        try:
-            for q in quarters:
-                table = pa.Table.from_pandas(quarter_table(q, salt, all_sources), schema=arrow_schema,
-                                             preserve_index=False)
-                if writer is None:
-                    writer = pacsv.CSVWriter(str(tmp), arrow_schema)
-                writer.write_table(table)
-                counts[q] = table.num_rows
-        finally:
-            if writer is not None:
-                writer.close()
-    schema_path = write_json_atomic(out_dir / f"{SEED_TABLE}.schema.json",
-                                    {"table": SEED_TABLE, "key": [KEY_COLUMN, "BAS_YH"], "columns": columns,
-                                     "rows": counts, "encoding": "utf-8", "header": True})
-    return {"csv": csv_path, "schema": schema_path, "rows": counts}
+    for q in quarters:
+        write_part(q, out_dir, all_sources, salt)
+    return assemble(quarters, out_dir, all_sources, prune=prune)
+
+
+def ensure_parts(quarters: Sequence[str], out_dir: Optional[Path] = None,
+                 all_sources: Optional[Sequence[Source]] = None) -> list[str]:
+    """Write the parts that are missing (``make`` writes the stale ones); the quarters written."""
+    missing = [q for q in quarters
+               if not (part_path(q, out_dir).exists() and _part_meta_path(part_path(q, out_dir)).exists())]
+    if missing:
+        all_sources = list(all_sources if all_sources is not None else sources())
+        salt = key_salt()
+        for q in missing:
+            write_part(q, out_dir, all_sources, salt)
+    return missing
 
 
 def _load_table(database: Path, table: str, seed: Path, key: Sequence[str], engine: str) -> int:
@@ -321,43 +438,109 @@ NOTIFICATION_SCHEMA: tuple[Column, ...] = (
 )
 
 
+def notification_part_path(quarter: str, out_dir: Optional[Path] = None) -> Path:
+    """One quarter's notification rows, without header: ``data/db_seed/parts/notification-<q>.csv``."""
+    out_dir = Path(out_dir) if out_dir is not None else seed_dir()
+    return out_dir / PARTS_DIR / f"{NOTIFICATION_TABLE}-{quarter}.csv"
+
+
+def _notification_part(quarter: str, out_dir: Optional[Path]) -> Optional[int]:
+    """Write the quarter's notification part when its source is newer (one file per quarter, so
+    its time says it all); the row count, ``None`` when the quarter has no notifications file."""
+    source = datasets.notifications_path(quarter)
+    path = notification_part_path(quarter, out_dir)
+    meta_path = _part_meta_path(path)
+    if not source.exists():
+        return None
+    names = [c.name for c in NOTIFICATION_SCHEMA]
+    if (path.exists() and meta_path.exists() and path.stat().st_mtime_ns >= source.stat().st_mtime_ns):
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta["columns"] == names:
+            return meta["rows"]
+    notes = pd.read_parquet(source)
+    if "SEQ" in notes:
+        raise ValueError(f"{quarter}: notifications must not carry SEQ")
+    with atomic_path(path) as tmp:
+        notes[names].to_csv(tmp, index=False, header=False, encoding="utf-8")
+    _write_text_if_changed(meta_path, json.dumps({"quarter": quarter, "rows": int(len(notes)), "columns": names},
+                                                 ensure_ascii=False) + "\n")
+    return int(len(notes))
+
+
 def export_notifications(quarters: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None) -> dict:
     """Write ``notification.csv`` (every quarter's ``outputs/<q>/notifications.parquet``, already keyed
-    by ``CUSTOMER_KEY``) and its schema JSON; a quarter without the file adds no rows."""
+    by ``CUSTOMER_KEY``) and its schema JSON; a quarter without the file adds no rows.
+
+    Like the customer table: one part per quarter (rewritten only when its notifications file
+    is newer), then header + parts in quarter order, skipped when no part is newer."""
+    import shutil
+
     out_dir = Path(out_dir) if out_dir is not None else seed_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    quarters = list(quarters if quarters is not None else datasets.available_quarters())
+    prune = quarters is None
+    quarters = sorted(quarters if quarters is not None else datasets.available_quarters())
     names = [c.name for c in NOTIFICATION_SCHEMA]
-    frames, counts = [], {}
+    if prune:  # every quarter of the data: the parts of quarters gone from it go too
+        keep = {notification_part_path(q, out_dir) for q in quarters}
+        keep |= {_part_meta_path(k) for k in keep}
+        for stray in (out_dir / PARTS_DIR).glob(f"{NOTIFICATION_TABLE}-*"):
+            if stray not in keep:
+                stray.unlink()
+    counts = {}
     for q in quarters:
-        path = datasets.notifications_path(q)
-        if not path.exists():
-            continue
-        notes = pd.read_parquet(path)
-        if "SEQ" in notes:
-            raise ValueError(f"{q}: notifications must not carry SEQ")
-        frames.append(notes[names])
-        counts[q] = int(len(notes))
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=names)
+        n = _notification_part(q, out_dir)
+        if n is not None:
+            counts[q] = n
+    parts = [notification_part_path(q, out_dir) for q in counts]
     csv_path = out_dir / f"{NOTIFICATION_TABLE}.csv"
-    with atomic_path(csv_path) as tmp:
-        table.to_csv(tmp, index=False, encoding="utf-8")
+    schema_path = out_dir / f"{NOTIFICATION_TABLE}.schema.json"
     columns = [{"column": c.name, "type": c.sql_type, "description_ko": c.description_ko, "source": "fipro.notify"}
                for c in NOTIFICATION_SCHEMA]
-    schema_path = write_json_atomic(out_dir / f"{NOTIFICATION_TABLE}.schema.json",
-                                    {"table": NOTIFICATION_TABLE, "key": list(NOTIFICATION_KEY), "columns": columns,
-                                     "rows": counts, "encoding": "utf-8", "header": True})
-    return {"csv": csv_path, "schema": schema_path, "rows": counts}
+    meta = {"table": NOTIFICATION_TABLE, "key": list(NOTIFICATION_KEY), "columns": columns, "rows": counts,
+            "encoding": "utf-8", "header": True}
+    fresh = (csv_path.exists() and schema_path.exists()
+             and all(csv_path.stat().st_mtime_ns >= p.stat().st_mtime_ns for p in parts)
+             and json.loads(schema_path.read_text(encoding="utf-8")) == meta)
+    if not fresh:
+        with atomic_path(csv_path) as tmp:
+            with open(tmp, "wb") as out:
+                out.write(pd.DataFrame(columns=names).to_csv(index=False).encode("utf-8"))
+                for part in parts:
+                    with open(part, "rb") as fh:
+                        shutil.copyfileobj(fh, out, 1 << 20)
+        schema_path = write_json_atomic(schema_path, meta)
+    return {"csv": csv_path, "schema": schema_path, "rows": counts, "written": not fresh}
 
 
 def main(argv=None) -> int:
-    """``python -m fipro export-seed [--out-dir DIR]``."""
+    """``python -m fipro export-seed [--quarter Q | --assemble] [--out-dir DIR]``.
+
+    No option: every quarter's part (kept when unchanged), the assembly and the notifications.
+    ``--quarter Q``: only Q's part (``make``'s per-quarter target, run when it is stale).
+    ``--assemble``: the parts that are missing, the assembly and the notifications (``make db-seed``
+    after the stale parts).
+    """
     parser = argparse.ArgumentParser(prog="python -m fipro export-seed", description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=None)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--quarter", default=None)
+    which.add_argument("--assemble", action="store_true")
     args = parser.parse_args(argv)
-    result = export_seed(out_dir=args.out_dir)
+    if args.quarter:
+        path = write_part(args.quarter, out_dir=args.out_dir, touch=True)
+        print(f"DB 전달 분기 조각: {path}")
+        return 0
+    if args.assemble:
+        quarters = datasets.available_quarters()
+        if not quarters:
+            raise FileNotFoundError("no ingested quarter: run `make ingest` first")
+        ensure_parts(quarters, args.out_dir)
+        result = assemble(quarters, args.out_dir, prune=True)
+    else:
+        result = export_seed(out_dir=args.out_dir)
     total = sum(result["rows"].values())
-    print(f"DB 전달 파일: {result['csv']} ({total:,}행, 분기 {len(result['rows'])}개), 스키마 {result['schema']}")
+    state = "" if result["written"] else " (바뀐 분기 없음, 그대로 둠)"
+    print(f"DB 전달 파일: {result['csv']} ({total:,}행, 분기 {len(result['rows'])}개){state}, 스키마 {result['schema']}")
     notes = export_notifications(out_dir=args.out_dir)
     print(f"고객 알림: {notes['csv']} ({sum(notes['rows'].values()):,}행, 분기 {len(notes['rows'])}개), 스키마 {notes['schema']}")
     return 0

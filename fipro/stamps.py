@@ -8,6 +8,7 @@ its time. Two kinds of stamp, under ``outputs/.stamps/``:
   inside functions), plus the notebook file itself. A change to ``fipro/site.py`` then
   re-runs no model notebook, and a change to ``fipro/health/`` re-runs the notebooks that
   import the health model, not all 64.
+* ``key-salt.txt``: a digest of the key salt (the views and the hand-off are keyed by it).
 * ``deps.mk``: make rules for what a notebook reads of other notebooks (same quarter, the
   quarters the life-stage model pools, the previous quarter's saved life-stage model).
 
@@ -130,7 +131,40 @@ def code_digest(modules: Sequence[str], extra: Sequence[Path] = ()) -> str:
 # once-per-run steps that are not notebooks: the modules they start from
 STEP_ROOTS: dict[str, tuple[str, ...]] = {
     "lifestage-selection": ("fipro.lifestage.selection",),
+    # the per-quarter tail of `make all`: the views' lookup tables and the DB hand-off's parts
+    "views": ("fipro.views.data",),
+    "handoff": ("fipro.handoff",),
 }
+
+
+def step_roots(step: str) -> tuple[str, ...]:
+    """The modules a step starts from. The hand-off imports its models' declarations by name
+    (``handoff.MODEL_SOURCES``, invisible to :mod:`ast`), so they are added here, read from the
+    source so that writing the stamps imports no model."""
+    roots = STEP_ROOTS[step]
+    if step == "handoff":
+        tree = ast.parse(module_path("fipro.handoff").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "MODEL_SOURCES":
+                roots += tuple(spec.split(":")[0] for spec in ast.literal_eval(node.value))
+    return roots
+
+
+SALT_STAMP = "key-salt.txt"
+
+
+def salt_stamp() -> str:
+    """Text of ``key-salt.txt``: a one-way digest of the installation's secret (never the secret),
+    so that the views and the hand-off parts, keyed by it, are rebuilt when it changes."""
+    from fipro import privacy
+
+    try:
+        value = privacy.secret(create=False)
+    except KeyError:
+        return "none\n"
+    return hashlib.sha256(f"fipro-salt-stamp:{value}".encode()).hexdigest()[:20] + "\n"
+
+
 # notebooks that read what notebooks saved for the previous quarter: the drift notebook scores
 # the previous quarter's saved life-stage and risk models on this quarter (the temporal checks,
 # fipro.decay) and reads, for its thresholds, the drift tables of the quarters before; the
@@ -172,8 +206,8 @@ def code_stamps(notebooks: Sequence[Path]) -> dict[str, str]:
     for nb in notebooks:
         modules = closure(notebook_imports(nb))
         out[Path(nb).stem] = f"{code_digest(modules, [nb])}\n" + "\n".join(modules) + "\n"
-    for step, roots in STEP_ROOTS.items():
-        modules = closure(roots)
+    for step in STEP_ROOTS:
+        modules = closure(step_roots(step))
         out[step] = f"{code_digest(modules)}\n" + "\n".join(modules) + "\n"
     return out
 
@@ -207,6 +241,7 @@ def write_stamps(notebooks: Optional[Sequence[Path]] = None) -> list[Path]:
     quarters = datasets.available_quarters()
     texts = {f"code-{step}.txt": text for step, text in code_stamps(notebooks).items()}
     texts["deps.mk"] = notebook_deps(quarters, [Path(nb).stem for nb in notebooks])
+    texts[SALT_STAMP] = salt_stamp()
     return [stamps_dir() / name for name, text in texts.items() if write_if_changed(stamps_dir() / name, text)]
 
 

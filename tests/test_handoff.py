@@ -104,6 +104,78 @@ def test_same_customer_same_key_in_every_quarter_and_no_raw_seq(sample_quarters,
     assert not any(s in text for s in raw["SEQ"].astype(str).unique()[:500])
 
 
+def _whole_export(quarters, sources, salt, path):
+    """The export as it was before the parts: one CSVWriter over every quarter (the reference bytes)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    columns = handoff.schema(sources)
+    arrow_schema = pa.schema([(c["column"], {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}[c["type"]])
+                              for c in columns])
+    with pacsv.CSVWriter(str(path), arrow_schema) as writer:
+        for q in quarters:
+            writer.write_table(pa.Table.from_pandas(handoff.quarter_table(q, salt, sources), schema=arrow_schema,
+                                                    preserve_index=False))
+    return path.read_bytes()
+
+
+def test_assembled_parts_are_byte_identical_to_the_whole_export(sample_quarters, tmp_path, salt):
+    quarters = sample_quarters[:3]
+    sources = [handoff.QUARTER_SOURCE, _fake_model({quarters[0], quarters[2]})]  # empty columns in one quarter
+    result = handoff.export_seed(quarters, out_dir=tmp_path / "seed", all_sources=sources)
+    assert result["csv"].read_bytes() == _whole_export(quarters, sources, salt, tmp_path / "whole.csv")
+    assert all(handoff.part_path(q, tmp_path / "seed").exists() for q in quarters)
+
+
+def test_a_second_export_keeps_unchanged_parts_and_the_same_bytes(sample_quarters, tmp_path, salt):
+    quarters = sample_quarters[:2]
+    seed = tmp_path / "seed"
+    changing = {"ran": {quarters[0]}}  # the fake model runs on the second quarter only the second time
+
+    def load(quarter):
+        return _fake_model(changing["ran"]).load(quarter)
+
+    sources = [handoff.QUARTER_SOURCE, handoff.Source("fake", (handoff.Column("FAKE_SCORE", "REAL", "가짜 점수"),), load)]
+    first = handoff.export_seed(quarters, out_dir=seed, all_sources=sources)
+    old = {q: handoff.part_path(q, seed).stat().st_mtime_ns for q in quarters}
+    csv_time = first["csv"].stat().st_mtime_ns
+    again = handoff.export_seed(quarters, out_dir=seed, all_sources=sources)
+    assert not again["written"] and again["csv"].stat().st_mtime_ns == csv_time  # nothing changed: nothing rewritten
+    changing["ran"] = set(quarters)
+    second = handoff.export_seed(quarters, out_dir=seed, all_sources=sources)
+    assert handoff.part_path(quarters[0], seed).stat().st_mtime_ns == old[quarters[0]]  # unchanged part kept
+    assert handoff.part_path(quarters[1], seed).stat().st_mtime_ns != old[quarters[1]]
+    assert second["written"]
+    assert second["csv"].read_bytes() == _whole_export(quarters, sources, salt, tmp_path / "whole.csv")
+
+
+def test_a_quarter_gone_from_the_data_leaves_no_rows_and_no_part(sample_quarters, tmp_path, salt, monkeypatch):
+    quarters = sample_quarters[:2]
+    seed = tmp_path / "seed"
+    sources = [handoff.QUARTER_SOURCE]
+    handoff.export_seed(quarters, out_dir=seed, all_sources=sources)
+    monkeypatch.setattr(datasets, "available_quarters", lambda *a, **k: quarters[:1])
+    result = handoff.export_seed(out_dir=seed, all_sources=sources)  # every quarter of the data: prunes
+    assert result["rows"].keys() == {quarters[0]}
+    assert not handoff.part_path(quarters[1], seed).exists()
+    assert result["csv"].read_bytes() == _whole_export(quarters[:1], sources, salt, tmp_path / "whole.csv")
+
+
+def test_the_per_quarter_command_writes_one_part_and_assemble_fills_the_rest(sample_quarters, tmp_path, salt, monkeypatch):
+    quarters = sample_quarters[:2]
+    seed = tmp_path / "seed"
+    monkeypatch.setattr(datasets, "available_quarters", lambda *a, **k: quarters)
+    monkeypatch.setattr(handoff, "sources", lambda: [handoff.QUARTER_SOURCE])
+    monkeypatch.setattr(handoff, "export_notifications", lambda **k: {"csv": seed / "n.csv", "schema": None, "rows": {}})
+    assert handoff.main(["--quarter", quarters[1], "--out-dir", str(seed)]) == 0
+    assert handoff.part_path(quarters[1], seed).exists() and not handoff.part_path(quarters[0], seed).exists()
+    before = handoff.part_path(quarters[1], seed).stat().st_mtime_ns
+    assert handoff.main(["--assemble", "--out-dir", str(seed)]) == 0
+    assert handoff.part_path(quarters[1], seed).stat().st_mtime_ns == before  # not written again
+    assert (seed / "customer_quarter.csv").read_bytes() == _whole_export(quarters, [handoff.QUARTER_SOURCE], salt,
+                                                                          tmp_path / "whole.csv")
+
+
 def test_life_stage_declares_its_columns_from_its_saved_predictions(tmp_path, monkeypatch):
     from fipro.lifestage import artifacts
 
@@ -173,3 +245,25 @@ def test_notifications_are_a_second_table_keyed_like_the_first(sample_quarters, 
         assert all(isinstance(r[1], int) for r in rows)
     finally:
         con.close()
+
+
+def test_notification_parts_assemble_to_the_whole_export_and_follow_their_source(sample_quarters, tmp_path, salt,
+                                                                                  monkeypatch):
+    from fipro import notify
+
+    quarters = sample_quarters[:2]
+    monkeypatch.setattr(datasets, "notifications_path", lambda quarter: tmp_path / "out" / quarter / "n.parquet")
+    names = [c.name for c in handoff.NOTIFICATION_SCHEMA]
+    for i, q in enumerate(quarters):
+        seq = datasets.load_quarter(q, columns=["SEQ"])["SEQ"].astype(str).head(2).tolist()
+        notes = pd.DataFrame({"SEQ": seq, "rank": [1, 1], "priority": [1 + i, 3], "kind": ["이상 소비", "건강, \"하락\""],
+                              "message": ["총이용금액이 늘었습니다.", "점수 62점 → 55점"], "source": ["anomaly", "health"]})
+        (tmp_path / "out" / q).mkdir(parents=True)
+        notify.keyed(notes, q, salt).to_parquet(notify.notifications_path(q), index=False)
+    seed = tmp_path / "seed"
+    first = handoff.export_notifications(quarters, out_dir=seed)
+    whole = pd.concat([pd.read_parquet(notify.notifications_path(q))[names] for q in quarters], ignore_index=True)
+    assert first["csv"].read_bytes() == whole.to_csv(index=False).encode("utf-8")  # as the whole export wrote it
+    kept = handoff.notification_part_path(quarters[0], seed).stat().st_mtime_ns
+    again = handoff.export_notifications(quarters, out_dir=seed)
+    assert not again["written"] and handoff.notification_part_path(quarters[0], seed).stat().st_mtime_ns == kept

@@ -86,6 +86,43 @@ def test_appending_a_quarter_runs_only_that_quarters_notebooks(
     assert {q: os.stat(tables / f"{q}.parquet").st_mtime_ns for q in before} == kept  # tables reused
 
 
+def _tail_would_run(env, quarters):
+    """Quarters whose views and hand-off parts `make view-tables seed-parts` would build."""
+    out = _run(["make", "--no-print-directory", "-n", "view-tables", "seed-parts", f"QUARTERS={' '.join(quarters)}",
+                f"PY={sys.executable}"], env)
+    return (set(re.findall(r"-m fipro views --quarter (\S+)", out)),
+            set(re.findall(r"-m fipro export-seed --quarter (\S+)", out)))
+
+
+def test_appending_a_quarter_builds_only_that_quarters_views_and_hand_off_part(sample_quarters, tmp_path):
+    home = tmp_path / "home"
+    raw = home / "data" / "raw" / config.RAW_FILENAME
+    raw.parent.mkdir(parents=True)
+    lines = datasets.raw_file().read_bytes().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    last = [r for r in rows if r.startswith(LAST.encode())]
+    raw.write_bytes(header + b"".join(r for r in rows if not r.startswith(LAST.encode())))
+    env = {**os.environ, "FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(home / "outputs")}
+    stems = sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    before = sample_quarters[:-1]
+    _would_run(env, before)
+    _touch_outputs(home / "outputs", before, stems)
+    assert _tail_would_run(env, before) == (set(before), set(before))  # a first run builds every quarter
+    for q in before:  # stand-ins for what the recipes write, newer than the notebooks
+        for path in (home / "outputs" / q / "views" / "customers.parquet",
+                     home / "data" / "db_seed" / "parts" / f"customer_quarter-{q}.csv"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("")
+    assert _tail_would_run(env, before) == (set(), set())
+
+    raw.write_bytes(raw.read_bytes() + b"".join(last))
+    _would_run(env, sample_quarters)
+    for stem in stems:  # the new quarter's notebooks run (the selection is kept)
+        (home / "outputs" / LAST / f"{stem}.ipynb").parent.mkdir(parents=True, exist_ok=True)
+        (home / "outputs" / LAST / f"{stem}.ipynb").write_text("{}")
+    assert _tail_would_run(env, sample_quarters) == ({LAST}, {LAST})
+
+
 def test_a_change_to_one_model_package_runs_only_its_notebooks(sample_quarters, tmp_path):
     from fipro import stamps
 
