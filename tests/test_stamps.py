@@ -31,3 +31,13 @@ def test_stamps_are_written_for_the_views_and_the_hand_off(tmp_path, monkeypatch
     changed = {p.name for p in stamps.write_stamps([])}
     assert {"code-views.txt", "code-handoff.txt", "key-salt.txt"} <= changed
     assert stamps.write_stamps([]) == []  # unchanged: nothing rewritten, times kept
+
+
+def test_the_selection_key_covers_exactly_the_code_its_stamp_covers():
+    # make re-runs the selection when its stamp changes; the selection is made again (and its
+    # file rewritten) only when its key changes: the two digests must be one
+    from fipro.lifestage import selection
+
+    stamp = stamps.code_stamps([])["lifestage-selection"]
+    assert selection._source_digest() == stamp.splitlines()[0]
+    assert "fipro.lifestage.selection" in stamp and "fipro.split" in stamp

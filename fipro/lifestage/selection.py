@@ -110,12 +110,17 @@ class ModelSelection:
 
 
 def _source_digest() -> str:
-    """Code that decides the selection: a change to it invalidates selection.json."""
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for name in ("selection.py", "estimator.py", "data.py"):
-        h.update((here / name).read_bytes())
-    return h.hexdigest()[:16]
+    """Code that decides the selection: a change to it invalidates selection.json.
+
+    The digest of every ``fipro`` module the selection imports, the same one its code stamp
+    holds (``outputs/.stamps/code-lifestage-selection.txt``, :mod:`fipro.stamps`): when the
+    stamp changes the selection is made again and its file rewritten. A narrower digest let
+    the stamp change while the file was kept, so make ran the check at every call and
+    ``make -n`` counted every life-stage notebook as stale.
+    """
+    from fipro import stamps  # ast and hashlib only; here so that importing the package stays light
+
+    return stamps.code_digest(stamps.closure(stamps.step_roots("lifestage-selection")))
 
 
 def selection_key(*, seed: int, history: int, grid: Mapping[str, list]) -> str:
