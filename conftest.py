@@ -107,10 +107,13 @@ def health_last_run(sample_quarters):
 def assert_intervals_bracket(metrics, expected) -> None:
     """A saved headline (``outputs/<q>/<model>.json`` or a registry entry's ``metrics``) carries the
     ``expected`` intervals, and every interval it declares brackets its metric: lo ≤ metric ≤ hi, lo < hi."""
+    from fipro.evaluation.intervals import nested_value
+
     declared = set(metrics.get("intervals") or {})
     assert set(expected) <= declared, f"missing intervals: {set(expected) - declared}"
     for key in declared:
-        low, value, high = metrics[f"{key}_lo"], metrics[key], metrics[f"{key}_hi"]
+        # a dotted key (a per-type number, recall_upper_half.total_spike) reads the nested value
+        low, value, high = metrics[f"{key}_lo"], nested_value(metrics, key), metrics[f"{key}_hi"]
         assert low <= value <= high and low < high, (key, low, value, high)
         how = metrics["intervals"][key]
         assert how["method"] in {"bootstrap", "wilson"} and how["customers"] > 0 and how["level"] == 0.95, (key, how)

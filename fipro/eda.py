@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from fipro import contract
 from fipro.compare import COMPARED_COLUMNS, PeerComparison, stripped_strings, value_label
+from fipro.evaluation import intervals as iv
 from fipro.evaluation.intervals import add_intervals, headline_interval, interval_change, mean_interval
 
 
@@ -130,9 +131,9 @@ def _is_in(values: pa.Array, others: pa.Array) -> np.ndarray:
 
 def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None) -> dict:
     """Headline numbers of a quarter (summarised by :func:`eda_summary_ko`, recorded by
-    notebook 01 through :func:`eda_metrics`); the mean total carries its 95% interval over
-    customers (``mean_total_lo``, ``mean_total_hi``, ``intervals``: a seeded bootstrap,
-    :func:`fipro.evaluation.intervals.mean_interval`), which the quarter summary compares."""
+    notebook 01 through :func:`eda_metrics`), each number measured on customers with its 95%
+    interval (``<key>_lo``, ``<key>_hi``, ``intervals``; :func:`headline_intervals`). The quarter
+    summary compares the mean total's."""
     tot = current["TOT_USE_AM"].astype("float64")
     credit = current["CRDSL_USE_AM"].astype("float64").sum()
     check = current["CNF_USE_AM"].astype("float64").sum()
@@ -158,7 +159,60 @@ def eda_headlines(current: pd.DataFrame, previous: Optional[pd.DataFrame] = None
         "total_change_pct": float(change.loc[0, "change_pct"]),
         "total_stayer_change_pct": float(change.loc[0, "stayer_change_pct"]),
     }
-    return add_intervals(out, {"mean_total": mean_interval(tot.to_numpy()) if len(tot) > 1 else None})
+    return add_intervals(out, headline_intervals(current, previous, out))
+
+
+def headline_intervals(current: pd.DataFrame, previous: Optional[pd.DataFrame], headline: Mapping) -> dict:
+    """The 95% intervals of :func:`eda_headlines`' numbers (``config.RANDOM_SEED``; none below two customers).
+
+    Shares of customers (no spending, digital channel) by Wilson's interval; the mean and median
+    total and the credit share of card spending (a ratio of sums) by a bootstrap over customers;
+    the change of the mean total (all customers, and the stayers' change of their sum) by a
+    bootstrap over the customers of both quarters, paired by ``SEQ``
+    (:func:`fipro.evaluation.intervals.change_pct_interval`). The top categories, life stage and
+    age band are names, not measured numbers, and carry none.
+    """
+    if len(current) < 2:
+        return {}
+    tot = current["TOT_USE_AM"].to_numpy(dtype="float64")
+    # a missing amount counts as 0 in both sums of the share, as pandas' sum skips it
+    credit = np.nan_to_num(current["CRDSL_USE_AM"].to_numpy(dtype="float64"))
+    check = np.nan_to_num(current["CNF_USE_AM"].to_numpy(dtype="float64"))
+    # over the customers with an answer, as the share itself (a missing flag is left out)
+    answered = (stripped_strings(current["DIGT_CHNL_USE_YN"]) == "Y").dropna().to_numpy(dtype=bool)
+    out = {"mean_total": mean_interval(tot), "median_total": iv.median_interval(tot),
+           "zero_total_share": iv.share_interval(tot <= 0),
+           "credit_share": iv.ratio_interval(credit, credit + check) if np.isfinite(headline["credit_share"]) else None,
+           "digital_use_share": iv.share_interval(answered) if len(answered) else None}
+    if previous is not None and len(previous) > 1 and np.isfinite(headline["total_change_pct"]):
+        now, before = aligned_totals(current, previous)
+        out["total_change_pct"] = iv.change_pct_interval(now, before)
+        stayers = np.isfinite(now) & np.isfinite(before)
+        if stayers.sum() > 1 and np.isfinite(headline["total_stayer_change_pct"]):
+            out["total_stayer_change_pct"] = iv.change_pct_interval(now[stayers], before[stayers])
+    return out
+
+
+def aligned_totals(current: pd.DataFrame, previous: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer of either quarter with their total in this quarter and the one before, NaN where
+    absent (``SEQ`` matched as stripped strings, an Arrow hash join): the pairs the change's bootstrap
+    draws, this quarter's customers first, then those gone since the quarter before.
+
+    With a missing or repeated ``SEQ`` the customers cannot be paired: the two quarters' rows are
+    then stacked unpaired (the interval is wider, never narrower), and there are no stayers.
+    """
+    now = current["TOT_USE_AM"].to_numpy(dtype="float64")
+    before = previous["TOT_USE_AM"].to_numpy(dtype="float64")
+    cur_seq, prev_seq = _seq_array(current["SEQ"]), _seq_array(previous["SEQ"])
+    if any(a.null_count or pc.count_distinct(a).as_py() != len(a) for a in (cur_seq, prev_seq)):
+        return np.r_[now, np.full(len(before), np.nan)], np.r_[np.full(len(now), np.nan), before]
+    at = pc.index_in(cur_seq, value_set=prev_seq).fill_null(-1).to_numpy(zero_copy_only=False)
+    stays = at >= 0
+    gone = np.ones(len(before), dtype=bool)
+    gone[at[stays]] = False
+    before_now = np.full(len(now), np.nan)
+    before_now[stays] = before[at[stays]]
+    return np.r_[now, np.full(int(gone.sum()), np.nan)], np.r_[before_now, before[gone]]
 
 
 def eda_metrics(current: pd.DataFrame, previous: Optional[pd.DataFrame], peer: PeerComparison,

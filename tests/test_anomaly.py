@@ -386,6 +386,32 @@ def test_notebook_04_on_the_sample_saves_the_interface(sample_quarters):
     assert "이상 탐지" in text and f"{int(m['n_flagged']):,}명" in text
 
 
+def test_every_headline_metric_against_the_truth_carries_its_interval():
+    from fipro.anomaly.evaluation import Yardstick, evaluate
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    kind = np.array(["none"] * n, dtype=object)
+    planted = rng.choice(n, 120, replace=False)
+    kind[planted] = np.resize(["total_spike", "category_burst", "mix_shift", "dormant_burst"], 120)
+    labels = pd.DataFrame({"anomaly_type": kind, "anomaly_magnitude": np.where(kind == "none", 0.0, rng.uniform(1, 3, n))})
+    y = kind != "none"
+    scores = {name: rng.normal(y * shift, 1.0) for name, shift in (("rules", 1.5), ("model", 1.8), ("combined", 2.2))}
+    rows = np.arange(0, n, 2)
+    yard = Yardstick(rows=rows, probability=1 / (1 + np.exp(-rng.normal(y[rows] * 2.5 - 3, 1.0))),
+                     n_pooled_rows=len(rows), pooled_quarters=["2023q1"])
+    h = evaluate(labels, scores, yard, seed=0).headline
+    expected = {f"{name}_{metric}" for name in scores for metric in ("precision_at_k", "recall_at_k", "roc_auc",
+                                                                     "average_precision")}
+    expected |= {"combined_pk_share_of_yardstick", "yardstick_precision_at_k"}
+    expected |= {f"recall_{half}_half.{t}" for half in ("upper", "lower") for t in h["recall_upper_half"]}
+    assert_intervals_bracket(h, expected)
+    assert h["intervals"]["combined_recall_at_k"] == {"method": "wilson", "level": 0.95, "customers": 120}
+    assert h["intervals"]["combined_pk_share_of_yardstick"]["method"] == "bootstrap"
+    hit, total = h["upper_half_counts"]["mix_shift"]
+    assert h["intervals"]["recall_upper_half.mix_shift"]["customers"] == total > 0
+
+
 def test_targets_table_sets_each_goal_and_the_yardstick_share_only_with_history():
     from fipro.anomaly.evaluation import UPPER_HALF_RECALL_TARGETS, pooled_upper_half
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import committed_quarter, raw_frame, raw_row
+from conftest import assert_intervals_bracket, committed_quarter, raw_frame, raw_row
 from fipro import compare, config, contract, eda, runner
 from fipro.privacy import pseudonym
 
@@ -90,6 +90,13 @@ def test_eda_metrics_records_headlines_and_the_worked_example(two_quarters):
     # the mean total's 95% interval over customers (a seeded bootstrap) brackets it
     low, high, how = m.pop("mean_total_lo"), m.pop("mean_total_hi"), m.pop("intervals")
     assert low <= m["mean_total"] <= high and low < high and how["mean_total"]["customers"] == 3
+    # every other number measured on customers carries its interval too (Wilson for the shares of
+    # customers, a bootstrap otherwise); the stayers' change has one stayer (a) and none
+    bounds = {k: m.pop(k) for k in [k for k in m if k.endswith(("_lo", "_hi"))]}
+    assert_intervals_bracket({**m, **bounds, "mean_total_lo": low, "mean_total_hi": high, "intervals": how}, {
+        "median_total", "zero_total_share", "credit_share", "digital_use_share", "total_change_pct"})
+    assert how["zero_total_share"]["method"] == "wilson" and how["total_change_pct"]["customers"] == 4  # a b c d
+    assert "total_stayer_change_pct" not in how
     assert m == {
         "customers": 3,
         "mean_total": pytest.approx(400 / 3),
@@ -114,6 +121,28 @@ def test_eda_metrics_records_headlines_and_the_worked_example(two_quarters):
     }
     assert all(type(v) in (int, float, str, bool, dict) for v in m.values())  # JSON-ready, no numpy scalars
     assert all(type(v) is float for v in m["life_stage_shares"].values())
+
+
+def test_the_change_of_the_mean_total_pairs_each_customer_across_the_quarters():
+    rng = np.random.default_rng(6)
+    n = 600
+    before = rng.lognormal(5, 1, n).round()
+    previous = raw_frame([raw_row(str(i), "2022q4", TOT_USE_AM=float(v)) for i, v in enumerate(before)])
+    # customers 0-499 stay and spend 10% more, 500-599 leave, 600-649 arrive
+    now = np.r_[before[:500] * 1.1, rng.lognormal(5, 1, 50).round()]
+    current = raw_frame([raw_row(str(i), TOT_USE_AM=float(v)) for i, v in zip(list(range(500)) + list(range(600, 650)), now)])
+    a, b = eda.aligned_totals(current, previous)
+    assert len(a) == 650 and np.isfinite(a).sum() == 550 and np.isfinite(b).sum() == 600
+    assert (np.isfinite(a) & np.isfinite(b)).sum() == 500
+    h = eda.eda_headlines(current, previous)
+    assert_intervals_bracket(h, {"total_change_pct", "total_stayer_change_pct"})
+    # every stayer +10% (give or take the whole-number amounts): a narrow interval around it
+    assert 9.5 < h["total_stayer_change_pct_lo"] < h["total_stayer_change_pct_hi"] < 10.5
+    # a repeated SEQ cannot be paired: the quarters are stacked, and the interval only widens
+    repeated = current.copy()
+    repeated.loc[repeated.index[-1], "SEQ"] = "0"
+    a, b = eda.aligned_totals(repeated, previous)
+    assert len(a) == 550 + 600 and not (np.isfinite(a) & np.isfinite(b)).any()
 
 
 def test_eda_summary_names_the_change_of_the_mean_total_only_outside_the_intervals(two_quarters):

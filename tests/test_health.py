@@ -306,6 +306,24 @@ def test_sample_quarter_validation(sample_run):
     assert table.loc["분기 간 점수 상관 (이상 없는 고객)", "충족"]
 
 
+def test_evaluation_gives_the_aucs_and_the_risk_ece_their_intervals():
+    from conftest import assert_intervals_bracket
+
+    from fipro.health.evaluation import evaluate
+
+    rng = np.random.default_rng(8)
+    n = 4000
+    stress = rng.normal(size=n)
+    risk = 1 / (1 + np.exp(-(stress - 2.5)))
+    labels = pd.DataFrame({"adverse_next": (rng.random(n) < risk).astype(int), "stress_level": stress})
+    test = rng.random(n) < 0.3
+    score = np.clip(70 - 10 * stress + rng.normal(0, 8, n), 0, 100)
+    out = evaluate(labels, test, score, np.where(score < 50, "취약", np.where(score < 80, "보통", "건강")), risk,
+                   np.clip(np.ceil(risk * 10), 1, 5).astype(int), seed=0)
+    assert_intervals_bracket(out, {"health_auc", "risk_auc", "risk_ece"})
+    assert out["intervals"]["risk_ece"]["customers"] == int(test.sum()) and out["risk_ece_lo"] >= 0
+
+
 def table_has_both_ceilings(table: pd.DataFrame) -> bool:
     risk = table.loc["위험 확률 ROC-AUC"]
     latent = table.loc[[i for i in table.index if i.startswith("참고: 잠재 스트레스")][0], "값"]

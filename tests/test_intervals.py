@@ -224,3 +224,102 @@ def test_segments_headline_saved_on_the_sample_carries_lo_le_metric_le_hi(segmen
     if segments_last_run.headline.get("stability_ari") is not None:
         expected.add("stability_ari")
     _assert_saved_intervals(segments_last_run, expected)
+
+
+# --- the helpers added for every headline metric (issue 25 §1) -------------------------------------
+
+def test_calibration_error_equals_the_ece_and_its_interval_is_centred_on_it():
+    from fipro.evaluation.calibration import confidence_bins, expected_calibration_error
+    from fipro.evaluation.intervals import ece_interval
+
+    rng = np.random.default_rng(21)
+    P = rng.dirichlet(np.ones(4), 1500)
+    y = np.array([rng.choice(4, p=p) for p in P])  # calibrated by construction: the ECE is noise
+    p1 = rng.random(1500)
+    y1 = rng.random(1500) < p1
+    for truth, proba in ((y, P), (y1.astype(int), p1)):
+        bins, conf, hit = confidence_bins(truth, proba)
+        assert fast_metrics.calibration_error(bins, conf, hit, 10) == pytest.approx(
+            expected_calibration_error(truth, proba))
+        iv = ece_interval(truth, proba, n_boot=300, seed=0)
+        assert iv.estimate == pytest.approx(expected_calibration_error(truth, proba))
+        assert 0 <= iv.low <= iv.estimate <= iv.high and iv.method == "bootstrap"
+        # uncentred, a resample adds its own noise: the replicates lie mostly above the measured ECE
+        plain = bootstrap_interval(lambda b, c, h: fast_metrics.calibration_error(b, c, h, 10), bins, conf, hit,
+                                   n_boot=300, seed=0)
+        assert (plain.low + plain.high) / 2 > (iv.low + iv.high) / 2
+    assert np.isnan(fast_metrics.calibration_error(np.array([], int), np.array([]), np.array([]), 10))
+
+
+def test_precision_ratio_interval_pairs_the_two_flag_sets_and_resamples_only_the_flagged():
+    from fipro.evaluation.intervals import precision_ratio_interval
+
+    rng = np.random.default_rng(22)
+    y = rng.random(5000) < 0.05
+    score = rng.normal(y * 2.0, 1.0)
+    a = score > np.quantile(score, 0.95)
+    b = (score + rng.normal(0, 0.3, 5000)) > np.quantile(score, 0.95)  # mostly the same customers
+    iv = precision_ratio_interval(y, a, b, seed=0)
+    assert iv.estimate == pytest.approx(y[a].mean() / y[b].mean()) and iv.low < iv.estimate < iv.high
+    assert iv.n == int((a | b).sum())
+    # paired: narrower than the ratio of the two precisions' own intervals would allow
+    pa, pb = share_interval(y[a]), share_interval(y[b])
+    assert iv.width < pa.high / pb.low - pa.low / pb.high
+    assert np.isnan(fast_metrics.precision_ratio(y, np.zeros(5000, bool), b))
+
+
+def test_median_interval_covers_the_true_median():
+    from fipro.evaluation.intervals import median_interval
+
+    rng = np.random.default_rng(23)
+    hits = [median_interval(rng.exponential(1.0, 400), n_boot=200, seed=i).contains(np.log(2)) for i in range(200)]
+    assert 0.9 <= np.mean(hits) <= 0.99
+    assert median_interval(np.array([1.0, np.nan, 3.0, 2.0]), n_boot=50, seed=0).estimate == 2.0
+
+
+def test_change_pct_interval_covers_the_change_and_pairing_narrows_it():
+    from fipro.evaluation.intervals import change_pct_interval
+
+    rng = np.random.default_rng(24)
+    before = rng.lognormal(5, 1, 3000)
+    now = before * 1.05 * rng.lognormal(0, 0.1, 3000)  # every customer 5% more, give or take
+    paired = change_pct_interval(now, before, seed=0)
+    assert paired.estimate == pytest.approx(100 * (now.mean() / before.mean() - 1))
+    assert paired.contains(100 * (1.05 * np.exp(0.005) - 1))
+    gap = np.full(3000, np.nan)
+    unpaired = change_pct_interval(np.r_[now, gap], np.r_[gap, before], seed=0)  # the same numbers, unpaired
+    assert unpaired.estimate == pytest.approx(paired.estimate) and unpaired.width > 5 * paired.width
+
+
+def test_weighted_silhouettes_equal_scikit_learn_on_the_drawn_rows_and_the_interval_brackets():
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    from fipro.evaluation.intervals import silhouette_interval
+
+    rng = np.random.default_rng(25)
+    labels = rng.integers(0, 4, 300)
+    X = rng.normal(size=(300, 3)) + 2.0 * labels[:, None]
+    draws = np.stack([np.bincount(rng.integers(0, 300, 300), minlength=300) for _ in range(3)], 1)
+    got = fast_metrics.weighted_silhouettes(pairwise_distances(X), labels, draws)
+    for j in range(3):
+        rows = np.repeat(np.arange(300), draws[:, j])
+        assert got[j] == pytest.approx(silhouette_score(X[rows], labels[rows]))
+    iv = silhouette_interval(X, labels, n_boot=300, seed=0)
+    assert iv.estimate == pytest.approx(silhouette_score(X, labels)) and iv.low < iv.estimate < iv.high
+    assert silhouette_interval(X, np.zeros(300, int)) is None
+
+
+def test_a_nested_per_type_metric_carries_its_interval_beside_it():
+    from fipro.modelrun import Target, targets_frame
+
+    head = {"recall_upper_half": {"total_spike": 0.75}, "has_truth": True,
+            **headline_fields({"recall_upper_half.total_spike": wilson_interval(15, 20)})}
+    assert_intervals_bracket(head, {"recall_upper_half.total_spike"})
+    assert format_metric(head, "recall_upper_half.total_spike") == wilson_interval(15, 20).format()
+    table = targets_frame(head, [Target("recall_upper_half.total_spike", "총액 급증", at_least=0.8)])
+    assert table.iloc[0]["값 (95% 구간)"] == wilson_interval(15, 20).format()
+
+
+def test_wilson_bounds_are_exactly_zero_and_one_at_none_and_every_customer():
+    # rounding once left n of n at 0.9999999999999999, below the share itself
+    assert all(wilson_interval(n, n).high == 1.0 and wilson_interval(0, n).low == 0.0 for n in range(1, 2000))

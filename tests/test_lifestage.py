@@ -173,6 +173,20 @@ def test_model_beats_age_rule_on_toy(fitted):
     assert ev.describe().startswith(f"모델(그래디언트 부스팅)의 매크로 F1은 {c.loc['model', 'macro_f1']:.3f}, ")
 
 
+def test_every_headline_metric_of_the_evaluation_carries_its_interval(fitted):
+    from fipro.evaluation.intervals import headline_fields
+
+    model, train, test = fitted
+    ev = lifestage.evaluate(model, lifestage.fit_baselines(train), test, seed=0)
+    head = {**ev.summary, "ece_after": ev.calibration["ece_after"], **headline_fields(ev.intervals)}
+    # the toy is easy (the model can be right on every test row, lo = hi = 1): lo ≤ value ≤ hi only
+    for key in ("model_macro_f1", "model_accuracy", "age_rule_macro_f1", "age_rule_accuracy",
+                "majority_macro_f1", "majority_accuracy", "ece_after"):
+        assert head[f"{key}_lo"] <= head[key] <= head[f"{key}_hi"], key
+    assert head["intervals"]["ece_after"]["method"] == "bootstrap" and head["ece_after_lo"] >= 0
+    assert head["intervals"]["majority_accuracy"]["method"] == "wilson"
+
+
 def test_describe_states_the_comparison_the_classes_and_the_confusions():
     # the model behind the age rule (−0.038) and ahead of the majority class (+0.512)
     comparison = pd.DataFrame({"macro_f1": [0.612, 0.650, 0.100], "accuracy": [0.705, 0.700, 0.400]},

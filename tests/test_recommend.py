@@ -250,6 +250,33 @@ def test_run_quarter_writes_the_log(sample_run, sample_quarters):
     assert log["reason"].str.len().gt(10).all()
 
 
+def test_the_recommenders_and_the_baselines_numbers_carry_their_intervals(ranker):
+    rng = np.random.default_rng(4)
+    n = 400
+    outcome = rng.gamma(0.5, 100000, (n, len(CATEGORIES))) * (rng.random((n, len(CATEGORIES))) < 0.3)
+    eligible = np.ones((n, 3), bool)
+    realised = ranker.net(outcome, eligible)
+    top = np.argsort(-(realised + rng.normal(0, 3000, (n, 3))), axis=1)  # right more often than not
+    past = rng.normal(3000, 2000, (n, 3))
+    m = ev.evaluate(ranker, top, eligible, outcome, benefit_sum=past, benefit_count=np.full(n, 2.0), intervals=True,
+                    seed=0)
+    assert_intervals_bracket(m, {"lift_over_popular", "popular_oracle_share", "random_oracle_share",
+                                 "popular_share_of_hindsight_card", "random_share_of_hindsight_card",
+                                 "popular_mean_regret_won", "random_mean_regret_won", "oracle_top1",
+                                 "hindsight_card_top1", "share_of_hindsight_card", "oracle_share"})
+    assert m["lift_over_popular"] == pytest.approx(m["oracle_share"] / m["popular_oracle_share"])
+    assert m["intervals"]["lift_over_popular"]["method"] == "bootstrap"
+    assert m["intervals"]["oracle_top1"]["method"] == "wilson"
+
+
+def test_robustness_shares_of_customers_carry_wilson_intervals(ranker):
+    rng = np.random.default_rng(5)
+    profiles = rng.gamma(0.5, 100000, (300, len(CATEGORIES))) * (rng.random((300, len(CATEGORIES))) < 0.3)
+    out = ev.robustness(ranker, profiles, np.ones((300, 3), bool), seed=0)
+    assert_intervals_bracket(out, {"rank_change_share", "near_floor_share"})
+    assert all(how["method"] == "wilson" for how in out["intervals"].values())
+
+
 def test_sample_quarter_measurement(sample_run):
     h = sample_run.headline
     assert h["has_measurement"] and h["reach"] == 1.0

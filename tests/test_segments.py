@@ -227,6 +227,22 @@ def inputs_with_segments(n_per: int = 60, seed: int = 10) -> tuple[SegmentInputs
     return SegmentInputs("2023q2", frame, np.zeros((len(t), len(segments.STYLE_COLUMNS)), np.float32), amounts), seg
 
 
+def test_the_silhouette_on_its_sample_carries_a_bootstrap_interval_and_dbcv_none():
+    from conftest import assert_intervals_bracket
+    from sklearn.metrics import silhouette_score
+
+    from fipro.segments.evaluation import evaluate
+
+    X, y = mixture(1500, seed=5, spread=2.0)  # overlapping blobs: a middling silhouette
+    labels = np.where(np.arange(1500) % 100 == 0, -1, y)  # a few noise rows, left out of the sample
+    out = evaluate(X, labels, y, None, seed=0)
+    assert_intervals_bracket(out, {"silhouette"})
+    kept = labels >= 0
+    assert out["silhouette"] == pytest.approx(silhouette_score(X[kept], labels[kept]))
+    assert out["intervals"]["silhouette"]["customers"] == out["internal_rows"] == int(kept.sum())
+    assert "dbcv_lo" not in out
+
+
 def test_profiles_name_segments_by_their_lifted_categories_and_age_lean():
     inp, seg = inputs_with_segments()
     prof = profile_segments(inp, seg)

@@ -202,8 +202,11 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
 
     ``quarter``: also report the whole-file observable ceiling of that quarter
     (:func:`observable_ceiling`) where the sidecar has it. 95% intervals (headline
-    ``<key>_lo``/``<key>_hi``): each precision at k is a share of the k flagged customers
-    (Wilson); the combined score's average precision a bootstrap over customers (``seed``).
+    ``<key>_lo``/``<key>_hi``): each precision at k is a share of the k flagged customers and
+    each recall at k (overall, and per type and magnitude half) a share of the planted ones
+    (Wilson); each scorer's ROC-AUC and the rules', model's and combined score's average
+    precision a bootstrap over customers (``seed``); the combined score's precision at k as a
+    share of the yardstick's a paired bootstrap of the ratio on the yardstick's rows.
     """
     y = (labels["anomaly_type"] != "none").to_numpy()
     medians = magnitude_medians(labels)
@@ -220,8 +223,11 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
             head[f"{name}_{metric}"] = float(table.loc[name, metric])
         if hits[name].any():
             intervals[f"{name}_precision_at_k"] = iv.share_interval(y[hits[name]])
-    if "combined" in scores:
-        intervals["combined_average_precision"] = iv.average_precision_interval(y, scores["combined"], seed=seed)
+        if y.any():
+            intervals[f"{name}_recall_at_k"] = iv.share_interval(hits[name][y])
+        if 0 < y.sum() < len(y):
+            intervals[f"{name}_roc_auc"] = iv.auc_interval(y, scores[name], seed=seed)
+            intervals[f"{name}_average_precision"] = iv.average_precision_interval(y, scores[name], seed=seed)
     if yardstick is not None and len(yardstick.rows):
         sub = {name: np.asarray(s)[yardstick.rows] for name, s in scores.items()}
         sub["yardstick"] = yardstick.probability
@@ -234,11 +240,15 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
         pk_y = versus.loc["yardstick", "precision_at_k"]
         head["combined_pk_share_of_yardstick"] = float(versus.loc["combined", "precision_at_k"] / pk_y) if pk_y else None
         on_rows = y[yardstick.rows]
-        for name, s in (("yardstick", yardstick.probability), ("combined", sub["combined"])):
-            chosen = top_k(s, int(on_rows.sum()))
-            if chosen.any():
+        chosen = {name: top_k(s, int(on_rows.sum())) for name, s in (("yardstick", yardstick.probability),
+                                                                    ("combined", sub["combined"]))}
+        for name, flagged in chosen.items():
+            if flagged.any():
                 intervals[f"{name}_precision_at_k" + ("_on_yardstick_rows" if name == "combined" else "")] = \
-                    iv.share_interval(on_rows[chosen])
+                    iv.share_interval(on_rows[flagged])
+        if head["combined_pk_share_of_yardstick"] is not None:
+            intervals["combined_pk_share_of_yardstick"] = iv.precision_ratio_interval(
+                on_rows, chosen["combined"], chosen["yardstick"], seed=seed)
         head["yardstick_rows"] = int(yardstick.n_pooled_rows)
         head["yardstick_quarters"] = list(yardstick.pooled_quarters)
         # the same table for the yardstick, on its rows (k = the planted anomalies among them)
@@ -252,6 +262,13 @@ def evaluate(labels: pd.DataFrame, scores: Mapping[str, np.ndarray], yardstick: 
     head["upper_half_counts"] = {t: [int(round(upper.loc[t, "recall_combined"] * upper.loc[t, "n"]))
                                      if upper.loc[t, "n"] else 0, int(upper.loc[t, "n"])] for t in upper.index}
     head["recall_lower_half"] = {t: float(lower.loc[t, "recall_combined"]) for t in lower.index}
+    # per type and half: a share of that half's planted customers (nested keys: recall_upper_half.<type>)
+    for half, rows in (("upper", upper), ("lower", lower)):
+        for t in rows.index:
+            n = int(rows.loc[t, "n"])
+            if n:
+                hit = int(round(rows.loc[t, "recall_combined"] * n))
+                intervals[f"recall_{half}_half.{t}"] = iv.wilson_interval(hit, n)
     if "recall_yardstick" in upper:
         head["yardstick_recall_upper_half"] = {t: float(upper.loc[t, "recall_yardstick"]) for t in upper.index}
     head["combined_beats_parts_ap"] = bool(table.loc["combined", "average_precision"]

@@ -46,6 +46,28 @@ def _as_index(y, k: int) -> np.ndarray:
     return y.astype(int)
 
 
+def confidence_bins(y_true, proba, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's bin (0 … ``n_bins``-1, equal width on [0, 1]), confidence and hit (1.0 or 0.0).
+
+    The rows of :func:`reliability_table` and :func:`expected_calibration_error` (top-label for a
+    matrix, positive class for a 1-D binary probability); the ECE's bootstrap
+    (:func:`fipro.evaluation.intervals.ece_interval`) bins once and resamples these.
+
+    >>> [a.tolist() for a in confidence_bins([0, 1], [[0.9, 0.1], [0.2, 0.8]])]
+    [[8, 7], [0.9, 0.8], [1.0, 1.0]]
+    """
+    P, binary = _as_matrix(proba)
+    y = _as_index(y_true, P.shape[1])
+    if len(y) != len(P):
+        raise ValueError("y_true and proba have different lengths")
+    if binary:
+        conf, hit = P[:, 1], (y == 1).astype(float)
+    else:
+        conf, hit = P.max(axis=1), (P.argmax(axis=1) == y).astype(float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1), conf, hit
+
+
 def reliability_table(y_true, proba, n_bins: int = 10) -> pd.DataFrame:
     """Confidence against observed accuracy in equal-width bins.
 
@@ -68,22 +90,14 @@ def reliability_table(y_true, proba, n_bins: int = 10) -> pd.DataFrame:
         One row per non-empty bin: ``bin_lower, bin_upper, confidence, accuracy, count,
         share``.
     """
-    P, binary = _as_matrix(proba)
-    y = _as_index(y_true, P.shape[1])
-    if len(y) != len(P):
-        raise ValueError("y_true and proba have different lengths")
-    if binary:
-        conf, hit = P[:, 1], (y == 1).astype(float)
-    else:
-        conf, hit = P.max(axis=1), (P.argmax(axis=1) == y).astype(float)
+    idx, conf, hit = confidence_bins(y_true, proba, n_bins)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    idx = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
     frame = pd.DataFrame({"bin": idx, "confidence": conf, "accuracy": hit})
     table = frame.groupby("bin").agg(confidence=("confidence", "mean"), accuracy=("accuracy", "mean"),
                                      count=("accuracy", "size"))
     table.insert(0, "bin_upper", edges[table.index + 1])
     table.insert(0, "bin_lower", edges[table.index])
-    table["share"] = table["count"] / max(len(y), 1)
+    table["share"] = table["count"] / max(len(idx), 1)
     return table.reset_index(drop=True)
 
 

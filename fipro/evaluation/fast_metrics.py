@@ -134,3 +134,54 @@ def adjusted_rand(a_codes: np.ndarray, b_codes: np.ndarray) -> float:
 def codes_of(values) -> np.ndarray:
     """Integer codes ``0 … k-1`` of any labels (for :func:`adjusted_rand`)."""
     return np.unique(np.asarray(values), return_inverse=True)[1].ravel()
+
+
+def calibration_error(bins: np.ndarray, confidence: np.ndarray, hit: np.ndarray, n_bins: int) -> float:
+    """Expected calibration error from each row's bin, confidence and hit
+    (:func:`fipro.evaluation.calibration.confidence_bins`): ``Σ_bin |Σ confidence − Σ hit| / rows``,
+    the share-weighted gap of :func:`fipro.evaluation.calibration.expected_calibration_error`
+    with two ``np.bincount`` instead of a table; NaN without rows."""
+    if not len(bins):
+        return float("nan")
+    gap = np.bincount(bins, confidence, n_bins) - np.bincount(bins, hit, n_bins)
+    return float(np.abs(gap).sum() / len(bins))
+
+
+def precision_ratio(y: np.ndarray, flagged_a: np.ndarray, flagged_b: np.ndarray) -> float:
+    """Precision of the flags ``flagged_a`` over that of ``flagged_b`` on the same rows
+    (``y``: the outcome); NaN when either flags nothing or ``b`` has no hit."""
+    y = np.asarray(y, dtype=bool)
+    a, b = np.asarray(flagged_a, dtype=bool), np.asarray(flagged_b, dtype=bool)
+    na, nb = int(a.sum()), int(b.sum())
+    hits_b = int((y & b).sum())
+    if not na or not nb or not hits_b:
+        return float("nan")
+    return float(((y & a).sum() / na) / (hits_b / nb))
+
+
+def weighted_silhouettes(distances: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Mean silhouette for each column of ``weights`` (rows × replicates: how often each row was drawn).
+
+    The same number as scikit-learn's ``silhouette_score`` on the rows repeated by their weight
+    (a row's copies are points at distance 0 from it): a row's mean distance to the rest of its
+    cluster and to each other cluster come from one product of ``distances`` (rows × rows) with the
+    weighted cluster indicators, for every replicate at once. A row alone in its cluster scores 0;
+    a cluster not drawn is no neighbour.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    n, k, b = len(codes), int(codes.max()) + 1, weights.shape[1]
+    w = np.asarray(weights, dtype=distances.dtype)
+    onehot = np.eye(k, dtype=distances.dtype)[codes]
+    sums = (distances @ (onehot[:, :, None] * w[:, None, :]).reshape(n, k * b)).reshape(n, k, b)
+    sizes = onehot.T @ w                                   # clusters × replicates
+    own = sizes[codes]
+    rows = np.arange(n)
+    inside = sums[rows, codes] / np.maximum(own - 1, 1)   # to the others of its cluster (its copies at 0)
+    mean_to = sums / np.maximum(sizes, 1)[None]
+    mean_to[rows, codes] = np.inf
+    mean_to[:, sizes == 0] = np.inf
+    nearest = mean_to.min(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(own > 1, (nearest - inside) / np.maximum(inside, nearest), 0.0)
+    s = np.nan_to_num(s, nan=0.0, posinf=0.0, neginf=0.0)
+    return (w * s).sum(0) / w.sum(0)

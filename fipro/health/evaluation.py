@@ -74,7 +74,8 @@ def evaluate(labels: pd.DataFrame, test: np.ndarray, health: np.ndarray, tiers: 
     """Held-out AUCs beside the ceiling, tier and grade tables with their monotonicity, ECE.
 
     The two AUCs carry a bootstrap interval over the test customers (``seed``; ``<key>_lo``,
-    ``<key>_hi`` and ``intervals``, :func:`fipro.evaluation.intervals.auc_interval`)."""
+    ``<key>_hi`` and ``intervals``, :func:`fipro.evaluation.intervals.auc_interval`), the risk
+    probability's ECE a centred one (:func:`fipro.evaluation.intervals.ece_interval`)."""
     y = labels["adverse_next"].to_numpy()[test]
     stress = labels["stress_level"].to_numpy()[test]
     tier_names = [t for t, _ in TIERS]
@@ -92,7 +93,8 @@ def evaluate(labels: pd.DataFrame, test: np.ndarray, health: np.ndarray, tiers: 
         out["risk_auc"] = _auc(y, risk[test])
         out["risk_ece"] = expected_calibration_error(y, risk[test])
     iv.add_intervals(out, {"health_auc": iv.auc_interval(y, 100 - health[test], seed=seed),
-                           "risk_auc": iv.auc_interval(y, risk[test], seed=seed) if risk is not None else None})
+                           "risk_auc": iv.auc_interval(y, risk[test], seed=seed) if risk is not None else None,
+                           "risk_ece": iv.ece_interval(y, risk[test], seed=seed) if risk is not None else None})
     return out
 
 

@@ -71,9 +71,10 @@ def evaluate(model: LifeStageClassifier, baselines: Mapping[str, Any], test: pd.
     """Score the model and baselines on held-out customers' rows.
 
     ``proba_pair`` (uncalibrated, calibrated) of the test rows, when already predicted. The
-    test rows are one quarter's, one per customer: the macro-F1s get a bootstrap interval over
-    customers (:func:`fipro.evaluation.intervals.macro_f1_interval`, ``seed``), the accuracies
-    Wilson's.
+    test rows are one quarter's, one per customer: the macro-F1s (model and both baselines) get a
+    bootstrap interval over customers (:func:`fipro.evaluation.intervals.macro_f1_interval`,
+    ``seed``), the accuracies Wilson's, the calibrated ECE a centred bootstrap
+    (:func:`fipro.evaluation.intervals.ece_interval`).
     """
     y = test[TARGET].to_numpy(dtype=str)
     raw, proba = proba_pair if proba_pair is not None else model.predict_proba_pair(test[list(model.feature_names_in_)])
@@ -91,10 +92,11 @@ def evaluate(model: LifeStageClassifier, baselines: Mapping[str, Any], test: pd.
     cal["method"] = model.calibration
     summary = {f"{name}_{k}": comparison.loc[name, k] for name in comparison.index for k in ("accuracy", "macro_f1")}
     intervals = {}
-    for name in ("model", "age_rule"):
+    for name in ("model", *baselines):
         truth, guess = preds[name]
         intervals[f"{name}_macro_f1"] = iv.macro_f1_interval(truth, guess, labels, seed=seed)
         intervals[f"{name}_accuracy"] = iv.share_interval(np.asarray(truth) == np.asarray(guess)) if len(truth) else None
+    intervals["ece_after"] = iv.ece_interval(idx[known], proba[known], n_bins, seed=seed) if known.any() else None
     return Evaluation(
         comparison=comparison,
         per_class=metrics.per_class_table(y, pred, labels=labels, label_names=CODE_NAMES),

@@ -92,9 +92,11 @@ def evaluate(ranker: CardRanker, top: np.ndarray, eligible: np.ndarray, outcome:
     oracle and (given the customers' ``benefit`` history up to the recommendation quarter) the
     best single card in hindsight.
 
-    With ``intervals``, the recommender's numbers carry 95% intervals over the measured
-    customers (``<key>_lo``, ``<key>_hi``, ``intervals``): a bootstrap (``seed``) for the shares
-    (a ratio of sums) and the mean regret, Wilson's for the share with the best card in the top 3."""
+    With ``intervals``, the recommender's and the baselines' numbers carry 95% intervals over the
+    measured customers (``<key>_lo``, ``<key>_hi``, ``intervals``): a bootstrap (``seed``) for the
+    shares (a ratio of sums), the lift over the popular card (the ratio of the two sums: the
+    oracle's cancels) and the mean regrets, Wilson's for the shares of customers (best card in the
+    top 3, first card the best)."""
     realised = ranker.net(outcome, eligible)
     fee = ranker.fee
     oracle_card = order_cards(realised, fee, 1)[:, 0]
@@ -130,12 +132,20 @@ def evaluate(ranker: CardRanker, top: np.ndarray, eligible: np.ndarray, outcome:
                     "hindsight_card_top1": float((top[:, 0] == card)[has].mean()) if has.any() else float("nan"),
                     "mean_hindsight_benefit_won": float(np.nanmean(hindsight[has]))})
     if intervals and has.any():
-        iv.add_intervals(out, {
-            "oracle_share": iv.ratio_interval(chosen[has], oracle[has], seed=seed),
-            "mean_regret_won": iv.mean_interval((oracle - chosen)[has], seed=seed),
-            "oracle_in_top3": iv.share_interval(in_top[has]),
-            "share_of_hindsight_card": (iv.ratio_interval(chosen[has], hindsight[has], seed=seed)
-                                        if benefit_sum is not None else None)})
+        found = {"oracle_share": iv.ratio_interval(chosen[has], oracle[has], seed=seed),
+                 "mean_regret_won": iv.mean_interval((oracle - chosen)[has], seed=seed),
+                 "oracle_in_top3": iv.share_interval(in_top[has]),
+                 "oracle_top1": iv.share_interval((top[:, 0] == oracle_card)[has]),
+                 "lift_over_popular": (iv.ratio_interval(chosen[has], popular[has], seed=seed)
+                                       if np.isfinite(out["lift_over_popular"]) else None)}
+        for name, values in (("popular", popular), ("random", rand)):  # the baselines, measured alike
+            found[f"{name}_oracle_share"] = iv.ratio_interval(values[has], oracle[has], seed=seed)
+            found[f"{name}_mean_regret_won"] = iv.mean_interval((oracle - values)[has], seed=seed)
+        if benefit_sum is not None:
+            found["hindsight_card_top1"] = iv.share_interval((top[:, 0] == card)[has])
+            for name, values in (("", chosen), ("popular_", popular), ("random_", rand)):
+                found[f"{name}share_of_hindsight_card"] = iv.ratio_interval(values[has], hindsight[has], seed=seed)
+        iv.add_intervals(out, found)
     return out
 
 
@@ -155,7 +165,9 @@ def robustness(ranker: CardRanker, profiles: np.ndarray, eligible: np.ndarray, s
            "near_floor_share": float(near.mean()) if len(near) else float("nan"),
            "near_floor_rank_change_share": float(changed[near].mean()) if near.any() else float("nan")}
     # shares of customers: Wilson's interval
-    return iv.add_intervals(out, {"rank_change_share": iv.share_interval(changed) if len(changed) else None})
+    return iv.add_intervals(out, {"rank_change_share": iv.share_interval(changed) if len(changed) else None,
+                                  "near_floor_share": iv.share_interval(near) if len(near) else None,
+                                  "near_floor_rank_change_share": iv.share_interval(changed[near]) if near.any() else None})
 
 
 def coverage(top: np.ndarray, n_cards: int) -> dict:
