@@ -2,7 +2,8 @@
 
 The tests never touch a user's ``data/``, ``outputs/`` or ``.env``: before ``fipro`` is
 imported, the data and output trees are pointed at ``.cache/test-home`` (kept
-between runs so the sample is generated and ingested once) and ``FIPRO_KEY_SALT`` is a
+between runs so the sample is generated and ingested once; one such home per pytest-xdist
+worker, see ``TEST_HOME``) and ``FIPRO_KEY_SALT`` is a
 fixed test secret. Notebooks executed by nbval or papermill inherit these variables, so
 they read the same private sample and show the same labels.
 """
@@ -13,7 +14,19 @@ import os
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent
-TEST_HOME = _ROOT / ".cache" / "test-home"
+
+
+def worker_home(worker: str) -> Path:
+    """The test home of a pytest-xdist worker (``PYTEST_XDIST_WORKER``; ``""`` without workers).
+
+    pytest runs on two workers (``-n 2`` in pyproject.toml's addopts), each with a test home of
+    its own, so no two processes write the same data, output or feedback file: worker gw0 and a
+    run without workers (``-n 0``) use ``.cache/test-home``, worker gw1 ``.cache/test-home-gw1``.
+    """
+    return _ROOT / ".cache" / ("test-home" if worker in ("", "gw0") else f"test-home-{worker}")
+
+
+TEST_HOME = worker_home(os.environ.get("PYTEST_XDIST_WORKER", ""))
 os.environ["FIPRO_DATA_DIR"] = str(TEST_HOME / "data")
 os.environ["FIPRO_OUTPUTS_DIR"] = str(TEST_HOME / "outputs")
 # the installation's secret (fipro.privacy: the labels and the hand-off key): a fixed test value,
@@ -34,11 +47,13 @@ _prepared = False
 def prepare_sample() -> list[str]:
     """Generate (once) and ingest (once) the sample into the private test home."""
     global _prepared
-    from fipro import ingest, synth
+    from fipro import export, ingest, synth
 
     if not _prepared:
-        synth.ensure_synthetic(scale="sample", seed=SAMPLE_SEED)
-        ingest.ingest_raw()
+        # two pytest runs on one test home at once: the first builds the sample, the other waits and reuses it
+        with export.file_lock(TEST_HOME / "sample"):
+            synth.ensure_synthetic(scale="sample", seed=SAMPLE_SEED)
+            ingest.ingest_raw()
         _prepared = True
     return ingest.available_quarters()
 
@@ -65,6 +80,81 @@ def committed_quarter(stem: str) -> str:
         if isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["quarter"]:
             return ast.literal_eval(node.value)
     raise KeyError(f"{stem} has no quarter parameter")
+
+
+# --- pytest-xdist: which tests share a worker ----------------------------------------------------
+# ``-n 2 --dist loadgroup`` (pyproject.toml): the scheduler below runs each group of test files on one
+# worker, its tests in collection order. A file is a group of its own: a notebook's cells share one
+# nbval kernel, and a module's fixtures (and results such as the life-stage selection,
+# tests/test_lifestage.py) are computed once. Files are merged where their tests read one
+# expensive result: the saved model runs on the sample (the files that use SHARED_RUNS, session
+# fixtures below), and the 00 and 01 notebooks the site test publishes (executed by the tests
+# NOTEBOOK_TESTS names, which then run before it on the same worker). Each worker has its own
+# test home (TEST_HOME): apart from the nbval kernels, the groups save time, no test needs them.
+# (pytest-xdist 3.8's own ``xdist_group`` marks do nothing under pytest 9: they rename node ids.)
+SHARED_RUNS = ("segments_last_run", "health_last_run")
+SITE_NOTEBOOKS = ("00_data_check", "01_eda")
+SITE_TESTS = "tests/test_site.py"
+
+
+def merged_groups(links) -> dict[str, str]:
+    """Each file named in ``links`` (sets of files that share a worker, overlapping sets merge)
+    mapped to its group's name, the group's first file."""
+    group: dict[str, str] = {}
+
+    def root(f: str) -> str:
+        while group.setdefault(f, f) != f:
+            f = group[f]
+        return f
+
+    for names in links:
+        roots = sorted({root(f) for f in names})
+        for r in roots[1:]:
+            group[r] = roots[0]
+    return {f: root(f) for f in group}
+
+
+def worker_groups() -> dict[str, str]:
+    """The test files (paths as in node ids) that share a worker with others, to their group."""
+    tests = sorted((_ROOT / "tests").glob("test_*.py"))
+    shared = {f"tests/{p.name}" for p in tests if any(name in p.read_text(encoding="utf-8") for name in SHARED_RUNS)}
+    site = {NOTEBOOK_TESTS[stem].split("::")[0] for stem in SITE_NOTEBOOKS} | {SITE_TESTS}
+    return merged_groups([shared, site])
+
+
+def worker_scope(nodeid: str, groups: dict[str, str]) -> str:
+    """The scope pytest-xdist keeps on one worker for a node id: the group of its file (the part
+    before ``::``; a notebook's cells: its path without ``.ipynb``, as pytest 9 writes it)."""
+    path = nodeid.split("::")[0]
+    return groups.get(path, path)
+
+
+def group_scheduler(config, log):
+    """pytest-xdist's scheduler of whole scopes, a test's scope its group from :func:`worker_groups`
+    (its file where that names none). Scopes go out largest (most tests) first, one at a time to
+    the worker that runs out of work."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    groups = worker_groups()
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_scope(nodeid, groups)
+
+    return FileGroupScheduling(config, log)
+
+
+class XdistGroups:
+    """Hands pytest-xdist the scheduler (registered only where pytest-xdist is: the hook is its own)."""
+
+    @staticmethod
+    def pytest_xdist_make_scheduler(config, log):
+        return group_scheduler(config, log) if config.getvalue("dist") == "loadgroup" else None
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistGroups(), "fipro-xdist-groups")
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -79,3 +79,35 @@ def test_importing_fipro_makes_openmp_threads_wait_passively_unless_told_otherwi
 def test_the_makefile_exports_the_passive_openmp_wait_policy():
     text = (config.PROJ_ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^export OMP_WAIT_POLICY := PASSIVE$", text, re.M)
+
+
+def test_pytest_runs_on_two_workers_that_keep_shared_runs_and_homes_apart():
+    import os
+    from types import SimpleNamespace
+
+    import conftest
+
+    addopts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
+    assert re.search(r"(^| )-n 2 --dist loadgroup( |$)", addopts)
+    # one worker for the tests of the shared model runs, one for the site and the tests that run its notebooks
+    groups = conftest.worker_groups()
+    model_runs = {"tests/test_health.py", "tests/test_intervals.py", "tests/test_segments.py", "tests/test_views.py"}
+    assert {f for f, g in groups.items() if g == groups["tests/test_views.py"]} == model_runs
+    assert {f for f, g in groups.items() if g == groups["tests/test_site.py"]} == {
+        "tests/test_eda.py", "tests/test_runner.py", "tests/test_site.py"}
+    assert conftest.merged_groups([{"a", "b"}, {"c", "d"}, {"d", "b"}, {"e"}]) == {
+        "a": "a", "b": "a", "c": "a", "d": "a", "e": "e"}
+
+    def scope(nodeid):
+        return conftest.worker_scope(nodeid, groups)
+
+    assert scope("tests/test_intervals.py::test_x[1]") == scope("tests/test_views.py::test_y") == groups["tests/test_views.py"]
+    assert scope("tests/test_split.py::test_z") == "tests/test_split.py"
+    assert scope("notebooks/05_clustering::ipynb::Cell 2") == scope("notebooks/05_clustering::ipynb::Cell 0")  # one kernel
+    assert scope("fipro/split.py::fipro.split.customer_roles") == "fipro/split.py"
+    assert conftest.XdistGroups.pytest_xdist_make_scheduler(SimpleNamespace(getvalue={"dist": "load"}.get), None) is None
+
+    # every worker has a test home of its own; gw0 shares the one-process run's
+    assert [conftest.worker_home(w).name for w in ("", "gw0", "gw1")] == ["test-home", "test-home", "test-home-gw1"]
+    assert conftest.TEST_HOME == conftest.worker_home(os.environ.get("PYTEST_XDIST_WORKER", ""))
+    assert os.environ["FIPRO_OUTPUTS_DIR"] == str(conftest.TEST_HOME / "outputs") == str(config.OUTPUTS_DIR)
