@@ -87,25 +87,74 @@ ADD_QUARTER = "2023q4"
 ADD_QUARTER_BUDGET_SECONDS = 360
 
 
-def run_measured(cmd: list[str], env: dict | None = None, poll_seconds: float = 0.05) -> dict:
-    """Run ``cmd`` and return its wall time and the peak RSS of its process tree.
+def _label(proc) -> str:
+    """What a process of the tree is, for the peak's breakdown: ``03_lifestage 2023q1`` for a
+    notebook's runner and its kernel (a kernel's command line does not name the notebook: its
+    parent's does), else the program and its first arguments."""
+    for p in (proc, *proc.parents()[:2]):
+        cmd = p.cmdline()
+        if "run" in cmd and "--quarter" in cmd:  # python -m fipro run <stem> --quarter <q>
+            at = cmd.index("run")
+            return f"{cmd[at + 1]} {cmd[cmd.index('--quarter') + 1]}"
+    cmd = proc.cmdline()
+    args = [a if len(a) <= 40 else a[:39] + "…" for a in cmd[1:] if not a.startswith("-")][:3] if cmd else []
+    return " ".join([Path(cmd[0]).name if cmd else proc.name(), *args])
 
-    Peak RSS is sampled (every ``poll_seconds``) over the child and its descendants,
-    so short spikes between samples can be missed; ``ru_maxrss`` of the child is
-    taken as well and the larger of the two is reported.
+
+def _tree_memory(ps) -> tuple[int, int, list]:
+    """(RSS sum, PSS sum, [(process, PSS)]) of a process and its descendants.
+
+    RSS counts a page shared by several processes (the libraries every Python kernel maps,
+    the pages a fork shares) once per process; PSS splits it among them, so the sum of PSS is
+    the memory the tree holds. Falls back to RSS where PSS cannot be read.
+    """
+    rss = pss = 0
+    parts = []
+    for p in (ps, *ps.children(recursive=True)):
+        try:
+            info = p.memory_full_info()
+            r, s = info.rss, getattr(info, "pss", info.rss)
+        except psutil.AccessDenied:
+            r = s = p.memory_info().rss
+        except psutil.Error:  # ended between the listing and the reading
+            continue
+        rss, pss = rss + r, pss + s
+        parts.append((p, s))
+    return rss, pss, parts
+
+
+def run_measured(cmd: list[str], env: dict | None = None, poll_seconds: float = 0.1) -> dict:
+    """Run ``cmd`` and return its wall time and the peak memory of its process tree.
+
+    The tree is sampled every ``poll_seconds`` (short spikes between samples can be missed):
+    ``peak_rss_mb`` is the largest sum of RSS (``ru_maxrss`` of the child too, when larger),
+    which counts shared pages once per process; ``peak_pss_mb`` the largest sum of PSS, the
+    memory the tree holds (each shared page split among its sharers). ``peak_processes``: the
+    processes above 100 MB at the PSS peak, by notebook where one runs (MB each), so a peak can
+    be traced to what ran at that moment.
     """
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})})
-    peak = 0
+    peak_rss = peak_pss = 0
+    at_peak: dict[str, float] = {}
     ps = psutil.Process(proc.pid)
     while proc.poll() is None:
         try:
-            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
+            rss, pss, parts = _tree_memory(ps)
         except psutil.Error:
-            pass
+            rss, pss, parts = 0, 0, []
+        peak_rss = max(peak_rss, rss)
+        if pss > peak_pss:
+            peak_pss, at_peak = pss, {}
+            for p, s in parts:
+                if s >= 100 * 2**20:
+                    try:
+                        label = _label(p)
+                    except psutil.Error:
+                        continue
+                    at_peak[label] = round(at_peak.get(label, 0.0) + s / 2**20)
         time.sleep(poll_seconds)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -113,7 +162,9 @@ def run_measured(cmd: list[str], env: dict | None = None, poll_seconds: float = 
         raise RuntimeError(f"benchmark step failed (exit {proc.returncode}): {' '.join(cmd)}")
     # ru_maxrss (KiB on Linux) is the max over all children so far: only trust it if it grew
     maxrss = after * 1024 if after > before else 0
-    return {"wall_seconds": round(wall, 2), "peak_rss_mb": round(max(peak, maxrss) / 2**20, 1)}
+    return {"wall_seconds": round(wall, 2), "peak_rss_mb": round(max(peak_rss, maxrss) / 2**20, 1),
+            "peak_pss_mb": round(max(peak_pss, maxrss if not peak_pss else 0) / 2**20, 1),
+            "peak_processes": dict(sorted(at_peak.items(), key=lambda kv: -kv[1]))}
 
 
 def _machine() -> dict:
@@ -285,10 +336,21 @@ def _notebook_durations(outputs: Path) -> list[dict]:
 
     rows = []
     for path in sorted(outputs.glob("20*q*/[0-9][0-9]_*.ipynb")):
-        meta = nbformat.read(str(path), as_version=4).metadata.get("papermill", {})
+        meta = nbformat.read(str(path), as_version=4).metadata
         rows.append({"quarter": path.parent.name, "notebook": path.stem,
-                     "seconds": round(float(meta.get("duration") or 0.0), 1)})
+                     "seconds": round(float(meta.get("papermill", {}).get("duration") or 0.0), 1),
+                     # fipro.runner.execute.record_kernel_peak
+                     "kernel_peak_mb": meta.get("fipro", {}).get("kernel_peak_mb")})
     return rows
+
+
+def kernel_peaks(durations: list[dict]) -> dict:
+    """The largest kernel peak (MB) of each notebook over the quarters, largest first."""
+    peaks: dict[str, float] = {}
+    for r in durations:
+        if r.get("kernel_peak_mb") is not None:
+            peaks[r["notebook"]] = max(peaks.get(r["notebook"], 0.0), r["kernel_peak_mb"])
+    return dict(sorted(peaks.items(), key=lambda kv: -kv[1]))
 
 
 def _lifestage_quality(outputs: Path) -> list[dict]:
@@ -348,9 +410,11 @@ def bench_all(home: Path, scale: str, seed: int, notebooks: Optional[list[str]] 
     checks = notebook_budgets(durations, extras_quarter=(max(r["quarter"] for r in durations)
                                                         if scale == "full" and durations else None))
     return {**m, "scale": scale, "notebook_subset": notebooks, "n_notebooks": len(durations),
-            "notebook_seconds_total": by_notebook, "notebooks": durations, "lifestage": _lifestage_quality(outputs),
-            "target_seconds": ALL_BUDGET_SECONDS, "target_peak_rss_mb": ALL_PEAK_MB, **checks,
-            "meets_target": (m["wall_seconds"] <= ALL_BUDGET_SECONDS and m["peak_rss_mb"] <= ALL_PEAK_MB
+            "notebook_seconds_total": by_notebook, "kernel_peak_mb": kernel_peaks(durations), "notebooks": durations,
+            "lifestage": _lifestage_quality(outputs), "target_seconds": ALL_BUDGET_SECONDS, "target_peak_mb": ALL_PEAK_MB, **checks,
+            # the budget is the memory the tree holds (PSS); the RSS sum beside it counts shared pages per process
+            "target_peak_measure": "peak_pss_mb",
+            "meets_target": (m["wall_seconds"] <= ALL_BUDGET_SECONDS and m["peak_pss_mb"] <= ALL_PEAK_MB
                              and checks["meets_notebook_targets"])}
 
 

@@ -22,9 +22,11 @@ losing it changes every key). The published labels use a salt derived from it
 from __future__ import annotations
 
 import argparse
+import filecmp
 import importlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 from dataclasses import dataclass
@@ -241,7 +243,6 @@ def _part_meta_path(part: Path) -> Path:
 
 
 def _same_bytes(a: Path, b: Path) -> bool:
-    import filecmp
 
     return b.exists() and filecmp.cmp(a, b, shallow=False)
 
@@ -302,7 +303,6 @@ def assemble(quarters: Sequence[str], out_dir: Optional[Path] = None,
     also deletes the parts of other quarters. Skipped (nothing rewritten) when the file is
     newer than every part and the schema lists the same quarters and columns.
     """
-    import shutil
 
     out_dir = Path(out_dir) if out_dir is not None else seed_dir()
     quarters = sorted(quarters)
@@ -473,7 +473,6 @@ def export_notifications(quarters: Optional[Sequence[str]] = None, out_dir: Opti
 
     Like the customer table: one part per quarter (rewritten only when its notifications file
     is newer), then header + parts in quarter order, skipped when no part is newer."""
-    import shutil
 
     out_dir = Path(out_dir) if out_dir is not None else seed_dir()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -156,7 +156,7 @@ SALT_STAMP = "key-salt.txt"
 def salt_stamp() -> str:
     """Text of ``key-salt.txt``: a one-way digest of the installation's secret (never the secret),
     so that the views and the hand-off parts, keyed by it, are rebuilt when it changes."""
-    from fipro import privacy
+    from fipro import privacy  # privacy pulls pandas: `fipro stamps` runs at every make without it
 
     try:
         value = privacy.secret(create=False)

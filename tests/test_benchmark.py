@@ -54,9 +54,21 @@ def test_run_measured_reports_the_wall_time_and_peak_memory_of_the_child():
     # the child holds 80 MiB of written bytes for half a second
     child = "import time; block = b'x' * (80 * 2**20); time.sleep(0.5)"
     m = benchmark.run_measured([sys.executable, "-c", child])
-    assert set(m) == {"wall_seconds", "peak_rss_mb"}
+    assert set(m) == {"wall_seconds", "peak_rss_mb", "peak_pss_mb", "peak_processes"}
     assert m["wall_seconds"] >= 0.5 and m["wall_seconds"] == round(m["wall_seconds"], 2)
     assert 80 <= m["peak_rss_mb"] < 1024 and m["peak_rss_mb"] == round(m["peak_rss_mb"], 1)
+    assert 80 <= m["peak_pss_mb"] <= m["peak_rss_mb"]
+
+
+def test_run_measured_splits_pages_a_fork_shares_and_names_what_held_the_peak():
+    # 300 MiB written, then a fork that only reads them: RSS counts them twice, PSS once
+    child = ("import os, sys, time; block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096]); "
+             "pid = os.fork(); time.sleep(1.5); os._exit(0) if pid == 0 else os.waitpid(pid, 0)")
+    m = benchmark.run_measured([sys.executable, "-c", child, "holder"])
+    assert m["peak_rss_mb"] >= 600 and 300 <= m["peak_pss_mb"] < 450
+    # parent and fork share one label (program and first arguments, each cut to 40 characters), PSS summed
+    [(label, mb)] = m["peak_processes"].items()
+    assert label.startswith("python") and label.endswith(" holder") and 300 <= mb <= m["peak_pss_mb"] + 1
 
 
 def test_run_measured_gives_the_child_the_extra_environment(tmp_path):
@@ -172,3 +184,11 @@ def test_synth_step_records_the_time_and_the_published_levels_of_the_file_it_wro
     levels = r["published_levels"]
     assert set(levels) == {"sex", "region", "quarter", "insuhos_age"}
     assert levels["quarter"]["groups"] == 8 and isinstance(levels["sex"]["within"], bool)
+
+
+def test_kernel_peaks_keep_each_notebooks_largest_quarter_largest_first():
+    rows = [{"notebook": "02_feature_engineering", "quarter": "2022q1", "kernel_peak_mb": 1500.0},
+            {"notebook": "03_lifestage", "quarter": "2022q1", "kernel_peak_mb": 3100.0},
+            {"notebook": "03_lifestage", "quarter": "2022q2", "kernel_peak_mb": 3400.5},
+            {"notebook": "04_anomaly", "quarter": "2022q1", "kernel_peak_mb": None}]  # run before the peak was recorded
+    assert benchmark.kernel_peaks(rows) == {"03_lifestage": 3400.5, "02_feature_engineering": 1500.0}

@@ -185,6 +185,18 @@ def test_cli_run_reports_progress_when_make_asks(tmp_path, monkeypatch, capsys):
     assert lines[0].startswith("[시작 1/1] tiny · 2023q1") and lines[1].startswith("[완료 1/1] tiny · 2023q1")
 
 
+def test_cli_run_records_the_kernels_peak_memory_in_the_executed_notebook(tmp_path, monkeypatch):
+    # the kernel writes 300 MiB: its peak is in the executed copy, which stays a valid notebook
+    _notebook(tmp_path, "heavy", "block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096])", "len(block)")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", tmp_path)
+    monkeypatch.delenv(runner.PROGRESS_ENV, raising=False)
+    assert runner.run_main(["heavy", "--quarter", "2023q1", "--output-dir", str(tmp_path / "out")]) == 0
+    nb = nbformat.read(str(tmp_path / "out" / "heavy.ipynb"), as_version=4)
+    nbformat.validate(nb)
+    assert 300 <= nb.metadata["fipro"]["kernel_peak_mb"] < 4096
+    assert nb.cells[-1].outputs[0]["data"]["text/plain"] == str(300 * 2**20)
+
+
 def test_cli_parameter_values_are_literals_when_they_parse():
     assert runner.execute._value("3") == 3 and runner.execute._value("0.5") == 0.5 and runner.execute._value("abc") == "abc"
 

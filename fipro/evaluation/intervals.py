@@ -357,7 +357,7 @@ def silhouette_interval(points, labels, *, n_boot: int = N_BOOT, level: float = 
     >>> iv.low < iv.estimate < iv.high, round(iv.estimate, 2)
     (True, 0.57)
     """
-    from sklearn.metrics import pairwise_distances, silhouette_score
+    from sklearn.metrics import pairwise_distances, silhouette_score  # scikit-learn only for a silhouette
 
     points, labels = np.asarray(points, dtype=np.float64), fast_metrics.codes_of(labels)
     n = len(labels)

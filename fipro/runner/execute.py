@@ -27,7 +27,9 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -252,8 +254,27 @@ def main(argv=None) -> int:
             print(progress_step(progress, stem, args.quarter, "failed", time.monotonic() - started), flush=True)
         print(f"run failed: {exc}", file=sys.stderr)
         return 1
+    record_kernel_peak(path)
     if progress:
         print(progress_step(progress, stem, args.quarter, "done", time.monotonic() - started), flush=True)
     else:
         print(path)
     return 0
+
+
+def record_kernel_peak(path: Path) -> float:
+    """Write the peak resident memory of this process's largest finished child into the executed
+    notebook (``metadata.fipro.kernel_peak_mb``) and return it.
+
+    ``fipro run`` executes one notebook per process, so that child is the notebook's kernel:
+    ``make benchmark`` then shows which notebook holds how much memory (a kernel's command
+    line does not name its notebook). Called after :func:`run_notebook` in that process only;
+    in a process that ran several kernels it would be the largest of them.
+    """
+    mb = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)  # KiB on Linux
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb.setdefault("metadata", {}).setdefault("fipro", {})["kernel_peak_mb"] = mb
+    tmp = path.with_name(path.name + ".peak")
+    tmp.write_text(json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return mb
