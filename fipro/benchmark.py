@@ -123,6 +123,12 @@ def _tree_memory(ps) -> tuple[int, int, list]:
     return rss, pss, parts
 
 
+# Sampling a tree of a dozen processes (their list, then each one's PSS) took 12% of a core
+# every 0.1 s: the runs of many minutes (make all) are sampled every second, which takes about
+# 1% (a kernel's multi-GB peak lasts longer than that; a single child's is also ru_maxrss)
+LONG_POLL_SECONDS = 1.0
+
+
 def run_measured(cmd: list[str], env: dict | None = None, poll_seconds: float = 0.1) -> dict:
     """Run ``cmd`` and return its wall time and the peak memory of its process tree.
 
@@ -402,7 +408,8 @@ def bench_all(home: Path, scale: str, seed: int, notebooks: Optional[list[str]] 
         shutil.rmtree(stale, ignore_errors=True)
     env = {"FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(outputs)}
     m = run_measured(["make", "-C", str(config.PROJ_ROOT), "--no-print-directory", "all", f"SCALE={scale}",
-                      f"SEED={seed}", *([f"NOTEBOOKS={' '.join(notebooks)}"] if notebooks else [])], env)
+                      f"SEED={seed}", *([f"NOTEBOOKS={' '.join(notebooks)}"] if notebooks else [])], env,
+                     poll_seconds=LONG_POLL_SECONDS)
     durations = _notebook_durations(outputs)
     by_notebook: dict[str, float] = {}
     for r in durations:
@@ -453,10 +460,10 @@ def bench_add_quarter(home: Path, scale: str, seed: int) -> dict:
     env = {"FIPRO_DATA_DIR": str(work / "data"), "FIPRO_OUTPUTS_DIR": str(work / "outputs")}
     cmd = ["make", "-C", str(config.PROJ_ROOT), "--no-print-directory", "all", f"SCALE={scale}", f"SEED={seed}"]
     _write_quarters(full, raw, lambda q: q < ADD_QUARTER)
-    first = run_measured(cmd, env)
+    first = run_measured(cmd, env, poll_seconds=LONG_POLL_SECONDS)
     before = _executed(work / "outputs")
     _write_quarters(full, raw, lambda q: True)
-    second = run_measured(cmd, env)
+    second = run_measured(cmd, env, poll_seconds=LONG_POLL_SECONDS)
     after = _executed(work / "outputs")
     ran = sorted(f"{q}/{stem}" for (q, stem), t in after.items() if before.get((q, stem)) != t)
     expected = sorted(f"{ADD_QUARTER}/{stem}" for (q, stem) in after if q == ADD_QUARTER)
