@@ -90,14 +90,14 @@ def test_unreadable_failed_copy_gives_no_cell_instead_of_raising(tmp_path):
 
 def test_jobs_fit_the_memory_budget_at_full_scale_and_fill_the_cpus_on_the_sample():
     full, sample = [673_000] * 8, [9_625, 9_583, 10_000]
-    assert runner.decide_jobs(full, memory_gb=8, cpu_count=2) == 2  # ≈ 3.5 GB each
+    assert runner.decide_jobs(full, memory_gb=8, cpu_count=2) == 2  # ≈ 3.9 GB each
     assert runner.decide_jobs(full, memory_gb=6, cpu_count=2) == 1
     assert runner.decide_jobs(full, memory_gb=16, cpu_count=8) == 4
     assert runner.decide_jobs(sample, memory_gb=8, cpu_count=2) == 2
-    assert runner.decide_jobs(sample, memory_gb=8, cpu_count=64) == 14  # 8 / 0.545 GB
+    assert runner.decide_jobs(sample, memory_gb=8, cpu_count=64) == 14  # 8 / 0.55 GB
     assert runner.decide_jobs(full, memory_gb=2, cpu_count=8) == 1  # over budget still runs, alone
     assert runner.decide_jobs([], cpu_count=8) == 1
-    assert runner.job_peak_gb(673_000) == pytest.approx(3.5)
+    assert runner.job_peak_gb(673_000) == pytest.approx(3.9)
 
 
 def test_the_largest_quarter_decides():

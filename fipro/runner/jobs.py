@@ -21,12 +21,12 @@ from pathlib import Path
 from fipro import datasets
 
 # Peak memory of one notebook job, linear in the rows of its quarter: a kernel with the
-# scientific stack loaded, plus the quarter, its features and the life-stage fit (≈ 4.5 GB
-# per job at the real file's 673k rows per quarter, ≈ 0.35 GB at the 10k sample).
-# Measured at full scale (673k rows): notebooks 00-02 peak at 1.3-2.0 GB, the life-stage
-# notebook (float32 features) at about 3 GB; 3.5 GB leaves a margin.
+# scientific stack loaded, plus what its notebook holds of the quarter (≈ 3.9 GB per job at
+# the real file's 673k rows per quarter, ≈ 0.55 GB at the 10k sample). The kernels' peaks
+# on the full-scale rebuild (metadata.fipro.kernel_peak_mb, make benchmark): 07 3.9 GB, 04
+# and 08 3.75, 03 3.3, 05 2.9, 02 2.3, 06 2.0, 01 1.7, 00 1.3 GB; the largest sets the rate.
 JOB_BASE_GB = 0.5
-JOB_GB_PER_ROW = 3.0 / 673_000
+JOB_GB_PER_ROW = 3.4 / 673_000
 DEFAULT_MEMORY_GB = 8.0
 
 
