@@ -431,14 +431,16 @@ def _write_quarters(source: Path, target: Path, keep) -> None:
     evaluated as in a normal run."""
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
     with open(source, "rb") as src, open(target, "wb") as out:
         out.write(src.readline())
         for line in src:
             if keep(line[:6].decode("ascii", "replace").lower()):
                 out.write(line)
+                rows += 1
     meta = datasets.read_sidecar(source)
     if meta is not None:
-        write_json_atomic(datasets.sidecar_path(target), {**meta, "file_size": target.stat().st_size})
+        write_json_atomic(datasets.sidecar_path(target), {**meta, "file_size": target.stat().st_size, "rows": rows})
         shutil.copyfile(datasets.truth_path(source), datasets.truth_path(target))
 
 

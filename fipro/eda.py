@@ -471,25 +471,51 @@ def level_table(frame: pd.DataFrame, level: PublishedLevel, amount: str = "TOT_U
     groups = stripped_strings(frame[level.column]).to_numpy()
     values = frame[amount].astype("float64")
     customers = frame["SEQ"] if "SEQ" in frame.columns else None
+    levels = {**level.published, **level.assumed}
+    stats = {g: (*_mean_and_se(values[groups == g], None if customers is None else customers[groups == g]),
+                 int((groups == g).sum())) for g in levels if (groups == g).any()}
+    return _level_frame(stats, level, float(values.mean()))
+
+
+def level_table_from_moments(moments: Mapping[str, tuple], level: PublishedLevel) -> pd.DataFrame:
+    """:func:`level_table` from each group's ``(rows, mean, sum of squared deviations)`` where
+    each customer has one row in a group (a quarter): the clustered standard error is then
+    ``sqrt(m2) / rows``. Notebook 01 measures the quarters' level from the moments each quarter's
+    history state keeps (:func:`fipro.history.amount_moments`) instead of reading every table.
+
+    >>> from fipro.synth.levels import LEVELS_BY_NAME
+    >>> t = level_table_from_moments({"2023q1": (4, 100.0, 300.0), "2023q2": (4, 300.0, 300.0)},
+    ...                              LEVELS_BY_NAME["quarter"])
+    >>> t["measured"].round(1).tolist(), t["se"].round(2).tolist()
+    ([50.0, 150.0], [2.17, 2.17])
+    """
+    levels = {**level.published, **level.assumed}
+    stats = {g: (float(mean), float(np.sqrt(m2)) / max(int(rows), 1), int(rows))
+             for g, (rows, mean, m2) in moments.items() if g in levels and rows}
+    rows = sum(r for _, _, r in stats.values())
+    overall = sum(m * r for m, _, r in stats.values()) / rows if rows else float("nan")
+    return _level_frame(stats, level, overall)
+
+
+def _level_frame(stats: Mapping[str, tuple], level: PublishedLevel, overall: float) -> pd.DataFrame:
+    """The table of :func:`level_table` from each present group's ``(mean, se, rows)`` and the
+    mean over all rows (``overall``, the reference of a level with ``reference_value``)."""
     levels = {**level.published, **level.assumed}  # published first, assumed after
-    present = [g for g in levels if (groups == g).any()]
-    stats = {g: _mean_and_se(values[groups == g], None if customers is None else customers[groups == g])
-             for g in present}
+    present = [g for g in levels if g in stats]
     if level.reference_group is not None:
         ref_measured, ref_published = stats[level.reference_group][0], levels[level.reference_group]
     elif level.reference_value is not None:
-        ref_measured, ref_published = float(values.mean()), level.reference_value
+        ref_measured, ref_published = overall, level.reference_value
     else:
         ref_measured = float(np.mean([stats[g][0] for g in present]))
         ref_published = float(np.mean([levels[g] for g in present]))
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "published": [levels[g] / ref_published * 100 for g in present],
         "measured": [stats[g][0] / ref_measured * 100 for g in present],
         "se": [stats[g][1] / ref_measured * 100 for g in present],
-        "rows": [int((groups == g).sum()) for g in present],
+        "rows": [stats[g][2] for g in present],
         "assumed": [g not in level.published for g in present],
     }, index=pd.Index(present, name=level.column))
-    return out
 
 
 def level_check(table: pd.DataFrame, level: PublishedLevel, n_se: float = 4.0) -> pd.DataFrame:

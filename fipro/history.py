@@ -229,10 +229,14 @@ def _core_update(v: dict, rows: np.ndarray, table: pd.DataFrame, quarter: str) -
 
 
 def _core_summary(table: pd.DataFrame) -> dict:
-    # notebook 01's seasonal index reads every quarter's means up to its own: kept here, its
-    # cost stays flat in the number of quarters (reading each table took 1.5-5 s at full scale)
+    # notebook 01's seasonal index and quarter level read every quarter up to its own: their
+    # means (and the total's sum of squared deviations, for its standard error) are kept here,
+    # so its cost stays flat in the number of quarters (reading each table took 1-5 s at full scale)
+    total = table["TOT_USE_AM"].to_numpy(dtype=np.float64)
+    mean = float(total.mean()) if len(total) else float("nan")
     return {"rows": int(len(table)),
-            "column_means": {c: float(table[c].mean()) for c in contract.DETAIL_COLUMNS}}
+            "column_means": {c: float(table[c].mean()) for c in contract.DETAIL_COLUMNS},
+            "total_moments": [int(len(total)), mean, float(((total - mean) ** 2).sum()) if len(total) else 0.0]}
 
 
 CORE = Part(name="core", columns=("TOT_USE_AM", "CRDSL_USE_AM", "CNF_USE_AM", *contract.DETAIL_COLUMNS),
@@ -458,6 +462,12 @@ def quarter_means(quarters: Sequence[str]) -> pd.DataFrame:
     means = {q: s["column_means"] for q, s in table_summaries(quarters).items()}
     return (pd.DataFrame.from_dict(means, orient="index", columns=list(contract.DETAIL_COLUMNS))
             .astype("float64").rename_axis("BAS_YH"))
+
+
+def amount_moments(quarters: Sequence[str]) -> dict[str, tuple[int, float, float]]:
+    """Each quarter's ``(rows, mean, sum of squared deviations)`` of ``TOT_USE_AM`` (one row per
+    customer), for :func:`fipro.eda.level_table_from_moments`."""
+    return {q: tuple(s["total_moments"]) for q, s in table_summaries(quarters).items()}
 
 
 # --- reading the past: one interface on disk and in memory ------------------------------------

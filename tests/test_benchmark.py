@@ -37,6 +37,20 @@ def test_notebook_budgets_flag_slow_model_notebooks_and_growth_with_earlier_quar
     assert [r["notebook"] for r in extras["model_notebooks_over_budget"]] == ["06_health_score", "05_clustering"]
 
 
+def test_write_quarters_gives_a_synthetic_files_sidecar_its_new_size_and_rows(tmp_path):
+    from fipro import datasets
+
+    source = tmp_path / "in" / "edu_data_F.csv"
+    source.parent.mkdir()
+    source.write_bytes(b"BAS_YH,SEQ\r\n2023q3,a\r\n2023Q4,b\r\n2023q3,c\r\n")
+    benchmark.write_json_atomic(datasets.sidecar_path(source), {"rows": 3, "file_size": source.stat().st_size, "seed": 1})
+    datasets.truth_path(source).write_bytes(b"truth")
+    target = tmp_path / "out" / "edu_data_F.csv"
+    benchmark._write_quarters(source, target, lambda q: q < "2023q4")
+    assert datasets.read_sidecar(target) == {"rows": 2, "file_size": target.stat().st_size, "seed": 1}
+    assert datasets.truth_path(target).read_bytes() == b"truth"
+
+
 def test_write_quarters_keeps_the_header_and_the_chosen_quarters(tmp_path):
     source = tmp_path / "in" / "edu_data_F.csv"
     source.parent.mkdir()

@@ -296,6 +296,23 @@ def test_level_table_indexes_measured_and_published_on_a_reference_group():
     assert table.at["1", "se"] == pytest.approx(np.sqrt(100 ** 2 + 100 ** 2) / 2 / 200 * 100)
 
 
+def test_the_quarter_level_from_the_moments_the_history_keeps_equals_the_one_from_the_tables(sample_quarters):
+    from fipro import datasets, history
+    from fipro.synth.levels import LEVELS_BY_NAME
+
+    level = LEVELS_BY_NAME["quarter"]
+    quarters = sample_quarters[:3]
+    totals = pd.concat([datasets.load_quarter(q, columns=["BAS_YH", "SEQ", "TOT_USE_AM"]) for q in quarters],
+                       ignore_index=True)
+    moments = history.amount_moments(quarters)
+    assert [m[0] for m in moments.values()] == [int((totals["BAS_YH"] == q).sum()) for q in quarters]
+    pd.testing.assert_frame_equal(eda.level_table_from_moments(moments, level), eda.level_table(totals, level),
+                                  rtol=1e-9)
+    # a group without rows or without a published level is left out, as level_table leaves it
+    partial = eda.level_table_from_moments({**moments, quarters[0]: (0, 0.0, 0.0), "1999q1": (5, 1.0, 1.0)}, level)
+    assert list(partial.index) == quarters[1:]
+
+
 def test_level_table_against_a_published_all_users_value_and_the_mean_of_groups():
     frame = _totals(["서울", "서울", "전남", "전남"], [120, 120, 80, 80], column="HOUS_SIDO_NM")
     level = _level(column="HOUS_SIDO_NM", published={"서울": 1930, "전남": 1530}, reference_value=1770,
