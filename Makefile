@@ -198,17 +198,8 @@ $(foreach n,$(sort $(SERIAL_NOTEBOOKS) $(filter $(NOTEBOOKS),$(CHAINED_NOTEBOOKS
 .PHONY: run-feature-notebooks
 run-feature-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(filter 02_feature_engineering,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
 
-# Within a quarter, make starts the notebooks in RUN_ORDER as slots free: the life-stage
-# notebook, the longest (200 s of a full-scale quarter's 500), right after the data check
-# that the drift notebook reads, and the EDA, which no notebook reads, last. On a one-quarter
-# delivery the EDA then fills the slot the life-stage notebook frees while the recommender
-# (after segments and health) still runs, instead of delaying that chain and the drift
-# notebook behind it (seen at full scale: 03 ended at 3:45, 07 at 4:22, 08 at 5:01).
-RUN_FIRST := 00_data_check 03_lifestage
-RUN_LAST := 01_eda
-RUN_ORDER := $(filter $(RUN_FIRST),$(NOTEBOOKS)) $(filter-out $(RUN_FIRST) $(RUN_LAST),$(NOTEBOOKS)) $(filter $(RUN_LAST),$(NOTEBOOKS))
 .PHONY: run-notebooks
-run-notebooks: $(if $(filter 03_lifestage,$(NOTEBOOKS)),$(OUT)/models/lifestage/selection.json) $(foreach q,$(QUARTERS),$(foreach n,$(RUN_ORDER),$(OUT)/$(q)/$(n).ipynb))
+run-notebooks: $(if $(filter 03_lifestage,$(NOTEBOOKS)),$(OUT)/models/lifestage/selection.json) $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
 
 # The tail of `make all`, one file target per quarter like the notebooks, so a delivery with
 # one more quarter builds that quarter's views and hand-off part and nothing of the others.

@@ -271,24 +271,6 @@ def test_data_check_notebook_records_its_numbers_and_draws_its_figures(sample_qu
     assert "판정" in text
 
 
-def test_make_starts_a_quarters_life_stage_notebook_early_and_the_eda_last(tmp_path):
-    # nothing executed yet: `make -n` lists the runs in the order make starts them as slots free
-    data, outputs, quarter = tmp_path / "data", tmp_path / "outputs", "2023q1"
-    stems = sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
-    for path in [data / "processed" / "history" / quarter / f"{part}.json" for part in ("core", "style", "benefit", "health")] + \
-            [outputs / ".stamps" / f"code-{stem}.txt" for stem in [*stems, "lifestage-selection"]] + \
-            [outputs / "models" / "lifestage" / "selection.json"]:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("{}")
-    env = {**os.environ, "FIPRO_DATA_DIR": str(data), "FIPRO_OUTPUTS_DIR": str(outputs)}
-    dry = _make([f"QUARTERS={quarter}", "run-notebooks"], env, "-n")
-    order = [line.split(" run ")[1].split()[0] for line in dry.stdout.splitlines() if " -m fipro run " in line]
-    assert sorted(order) == stems, dry.stdout + dry.stderr
-    # (the feature notebook runs before the rest, in its own phase: run-feature-notebooks)
-    order.remove("02_feature_engineering")
-    assert order[:2] == ["00_data_check", "03_lifestage"] and order[-1] == "01_eda", order
-
-
 def test_large_quarters_make_model_notebooks_run_alone(tmp_path, capsys):
     assert runner.is_large([runner.LARGE_QUARTER_ROWS]) and not runner.is_large([runner.LARGE_QUARTER_ROWS - 1])
     manifest = tmp_path / "manifest.json"
