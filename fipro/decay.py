@@ -170,8 +170,6 @@ def decay_measures(quarter: str, previous: str, outputs: Mapping[str, Optional[p
     return rows
 
 
-
-
 def decay_metrics(table: Optional[pd.DataFrame]) -> dict:
     """The decay rows of a saved drift table as headline metrics: ``DECAY_KEYS[group]`` the
     previous quarter's model on this quarter, ``<key>_lo``/``<key>_hi`` its 95% interval,

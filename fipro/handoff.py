@@ -316,26 +316,37 @@ def assemble(quarters: Sequence[str], out_dir: Optional[Path] = None,
             raise ValueError(f"{part}: columns differ from the schema; write the part again (export-seed --quarter {q})")
         counts[q] = meta["rows"]
     if prune:
-        keep = set(parts) | {_part_meta_path(p) for p in parts}
-        for stray in (out_dir / PARTS_DIR).glob(f"{SEED_TABLE}-*"):
-            if stray not in keep:
-                stray.unlink()
-    csv_path = out_dir / f"{SEED_TABLE}.csv"
-    schema_path = out_dir / f"{SEED_TABLE}.schema.json"
+        _prune_parts(out_dir, SEED_TABLE, parts)
     meta = {"table": SEED_TABLE, "key": [KEY_COLUMN, "BAS_YH"], "columns": columns, "rows": counts,
             "encoding": "utf-8", "header": True}
+    return _concatenate(out_dir, SEED_TABLE, _header(columns), parts, meta)
+
+
+def _prune_parts(out_dir: Path, table: str, parts: Sequence[Path]) -> None:
+    """Delete ``table``'s parts (and their sidecars) other than ``parts``: quarters gone from the data."""
+    keep = set(parts) | {_part_meta_path(p) for p in parts}
+    for stray in (out_dir / PARTS_DIR).glob(f"{table}-*"):
+        if stray not in keep:
+            stray.unlink()
+
+
+def _concatenate(out_dir: Path, table: str, header: bytes, parts: Sequence[Path], meta: dict) -> dict:
+    """``<table>.csv`` = ``header`` + ``parts`` (a byte copy, written atomically) and its schema
+    JSON ``meta``; skipped when the file is newer than every part and the schema is the same."""
+    csv_path = out_dir / f"{table}.csv"
+    schema_path = out_dir / f"{table}.schema.json"
     fresh = (csv_path.exists() and schema_path.exists()
              and all(csv_path.stat().st_mtime_ns >= p.stat().st_mtime_ns for p in parts)
              and json.loads(schema_path.read_text(encoding="utf-8")) == meta)
     if not fresh:
         with atomic_path(csv_path) as tmp:
             with open(tmp, "wb") as out:
-                out.write(_header(columns))
+                out.write(header)
                 for part in parts:
                     with open(part, "rb") as fh:
                         shutil.copyfileobj(fh, out, 1 << 20)
         schema_path = write_json_atomic(schema_path, meta)
-    return {"csv": csv_path, "schema": schema_path, "rows": counts, "written": not fresh}
+    return {"csv": csv_path, "schema": schema_path, "rows": meta["rows"], "written": not fresh}
 
 
 def export_seed(quarters: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None,
@@ -480,35 +491,19 @@ def export_notifications(quarters: Optional[Sequence[str]] = None, out_dir: Opti
     quarters = sorted(quarters if quarters is not None else datasets.available_quarters())
     names = [c.name for c in NOTIFICATION_SCHEMA]
     if prune:  # every quarter of the data: the parts of quarters gone from it go too
-        keep = {notification_part_path(q, out_dir) for q in quarters}
-        keep |= {_part_meta_path(k) for k in keep}
-        for stray in (out_dir / PARTS_DIR).glob(f"{NOTIFICATION_TABLE}-*"):
-            if stray not in keep:
-                stray.unlink()
+        _prune_parts(out_dir, NOTIFICATION_TABLE, [notification_part_path(q, out_dir) for q in quarters])
     counts = {}
     for q in quarters:
         n = _notification_part(q, out_dir)
         if n is not None:
             counts[q] = n
     parts = [notification_part_path(q, out_dir) for q in counts]
-    csv_path = out_dir / f"{NOTIFICATION_TABLE}.csv"
-    schema_path = out_dir / f"{NOTIFICATION_TABLE}.schema.json"
     columns = [{"column": c.name, "type": c.sql_type, "description_ko": c.description_ko, "source": "fipro.notify"}
                for c in NOTIFICATION_SCHEMA]
     meta = {"table": NOTIFICATION_TABLE, "key": list(NOTIFICATION_KEY), "columns": columns, "rows": counts,
             "encoding": "utf-8", "header": True}
-    fresh = (csv_path.exists() and schema_path.exists()
-             and all(csv_path.stat().st_mtime_ns >= p.stat().st_mtime_ns for p in parts)
-             and json.loads(schema_path.read_text(encoding="utf-8")) == meta)
-    if not fresh:
-        with atomic_path(csv_path) as tmp:
-            with open(tmp, "wb") as out:
-                out.write(pd.DataFrame(columns=names).to_csv(index=False).encode("utf-8"))
-                for part in parts:
-                    with open(part, "rb") as fh:
-                        shutil.copyfileobj(fh, out, 1 << 20)
-        schema_path = write_json_atomic(schema_path, meta)
-    return {"csv": csv_path, "schema": schema_path, "rows": counts, "written": not fresh}
+    header = pd.DataFrame(columns=names).to_csv(index=False).encode("utf-8")
+    return _concatenate(out_dir, NOTIFICATION_TABLE, header, parts, meta)
 
 
 def main(argv=None) -> int:

@@ -57,9 +57,9 @@ def _touch_outputs(out_dir: Path, quarters, stems):
             touch(out_dir / q / f"{stem}.ipynb")
 
 
-def test_appending_a_quarter_runs_only_that_quarters_notebooks(
-        sample_quarters, tmp_path):
-    assert sample_quarters[-1] == LAST
+def _home_without_last(tmp_path):
+    """A data home whose raw file is the sample without its last quarter: (home, raw file, the
+    last quarter's rows to append later, make's environment, the notebook stems)."""
     home = tmp_path / "home"
     raw = home / "data" / "raw" / config.RAW_FILENAME
     raw.parent.mkdir(parents=True)
@@ -69,6 +69,13 @@ def test_appending_a_quarter_runs_only_that_quarters_notebooks(
     raw.write_bytes(header + b"".join(r for r in rows if not r.startswith(LAST.encode())))
     env = {**os.environ, "FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(home / "outputs")}
     stems = sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    return home, raw, last, env, stems
+
+
+def test_appending_a_quarter_runs_only_that_quarters_notebooks(
+        sample_quarters, tmp_path):
+    assert sample_quarters[-1] == LAST
+    home, raw, last, env, stems = _home_without_last(tmp_path)
     before = sample_quarters[:-1]
 
     first, select = _would_run(env, before)
@@ -95,15 +102,7 @@ def _tail_would_run(env, quarters):
 
 
 def test_appending_a_quarter_builds_only_that_quarters_views_and_hand_off_part(sample_quarters, tmp_path):
-    home = tmp_path / "home"
-    raw = home / "data" / "raw" / config.RAW_FILENAME
-    raw.parent.mkdir(parents=True)
-    lines = datasets.raw_file().read_bytes().splitlines(keepends=True)
-    header, rows = lines[0], lines[1:]
-    last = [r for r in rows if r.startswith(LAST.encode())]
-    raw.write_bytes(header + b"".join(r for r in rows if not r.startswith(LAST.encode())))
-    env = {**os.environ, "FIPRO_DATA_DIR": str(home / "data"), "FIPRO_OUTPUTS_DIR": str(home / "outputs")}
-    stems = sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    home, raw, last, env, stems = _home_without_last(tmp_path)
     before = sample_quarters[:-1]
     _would_run(env, before)
     _touch_outputs(home / "outputs", before, stems)
