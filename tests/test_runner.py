@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -195,6 +196,26 @@ def test_cli_run_records_the_kernels_peak_memory_in_the_executed_notebook(tmp_pa
     nbformat.validate(nb)
     assert 300 <= nb.metadata["fipro"]["kernel_peak_mb"] < 4096
     assert nb.cells[-1].outputs[0]["data"]["text/plain"] == str(300 * 2**20)
+
+
+def test_papermill_runs_without_the_iri_grammar_and_still_validates_notebooks(tmp_path):
+    # in a fresh interpreter: the skip must come before anything imports jsonschema
+    _notebook(tmp_path, "plain", "1 + 1")
+    code = (
+        "import sys\n"
+        "from fipro.runner import execute\n"
+        "execute._skip_iri_grammar()\n"
+        "import nbformat, papermill\n"
+        "from jsonschema import FormatChecker\n"
+        "assert 'iri' not in FormatChecker.checkers, 'iri grammar loaded'\n"
+        "assert sys.modules['rfc3987_syntax'] is None\n"
+        f"out = execute.run_notebook('plain', '2023q1', output_dir={str(tmp_path / 'out')!r}, notebooks_dir={str(tmp_path)!r})\n"
+        "nbformat.validate(nbformat.read(str(out), as_version=4))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = nbformat.read(str(tmp_path / "out" / "plain.ipynb"), as_version=4)
+    assert nb.cells[-1].outputs[0]["data"]["text/plain"] == "2"
 
 
 def test_cli_parameter_values_are_literals_when_they_parse():

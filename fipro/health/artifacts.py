@@ -18,11 +18,13 @@ from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source, as_int, rounded
 from fipro.health.components import COMPONENT_NAMES, COMPONENTS, PILLAR_KO, TIERS
 from fipro.health.data import EWM_ALPHA, MODEL_NAME
+from fipro.health.estimator import N_GRADES
 from fipro.health.evaluation import tier_cut_note_ko
 from fipro.model_report import Metric, ModelReport
 from fipro.modelrun import model_dir_of
 from fipro.evaluation.intervals import format_metric
 from fipro.summary import Section, share_moves_line, metric_change_line
+from fipro.text_ko import korean_numeral
 
 if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annotations only
     from fipro.health.pipeline import HealthRun
@@ -55,7 +57,8 @@ def save_artifacts(quarter: str, run: "HealthRun", *, directory: Optional[Path] 
                                     extra={"weights": headline.get("weights")})
     card = cards.model_card_markdown(
         MODEL_NAME, title="모델 카드: 소비 건강 점수와 소비 기반 위험 등급",
-        purpose="고객의 소비 패턴이 얼마나 건강한지 0–100점과 세 등급으로, 다음 분기 악화 가능성을 다섯 등급과 확률로 알려 줍니다.",
+        purpose=(f"고객의 소비 패턴이 얼마나 건강한지 0–100점과 {korean_numeral(len(TIERS))} 등급으로, 다음 분기 악화 가능성을 "
+                 f"{korean_numeral(N_GRADES)} 등급과 확률로 알려 줍니다."),
         intended_use=["고객 화면의 소비 건강 점수와 개선할 점", "카드사의 분기별 건강 등급 구성과 추이",
                       "대출·한도 결정에 단독으로 쓰지 않습니다(소득·부채·신용 정보가 없음)"],
         data_range=data_range,

@@ -27,7 +27,7 @@ from fipro.modelrun import model_dir_of
 from fipro.products import CATALOGUE_DIR, LITRE_PRICE_WON
 from fipro.recommend import estimator as est
 from fipro.recommend.data import MODEL_NAME
-from fipro.recommend.evaluation import coverage
+from fipro.recommend.evaluation import JITTER, coverage
 from fipro.evaluation.intervals import format_metric
 from fipro.summary import Section, metric_change_line
 from fipro.text_ko import korean_numeral
@@ -160,9 +160,9 @@ REPORT = ModelReport(MODEL_NAME, "상품 추천", (
     Metric("share_of_hindsight_card", "사후 최선 카드 한 장 대비 혜택 비율"),
     Metric("oracle_share", "분기별 사후 최선 대비 혜택 비율", ceiling="hindsight_card_oracle_share"),
     Metric("popular_oracle_share", "가장 많이 추천된 카드의 사후 최선 대비 비율"),
-    Metric("oracle_in_top3", "사후 최선 카드가 3순위 안"),
+    Metric("oracle_in_top3", f"사후 최선 카드가 {est.TOP_K}순위 안"),
     Metric("mean_regret_won", "평균 후회 (원/월)", higher_is_better=False),
-    Metric("rank_change_share", "지출 ±15%에 1순위가 바뀌는 비율", higher_is_better=False),
+    Metric("rank_change_share", f"지출 ±{JITTER:.0%}에 1순위가 바뀌는 비율", higher_is_better=False),
     Metric("catalogue_coverage", "카탈로그 노출 비율"),
 ))
 SUMMARY = Section(MODEL_NAME, "상품 추천", MODEL_NAME, summary_lines)
