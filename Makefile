@@ -90,8 +90,7 @@ notebooks: history
 	export FIPRO_THREADS=$$($(PY) -m fipro jobs --threads-for $$jobs); \
 	$(PY) -m fipro progress start --total $$stale --quarters "$$quarters" --jobs $$jobs --stems "$$stems" --serial "$$serial"; \
 	if [ "$$stale" -gt 0 ]; then \
-	  $(MAKE) --no-print-directory -j$$jobs run-feature-notebooks QUARTERS="$$quarters"; \
-	  $(MAKE) --no-print-directory -j$$jobs run-notebooks QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial"; fi; \
+	  MAKE="$(MAKE)" $(PY) -m fipro schedule --jobs $$jobs -- QUARTERS="$$quarters" SERIAL_NOTEBOOKS="$$serial"; fi; \
 	$(PY) -m fipro progress end
 
 ## DB hand-off: data/db_seed/customer_quarter.csv + schema (pseudonymous keys; salt in .env), stale quarters only
@@ -190,14 +189,12 @@ $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULE,$(q
 CHAINED_NOTEBOOKS := 05_clustering
 $(foreach n,$(sort $(SERIAL_NOTEBOOKS) $(filter $(NOTEBOOKS),$(CHAINED_NOTEBOOKS))),$(foreach i,$(wordlist 2,$(words $(QUARTERS)),$(shell seq $(words $(QUARTERS)) 2>/dev/null)),$(eval $(call SERIAL_RULE,$(n),$(i),$(shell expr $(i) - 1)))))
 
-# The feature notebooks first (`notebooks` runs this before run-notebooks), then the
-# selection first of the rest: make starts a target when it reaches it in the list with
-# its prerequisites done and does not come back to one it passed while they were running,
-# so a selection waiting on the features started only after every other notebook (seen
-# at full scale: 13 minutes in, with no life-stage notebook begun)
-.PHONY: run-feature-notebooks
-run-feature-notebooks: $(foreach q,$(QUARTERS),$(foreach n,$(filter 02_feature_engineering,$(NOTEBOOKS)),$(OUT)/$(q)/$(n).ipynb))
-
+# `make notebooks` does not hand this list to make -j: make passes over a target whose
+# prerequisites are still running and comes back to it only after starting everything
+# listed after it, so a chain (07 of each quarter reads the previous quarter's) could be
+# left to run alone at the end. `fipro schedule` asks make what is stale and what each
+# target needs, and starts the targets (each by `make <target>`) longest chain of work
+# first (see fipro.runner.schedule). `make -j2 run-notebooks` still works, in make's order.
 .PHONY: run-notebooks
 run-notebooks: $(if $(filter 03_lifestage,$(NOTEBOOKS)),$(OUT)/models/lifestage/selection.json) $(foreach q,$(QUARTERS),$(foreach n,$(NOTEBOOKS),$(OUT)/$(q)/$(n).ipynb))
 

@@ -38,6 +38,7 @@ COMMANDS: dict[str, Command] = {
     "run": Command("fipro.runner:run_main", "execute one notebook for one quarter"),
     "jobs": Command("fipro.runner:jobs_main", "parallel notebook jobs (and their threads) for the ingested scale"),
     "progress": Command("fipro.runner:progress_main", "progress of `make notebooks` (start|end, used by make)"),
+    "schedule": Command("fipro.runner:schedule_main", "start make's stale targets, the longest chain of work first"),
     "benchmark": Command("fipro.benchmark:main", "timed runs -> outputs/benchmarks/*.json"),
     "select": Command("fipro.lifestage.selection:main", "life-stage tuning + learning curve, once per run"),
     "export-seed": Command("fipro.handoff:main", "DB hand-off: data/db_seed/customer_quarter.csv + schema"),
