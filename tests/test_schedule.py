@@ -117,7 +117,10 @@ def test_expected_seconds_by_stem_and_the_mean_for_a_notebook_never_timed():
     known = {"03_lifestage": 13.0, "01_eda": 9.0}
     got = schedule.expected_seconds(["o/2022q1/03_lifestage.ipynb", "o/models/lifestage/selection.json"], known)
     assert got == {"o/2022q1/03_lifestage.ipynb": 13.0, "o/models/lifestage/selection.json": 11.0}
-    assert schedule.expected_seconds(["x.ipynb"], {}) == {"x.ipynb": 1.0}
+    # nothing remembered: the full-scale defaults, the selection first of all
+    fresh = schedule.expected_seconds(["o/q/03_lifestage.ipynb", "o/m/selection.json", "o/q/00_data_check.ipynb"], {})
+    assert fresh["o/m/selection.json"] > fresh["o/q/03_lifestage.ipynb"] > 10 * fresh["o/q/00_data_check.ipynb"]
+    assert schedule.expected_seconds(["x.ipynb"], {}, defaults={}) == {"x.ipynb": 1.0}
 
 
 def test_sub_makes_drop_the_parents_job_options_and_keep_its_variables():

@@ -15,8 +15,9 @@ Staleness and the recipes stay with make; only the order is chosen here:
 2. ``make -p -q -r <goal>``: make's database, each target's prerequisites (order-only too).
 3. Each stale target's *chain*: its expected seconds plus the longest chain among the stale
    targets that need it (:func:`chain_seconds`). Expected seconds per notebook come from
-   ``outputs/.notebook-seconds.json`` (the runner keeps each notebook's last mean); a target
-   never timed counts as the mean of the known ones.
+   ``outputs/.notebook-seconds.json`` (the runner keeps each notebook's last mean), before
+   any run from :data:`DEFAULT_SECONDS` (full scale); a target never timed counts as the
+   mean of the known ones.
 4. Up to ``--jobs`` targets at once, each by ``make <target>`` (make checks it again and
    runs its recipe): a target starts when every stale prerequisite has finished, the ready
    target with the longest chain first (:func:`order`).
@@ -38,6 +39,14 @@ from typing import Mapping, Sequence
 from fipro import datasets
 
 MUST_REMAKE = re.compile(r"Must remake target '(.+)'\.$")
+# Seconds per target stem before this output tree has timed any (a fresh clone, the
+# benchmark's rebuild): the full-scale rebuild's mean per quarter at 087381a, and the
+# life-stage selection (selection.json). Only their ratios matter: they order the start.
+DEFAULT_SECONDS: dict[str, float] = {
+    "00_data_check": 8.5, "01_eda": 20.0, "02_feature_engineering": 12.0, "03_lifestage": 195.0,
+    "04_anomaly": 41.0, "05_clustering": 42.0, "06_health_score": 33.0, "07_recommendation": 62.0,
+    "08_drift": 39.0, "selection": 283.0,
+}
 
 
 def stale_targets(dry_run_debug: str, goal: str) -> list[str]:
@@ -89,10 +98,17 @@ def chain_seconds(deps: Mapping[str, set[str]], seconds: Mapping[str, float]) ->
     return chain
 
 
-def expected_seconds(targets: Sequence[str], known: Mapping[str, float]) -> dict[str, float]:
-    """Seconds per target: the notebook's remembered mean (by file stem), else the mean of the known ones."""
-    default = sum(known.values()) / len(known) if known else 1.0
-    return {t: float(known.get(Path(t).stem, default)) for t in targets}
+def expected_seconds(targets: Sequence[str], known: Mapping[str, float],
+                     defaults: Mapping[str, float] = DEFAULT_SECONDS) -> dict[str, float]:
+    """Seconds per target: the notebook's remembered mean (by file stem), else its default,
+    else the mean of the known ones (1 when none is known).
+
+    Remembered seconds replace all the defaults at once, not stem by stem: the defaults are
+    full-scale seconds and the remembered ones may be the sample's.
+    """
+    table = dict(known) if known else dict(defaults)
+    fallback = sum(table.values()) / len(table) if table else 1.0
+    return {t: float(table.get(Path(t).stem, fallback)) for t in targets}
 
 
 def order(ready: Sequence[str], chain: Mapping[str, float], position: Mapping[str, int]) -> list[str]:
