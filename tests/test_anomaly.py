@@ -372,6 +372,14 @@ def test_notebook_04_on_the_sample_saves_the_interface(sample_quarters):
     # the same scores from a second run
     again = anomaly.run_quarter(quarter, save=False, truth=False)
     np.testing.assert_allclose(again.table["score"].to_numpy(), table["score"].to_numpy())
+    # one reason per asked customer, in the asked order: the flagged ones' saved sentences, NaN for a stranger
+    flagged = table.loc[table["flagged"], "SEQ"].head(2).tolist()
+    calm = table.loc[~table["flagged"], "SEQ"].iloc[0]
+    why = anomaly.customer_reasons(again, [flagged[1], "no-such-customer", calm, flagged[0]])
+    assert why.index.tolist() == [flagged[1], "no-such-customer", calm, flagged[0]]
+    saved = table.set_index("SEQ")["reason"]
+    assert why.iloc[0] == saved[flagged[1]] and why.iloc[3] == saved[flagged[0]] and why.iloc[0] != ""
+    assert pd.isna(why.iloc[1]) and why.iloc[2] == saved[calm]
     m = export.load_metrics(quarter, "anomaly")
     assert m["n_flagged"] == int(table["flagged"].sum()) and m["has_truth"]
     assert m["combined_average_precision"] > m["n_planted"] / m["n_customers"]  # better than chance

@@ -289,6 +289,11 @@ def test_run_quarter_saves_the_interface(sample_run, sample_quarters):
     assert saved["health_score"].between(0, 100).all() and set(saved["tier"]) <= {"취약", "보통", "건강"}
     assert set(saved["risk_grade"]) == {1, 2, 3, 4, 5} and saved["risk_probability"].between(0, 1).all()
     assert saved["reason"].str.contains("건강 점수").all()
+    # the reasons step's one name: the saved sentence of each asked customer, in the asked order
+    ask = [saved["SEQ"].iloc[5], "no-such-customer", saved["SEQ"].iloc[0]]
+    why = health.customer_reasons(sample_run, ask)
+    assert why.index.tolist() == ask and pd.isna(why.iloc[1])
+    assert [why.iloc[0], why.iloc[2]] == [saved["reason"].iloc[5], saved["reason"].iloc[0]]
 
 
 def test_sample_quarter_validation(sample_run):

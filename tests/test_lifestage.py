@@ -329,6 +329,20 @@ def test_predict_single_customer_series(fitted):
     assert float(one.filter(like="proba_").sum(axis=1).iloc[0]) == pytest.approx(1.0)
 
 
+def test_customer_reasons_are_the_predicted_sentences_of_the_asked_customers_of_the_quarter(fitted, data):
+    model, _, test = fitted
+    other = data.copy()
+    other["BAS_YH"] = "2022q4"  # the same customers in another pooled quarter: not this run's
+    run = SimpleNamespace(quarter="2023q1", model=model, data=pd.concat([other, data], ignore_index=True))
+    ask = [test["SEQ"].iloc[2], "no-such-customer", test["SEQ"].iloc[0]]
+    why = lifestage.customer_reasons(run, ask, k=2)
+    assert why.index.tolist() == ask and pd.isna(why.iloc[1])
+    expected = lifestage.predict(model, test.iloc[[2, 0]], k=2)["sentence"].tolist()
+    assert [why.iloc[0], why.iloc[2]] == expected
+    nobody = lifestage.customer_reasons(SimpleNamespace(quarter="2024q1", model=model, data=data), ask[:1])
+    assert nobody.isna().all() and nobody.index.tolist() == ask[:1]
+
+
 def test_predict_needs_the_model_features(fitted):
     model, _, test = fitted
     with pytest.raises(KeyError):

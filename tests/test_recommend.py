@@ -248,6 +248,12 @@ def test_run_quarter_writes_the_log(sample_run, sample_quarters):
     assert cards.groupby("SEQ")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
     assert (log["model_version"] == log["model_version"].iloc[0]).all()
     assert log["reason"].str.len().gt(10).all()
+    # the reasons step's one name: each asked customer's first card's sentence, in the asked order
+    first = cards[cards["rank"] == 1].set_index("SEQ")["reason"]
+    ask = [first.index[3], "no-such-customer", first.index[0]]
+    why = recommend.customer_reasons(sample_run, ask)
+    assert why.index.tolist() == ask and pd.isna(why.iloc[1])
+    assert [why.iloc[0], why.iloc[2]] == [first.iloc[3], first.iloc[0]]
 
 
 def test_the_recommenders_and_the_baselines_numbers_carry_their_intervals(ranker):

@@ -325,6 +325,27 @@ def test_run_quarter_saves_the_interface(sample_run, sample_quarters):
     np.testing.assert_array_equal(index.neighbours(seq, 4)[0], sample_run.index.neighbours(seq, 4)[0])
 
 
+def test_customer_reasons_name_the_segment_and_the_customers_habit_against_peers(sample_run):
+    table, summary = sample_run.table, sample_run.profile["summary"]
+    member = table[table["segment"] >= 0].iloc[7]
+    loose = table[table["segment"] < 0]
+    ask = [member["SEQ"], "no-such-customer", *loose["SEQ"].head(1)]
+    why = segments.customer_reasons(sample_run, ask)
+    assert why.index.tolist() == ask and pd.isna(why.iloc[1])
+    name = summary.loc[member["segment"], "name"]
+    assert why.iloc[0].startswith(f"'{name}' 세그먼트: 지출 비중이 또래(같은 연령대·성별·라이프스테이지)보다 ")
+    # the first distinctive category with the customer's share against peers, the style the model clusters
+    top = summary.loc[member["segment"], "top_categories"][0]
+    row = np.flatnonzero(table["SEQ"].to_numpy() == member["SEQ"])[0]
+    share = sample_run.inputs.style[row, list(segments.STYLE_COLUMNS).index(f"share_{top}")]
+    assert f"{segments.profiles.short_label(top)} {100 * share:+.1f}%p" in why.iloc[0]
+    # members lean towards their segment's distinctive category on average
+    members = table["segment"].to_numpy() == member["segment"]
+    assert sample_run.inputs.style[members, list(segments.STYLE_COLUMNS).index(f"share_{top}")].mean() > 0
+    if len(loose):
+        assert why.iloc[2].startswith("뚜렷한 세그먼트 없음(가장 가까운 곳: '")
+
+
 def test_sample_quarter_meets_its_targets(sample_run):
     h = sample_run.headline
     assert h["noise_share"] <= 0.15

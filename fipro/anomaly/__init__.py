@@ -23,6 +23,7 @@ from fipro.anomaly.evaluation import (TARGETS, UPPER_HALF_RECALL_TARGETS, YARDST
 from fipro.anomaly.pipeline import (FLAG_SHARE, REVIEW_N, AnomalyRun, combined_score, describe_run, run_quarter,
                                    worked_examples)
 from fipro.evaluation.registry import artifact_table
+from fipro.anomaly.reasons import customer_reasons
 from fipro.anomaly.rules import (DEFAULT_THRESHOLDS, RULE_NAMES, RULES, ranking, rule_rates, rule_statistics,
                                  threshold_table)
 

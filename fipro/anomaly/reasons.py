@@ -60,3 +60,11 @@ def reasons_for(rows: np.ndarray, stats: pd.DataFrame, rules_column: np.ndarray,
     for pos, rec, push in zip(rows, records, pushes):
         out[pos] = reason_text(rec, [r for r in str(rules_column[pos]).split(",") if r], push)
     return out
+
+
+def customer_reasons(run, seqs: Sequence[str]) -> pd.Series:
+    """The reason sentence of each customer of ``seqs`` in ``run`` (index ``SEQ`` in that order):
+    the rules that fired and the model's pushes for a flagged customer, empty otherwise;
+    NaN for a customer not in the run's quarter."""
+    table = run.table.set_index("SEQ")
+    return table["reason"].reindex(pd.Index(list(seqs), name="SEQ")).rename("reason")

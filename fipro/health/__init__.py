@@ -23,7 +23,7 @@ from fipro.health.estimator import FIT_ROWS, RISK_MONOTONE, fit_rows_of, risk_in
 from fipro.health.evaluation import (TARGETS, compare_learners, display_ko, evaluate, fairness_table, load_labels,
                                      measurement_table, tier_cut_note_ko, tier_mix_table, transient_tradeoff)
 from fipro.health.pipeline import HealthRun, describe_run, fairness_sentence, run_quarter, score_table, worked_examples
-from fipro.health.reasons import lowest
+from fipro.health.reasons import customer_reasons, lowest
 from fipro.evaluation.registry import artifact_table
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -39,3 +39,9 @@ def reasons_for(scores: np.ndarray, tiers: np.ndarray, percentiles: np.ndarray, 
     return [sentence(s, t, p, l) for s, t, p, l in zip(scores, tiers, percentiles, low)]
 
 
+def customer_reasons(run, seqs) -> pd.Series:
+    """The reason sentence of each customer of ``seqs`` in ``run`` (index ``SEQ`` in that order):
+    the score, its tier and the components that lower it most; NaN for a customer not in the
+    run's quarter."""
+    table = run.table.set_index("SEQ")
+    return table["reason"].reindex(pd.Index(list(seqs), name="SEQ")).rename("reason")

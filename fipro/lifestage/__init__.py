@@ -34,7 +34,7 @@ from fipro.lifestage.feedback import (FEEDBACK_COLUMNS, apply_feedback, describe
                                       feedback_path, feedback_report_table, feedback_summary, read_feedback,
                                       validate_feedback)
 from fipro.lifestage.pipeline import LifeStageRun, describe_run, headline_metrics, run_quarter
-from fipro.lifestage.reasons import (example_reasons, explain, feature_label_ko, feature_labels_ko, predict,
+from fipro.lifestage.reasons import (customer_reasons, example_reasons, explain, feature_label_ko, feature_labels_ko, predict,
                                      predict_customer, reason_phrases, shap_importance)
 from fipro.lifestage.selection import ModelSelection, load_or_select, select_model
 

@@ -156,3 +156,13 @@ def example_reasons(model: LifeStageClassifier, frame: pd.DataFrame, n: int = 5,
     })
 
 
+def customer_reasons(run, seqs: Sequence[str], k: int = 3) -> pd.Series:
+    """The reason sentence of each customer of ``seqs`` in ``run``'s quarter (index ``SEQ`` in that
+    order): the predicted stage, its probability and the ``k`` inputs that pushed it most (SHAP,
+    computed for these customers only); NaN for a customer not in the quarter."""
+    rows = run.data[(run.data["BAS_YH"].astype(str) == run.quarter) & run.data["SEQ"].isin(list(seqs))]
+    index = pd.Index(list(seqs), name="SEQ")
+    if rows.empty:
+        return pd.Series(pd.NA, index=index, name="reason", dtype=object)
+    out = predict(run.model, rows, reasons=True, k=k)
+    return pd.Series(out["sentence"].to_numpy(), index=rows["SEQ"].astype(str).to_numpy()).reindex(index).rename("reason")

@@ -27,5 +27,6 @@ from fipro.recommend.pipeline import (Ranked, Recommended, RecommendRun, amount_
                                       saved_recommended,
                                       top_card_table, worked_examples)
 from fipro.evaluation.registry import artifact_table
+from fipro.recommend.reasons import customer_reasons
 
 __all__ = [name for name in dir() if not name.startswith("_")]

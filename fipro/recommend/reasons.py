@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from fipro import contract
 from fipro.products import CATEGORIES, BenefitEngine
@@ -75,3 +76,12 @@ def card_reasons(engine: BenefitEngine, profiles: np.ndarray, cards: np.ndarray,
 def product_reason(name: str, reason: str, stage: str, age: str) -> str:
     return (f"{name}: {reason} ({contract.LIFE_STAGE_CODES.get(stage, stage)}, "
             f"{contract.AGE_CODES.get(age, age)})")
+
+
+def customer_reasons(run, seqs) -> pd.Series:
+    """The reason sentence of each customer's first card in ``run`` (index ``SEQ`` in ``seqs``'
+    order): the categories and won amounts it saves; NaN for a customer without a card
+    recommendation (not in the quarter, or no eligible card)."""
+    table = run.table
+    first = table[(table["rank"] == 1) & (table["recommender"] != "life_stage_rule")].set_index("SEQ")
+    return first["reason"].reindex(pd.Index(list(seqs), name="SEQ")).rename("reason")

@@ -23,7 +23,7 @@ from fipro.segments.evaluation import (TARGETS, agreement_table, compare_methods
                                        measurement_table)
 from fipro.segments.pipeline import (FIT_ROWS, SegmentRun, assign, describe_run, map_groups, query_latency, run_quarter,
                                      size_history, worked_query)
-from fipro.segments.profiles import name_segments, profile_segments, profile_table
+from fipro.segments.profiles import customer_reasons, name_segments, profile_segments, profile_table
 from fipro.segments.similarity import SimilarityIndex, trait_scores
 from fipro.evaluation.registry import artifact_table
 

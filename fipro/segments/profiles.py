@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import contract
-from fipro.segments.data import CATEGORIES, CATEGORY_LABEL_KO, SegmentInputs
+from fipro.segments.data import CATEGORIES, CATEGORY_LABEL_KO, PEER_COLUMNS, STYLE_COLUMNS, SegmentInputs
 from fipro.text_ko import CATEGORY_SHORT_KO
 
 NAME_CATEGORIES = 2       # categories in a name (a third is added only to tell two segments apart)
@@ -137,3 +137,35 @@ def profile_table(profile: dict) -> pd.DataFrame:
         "평균 이용금액": [contract.format_amount(v) for v in s["mean_total"]],
         "신용 비중(%)": (100 * s["credit_share"]).round(1).to_numpy(),
     })
+
+
+def customer_reasons(run, seqs: Sequence[str], n: int = NAME_CATEGORIES) -> pd.Series:
+    """Why each customer of ``seqs`` sits in its segment (index ``SEQ`` in that order, Korean):
+    the segment's name and, for its ``n`` most distinctive categories, how much more (or less)
+    of their spending the customer puts there than their peers, on average over their quarters
+    with spending: the ``share`` part of the style the model clusters. A customer the model
+    leaves unassigned is named with its nearest segment; NaN for a customer not in the quarter."""
+    table, summary = run.table, run.profile["summary"]
+    index = pd.Index([str(s) for s in seqs], name="SEQ")
+    at = pd.Series(np.arange(len(table)), index=table["SEQ"].astype(str).to_numpy()).reindex(index)
+    style = np.asarray(run.inputs.style, dtype=np.float64)
+    column = {c: STYLE_COLUMNS.index(f"share_{c}") for c in CATEGORIES}
+    hard = table["segment"].to_numpy()
+    peers = "·".join(contract.LABEL_KO[c] for c in PEER_COLUMNS)
+    out = []
+    for p in at.to_numpy():
+        if pd.isna(p):
+            out.append(np.nan)
+            continue
+        p = int(p)
+        soft = int(table["soft_segment"].iat[p])
+        known = soft in summary.index
+        name = summary.loc[soft, "name"] if known else "세그먼트"
+        lead = f"'{name}' 세그먼트" if hard[p] >= 0 else f"뚜렷한 세그먼트 없음(가장 가까운 곳: '{name}')"
+        if not known or not np.any(style[p]):
+            out.append(f"{lead}: 지출한 분기가 아직 없습니다" if known else lead)
+            continue
+        parts = [f"{short_label(c)} {100 * style[p, column[c]]:+.1f}%p"
+                 for c in summary.loc[soft, "top_categories"][:n]]
+        out.append(f"{lead}: 지출 비중이 또래(같은 {peers})보다 " + ", ".join(parts) + " (지출한 분기 평균)")
+    return pd.Series(out, index=index, name="reason", dtype=object)
