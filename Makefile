@@ -47,6 +47,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name fipro --display-name 'Python (fipro)' >/dev/null
+	$(PY) -m fipro warm-jit
 	@touch $@
 
 ## Create .venv with the pinned dependencies and the fipro kernel (done by every target)

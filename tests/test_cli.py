@@ -13,7 +13,7 @@ import pytest
 from fipro import cli, config
 
 EXPECTED_COMMANDS = ("synth", "synth-levels", "dictionary", "ingest", "history", "features", "stamps", "quarters", "run", "jobs",
-                     "progress", "schedule", "benchmark", "select", "export-seed", "model-report", "summary", "site", "views")
+                     "progress", "schedule", "benchmark", "select", "export-seed", "model-report", "summary", "site", "views", "warm-jit")
 
 
 def test_help_lists_every_command_with_its_help_line(capsys):

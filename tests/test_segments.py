@@ -142,6 +142,27 @@ def test_parameters_are_validated_on_fit():
             SegmentModel(**bad).fit(X)
 
 
+def test_warm_jit_leaves_nothing_for_the_first_map_to_compile(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "fipro", "warm-jit"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cached = {p.relative_to(tmp_path): p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
+    assert any(p.suffix == ".nbi" and "umap" in str(p) for p in cached)
+    # a map of another size in a new process loads every function: no file is added or rewritten
+    code = ("import numpy as np\nfrom fipro.segments.estimator import MapEmbedder\n"
+            "X = np.random.default_rng(5).normal(size=(900, 16)).astype(np.float32)\n"
+            "MapEmbedder(max_fit=400, random_state=3).fit(X).transform(X)\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = {p.relative_to(tmp_path): p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == cached
+
+
 def test_the_map_puts_fitted_points_where_umap_put_them():
     X, y = mixture(300, seed=9)
     emb = MapEmbedder(max_fit=200, n_neighbors=15).fit(X)

@@ -62,6 +62,29 @@ def enable_umap_cache() -> int:
     return n
 
 
+def warm_umap_cache(rows: int = 300) -> None:
+    """Compile UMAP's functions into ``NUMBA_CACHE_DIR`` once, on a small seeded matrix.
+
+    ``make install`` calls it (``python -m fipro warm-jit``): the first map of a fresh
+    clone otherwise compiled them inside a notebook (the sample's first segment notebook
+    took 28 s instead of 12). numba compiles per argument type, not per size, so a
+    small matrix compiles what a full-scale map needs (float32 and float64 input alike:
+    the map converts both before UMAP sees them).
+    """
+    X = np.random.default_rng(0).normal(size=(rows, 16)).astype(np.float32)
+    MapEmbedder(max_fit=rows // 2, random_state=0).fit(X).transform(X)
+
+
+def warm_main(argv=None) -> int:
+    """``python -m fipro warm-jit``: :func:`warm_umap_cache` (the cache folder is ``NUMBA_CACHE_DIR``)."""
+    import argparse  # the command line only
+
+    argparse.ArgumentParser(prog="python -m fipro warm-jit", description=warm_umap_cache.__doc__.splitlines()[0]
+                            ).parse_args(argv)
+    warm_umap_cache()
+    return 0
+
+
 def umap_embedding(X: np.ndarray, *, n_components: int, n_neighbors: int, min_dist: float, n_epochs: int = 200,
                    seed: Optional[int] = None):
     """(fitted ``umap.UMAP``, embedding) of ``X`` from an exact k-nearest-neighbour graph.
