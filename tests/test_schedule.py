@@ -123,6 +123,18 @@ def test_expected_seconds_by_stem_and_the_mean_for_a_notebook_never_timed():
     assert schedule.expected_seconds(["x.ipynb"], {}, defaults={}) == {"x.ipynb": 1.0}
 
 
+def test_defaults_follow_the_scale_of_the_ingested_quarters(tmp_path, monkeypatch):
+    from fipro import datasets
+
+    manifest = tmp_path / "manifest.json"
+    monkeypatch.setattr(datasets, "manifest_path", lambda *a, **k: manifest)
+    assert schedule._defaults() is schedule.SAMPLE_DEFAULT_SECONDS  # nothing ingested yet
+    manifest.write_text('{"quarters": {"2022q1": 9625, "2022q2": 9664}}')
+    assert schedule._defaults() is schedule.SAMPLE_DEFAULT_SECONDS
+    manifest.write_text('{"quarters": {"2022q1": 673903, "2022q2": 677945}}')
+    assert schedule._defaults() is schedule.DEFAULT_SECONDS
+
+
 def test_sub_makes_drop_the_parents_job_options_and_keep_its_variables():
     env = {"MAKEFLAGS": "s -j2 --jobserver-auth=3,4 -- SCALE=full OUT=/tmp/a\\ b", "PATH": "/bin"}
     assert schedule.sub_make_env(env) == {"MAKEFLAGS": "s -- SCALE=full OUT=/tmp/a\\ b", "PATH": "/bin"}

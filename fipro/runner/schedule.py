@@ -16,8 +16,8 @@ Staleness and the recipes stay with make; only the order is chosen here:
 3. Each stale target's *chain*: its expected seconds plus the longest chain among the stale
    targets that need it (:func:`chain_seconds`). Expected seconds per notebook come from
    ``outputs/.notebook-seconds.json`` (the runner keeps each notebook's last mean), before
-   any run from :data:`DEFAULT_SECONDS` (full scale); a target never timed counts as the
-   mean of the known ones.
+   any run from :data:`DEFAULT_SECONDS` (full scale) or :data:`SAMPLE_DEFAULT_SECONDS`; a
+   target never timed counts as the mean of the known ones.
 4. Up to ``--jobs`` targets at once, each by ``make <target>`` (make checks it again and
    runs its recipe): a target starts when every stale prerequisite has finished, the ready
    target with the longest chain first (:func:`order`).
@@ -37,15 +37,22 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from fipro import datasets
+from fipro.runner import jobs
 
 MUST_REMAKE = re.compile(r"Must remake target '(.+)'\.$")
 # Seconds per target stem before this output tree has timed any (a fresh clone, the
-# benchmark's rebuild): the full-scale rebuild's mean per quarter at 087381a, and the
-# life-stage selection (selection.json). Only their ratios matter: they order the start.
+# benchmark's rebuild), by scale (`jobs.is_large`): the full-scale rebuild's mean per
+# quarter at 087381a and the sample's at 9dcc710, each with the life-stage selection
+# (selection.json). Only their ratios matter: they order the start.
 DEFAULT_SECONDS: dict[str, float] = {
     "00_data_check": 8.5, "01_eda": 20.0, "02_feature_engineering": 12.0, "03_lifestage": 195.0,
     "04_anomaly": 41.0, "05_clustering": 42.0, "06_health_score": 33.0, "07_recommendation": 62.0,
     "08_drift": 39.0, "selection": 283.0,
+}
+SAMPLE_DEFAULT_SECONDS: dict[str, float] = {
+    "00_data_check": 6.4, "01_eda": 8.5, "02_feature_engineering": 6.0, "03_lifestage": 14.1,
+    "04_anomaly": 9.8, "05_clustering": 12.8, "06_health_score": 7.1, "07_recommendation": 7.4,
+    "08_drift": 4.9, "selection": 40.0,
 }
 
 
@@ -146,8 +153,18 @@ def plan(make: Sequence[str], goal: str, variables: Sequence[str], env: Mapping[
     targets = stale_targets(_make_output(make, ["-n", "--debug=b", goal, *base], env), goal)
     database = _make_output(make, ["-p", "-q", "-r", goal, *base], env)
     deps = {t: {p for p in pre if p in set(targets)} for t, pre in prerequisites(database, targets).items()}
-    seconds = expected_seconds(targets, _known_seconds())
+    seconds = expected_seconds(targets, _known_seconds(), _defaults())
     return targets, deps, chain_seconds(deps, seconds)
+
+
+def _defaults() -> dict[str, float]:
+    """:data:`DEFAULT_SECONDS` for large quarters, :data:`SAMPLE_DEFAULT_SECONDS` otherwise
+    (or when nothing is ingested yet)."""
+    try:
+        large = jobs.is_large(jobs.manifest_rows().values())
+    except (FileNotFoundError, ValueError, KeyError):
+        large = False
+    return DEFAULT_SECONDS if large else SAMPLE_DEFAULT_SECONDS
 
 
 def _known_seconds() -> dict[str, float]:
