@@ -69,7 +69,7 @@ POPULATION_KO = {"AGE": "연령대 구성", "SEX_CD": "성별 구성", "REGION_G
 # feature families judged as a whole (log amounts are judged per column, the label is no input)
 FAMILY_SUBJECTS: tuple[str, ...] = tuple(f for f in feature_spec.FAMILIES if f not in ("log_amount", "label"))
 FAMILY_KO = {"share_upper": "상위 업종 비중", "share_detail": "세부 업종 비중", "card_mix": "신용·체크 구성",
-             "essential": "필수·선택 소비 구성", "diversity": "지출 다양성", "change": "전분기 대비 변화",
+             "essential": "필수·선택 소비 구성", "diversity": "지출 다양성", "change": "분기 간 증감 피처",
              "quality": "이용 실적 없음", "tenure": "가입 기간", "digital": "디지털 채널", "demographic": "인구통계 특성"}
 OUTPUT_GROUPS = ("lifestage", "segments", "health", "anomaly", "recommend")
 DRIFT_COLUMNS = ("BAS_YH", "previous", "kind", "group", "subject", "subject_ko", "measure", "value", "noise_mean",
