@@ -198,6 +198,20 @@ def watch_body(quarters: Sequence[str], out_dir: Path) -> str:
     return "\n\n".join(parts)
 
 
+def watch_section(quarter: str, lines: Sequence[str]) -> str:
+    """The home page's "변화 감시" section from the summary's alert lines ('' when none fired).
+
+    The summary's line that sends the reader to "the site's page" becomes the link to it;
+    without such a line one pointer is added, so the page is linked once either way.
+    """
+    if not lines:
+        return ""
+    lines = [line.replace("사이트의 변화 감시 페이지", "[변화 감시](watch.md) 페이지") for line in lines]
+    pointer = ("" if any("(watch.md)" in line for line in lines)
+               else "\n\n분기별 변화 표와 그림은 [변화 감시](watch.md) 페이지에 있습니다.")
+    return f"## {summary.WATCH_TITLE} ({quarter})\n\n" + "\n".join(f"- {line}" for line in lines) + pointer
+
+
 def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = None) -> dict:
     """Write every page and the navbar into ``src`` (default :func:`source_dir`); returns the navbar.
 
@@ -215,10 +229,9 @@ def write_pages(quarters: Optional[Sequence[str]] = None, src: Optional[Path] = 
     latest = quarters[-1]
     mix, n_small = life_stage_mix(quarters)
     watch_page = _page(src / "watch.md", summary.WATCH_TITLE, watch_body(quarters, src / "watch"))
-    watch = summary.watch_lines(latest)
+    watch = watch_section(latest, summary.watch_lines(latest))
     home = _page(src / "index.md", SITE_TITLE, "\n\n".join([
-        *([f"## {summary.WATCH_TITLE} ({latest})\n\n" + "\n".join(f"- {line}" for line in watch)
-           + "\n\n분기별 변화 표와 그림은 [변화 감시](watch.md) 페이지에 있습니다."] if watch else []),
+        *([watch] if watch else []),
         f"카드사 분기별 고객 소비 자료를 분석한 결과입니다. 가장 최근 분기는 **{latest}**입니다. "
         f"금액 단위는 {contract.AMOUNT_UNIT_LABEL}({contract.AMOUNT_PERIOD_LABEL})이며 문장에서는 원·만원·억원으로 보입니다.",
         f"## {latest} 분기 요약\n\n{_summary_body(latest, quarters, watch=False)}",

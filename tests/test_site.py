@@ -197,6 +197,20 @@ def test_front_matter_is_yaml_that_reads_back_as_the_title():
     assert front_matter(title="데이터 사전") == "---\ntitle: 데이터 사전\n---\n"
 
 
+def test_the_homes_watch_section_links_the_watch_page_once():
+    from fipro import summary
+
+    fired = ["[높음] [입력] 연료판매 금액이 전분기(2023q1) 대비 평소보다 크게 바뀌었습니다.",
+             "나머지 3건은 08_drift 노트북과 사이트의 변화 감시 페이지에 있습니다."]
+    text = site.watch_section("2023q2", fired)
+    assert text.startswith(f"## {summary.WATCH_TITLE} (2023q2)\n\n- [높음] [입력] 연료판매")
+    assert text.count("(watch.md)") == 1 and "사이트의 변화 감시 페이지" not in text
+    assert text.endswith("나머지 3건은 08_drift 노트북과 [변화 감시](watch.md) 페이지에 있습니다.")
+    few = site.watch_section("2023q2", fired[:1])  # every alert shown: one pointer added
+    assert few.count("(watch.md)") == 1 and few.endswith("[변화 감시](watch.md) 페이지에 있습니다.")
+    assert site.watch_section("2023q2", []) == ""
+
+
 def test_watch_page_shows_each_quarters_alerts_figure_and_table(tmp_path, monkeypatch):
     from fipro import alerts, drift
 
