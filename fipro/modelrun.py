@@ -189,6 +189,12 @@ def targets_frame(headline: Mapping[str, Any], targets: Sequence[Target]) -> pd.
     return table if any(t.ceiling for t in targets) else table.drop(columns="상한")
 
 
+def saved_reasons(table: pd.DataFrame, seqs: Sequence[str]) -> pd.Series:
+    """The ``reason`` column of a per-customer table for the customers of ``seqs`` (index ``SEQ``
+    in that order, NaN for one not in it): the models whose run keeps a sentence per customer."""
+    return table.set_index("SEQ")["reason"].reindex(pd.Index(list(seqs), name="SEQ")).rename("reason")
+
+
 def model_dir_of(name: str) -> Callable[[str], Path]:
     """The ``model_dir(quarter)`` of model ``name``: ``outputs/<quarter>/models/<name>``.
 

@@ -10,6 +10,7 @@ import pandas as pd
 from fipro.anomaly.estimator import OneSidedIsolationForest
 from fipro.anomaly.rules import RULE_BY_NAME, RULE_NAMES, rule_sentence
 from fipro.evaluation.explainability import josa
+from fipro.modelrun import saved_reasons
 
 INPUT_LABEL_KO: dict[str, str] = {
     "stat_total_spike": "총이용금액의 상승", "stat_category_burst": "한 업종의 급증",
@@ -66,5 +67,4 @@ def customer_reasons(run, seqs: Sequence[str]) -> pd.Series:
     """The reason sentence of each customer of ``seqs`` in ``run`` (index ``SEQ`` in that order):
     the rules that fired and the model's pushes for a flagged customer, empty otherwise;
     NaN for a customer not in the run's quarter."""
-    table = run.table.set_index("SEQ")
-    return table["reason"].reindex(pd.Index(list(seqs), name="SEQ")).rename("reason")
+    return saved_reasons(run.table, seqs)

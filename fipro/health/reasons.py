@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fipro.health.components import COMPONENT_BY_NAME, COMPONENT_NAMES
+from fipro.modelrun import saved_reasons
 
 N_REASONS = 2
 SHORTFALL_MIN = 5.0  # weighted points: smaller shortfalls are not worth a sentence
@@ -43,5 +44,4 @@ def customer_reasons(run, seqs) -> pd.Series:
     """The reason sentence of each customer of ``seqs`` in ``run`` (index ``SEQ`` in that order):
     the score, its tier and the components that lower it most; NaN for a customer not in the
     run's quarter."""
-    table = run.table.set_index("SEQ")
-    return table["reason"].reindex(pd.Index(list(seqs), name="SEQ")).rename("reason")
+    return saved_reasons(run.table, seqs)

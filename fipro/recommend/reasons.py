@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fipro import contract
+from fipro.modelrun import saved_reasons
 from fipro.products import CATEGORIES, BenefitEngine
 
 N_NAMED = 2  # benefits named per card
@@ -83,5 +84,4 @@ def customer_reasons(run, seqs) -> pd.Series:
     order): the categories and won amounts it saves; NaN for a customer without a card
     recommendation (not in the quarter, or no eligible card)."""
     table = run.table
-    first = table[(table["rank"] == 1) & (table["recommender"] != "life_stage_rule")].set_index("SEQ")
-    return first["reason"].reindex(pd.Index(list(seqs), name="SEQ")).rename("reason")
+    return saved_reasons(table[(table["rank"] == 1) & (table["recommender"] != "life_stage_rule")], seqs)

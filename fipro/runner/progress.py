@@ -60,7 +60,7 @@ def progress_start(path, total: int, quarters=(), jobs: int | None = None, stems
         pending[stem] = pending.get(stem, 0) + 1
     state = {"total": int(total), "started": 0, "done": 0, "failed": 0, "t0": time.time(),
              "quarters": list(quarters), "jobs": jobs, "pending": pending, "serial": list(serial),
-             "seconds": {}, "history": _load_history()}
+             "seconds": {}, "history": remembered_seconds()}
     path.write_text(json.dumps(state), encoding="utf-8")
     if not total:
         return ""  # progress_end says that everything was up to date
@@ -155,7 +155,8 @@ def _history_path() -> Path:
     return datasets.notebook_seconds_path()
 
 
-def _load_history() -> dict:
+def remembered_seconds() -> dict[str, float]:
+    """Each notebook's last mean seconds in this output tree (``{}`` before any run)."""
     try:
         return {str(k): float(v) for k, v in json.loads(_history_path().read_text(encoding="utf-8")).items()}
     except (FileNotFoundError, ValueError, AttributeError):
@@ -166,7 +167,7 @@ def _save_history(state: dict) -> None:
     """Mean duration of each notebook in this run, for the next run's estimate."""
     means = {stem: sum(runs) / len(runs) for stem, runs in state.get("seconds", {}).items() if runs}
     if means:
-        write_json_atomic(_history_path(), {**_load_history(), **means})
+        write_json_atomic(_history_path(), {**remembered_seconds(), **means})
 
 
 def env_progress_file() -> Path | None:

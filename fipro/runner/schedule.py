@@ -27,7 +27,6 @@ A failed target stops new starts; the running ones finish; exit status 1 names i
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shlex
@@ -36,8 +35,7 @@ import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from fipro import datasets
-from fipro.runner import jobs
+from fipro.runner import jobs, progress
 
 MUST_REMAKE = re.compile(r"Must remake target '(.+)'\.$")
 # Seconds per target stem before this output tree has timed any (a fresh clone, the
@@ -152,8 +150,9 @@ def plan(make: Sequence[str], goal: str, variables: Sequence[str], env: Mapping[
     base = ["--no-print-directory", *variables]
     targets = stale_targets(_make_output(make, ["-n", "--debug=b", goal, *base], env), goal)
     database = _make_output(make, ["-p", "-q", "-r", goal, *base], env)
-    deps = {t: {p for p in pre if p in set(targets)} for t, pre in prerequisites(database, targets).items()}
-    seconds = expected_seconds(targets, _known_seconds(), _defaults())
+    stale = set(targets)
+    deps = {t: pre & stale for t, pre in prerequisites(database, targets).items()}
+    seconds = expected_seconds(targets, progress.remembered_seconds(), _defaults())
     return targets, deps, chain_seconds(deps, seconds)
 
 
@@ -167,18 +166,12 @@ def _defaults() -> dict[str, float]:
     return DEFAULT_SECONDS if large else SAMPLE_DEFAULT_SECONDS
 
 
-def _known_seconds() -> dict[str, float]:
-    try:
-        data = json.loads(datasets.notebook_seconds_path().read_text(encoding="utf-8"))
-        return {str(k): float(v) for k, v in data.items()}
-    except (FileNotFoundError, ValueError, AttributeError):
-        return {}
-
-
 def run(make: Sequence[str], targets: Sequence[str], deps: Mapping[str, set[str]], chain: Mapping[str, float],
         jobs: int, variables: Sequence[str] = (), env: Mapping[str, str] | None = None) -> int:
-    """Build ``targets`` with ``jobs`` sub-makes at once; 0, or 1 after a failure (named on stderr)."""
-    env = sub_make_env(os.environ if env is None else env)
+    """Build ``targets`` with ``jobs`` sub-makes at once; 0, or 1 after a failure (named on stderr).
+
+    ``env``: the sub-makes' environment, already through :func:`sub_make_env` (default: ours, cleaned)."""
+    env = sub_make_env(os.environ) if env is None else dict(env)
     position = {t: i for i, t in enumerate(targets)}
     waiting = {t: set(deps[t]) for t in targets}
     running: dict[int, tuple[str, subprocess.Popen]] = {}
