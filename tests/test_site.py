@@ -168,10 +168,16 @@ def test_korean_search_finds_pages_and_screenshots_are_saved(served, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{served}/index.html")
     page.keyboard.press("s")  # Material's search shortcut
+    # a wait, not a measurement: Material builds its search index in a worker after the page
+    # loads (over 15 s beside a full-scale run on the 2 cores); its ready answer to the empty
+    # query replaces "검색 초기화" with the placeholder
+    page.wait_for_function("document.querySelector('.md-search-result__meta').textContent"
+                           " === '검색어를 입력하세요'", timeout=60_000)
+    # Material reads the query on keyup: fill() alone sends none (Hangul is inserted as text),
+    # so a query filled after the index is ready was never searched; End is a real key press
     page.fill("input.md-search__input", "데이터 사전")
-    # a wait, not a measurement: Material builds its search index in a worker after the
-    # page loads, which took over 15 s beside a full-scale run on the 2 cores
-    page.wait_for_selector(".md-search-result__item", timeout=60_000)
+    page.press("input.md-search__input", "End")
+    page.wait_for_selector(".md-search-result__item", timeout=30_000)
     titles = page.eval_on_selector_all(".md-search-result__item h1, .md-search-result__item h2",
                                        "els => els.map(e => e.textContent)")
     assert any("데이터 사전" in t for t in titles)
