@@ -46,7 +46,7 @@ COMMANDS: dict[str, Command] = {
     "summary": Command("fipro.summary:main", "Korean quarter summaries -> outputs/<quarter>/summary.md"),
     "site": Command("fipro.site:main", "report site -> _site/ (Quarto if installed, else MkDocs)"),
     "views": Command("fipro.views.data:main", "lookup tables of the Voila views -> outputs/<quarter>/views"),
-    "warm-jit": Command("fipro.segments.estimator:warm_main", "compile UMAP's numba functions into the cache (make install)"),
+    "warm-jit": Command("fipro.jit:main", "compile the numba functions (UMAP, the life-stage tree walk) into the cache (make install)"),
 }
 
 

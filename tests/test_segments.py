@@ -153,10 +153,15 @@ def test_warm_jit_leaves_nothing_for_the_first_map_to_compile(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     cached = {p.relative_to(tmp_path): p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
     assert any(p.suffix == ".nbi" and "umap" in str(p) for p in cached)
-    # a map of another size in a new process loads every function: no file is added or rewritten
+    assert any(p.suffix == ".nbi" and "treepredict" in str(p) for p in cached)
+    # a map of another size, and a life-stage model's probabilities, in a new process load every
+    # function: no file is added or rewritten
     code = ("import numpy as np\nfrom fipro.segments.estimator import MapEmbedder\n"
+            "from fipro.lifestage.estimator import LifeStageClassifier\n"
             "X = np.random.default_rng(5).normal(size=(900, 16)).astype(np.float32)\n"
-            "MapEmbedder(max_fit=400, random_state=3).fit(X).transform(X)\n")
+            "MapEmbedder(max_fit=400, random_state=3).fit(X).transform(X)\n"
+            "m = LifeStageClassifier(n_estimators=10, random_state=0).fit(X, np.arange(900) % 4)\n"
+            "assert m.forest_ is not None and m.predict_proba(X).shape == (900, 4)\n")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     after = {p.relative_to(tmp_path): p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}

@@ -75,16 +75,6 @@ def warm_umap_cache(rows: int = 300) -> None:
     MapEmbedder(max_fit=rows // 2, random_state=0).fit(X).transform(X)
 
 
-def warm_main(argv=None) -> int:
-    """``python -m fipro warm-jit``: :func:`warm_umap_cache` (the cache folder is ``NUMBA_CACHE_DIR``)."""
-    import argparse  # the command line only
-
-    argparse.ArgumentParser(prog="python -m fipro warm-jit", description=warm_umap_cache.__doc__.splitlines()[0]
-                            ).parse_args(argv)
-    warm_umap_cache()
-    return 0
-
-
 def umap_embedding(X: np.ndarray, *, n_components: int, n_neighbors: int, min_dist: float, n_epochs: int = 200,
                    seed: Optional[int] = None):
     """(fitted ``umap.UMAP``, embedding) of ``X`` from an exact k-nearest-neighbour graph.
