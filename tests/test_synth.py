@@ -716,3 +716,6 @@ def test_level_summary_reports_each_levels_worst_gap_and_verdict(small_file):
     all_within = all(v["within"] for v in out.values())
     from fipro import cli
     assert cli.main(["synth-levels", str(small_file)]) == (0 if all_within else 1)
+    with pytest.raises(SystemExit) as missing:  # a wrong path is named, not a traceback
+        cli.main(["synth-levels", str(small_file) + ".absent"])
+    assert missing.value.code == 2

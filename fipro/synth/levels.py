@@ -116,8 +116,14 @@ def summary(checks: dict[str, pd.DataFrame]) -> dict:
 def main(argv=None) -> int:
     """``python -m fipro synth-levels [RAW_CSV]``: print every check; exit 1 if one fails
     (the 보험/병원 rank correlation below 0.85 included)."""
-    argv = sys.argv[1:] if argv is None else argv
-    path = Path(argv[0]) if argv else config.RAW_DIR / config.RAW_FILENAME
+    import argparse  # the command line only
+
+    parser = argparse.ArgumentParser(prog="python -m fipro synth-levels", description=main.__doc__.splitlines()[0])
+    parser.add_argument("raw_csv", nargs="?", type=Path, default=config.RAW_DIR / config.RAW_FILENAME,
+                        help="the raw file (default: %(default)s)")
+    path = parser.parse_args(sys.argv[1:] if argv is None else argv).raw_csv
+    if not path.is_file():
+        parser.error(f"no such file: {path}")
     checks = check_file(path)
     failed = 0
     for name, table in checks.items():
