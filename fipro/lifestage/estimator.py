@@ -219,7 +219,7 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
         self.calibrator_ = None
         if self.calibration is not None:
             # calibrated on the booster's probabilities, so one booster pass gives both
-            P_cal = self._full_proba(booster, X[cal])
+            P_cal = self._full_proba(X[cal])
             self.calibrator_ = calibration.calibrate(calibration.ProbabilityInput().fit(P_cal, y_idx[cal]),
                                                      P_cal, y_idx[cal], self.calibration)
         self.n_calibration_ = int(cal.sum())
@@ -231,9 +231,11 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
             return list(self.feature_names_in_)
         return [f"x{i}" for i in range(self.n_features_in_)]
 
-    def _full_proba(self, booster, A: np.ndarray) -> np.ndarray:
-        """The booster's probabilities over all of ``classes_`` (a class it never saw gets 0)."""
-        forest = getattr(self, "forest_", None) if booster is getattr(self, "estimator_", None) else None
+    def _full_proba(self, A: np.ndarray) -> np.ndarray:
+        """The booster's probabilities over all of ``classes_`` (a class it never saw gets 0):
+        through ``forest_`` when there is one (a model saved before it existed has none)."""
+        forest = getattr(self, "forest_", None)
+        booster = self.estimator_
         P = booster.predict_proba(A) if forest is None else treepredict.predict_proba(forest, A)
         if P.shape[1] == len(self.classes_):
             return P
@@ -244,7 +246,7 @@ class LifeStageClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba_pair(self, X) -> tuple[np.ndarray, np.ndarray]:
         """``(uncalibrated, calibrated)`` probabilities from one booster pass."""
         A = self.transform_input(X)  # checks the fit first
-        raw = self._full_proba(self.estimator_, A)
+        raw = self._full_proba(A)
         return raw, (raw if self.calibrator_ is None else self.calibrator_.predict_proba(raw))
 
     def transform_input(self, X) -> np.ndarray:
