@@ -206,7 +206,7 @@ def watch_section(quarter: str, lines: Sequence[str]) -> str:
     """
     if not lines:
         return ""
-    lines = [line.replace("사이트의 변화 감시 페이지", "[변화 감시](watch.md) 페이지") for line in lines]
+    lines = [line.replace(summary.WATCH_PAGE_KO, "[변화 감시](watch.md) 페이지") for line in lines]
     pointer = ("" if any("(watch.md)" in line for line in lines)
                else "\n\n분기별 변화 표와 그림은 [변화 감시](watch.md) 페이지에 있습니다.")
     return f"## {summary.WATCH_TITLE} ({quarter})\n\n" + "\n".join(f"- {line}" for line in lines) + pointer

@@ -163,6 +163,7 @@ def notification_lines(m: Metrics, prev: Optional[Metrics] = None) -> list[str]:
 
 
 WATCH_TITLE = "변화 감시"
+WATCH_PAGE_KO = "사이트의 변화 감시 페이지"  # the site makes this phrase the link to its watch page
 WATCH_LINES = 8
 
 
@@ -181,7 +182,7 @@ def watch_lines(quarter: str, limit: int = WATCH_LINES) -> list[str]:
              + ", ".join(f"{k} {n}건" for k, n in alerts["kind_ko"].value_counts(sort=False).items()) + ")."]
     lines += [f"[{sev}] {sentence}" for sev, sentence in zip(alerts["severity"], alerts["sentence_ko"])][:limit]
     if len(alerts) > limit:
-        lines.append(f"나머지 {len(alerts) - limit}건은 08_drift 노트북과 사이트의 변화 감시 페이지에 있습니다.")
+        lines.append(f"나머지 {len(alerts) - limit}건은 08_drift 노트북과 {WATCH_PAGE_KO}에 있습니다.")
     return lines
 
 
