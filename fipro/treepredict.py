@@ -139,7 +139,7 @@ def predict_proba(forest: FlatForest, X) -> np.ndarray:
 
 def warm() -> None:
     """Compile the two jitted functions into ``NUMBA_CACHE_DIR`` (``python -m fipro warm-jit``):
-    numba compiles per argument type, so a one-leaf forest compiles what a full-scale one needs."""
+    numba compiles per argument type, so three one-split trees compile what a full-scale forest needs."""
     one = FlatForest(feature=np.zeros(3, np.int32), threshold=np.array([0.0, np.inf, np.inf]),
                      child=np.array([1, 2, 1, 1, 2, 2], np.int32), nan_right=np.zeros(3, np.bool_),
                      value=np.array([0.0, -1.0, 1.0]), roots=np.zeros(3, np.int32),
