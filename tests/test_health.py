@@ -14,9 +14,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fipro import contract, handoff, health, model_report, summary
 from fipro.health import components as hc
-from fipro.health.data import EWM_ALPHA, load_inputs
-from fipro.health.estimator import HealthWeights, RiskModel, bounded_logistic, grades_from_score
-from fipro.health.reasons import lowest, sentence, shortfalls
+from fipro.health.data import EWM_ALPHA, load_inputs, load_window
+from fipro.health.estimator import (HealthWeights, RiskModel, ScoreFunction, bounded_logistic, grades_from_score,
+                                    smoothed)
+from fipro.health.reasons import OUTLOOK, OUTLOOK_LOW_KO, lowest, sentence, shortfalls
 
 
 def quarter_tables(*quarters: list[dict]) -> dict[str, pd.DataFrame]:
@@ -200,6 +201,58 @@ def test_reasons_name_the_components_that_lower_the_score_most():
     assert "없습니다" in sentence(99.0, "건강", 99.0, [])
 
 
+def test_the_outlook_is_a_reason_when_it_takes_points_off_the_components_score():
+    comps = pd.DataFrame([[90, 100, 10, 80, 95, 100, 30, 100], [100] * 8, [100] * 8], columns=list(hc.COMPONENT_NAMES),
+                         dtype=float)
+    w = np.full(8, 1 / 8)
+    # customer 0: check_share takes 11.25, the outlook 20 (first), stability 8.75 falls off the two;
+    # customer 1: the outlook raises the score (no reason); customer 2: 4 points, under the minimum
+    low = lowest(comps, w, outlook_points=np.array([-20.0, 6.0, -4.0]))
+    assert low == [[OUTLOOK, "check_share"], [], []]
+    assert OUTLOOK_LOW_KO in sentence(40.0, "보통", 20.0, low[0])
+
+
+def test_smoothed_weights_the_newest_quarter_and_stops_a_window_at_a_gap():
+    now = pd.Series([80.0, 50.0, 70.0], index=["a", "b", "c"])
+    before = pd.Series([60.0, 40.0], index=["a", "c"])   # b has no row in the quarter before
+    earliest = pd.Series([20.0, 20.0, 20.0], index=["a", "b", "c"])
+    score, n = smoothed([now, before, earliest], alpha=0.6)
+    w1, w2 = 0.4, 0.16
+    assert score[0] == pytest.approx((80 + w1 * 60 + w2 * 20) / (1 + w1 + w2))
+    assert score[1] == 50.0 and n.tolist() == [3, 1, 3]  # b's window ends at its gap: 2 quarters back is not used
+    assert smoothed([now, before], alpha=1.0)[0].tolist() == [80.0, 50.0, 70.0]  # alpha 1: this quarter alone
+
+
+def test_score_function_puts_the_outlook_on_the_components_scale_and_keeps_their_spread():
+    rng = np.random.default_rng(3)
+    n = 3000
+    comps = pd.DataFrame(rng.uniform(20, 100, (n, 8)), columns=list(hc.COMPONENT_NAMES))
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X["a"] - 1.5)))).astype(int)
+    risk = RiskModel(random_state=0).fit(X, y)
+    w = hc.rule_weights()
+    rule = ScoreFunction(w, risk, share=0.5).fit(comps, X)
+    own, outlook, score = rule.components_score(comps), rule.outlook(X), rule.quarter_score(comps, X)
+    assert outlook.mean() == pytest.approx(own.mean()) and outlook.std() == pytest.approx(own.std())
+    assert np.corrcoef(outlook, risk.raw_proba(X))[0, 1] < -0.9    # riskier: a lower outlook
+    assert score.mean() == pytest.approx(own.mean()) and score.std() == pytest.approx(own.std())
+    halfway = 0.5 * own + 0.5 * outlook                              # the stretch keeps the blend's order
+    assert (np.argsort(score, kind="stable") == np.argsort(halfway, kind="stable")).all()
+    plain = ScoreFunction(w, None).fit(comps, X)                     # real data: the components alone
+    assert plain.share == 0 and np.allclose(plain.quarter_score(comps, X), own) and np.isnan(plain.outlook(X)).all()
+    with pytest.raises(ValueError, match="share"):
+        ScoreFunction(w, risk, share=1.5)
+
+
+def test_load_window_gives_this_quarter_and_the_ones_before_newest_first():
+    rows = [{"seq": "a", "TOT_USE_AM": 100}, {"seq": "b", "TOT_USE_AM": 50}]
+    tables = quarter_tables(rows, rows, rows, rows)
+    window = load_window("2023q3", 5, tables)
+    assert [w.quarter for w in window] == ["2023q3", "2023q2", "2023q1"]
+    assert [w.quarter for w in load_window("2023q4", 2, tables)] == ["2023q4", "2023q3"]
+    pd.testing.assert_frame_equal(window[1].frame, load_inputs("2023q2", tables).frame)
+
+
 def test_component_declarations_are_complete():
     assert len(hc.COMPONENTS) == 8 and {c.pillar for c in hc.COMPONENTS} == set(hc.PILLAR_KO)
     assert all(sum(c.pillar == p for c in hc.COMPONENTS) == 2 for p in hc.PILLAR_KO)
@@ -289,6 +342,13 @@ def test_run_quarter_saves_the_interface(sample_run, sample_quarters):
     assert saved["health_score"].between(0, 100).all() and set(saved["tier"]) <= {"취약", "보통", "건강"}
     assert set(saved["risk_grade"]) == {1, 2, 3, 4, 5} and saved["risk_probability"].between(0, 1).all()
     assert saved["reason"].str.contains("건강 점수").all()
+    assert set(saved["quarters_smoothed"]) == {1, 2, 3} and saved["component_score"].between(0, 100).all()
+    assert saved["outlook"].notna().all()
+    # a customer new this quarter has this quarter's blend; one with history is pulled toward the earlier quarters
+    now = np.clip(sample_run.rule.quarter_score(sample_run.components, health.risk_inputs(sample_run.inputs)), 0, 100)
+    new = saved["quarters_smoothed"].to_numpy() == 1
+    np.testing.assert_allclose(saved["health_score"].to_numpy()[new], now[new], atol=0.006)
+    assert np.abs(saved["health_score"].to_numpy()[~new] - now[~new]).mean() > 1
     # the reasons step's one name: the saved sentence of each asked customer, in the asked order
     ask = [saved["SEQ"].iloc[5], "no-such-customer", saved["SEQ"].iloc[0]]
     why = health.customer_reasons(sample_run, ask)
@@ -307,6 +367,9 @@ def test_sample_quarter_validation(sample_run):
     assert h["risk_auc"] >= h["observable_ceiling_auc"] - 0.03  # target 0.01; 1,900 held-out customers add noise
     assert table_has_both_ceilings(health.measurement_table(sample_run))
     assert h["weights"]["spend_change"] == pytest.approx(hc.TRANSIENT_WEIGHT, abs=1e-4)
+    # the risk outlook and the recent quarters rank better than the components alone (issue 26)
+    assert h["health_auc"] > h["components_auc"] + 0.005
+    assert h["outlook_share"] == health.OUTLOOK_SHARE and h["window_quarters"] == health.WINDOW
     table = health.measurement_table(sample_run)
     assert table.loc["분기 간 점수 상관 (이상 없는 고객)", "충족"]
 
@@ -344,6 +407,9 @@ def test_without_truth_the_rule_weights_score_and_the_grades_come_from_the_score
     run = health.run_quarter(sample_quarters[-1], truth=False, save=False)
     np.testing.assert_allclose(run.weights, hc.rule_weights())
     assert run.table["risk_probability"].isna().all() and run.evaluation is None
+    # no outlook and no smoothing: the score is this quarter's components' weighted mean
+    np.testing.assert_allclose(run.table["health_score"], hc.weighted_score(run.components, hc.rule_weights()), atol=0.006)
+    assert run.table["outlook"].isna().all() and (run.table["quarters_smoothed"] == 1).all()
     worst = run.table["health_score"].idxmin()
     assert run.table.loc[worst, "risk_grade"] == 5
     assert health.measurement_table(run).empty

@@ -5,7 +5,8 @@ Laid out as the life-stage model's template (:mod:`fipro.lifestage`):
 ==============  ==============================================================
 ``data``        this quarter's spending beside the customer's own past
 ``components``  eight components over four pillars (rules, 0–100), tiers
-``estimator``   :class:`HealthWeights` (weights corrected by the outcome), :class:`RiskModel`
+``estimator``   :class:`HealthWeights` (weights corrected by the outcome), :class:`RiskModel`,
+                :class:`ScoreFunction` (components beside the risk outlook), :func:`smoothed`
 ``evaluation``  held-out AUC beside the stress ceiling, monotone tiers and grades,
                 calibration, stability between quarters, fairness
 ``reasons``     the components that lower a score most, in Korean
@@ -17,8 +18,9 @@ Laid out as the life-stage model's template (:mod:`fipro.lifestage`):
 from fipro.health.artifacts import HANDOFF, REPORT, SCORES_FILE, SUMMARY, component_table, model_dir, save_artifacts
 from fipro.health.components import (COMPONENT_BY_NAME, COMPONENT_NAMES, COMPONENTS, TIERS, TRANSIENT_WEIGHT, compute_components, peer_percentile,
                                      rule_weights, tier_of, weighted_score)
-from fipro.health.data import MODEL_NAME, HealthInputs, load_inputs
-from fipro.health.estimator import HealthWeights, RiskModel, grades_from_score
+from fipro.health.data import MODEL_NAME, HealthInputs, load_inputs, load_window
+from fipro.health.estimator import (OUTLOOK_SHARE, SMOOTH_ALPHA, WINDOW, HealthWeights, RiskModel, ScoreFunction,
+                                    grades_from_score, smoothed)
 from fipro.health.estimator import FIT_ROWS, RISK_MONOTONE, fit_rows_of, risk_inputs
 from fipro.health.evaluation import (TARGETS, compare_learners, display_ko, evaluate, fairness_table, load_labels,
                                      measurement_table, tier_cut_note_ko, tier_mix_table, transient_tradeoff)

@@ -1,7 +1,9 @@
 """Artifacts step: the scores table, the models, registry entry, model card; the model's declarations.
 
 ``outputs/<quarter>/models/health/scores.parquet`` is keyed by ``BAS_YH`` and ``SEQ``:
-``health_score`` (0–100), ``tier`` (취약/보통/건강), one column per component,
+``health_score`` (0–100), ``tier`` (취약/보통/건강), the score's parts (``component_score``, the
+components' weighted mean of the quarter; ``outlook``, the risk model's view on that scale, NaN
+on real data; ``quarters_smoothed``, the quarters the score averages), one column per component,
 ``risk_grade`` (1 lowest risk … 5), ``risk_probability`` (calibrated, NaN on real data),
 ``reason`` (Korean).
 """
@@ -18,7 +20,7 @@ from fipro.export import write_parquet_atomic
 from fipro.handoff import Column, Source, as_int, rounded
 from fipro.health.components import COMPONENT_NAMES, COMPONENTS, PILLAR_KO, TIERS
 from fipro.health.data import EWM_ALPHA, MODEL_NAME
-from fipro.health.estimator import N_GRADES
+from fipro.health.estimator import N_GRADES, OUTLOOK_SHARE, SMOOTH_ALPHA, WINDOW
 from fipro.health.evaluation import tier_cut_note_ko
 from fipro.model_report import Metric, ModelReport
 from fipro.modelrun import model_dir_of
@@ -30,7 +32,8 @@ if TYPE_CHECKING:  # the pipeline imports this module: the run's type for annota
     from fipro.health.pipeline import HealthRun
 
 SCORES_FILE = "scores.parquet"
-SCORE_COLUMNS = ("BAS_YH", "SEQ", "health_score", "tier", *COMPONENT_NAMES, "risk_grade", "risk_probability", "reason")
+SCORE_COLUMNS = ("BAS_YH", "SEQ", "health_score", "tier", "component_score", "outlook", "quarters_smoothed",
+                 *COMPONENT_NAMES, "risk_grade", "risk_probability", "reason")
 
 
 model_dir = model_dir_of(MODEL_NAME)
@@ -65,9 +68,13 @@ def save_artifacts(quarter: str, run: "HealthRun", *, directory: Optional[Path] 
         features=["네 기둥(지출·저축·차입·계획) × 두 구성 요소, 각 0–100 (아래 표)",
                   f"비중은 고객 본인의 지출 분기에 대한 지수 가중 평균(최근 분기 가중치 {EWM_ALPHA:g})이고, 지출 안정성은 "
                   "이번 분기 이전 분기들의 log 지출 표준편차입니다: 한 분기의 튐에 점수가 덜 흔들립니다",
-                  "또래는 같은 연령대 × 라이프스테이지; 성별은 어느 구성 요소나 모델에도 쓰지 않습니다"],
+                  "또래는 같은 연령대 × 라이프스테이지; 성별은 어느 구성 요소나 모델에도 쓰지 않습니다",
+                  f"합성 자료(다음 분기 결과가 있을 때)의 점수: 구성 요소 가중 평균 {1 - OUTLOOK_SHARE:.0%}와 위험 모델의 전망 "
+                  f"{OUTLOOK_SHARE:.0%}(위험 로짓을 구성 요소 점수의 평균·표준편차에 옮긴 값)을 섞고, 고객의 최근 "
+                  f"{korean_numeral(WINDOW)} 분기(이번 분기 가중치 {SMOOTH_ALPHA:g}, 연속한 분기만)를 이번 분기의 같은 규칙으로 "
+                  "매겨 지수 가중 평균합니다: 예측력(AUC)과 분기 간 안정성을 함께 맞추는 자리"],
         metrics=dict(headline),
-        calibration={"방법": "위험 확률: 학습에 쓰지 않은 고객으로 등위 회귀(isotonic) 보정"},
+        calibration={"방법": "위험 확률: 학습에 쓰지 않은 고객으로 Platt 보정"},
         limitations=["소득·저축·부채·신용점수가 없어 가계 재정이 아니라 소비 패턴의 건강을 잽니다",
                      "가중치 보정과 위험 모델은 합성 자료의 다음 분기 결과로 학습했습니다: 실제 자료에서는 규칙 점수만 씁니다",
                      f"등급 경계({', '.join(f'{n} {b:.0f}점부터' for n, b in TIERS)}): {tier_cut_note_ko()}",
@@ -107,6 +114,7 @@ HANDOFF = Source.from_table(MODEL_NAME, (
     lambda quarter: model_dir(quarter) / SCORES_FILE)
 REPORT = ModelReport(MODEL_NAME, "소비 건강 점수·위험 등급", (
     Metric("health_auc", "건강 점수 ROC-AUC (다음 분기 악화)", ceiling="ceiling_auc", observable="observable_ceiling_auc"),
+    Metric("components_auc", "참고: 구성 요소 점수만의 ROC-AUC"),
     Metric("risk_auc", "위험 확률 ROC-AUC", ceiling="ceiling_auc", observable="observable_ceiling_auc"),
     Metric("risk_ece", "위험 확률 ECE", higher_is_better=False),
     # measured by notebook 08 (fipro.decay): the previous quarter's risk model on this quarter

@@ -51,7 +51,10 @@ INSURANCE_STAGES = frozenset({"NEW_WED", "CHILD_BABY", "CHILD_TEEN", "CHILD_UNI"
 # their weighted mean gathered around 50 and the 건강 cut had been lowered to 60; on the smoothed
 # levels the score spreads over 30-95 (sample mean 67-69), 60 would call about 75% healthy, and
 # 40/80 give 2-9% 취약 and 15-33% 건강 (published: US 17% vulnerable / 31% healthy, Korea 17%
-# healthy), each tier's adverse rate monotone. ``evaluation.tier_mix_table`` shows the mix in every run.
+# healthy), each tier's adverse rate monotone. The score with the risk outlook, averaged over
+# recent quarters (issue 26), keeps the components' spread in a quarter but averaging narrows
+# it: 40/80 give 2-4% 취약 and 16-20% 건강 at full scale (2022q2-2023q4), 1-4% and 6-28% on the
+# sample, still monotone. ``evaluation.tier_mix_table`` shows the mix in every run.
 TIERS = (("취약", 0.0), ("보통", 40.0), ("건강", 80.0))
 FINHEALTH_TIERS = (("취약", 0.0), ("보통", 40.0), ("건강", 80.0))
 

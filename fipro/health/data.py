@@ -151,3 +151,16 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
         return current
     before = history.previous_quarter(quarter, src.quarters)
     return current, (_inputs(src, before) if before is not None else None)
+
+
+def load_window(quarter: str, n: int, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> list[HealthInputs]:
+    """The inputs of ``quarter`` and of up to ``n − 1`` quarters before it, newest first (fewer
+    at the start of the file): the quarters the smoothed score reads, each scored by this
+    quarter's rule."""
+    src = history.source(tables)
+    out = [_inputs(src, quarter)]
+    before = history.previous_quarter(quarter, src.quarters)
+    while before is not None and len(out) < n:
+        out.append(_inputs(src, before))
+        before = history.previous_quarter(before, src.quarters)
+    return out

@@ -15,16 +15,16 @@ from typing import ClassVar, Optional
 import numpy as np
 import pandas as pd
 
-from fipro import config, split
+from fipro import config, datasets, split
 from fipro.evaluation.calibration import expected_calibration_error
 from fipro.evaluation.intervals import add_intervals, mean_interval
 from fipro.health import evaluation as ev
 from fipro.health.artifacts import save_artifacts
 from fipro.health.components import (COMPONENT_BY_NAME, COMPONENT_NAMES, TIERS, compute_components, peer_codes, peer_percentile,
                                      rule_weights, tier_of, weighted_score)
-from fipro.health.data import MODEL_NAME, HealthInputs, load_inputs
-from fipro.health.estimator import (FIT_ROWS, RISK_MONOTONE, HealthWeights, RiskModel, fit_rows_of, grades_from_score,
-                                   risk_inputs)
+from fipro.health.data import MODEL_NAME, HealthInputs, load_window
+from fipro.health.estimator import (FIT_ROWS, OUTLOOK_SHARE, RISK_MONOTONE, SMOOTH_ALPHA, WINDOW, HealthWeights, RiskModel,
+                                   ScoreFunction, fit_rows_of, grades_from_score, risk_inputs, smoothed)
 from fipro.health.reasons import lowest, reasons_for
 from fipro.modelrun import ModelRun
 from fipro.privacy import pseudonyms
@@ -52,45 +52,70 @@ class HealthRun(ModelRun):
     labels: Optional[pd.DataFrame]
     roles: np.ndarray
     evaluation: Optional[dict]
+    rule: Optional[ScoreFunction] = None
 
 
-def score_table(inputs: HealthInputs, components: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
-    """Score, tier, peer percentile and reason for every customer (no risk columns yet)."""
-    score = weighted_score(components, weights)
+def score_table(inputs: HealthInputs, components: pd.DataFrame, weights: np.ndarray, score: Optional[np.ndarray] = None,
+                components_score: Optional[np.ndarray] = None, outlook: Optional[np.ndarray] = None,
+                n_quarters: Optional[np.ndarray] = None) -> pd.DataFrame:
+    """Score, tier, peer percentile, the score's parts and reason for every customer (no risk
+    columns yet). Without ``score`` it is the components' weighted mean of this quarter."""
+    own = weighted_score(components, weights) if components_score is None else components_score
+    score = own if score is None else score
     tier = tier_of(score)
     pct = 100 * peer_percentile(score, peer_codes(inputs.frame))
-    reason = reasons_for(score, tier, pct, lowest(components, weights))
+    n = len(score)
+    outlook = np.full(n, np.nan) if outlook is None else outlook
+    reason = reasons_for(score, tier, pct, lowest(components, weights, outlook_points=score - own))
     return pd.concat([pd.DataFrame({"BAS_YH": inputs.frame["BAS_YH"].to_numpy(), "SEQ": inputs.frame["SEQ"].to_numpy(),
-                                    "health_score": score.round(2), "tier": tier, "peer_percentile": pct.round(1)}),
+                                    "health_score": score.round(2), "tier": tier, "peer_percentile": pct.round(1),
+                                    "component_score": own.round(2), "outlook": outlook.round(2),
+                                    "quarters_smoothed": np.ones(n, np.int64) if n_quarters is None else n_quarters}),
                       components.round(2), pd.DataFrame({"reason": reason})], axis=1)
 
 
-def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save: bool = True,
-                fit_rows: int = FIT_ROWS, seed: Optional[int] = None, n_jobs: Optional[int] = None) -> HealthRun:
-    """Score, grade, evaluate (on synthetic data) and (``save``) record one quarter."""
+def run_quarter(quarter: str, *, blend: float = BLEND, outlook_share: float = OUTLOOK_SHARE, alpha: float = SMOOTH_ALPHA,
+                truth: bool = True, save: bool = True, fit_rows: int = FIT_ROWS, seed: Optional[int] = None,
+                n_jobs: Optional[int] = None) -> HealthRun:
+    """Score, grade, evaluate (on synthetic data) and (``save``) record one quarter.
+
+    With the outcome (synthetic data) the score is the components' weighted mean and the risk
+    model's outlook (``outlook_share``), averaged over the customer's last ``WINDOW`` quarters
+    with weight ``alpha`` on this one, every quarter of the window scored by this quarter's rule
+    (:class:`ScoreFunction`); on real data it is the components' weighted mean of this quarter."""
     seed = config.RANDOM_SEED if seed is None else seed
     laps = Laps()
-    inputs, previous = load_inputs(quarter, with_previous=True)
+    has_outcome = truth and bool(datasets.truth_columns("adverse_next"))
+    # the window, and one quarter more: the previous quarter's score over its own window (stability)
+    window = load_window(quarter, WINDOW + 1 if has_outcome else 2)
+    inputs, previous = window[0], (window[1] if len(window) > 1 else None)
     laps.lap("load")
-    comps = compute_components(inputs)
-    prev_comps = compute_components(previous) if previous is not None else None
+    comps_window = [compute_components(w) for w in window]
+    comps, prev_comps = comps_window[0], (comps_window[1] if previous is not None else None)
     laps.lap("components")
     seq = inputs.frame["SEQ"].to_numpy()
     roles = split.customer_roles(seq, test_size=TEST_SIZE, calibration_size=CALIBRATION_SIZE, seed=seed)
-    labels = ev.load_labels(quarter, seq) if truth else None
+    labels = ev.load_labels(quarter, seq) if has_outcome else None
     weight_model = risk_model = None
     weights = rule_weights()
+    X = risk_inputs(inputs)
     if labels is not None:
         y = labels["adverse_next"].to_numpy()
         train = fit_rows_of(roles, fit_rows, seed)
         weight_model = HealthWeights(blend=blend).fit(comps.iloc[train], y[train])
         weights = weight_model.weights_
-        X = risk_inputs(inputs)
         cal = roles == "calibration"
         risk_model = RiskModel(monotone=tuple(RISK_MONOTONE.values()), n_jobs=n_jobs,
                                random_state=seed).fit(X.iloc[train], y[train], X[cal], y[cal])
+    rule = ScoreFunction(weights, risk_model, share=outlook_share).fit(comps, X)
     laps.lap("fit")
-    table = score_table(inputs, comps, weights)
+    a = alpha if rule.share > 0 else 1.0  # nothing transient to smooth without the outlook
+    span = WINDOW if a < 1 else 1
+    per_quarter = [pd.Series(rule.quarter_score(c, X if i == 0 else risk_inputs(w)), index=w.frame["SEQ"].to_numpy())
+                   for i, (w, c) in enumerate(zip(window, comps_window))]
+    score, n_quarters = smoothed(per_quarter[:span], a)
+    table = score_table(inputs, comps, weights, np.clip(score, 0, 100), rule.components_score(comps),
+                        rule.outlook(X), n_quarters)
     if risk_model is not None:
         p = risk_model.predict_proba(X)[:, 1]
         table["risk_probability"] = p.round(5)
@@ -107,10 +132,13 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
                                  table["risk_probability"].to_numpy(), table["risk_grade"].to_numpy(), seed=seed)
         evaluation["risk_ece_before"] = expected_calibration_error(labels["adverse_next"].to_numpy()[test],
                                                                    risk_model.raw_proba(X[test]))
+        evaluation["components_auc"] = ev._auc(labels["adverse_next"].to_numpy()[test],
+                                               100 - table["component_score"].to_numpy()[test])
     stab = {"stability_corr": None, "stability_n": 0, "stability_all_corr": None, "interval": None}
     if previous is not None:
+        # the previous quarter scored by this quarter's rule: the change is the customer's alone
         prev_seq = previous.frame["SEQ"].to_numpy()
-        prev_score = weighted_score(prev_comps, weights)
+        prev_score = np.clip(smoothed(per_quarter[1:1 + span], a)[0], 0, 100)
         stab["stability_all_corr"] = ev.stability(prev_seq, prev_score, seq,
                                                   table["health_score"].to_numpy())["stability_corr"]
         clean = ev.clean_customers(previous.quarter, prev_seq, labels) if labels is not None else None
@@ -126,7 +154,8 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
         "grade_shares": {str(k): float(v) for k, v in table["risk_grade"].value_counts(normalize=True).sort_index().items()},
         "weights": dict(zip(COMPONENT_NAMES, np.round(weights, 4).tolist())),
         "weights_source": "blend" if weight_model is not None else "rule",
-        "blend": blend if weight_model is not None else 0.0, "has_truth": labels is not None, **stab,
+        "blend": blend if weight_model is not None else 0.0, "outlook_share": rule.share, "smoothing_alpha": a,
+        "window_quarters": span, "has_truth": labels is not None, **stab,
     }
     if evaluation is not None:
         headline.update({k: v for k, v in evaluation.items() if not isinstance(v, pd.DataFrame)})
@@ -138,7 +167,7 @@ def run_quarter(quarter: str, *, blend: float = BLEND, truth: bool = True, save:
     run = HealthRun(quarter=quarter, inputs=inputs, previous=previous, previous_components=prev_comps,
                     components=comps, weights=weights, weight_model=weight_model,
                     risk_model=risk_model, table=table, labels=labels, roles=roles, evaluation=evaluation,
-                    headline=headline)
+                    headline=headline, rule=rule)
     return run.finish(laps, save_artifacts if save else None)
 
 
@@ -147,7 +176,10 @@ def describe_run(run: HealthRun) -> str:
     shares = ", ".join(f"{k} {100 * v:.1f}%" for k, v in h["tier_shares"].items())
     source = (f"다음 분기 결과로 보정한 가중치(보정 몫 {h['blend']:.0%})" if h["weights_source"] == "blend"
               else "규칙 가중치(실제 자료에는 다음 분기 결과가 없어 보정할 수 없습니다)")
-    return (f"{run.quarter} 고객 {h['n_customers']:,}명의 소비 건강 점수를 {source}로 계산했습니다. 평균 {h['mean_score']:.1f}점, "
+    blend = (f" 점수는 구성 요소 점수 {1 - h['outlook_share']:.0%}와 위험 모델의 전망 {h['outlook_share']:.0%}를 섞어, 연속한 최근 "
+             f"{h['window_quarters']}개 분기를 이번 분기의 규칙으로 매겨 평균했습니다(이번 분기 가중치 {h['smoothing_alpha']:g})."
+             if h.get("outlook_share") else "")
+    return (f"{run.quarter} 고객 {h['n_customers']:,}명의 소비 건강 점수를 {source}로 계산했습니다.{blend} 평균 {h['mean_score']:.1f}점, "
             f"등급 구성 {shares}. 계산 {run.seconds.get('scoring', 0):.1f}초.")
 
 

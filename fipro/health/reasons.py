@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import pandas as pd
 
@@ -18,12 +20,28 @@ def shortfalls(components: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
     return (100.0 - components[list(COMPONENT_NAMES)]) * w
 
 
-def lowest(components: pd.DataFrame, weights: np.ndarray, n: int = N_REASONS) -> list[list[str]]:
-    """Per customer, the names of the ``n`` components that lower the score most (largest first)."""
+# the score's other part: the risk model's outlook and the customer's recent quarters (issue 26)
+OUTLOOK = "outlook"
+OUTLOOK_LOW_KO = "소비 흐름으로 본 다음 분기 전망(위험 모델, 최근 분기 포함)이 이번 분기 구성 요소보다 나쁩니다"
+
+
+def lowest(components: pd.DataFrame, weights: np.ndarray, n: int = N_REASONS,
+           outlook_points: Optional[np.ndarray] = None) -> list[list[str]]:
+    """Per customer, the names of the ``n`` parts that lower the score most (largest first): the
+    components by their weighted shortfall and, given ``outlook_points`` (the score minus the
+    components' weighted mean), ``OUTLOOK`` by the points it takes off."""
     s = shortfalls(components, weights).to_numpy()
+    names = list(COMPONENT_NAMES)
+    if outlook_points is not None:
+        s = np.column_stack([s, np.maximum(0.0, -np.asarray(outlook_points, dtype=np.float64))])
+        names.append(OUTLOOK)
     order = np.argsort(-s, axis=1, kind="stable")[:, :n]
-    names = np.array(COMPONENT_NAMES)
+    names = np.array(names)
     return [[names[j] for j in row if s[i, j] >= SHORTFALL_MIN] for i, row in enumerate(order)]
+
+
+def _low_ko(name: str) -> str:
+    return OUTLOOK_LOW_KO if name == OUTLOOK else COMPONENT_BY_NAME[name].low_ko
 
 
 def sentence(score: float, tier: str, percentile: float, low: list[str]) -> str:
@@ -32,7 +50,7 @@ def sentence(score: float, tier: str, percentile: float, low: list[str]) -> str:
     if not low:
         return head + " 크게 깎인 항목이 없습니다."
     marks = "①②③④"
-    return head + " 점수를 가장 낮춘 항목: " + " ".join(f"{marks[i]} {COMPONENT_BY_NAME[c].low_ko}."
+    return head + " 점수를 가장 낮춘 항목: " + " ".join(f"{marks[i]} {_low_ko(c)}."
                                                    for i, c in enumerate(low))
 
 
