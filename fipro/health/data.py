@@ -19,7 +19,7 @@ previous quarter's ``core`` state.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Iterator, Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -153,14 +153,19 @@ def load_inputs(quarter: str, tables: Optional[Mapping[str, pd.DataFrame]] = Non
     return current, (_inputs(src, before) if before is not None else None)
 
 
-def load_window(quarter: str, n: int, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> list[HealthInputs]:
+def iter_window(quarter: str, n: int, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> Iterator[HealthInputs]:
     """The inputs of ``quarter`` and of up to ``n − 1`` quarters before it, newest first (fewer
-    at the start of the file): the quarters the smoothed score reads, each scored by this
-    quarter's rule."""
+    at the start of the file), each read when asked for: the quarters the smoothed score reads,
+    each scored by this quarter's rule. A caller that keeps only the scores of the earlier
+    quarters holds one quarter's inputs at a time (≈ 0.5 GB each at full scale)."""
     src = history.source(tables)
-    out = [_inputs(src, quarter)]
-    before = history.previous_quarter(quarter, src.quarters)
-    while before is not None and len(out) < n:
-        out.append(_inputs(src, before))
-        before = history.previous_quarter(before, src.quarters)
-    return out
+    yield _inputs(src, quarter)
+    before, given = history.previous_quarter(quarter, src.quarters), 1
+    while before is not None and given < n:
+        yield _inputs(src, before)
+        before, given = history.previous_quarter(before, src.quarters), given + 1
+
+
+def load_window(quarter: str, n: int, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> list[HealthInputs]:
+    """:func:`iter_window` as a list."""
+    return list(iter_window(quarter, n, tables))

@@ -22,7 +22,7 @@ from fipro.health import evaluation as ev
 from fipro.health.artifacts import save_artifacts
 from fipro.health.components import (COMPONENT_BY_NAME, COMPONENT_NAMES, TIERS, compute_components, peer_codes, peer_percentile,
                                      rule_weights, tier_of, weighted_score)
-from fipro.health.data import MODEL_NAME, HealthInputs, load_window
+from fipro.health.data import MODEL_NAME, HealthInputs, iter_window
 from fipro.health.estimator import (FIT_ROWS, OUTLOOK_SHARE, RISK_MONOTONE, SMOOTH_ALPHA, WINDOW, HealthWeights, RiskModel,
                                    ScoreFunction, fit_rows_of, grades_from_score, risk_inputs, smoothed)
 from fipro.health.reasons import lowest, reasons_for
@@ -86,12 +86,14 @@ def run_quarter(quarter: str, *, blend: float = BLEND, outlook_share: float = OU
     seed = config.RANDOM_SEED if seed is None else seed
     laps = Laps()
     has_outcome = truth and bool(datasets.truth_columns("adverse_next"))
-    # the window, and one quarter more: the previous quarter's score over its own window (stability)
-    window = load_window(quarter, WINDOW + 1 if has_outcome else 2)
-    inputs, previous = window[0], (window[1] if len(window) > 1 else None)
+    # the window, and one quarter more: the previous quarter's score over its own window (stability);
+    # this quarter and the previous one are kept, the earlier ones are scored once the rule is fitted
+    window = iter_window(quarter, WINDOW + 1 if has_outcome else 2)
+    inputs = next(window)
+    previous = next(window, None)
     laps.lap("load")
-    comps_window = [compute_components(w) for w in window]
-    comps, prev_comps = comps_window[0], (comps_window[1] if previous is not None else None)
+    comps = compute_components(inputs)
+    prev_comps = compute_components(previous) if previous is not None else None
     laps.lap("components")
     seq = inputs.frame["SEQ"].to_numpy()
     roles = split.customer_roles(seq, test_size=TEST_SIZE, calibration_size=CALIBRATION_SIZE, seed=seed)
@@ -111,8 +113,12 @@ def run_quarter(quarter: str, *, blend: float = BLEND, outlook_share: float = OU
     laps.lap("fit")
     a = alpha if rule.share > 0 else 1.0  # nothing transient to smooth without the outlook
     span = WINDOW if a < 1 else 1
-    per_quarter = [pd.Series(rule.quarter_score(c, X if i == 0 else risk_inputs(w)), index=w.frame["SEQ"].to_numpy())
-                   for i, (w, c) in enumerate(zip(window, comps_window))]
+    def scored(w: HealthInputs, c: pd.DataFrame, x: Optional[pd.DataFrame] = None) -> pd.Series:
+        return pd.Series(rule.quarter_score(c, risk_inputs(w) if x is None else x), index=w.frame["SEQ"].to_numpy())
+
+    per_quarter = [scored(inputs, comps, X)] + ([scored(previous, prev_comps)] if previous is not None else [])
+    per_quarter += [scored(w, compute_components(w)) for w in window]  # the earlier quarters, one at a time
+    laps.lap("window")
     score, n_quarters = smoothed(per_quarter[:span], a)
     table = score_table(inputs, comps, weights, np.clip(score, 0, 100), rule.components_score(comps),
                         rule.outlook(X), n_quarters)
