@@ -428,6 +428,10 @@ def test_worked_examples_and_fairness_show_no_raw_ids(sample_run):
     assert list(examples["등급"]) == ["취약", "보통", "건강"]
     assert not set(examples["고객"]) & set(sample_run.table["SEQ"])
     assert health.fairness_sentence(sample_run).startswith("성별: ")  # runs on the sample; wording below
+    # with the outlook in the score, a stated gap names the components' own part beside it (the
+    # sample's age bands differ by about 25 points, so the age sentence states one)
+    age = health.fairness_sentence(sample_run).split("연령대: ")[1]
+    assert "높습니다. 구성 요소 점수로는 +" in age
     mix = health.tier_mix_table(sample_run.table["health_score"].to_numpy())
     assert mix.iloc[0].sum() == pytest.approx(100, abs=0.2)
 
@@ -446,6 +450,10 @@ def test_fairness_sentence_states_each_gap_and_the_component_behind_it():
         "연령대: 집단 간 평균 점수 차이가 0.3점으로 거의 없습니다. "
         "성별은 입력이 아니므로 성별 차이는 모두 성별에 따라 다른 소비 패턴에서 옵니다."
     )
+    # the same customers with an outlook: the score's gap, then the components' own gap (9.7 → 6.25 here)
+    run.table["outlook"] = [60.0, 60.0, 60.0, 60.0]
+    assert health.fairness_sentence(run).startswith(
+        "성별: 남의 평균 점수가 여보다 9.7점 높습니다. 구성 요소 점수로는 +6.2점 차이이고, 그중 +5.0점이 '체크카드 비중'에서 옵니다.")
 
 
 def test_declarations_join_the_handoff_report_and_summary(sample_run, sample_quarters):

@@ -225,8 +225,9 @@ def compare_learners(run, max_rows: int = 50_000, seed: Optional[int] = None) ->
 
 
 def fairness_gaps(frame: pd.DataFrame, health: np.ndarray, components: pd.DataFrame, weights, by: str) -> dict:
-    """The gap in mean score between the highest and lowest group of ``by`` and the component
-    that contributes most to it (weight × difference of the component means)."""
+    """The gap in mean score between the highest and lowest group of ``by``, the same two groups'
+    gap in the components' weighted mean (``components_gap``, the sum of every component's
+    weight × difference of means) and the component that contributes most to it."""
     data = components[list(COMPONENT_NAMES)].assign(health_score=health, g=frame[by].astype(str).to_numpy())
     means = data.groupby("g").mean()
     hi, lo = means["health_score"].idxmax(), means["health_score"].idxmin()
@@ -234,7 +235,7 @@ def fairness_gaps(frame: pd.DataFrame, health: np.ndarray, components: pd.DataFr
     top = contrib.abs().idxmax()
     return {"high": contract.code_label(by, hi), "low": contract.code_label(by, lo),
             "gap": float(means.loc[hi, "health_score"] - means.loc[lo, "health_score"]),
-            "component": top, "component_points": float(contrib[top])}
+            "components_gap": float(contrib.sum()), "component": top, "component_points": float(contrib[top])}
 
 
 def fairness_table(frame: pd.DataFrame, health: np.ndarray, components: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -113,6 +113,7 @@ def run_quarter(quarter: str, *, blend: float = BLEND, outlook_share: float = OU
     laps.lap("fit")
     a = alpha if rule.share > 0 else 1.0  # nothing transient to smooth without the outlook
     span = WINDOW if a < 1 else 1
+
     def scored(w: HealthInputs, c: pd.DataFrame, x: Optional[pd.DataFrame] = None) -> pd.Series:
         return pd.Series(rule.quarter_score(c, risk_inputs(w) if x is None else x), index=w.frame["SEQ"].to_numpy())
 
@@ -208,12 +209,18 @@ def worked_examples(run: HealthRun, n: int = 3) -> pd.DataFrame:
 
 
 def fairness_sentence(run: HealthRun) -> str:
-    """Korean sentences: the score gap by sex and by age band and the component behind each."""
+    """Korean sentences: the score gap by sex and by age band and the component behind each
+    (when the score also holds the risk outlook, the components' own gap beside it)."""
     parts = []
+    blended = "outlook" in run.table and run.table["outlook"].notna().any()
     for by, word in (("SEX_CD", "성별"), ("AGE", "연령대")):
         g = ev.fairness_gaps(run.inputs.frame, run.table["health_score"].to_numpy(), run.components, run.weights, by)
         if g["gap"] < 1:
             parts.append(f"{word}: 집단 간 평균 점수 차이가 {g['gap']:.1f}점으로 거의 없습니다.")
+        elif blended:  # the score also holds the outlook and earlier quarters: the components explain their own part
+            parts.append(f"{word}: {g['high']}의 평균 점수가 {g['low']}보다 {g['gap']:.1f}점 높습니다. 구성 요소 점수로는 "
+                         f"{g['components_gap']:+.1f}점 차이이고, 그중 {g['component_points']:+.1f}점이 "
+                         f"'{COMPONENT_BY_NAME[g['component']].title_ko}'에서 옵니다.")
         else:
             parts.append(f"{word}: {g['high']}의 평균 점수가 {g['low']}보다 {g['gap']:.1f}점 높고, 그중 "
                          f"{g['component_points']:+.1f}점이 '{COMPONENT_BY_NAME[g['component']].title_ko}'에서 옵니다.")
