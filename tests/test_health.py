@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fipro import contract, handoff, health, model_report, summary
 from fipro.health import components as hc
-from fipro.health.data import EWM_ALPHA, load_inputs, load_window
+from fipro.health.data import EWM_ALPHA, iter_window, load_inputs
 from fipro.health.estimator import (HealthWeights, RiskModel, ScoreFunction, bounded_logistic, grades_from_score,
                                     smoothed)
 from fipro.health.reasons import OUTLOOK, OUTLOOK_LOW_KO, lowest, sentence, shortfalls
@@ -244,12 +244,12 @@ def test_score_function_puts_the_outlook_on_the_components_scale_and_keeps_their
         ScoreFunction(w, risk, share=1.5)
 
 
-def test_load_window_gives_this_quarter_and_the_ones_before_newest_first():
+def test_iter_window_gives_this_quarter_and_the_ones_before_newest_first():
     rows = [{"seq": "a", "TOT_USE_AM": 100}, {"seq": "b", "TOT_USE_AM": 50}]
     tables = quarter_tables(rows, rows, rows, rows)
-    window = load_window("2023q3", 5, tables)
+    window = list(iter_window("2023q3", 5, tables))
     assert [w.quarter for w in window] == ["2023q3", "2023q2", "2023q1"]
-    assert [w.quarter for w in load_window("2023q4", 2, tables)] == ["2023q4", "2023q3"]
+    assert [w.quarter for w in iter_window("2023q4", 2, tables)] == ["2023q4", "2023q3"]
     pd.testing.assert_frame_equal(window[1].frame, load_inputs("2023q2", tables).frame)
 
 

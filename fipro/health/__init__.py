@@ -18,7 +18,7 @@ Laid out as the life-stage model's template (:mod:`fipro.lifestage`):
 from fipro.health.artifacts import HANDOFF, REPORT, SCORES_FILE, SUMMARY, component_table, model_dir, save_artifacts
 from fipro.health.components import (COMPONENT_BY_NAME, COMPONENT_NAMES, COMPONENTS, TIERS, TRANSIENT_WEIGHT, compute_components, peer_percentile,
                                      rule_weights, tier_of, weighted_score)
-from fipro.health.data import MODEL_NAME, HealthInputs, iter_window, load_inputs, load_window
+from fipro.health.data import MODEL_NAME, HealthInputs, iter_window, load_inputs
 from fipro.health.estimator import (OUTLOOK_SHARE, SMOOTH_ALPHA, WINDOW, HealthWeights, RiskModel, ScoreFunction,
                                     grades_from_score, smoothed)
 from fipro.health.estimator import FIT_ROWS, RISK_MONOTONE, fit_rows_of, risk_inputs

@@ -164,8 +164,3 @@ def iter_window(quarter: str, n: int, tables: Optional[Mapping[str, pd.DataFrame
     while before is not None and given < n:
         yield _inputs(src, before)
         before, given = history.previous_quarter(before, src.quarters), given + 1
-
-
-def load_window(quarter: str, n: int, tables: Optional[Mapping[str, pd.DataFrame]] = None) -> list[HealthInputs]:
-    """:func:`iter_window` as a list."""
-    return list(iter_window(quarter, n, tables))

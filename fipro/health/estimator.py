@@ -372,15 +372,17 @@ class ScoreFunction:
         self.risk_model = risk_model
         self.share = share if risk_model is not None else 0.0
 
-    def fit(self, components: pd.DataFrame, X: pd.DataFrame) -> "ScoreFunction":
-        """The standardisation of this quarter's customers (``components``, risk inputs ``X``)."""
-        s = weighted_score(components, self.weights)
+    def fit(self, components: pd.DataFrame, X: Optional[pd.DataFrame]) -> "ScoreFunction":
+        """The standardisation of this quarter's customers (``components``, risk inputs ``X``;
+        not read without a risk model)."""
+        s = self.components_score(components)
         self.center_, self.scale_ = float(s.mean()), float(s.std())
         self.stretch_ = 1.0
         if self.risk_model is not None:
             logit = self._logit(X)
             self.logit_center_, self.logit_scale_ = float(logit.mean()), float(logit.std()) or 1.0
-            spread = float(self._blend(components, X).std())
+            outlook = self.center_ - self.scale_ * (logit - self.logit_center_) / self.logit_scale_
+            spread = float(((1 - self.share) * s + self.share * outlook).std())
             self.stretch_ = self.scale_ / spread if spread > 0 else 1.0
         return self
 
@@ -401,7 +403,8 @@ class ScoreFunction:
     def _blend(self, components: pd.DataFrame, X: pd.DataFrame) -> np.ndarray:
         return (1 - self.share) * self.components_score(components) + self.share * self.outlook(X)
 
-    def quarter_score(self, components: pd.DataFrame, X: pd.DataFrame) -> np.ndarray:
+    def quarter_score(self, components: pd.DataFrame, X: Optional[pd.DataFrame]) -> np.ndarray:
+        """This rule's score of a quarter (``X``, the risk inputs, not read when ``share`` is 0)."""
         if self.share == 0:
             return self.components_score(components)
         return self.center_ + self.stretch_ * (self._blend(components, X) - self.center_)

@@ -100,7 +100,7 @@ def run_quarter(quarter: str, *, blend: float = BLEND, outlook_share: float = OU
     labels = ev.load_labels(quarter, seq) if has_outcome else None
     weight_model = risk_model = None
     weights = rule_weights()
-    X = risk_inputs(inputs)
+    X = risk_inputs(inputs) if labels is not None else None  # the risk model's and the outlook's only
     if labels is not None:
         y = labels["adverse_next"].to_numpy()
         train = fit_rows_of(roles, fit_rows, seed)
@@ -115,14 +115,16 @@ def run_quarter(quarter: str, *, blend: float = BLEND, outlook_share: float = OU
     span = WINDOW if a < 1 else 1
 
     def scored(w: HealthInputs, c: pd.DataFrame, x: Optional[pd.DataFrame] = None) -> pd.Series:
-        return pd.Series(rule.quarter_score(c, risk_inputs(w) if x is None else x), index=w.frame["SEQ"].to_numpy())
+        if x is None and rule.share > 0:
+            x = risk_inputs(w)
+        return pd.Series(rule.quarter_score(c, x), index=w.frame["SEQ"].to_numpy())
 
     per_quarter = [scored(inputs, comps, X)] + ([scored(previous, prev_comps)] if previous is not None else [])
     per_quarter += [scored(w, compute_components(w)) for w in window]  # the earlier quarters, one at a time
     laps.lap("window")
     score, n_quarters = smoothed(per_quarter[:span], a)
     table = score_table(inputs, comps, weights, np.clip(score, 0, 100), rule.components_score(comps),
-                        rule.outlook(X), n_quarters)
+                        rule.outlook(X) if risk_model is not None else None, n_quarters)
     if risk_model is not None:
         p = risk_model.predict_proba(X)[:, 1]
         table["risk_probability"] = p.round(5)

@@ -1,4 +1,5 @@
-"""Reasons step of the health model: the two components that lower a customer's score most, in Korean."""
+"""Reasons step of the health model: the two parts that lower a customer's score most (components or
+the outlook), in Korean."""
 
 from __future__ import annotations
 
